@@ -1,0 +1,108 @@
+"""The `sparkpick` command: parse arguments, call a flow or a plain function, print. No logic here.
+
+Heavy libraries (pandas, MLflow, Prefect, LightGBM) are imported inside the commands that need them, so
+that a command like `video-features` starts quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sparkpick.errors import InputError, SparkpickError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="sparkpick: rank organic TikTok posts by expected Spark Ad uplift.",
+)
+
+HOME_ENV = "SPARKPICK_HOME"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What every command receives: where to write, which settings, whether to show tracebacks."""
+
+    home_dir: Path
+    config_file: Path | None
+    debug: bool
+
+    @property
+    def settings(self):  # noqa: ANN201 - imported lazily to keep start-up light
+        from sparkpick.config import load_settings
+
+        return load_settings(self.config_file)
+
+    @property
+    def home(self):  # noqa: ANN201
+        from sparkpick.config import Home
+
+        return Home.at(self.home_dir).ensure()
+
+
+def _inv(ctx: typer.Context) -> Invocation:
+    return ctx.obj
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(help=f"Folder for everything a run writes (default: ${HOME_ENV} or the current folder)."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file overlaid on configs/default.yaml.")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
+) -> None:
+    home_dir = home or Path(os.environ.get(HOME_ENV) or Path.cwd())
+    ctx.obj = Invocation(home_dir=home_dir, config_file=config, debug=debug)
+
+
+def _echo_err(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+
+
+def main() -> None:
+    """Entry point: run the app and turn errors into one paragraph and an exit status (2 input, 1 other)."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        if debug:
+            traceback.print_exc()
+        _echo_err(f"Error: {exc}")
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None)
+        sys.exit(code if code is not None else getattr(exc, "code", 0))
+    except typer.Abort:
+        _echo_err("Aborted.")
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
+        if debug:
+            traceback.print_exc()
+        kind = "" if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: "
+        _echo_err(f"Error: {kind}{exc}\n(run again with --debug for the traceback)")
+        sys.exit(1)
+
+
+# Commands live in flows/commands/*.py, one module per stage, each registering on `app`.
+from flows.commands import register_all  # noqa: E402
+
+register_all(app)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Typed, frozen settings loaded once from `configs/default.yaml` (plus an optional overlay file),
+and the home folder that holds everything a run writes.
+
+Deep code takes a `Settings` (or one of its sections) as an argument; nothing below the CLI reads the
+environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sparkpick.errors import InputError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IngestConfig(_Section):
+    source: str = "demo"
+    rejected_dir: str = "data/rejected"
+
+
+class WorldSize(_Section):
+    advertisers: int = Field(gt=0)
+    creators_per_advertiser: int = Field(gt=0)
+    posts: int = Field(gt=0)
+    days: int = Field(gt=0)
+
+
+class WorldVideoConfig(_Section):
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: int = Field(gt=0)
+    min_duration_s: float = Field(gt=0)
+    max_duration_s: float = Field(gt=0)
+
+
+class WorldConfig(_Section):
+    sizes: dict[str, WorldSize]
+    video: WorldVideoConfig
+    seed: int = 7
+    end: str = "2026-11-01T00:00:00"
+
+
+class VideoConfig(_Section):
+    feature_version: str
+    sample_fps: float = Field(gt=0)
+    hook_sample_fps: float = Field(gt=0)
+    hook_window_s: float = Field(gt=0)
+    analysis_long_side: int = Field(gt=16)
+    workers: int = Field(ge=1)
+    timeout_s: float = Field(gt=0)
+    thumbnail_long_side: int = Field(gt=16)
+
+
+class FeaturesConfig(_Section):
+    feature_version: str
+    candidate_window_days: int = Field(gt=0)
+    calibration_hours: float = Field(ge=0)
+    auth_expiry_warning_days: int = Field(ge=0)
+    decision_period: str = "W"
+
+
+class LabelConfig(_Section):
+    kind: Literal["cpa_ratio", "engagement_ratio", "thumbstop_ratio"] = "cpa_ratio"
+    prior_strength_conversions: float = Field(ge=0)
+    relevance_levels: int = Field(ge=2, le=31)
+
+
+class RankerConfig(_Section):
+    shortlist_k: int = Field(gt=0)
+    validation_fraction: float = Field(gt=0, lt=1)
+    seed: int = 42
+    propensity_weighting: bool = False
+    propensity_clip: float = Field(gt=1)
+    params: dict[str, Any]
+    early_stopping_rounds: int = Field(gt=0)
+
+
+class MlflowConfig(_Section):
+    tracking_uri: str = ""
+    experiment: str = "sparkpick"
+    model_name: str = "sparkpick-ranker"
+    promotion_metric: str = "captured_at_k"
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 5000
+
+
+class ReportConfig(_Section):
+    top_k: int = Field(gt=0)
+    polish_ad_threshold: float = Field(ge=0, le=100)
+
+
+class NightlyConfig(_Section):
+    cron: str
+    timezone: str
+    train_cron: str
+    retries: int = Field(ge=0)
+    retry_delay_s: float = Field(ge=0)
+
+
+class TiktokConfig(_Section):
+    base_url: str
+    token_env: str
+    business_ids: list[str] = []
+    advertiser_ids: list[str] = []
+    page_size: int = Field(gt=0, le=1000)
+    max_retries: int = Field(ge=0)
+    backoff_s: float = Field(ge=0)
+    timeout_s: float = Field(gt=0)
+
+
+class Settings(_Section):
+    ingest: IngestConfig
+    world: WorldConfig
+    video: VideoConfig
+    features: FeaturesConfig
+    label: LabelConfig
+    ranker: RankerConfig
+    mlflow: MlflowConfig
+    report: ReportConfig
+    nightly: NightlyConfig
+    tiktok: TiktokConfig
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"Config file {path} does not exist.") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"Config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"Config file {path} must hold a mapping of sections, not {type(data).__name__}.")
+    return data
+
+
+def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> Settings:
+    """Load the defaults, merge the overlay file on top and validate the result into `Settings`."""
+    data = _read_yaml(base)
+    if overlay is not None:
+        data = _merge(data, _read_yaml(Path(overlay)))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f"{base}" + (f" overlaid with {overlay}" if overlay else "")
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InputError(f"Invalid configuration ({where}): {problems}") from exc
+
+
+def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """A copy of `settings` with nested overrides applied and validated (for tests and CLI flags)."""
+    return Settings.model_validate(_merge(settings.model_dump(), overrides))
+
+
+@dataclass(frozen=True)
+class Home:
+    """The folder that holds everything a run writes."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | str) -> Home:
+        return cls(Path(root).expanduser().resolve())
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    @property
+    def mlruns(self) -> Path:
+        return self.root / "mlruns"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    def tracking_uri(self, settings: Settings) -> str:
+        """The MLflow tracking URI: the configured one, or the home's SQLite store."""
+        if settings.mlflow.tracking_uri:
+            return settings.mlflow.tracking_uri
+        return f"sqlite:///{self.mlruns / 'mlflow.db'}"
+
+    def ensure(self) -> Home:
+        for folder in (self.data, self.mlruns, self.reports, self.cache):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self

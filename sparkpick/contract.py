@@ -1,0 +1,163 @@
+"""The data contract: the six tables users fill, their columns, keys and checks.
+
+One `TableSpec` per table is the single source of truth: the local-folder reader parses with it, pandera
+schemas are built from it, and the warehouse creates its tables from it. Ids are strings everywhere
+(TikTok item ids are 19-digit numbers that a float silently corrupts); all times are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+Kind = Literal["id", "str", "time", "int", "float", "bool", "rate", "path"]
+
+AUTH_STATUSES = ("none", "requested", "authorized", "expired")
+PARTNERSHIP_KINDS = ("own", "ongoing", "one_off")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True
+    nullable: bool = False
+    allowed: tuple[str, ...] = ()
+    non_negative: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    optional_file: bool = False
+    # (column, parent table, parent column): every value must exist in the parent.
+    references: tuple[tuple[str, str, str], ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _count(name: str, required: bool = True) -> Column:
+    return Column(name, "int", required=required, nullable=not required, non_negative=True)
+
+
+def _amount(name: str) -> Column:
+    return Column(name, "float", non_negative=True)
+
+
+CREATORS = TableSpec(
+    "creators",
+    (
+        Column("creator_id", "id"),
+        Column("handle", "str"),
+        _count("follower_count"),
+        Column("is_brand_account", "bool"),
+    ),
+    key=("creator_id",),
+)
+
+PARTNERSHIPS = TableSpec(
+    "partnerships",
+    (
+        Column("advertiser_id", "id"),
+        Column("creator_id", "id"),
+        Column("kind", "str", allowed=PARTNERSHIP_KINDS),
+        Column("started_at", "time"),
+        Column("usage_rights", "bool"),
+    ),
+    key=("advertiser_id", "creator_id"),
+    optional_file=True,
+    references=(("creator_id", "creators", "creator_id"),),
+)
+
+POSTS = TableSpec(
+    "posts",
+    (
+        Column("post_id", "id"),
+        Column("advertiser_id", "id"),
+        Column("creator_id", "id"),
+        Column("posted_at", "time"),
+        Column("caption", "str", nullable=True),
+        Column("video_path", "path", required=False, nullable=True),
+        Column("spark_auth_status", "str", allowed=AUTH_STATUSES),
+        Column("spark_auth_expires_at", "time", required=False, nullable=True),
+    ),
+    key=("post_id",),
+    references=(("creator_id", "creators", "creator_id"),),
+)
+
+METRICS = TableSpec(
+    "metrics",
+    (
+        Column("post_id", "id"),
+        Column("observed_at", "time"),
+        _count("views"),
+        _count("likes"),
+        _count("comments"),
+        _count("shares"),
+        Column("avg_watch_s", "float", non_negative=True),
+        Column("full_watch_rate", "rate"),
+        _count("reach", required=False),
+    ),
+    key=("post_id", "observed_at"),
+    references=(("post_id", "posts", "post_id"),),
+)
+
+SPARK_RESULTS = TableSpec(
+    "spark_results",
+    (
+        Column("post_id", "id"),
+        Column("boosted_at", "time"),
+        Column("ended_at", "time"),
+        _amount("spend"),
+        _count("impressions"),
+        _count("views_2s"),
+        _count("views_6s"),
+        _count("likes"),
+        _count("comments"),
+        _count("shares"),
+        _count("clicks"),
+        _count("conversions"),
+        Column("boost_propensity", "rate", required=False, nullable=True),
+    ),
+    key=("post_id", "boosted_at"),
+    references=(("post_id", "posts", "post_id"),),
+)
+
+BASELINES = TableSpec(
+    "baselines",
+    (
+        Column("advertiser_id", "id"),
+        Column("period_start", "time"),
+        Column("period_end", "time"),
+        _amount("spend"),
+        _count("impressions"),
+        _count("views_2s"),
+        _count("likes"),
+        _count("comments"),
+        _count("shares"),
+        _count("clicks"),
+        _count("conversions"),
+    ),
+    key=("advertiser_id", "period_start"),
+)
+
+# In load order: a table's references point only to tables earlier in this tuple.
+TABLES: tuple[TableSpec, ...] = (CREATORS, PARTNERSHIPS, POSTS, METRICS, SPARK_RESULTS, BASELINES)
+SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}
+
+
+def as_utc(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A moment as a naive UTC timestamp, the warehouse's convention (no offset means UTC)."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.as_unit("us")

@@ -1,0 +1,219 @@
+"""The embedded warehouse: one DuckDB file whose tables carry the contract's names and columns.
+
+Writes are upserts by natural key inside one transaction, so a re-run changes nothing and a failure
+leaves the file as it was. Derived tables (video features, scores) are created from the first frame
+written to them and gain columns as new ones appear. All timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sparkpick.contract import SPECS, TableSpec
+from sparkpick.errors import SparkpickError
+
+_SQL_TYPES = {
+    "id": "VARCHAR",
+    "str": "VARCHAR",
+    "path": "VARCHAR",
+    "time": "TIMESTAMP",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "rate": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What one upsert did to one table."""
+
+    new: int
+    changed: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged"
+
+
+def _ddl(spec: TableSpec) -> str:
+    cols = ", ".join(f'"{c.name}" {_SQL_TYPES[c.kind]}' for c in spec.columns)
+    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({cols})'
+
+
+def _quoted(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+class Warehouse:
+    """A DuckDB file holding the contract tables and derived ones.
+
+    Use as a context manager: `with Warehouse(path) as wh: wh.upsert({...})`. Only one process may hold
+    the file open for writing at a time; opening waits up to `lock_timeout_s` for another to finish.
+    """
+
+    def __init__(self, path: Path | str, read_only: bool = False, lock_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.lock_timeout_s = lock_timeout_s
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    # -- connection ----------------------------------------------------------------------------------
+    def __enter__(self) -> Warehouse:
+        if self.read_only and not self.path.exists():
+            raise SparkpickError(
+                f"No warehouse at {self.path}: run `sparkpick ingest` first to load data."
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
+                break
+            except duckdb.IOException as exc:
+                # Another process holds the write lock: wait for it rather than fail the run.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise SparkpickError(f"Cannot open the warehouse {self.path}: {exc}") from exc
+                time.sleep(0.2)
+        self._con.execute("SET TimeZone = 'UTC'")
+        if not self.read_only:
+            for spec in SPECS.values():
+                self._con.execute(_ddl(spec))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise SparkpickError("The warehouse is not open: use it inside `with Warehouse(...)`.")
+        return self._con
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        rows = self.con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return bool(rows)
+
+    def read(self, table: str, where: str | None = None, params: list[Any] | None = None) -> pd.DataFrame:
+        """A table (optionally filtered by a SQL condition with `?` parameters) as a DataFrame."""
+        if not self.has_table(table):
+            spec = SPECS.get(table)
+            if spec is None:
+                return pd.DataFrame()
+            return _empty_frame(spec)
+        sql = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
+        return self.con.execute(sql, params or []).df()
+
+    def contract_tables(self) -> dict[str, pd.DataFrame]:
+        """All six contract tables, keyed by name."""
+        return {name: self.read(name) for name in SPECS}
+
+    def count(self, table: str) -> int:
+        if not self.has_table(table):
+            return 0
+        return int(self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
+
+    # -- writing -------------------------------------------------------------------------------------
+    def upsert(self, frames: dict[str, pd.DataFrame]) -> dict[str, UpsertCounts]:
+        """Upsert validated contract frames (see `sparkpick.contract`) in one transaction."""
+        counts: dict[str, UpsertCounts] = {}
+        with self.transaction():
+            for spec in SPECS.values():
+                if spec.name in frames:
+                    frame = frames[spec.name][spec.column_names]
+                    counts[spec.name] = self._upsert(spec.name, frame, spec.key)
+        return counts
+
+    def upsert_frame(self, table: str, frame: pd.DataFrame, key: tuple[str, ...]) -> UpsertCounts:
+        """Upsert a derived table by `key`, creating it (or new columns) from the frame's dtypes."""
+        with self.transaction():
+            if not self.has_table(table):
+                self.con.register("_sp_new", frame)
+                self.con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _sp_new LIMIT 0')
+                self.con.unregister("_sp_new")
+            else:
+                existing = set(self.read_columns(table))
+                for col in frame.columns:
+                    if col not in existing:
+                        sql_type = self._sql_type_of(frame[[col]])
+                        self.con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {sql_type}')
+            return self._upsert(table, frame, key)
+
+    def delete(self, table: str, where: str, params: list[Any] | None = None) -> None:
+        if self.has_table(table):
+            self.con.execute(f'DELETE FROM "{table}" WHERE {where}', params or [])
+
+    def read_columns(self, table: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _sql_type_of(self, frame: pd.DataFrame) -> str:
+        self.con.register("_sp_probe", frame)
+        try:
+            return str(self.con.execute("DESCRIBE SELECT * FROM _sp_probe").fetchall()[0][1])
+        finally:
+            self.con.unregister("_sp_probe")
+
+    def _upsert(self, table: str, frame: pd.DataFrame, key: tuple[str, ...]) -> UpsertCounts:
+        con = self.con
+        con.register("_sp_stage", frame)
+        try:
+            cols = list(frame.columns)
+            on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
+            differs = " OR ".join(f's."{c}" IS DISTINCT FROM t."{c}"' for c in cols if c not in key) or "FALSE"
+            con.execute(
+                f'CREATE OR REPLACE TEMP TABLE _sp_changed AS SELECT s.* FROM _sp_stage s JOIN "{table}" t '
+                f"ON {on} WHERE {differs}"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _sp_new AS SELECT s.* FROM _sp_stage s "
+                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
+            )
+            n_changed = int(con.execute("SELECT count(*) FROM _sp_changed").fetchall()[0][0])
+            n_new = int(con.execute("SELECT count(*) FROM _sp_new").fetchall()[0][0])
+            if n_changed:
+                con.execute(
+                    f'DELETE FROM "{table}" t WHERE EXISTS (SELECT 1 FROM _sp_changed s WHERE {on})'
+                )
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT {_quoted(cols)} FROM _sp_changed')
+            if n_new:
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT {_quoted(cols)} FROM _sp_new')
+            con.execute("DROP TABLE IF EXISTS _sp_changed")
+            con.execute("DROP TABLE IF EXISTS _sp_new")
+        finally:
+            con.unregister("_sp_stage")
+        return UpsertCounts(new=n_new, changed=n_changed, unchanged=len(frame) - n_new - n_changed)
+
+
+def _empty_frame(spec: TableSpec) -> pd.DataFrame:
+    dtypes = {
+        "id": "str", "str": "str", "path": "str", "time": "datetime64[us]", "int": "Int64",
+        "float": "float64", "rate": "float64", "bool": "boolean",
+    }
+    return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})
