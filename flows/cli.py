@@ -36,13 +36,13 @@ class Invocation:
     debug: bool
 
     @property
-    def settings(self):  # noqa: ANN201 - imported lazily to keep start-up light
+    def settings(self):
         from sparkpick.config import load_settings
 
         return load_settings(self.config_file)
 
     @property
-    def home(self):  # noqa: ANN201
+    def home(self):
         from sparkpick.config import Home
 
         return Home.at(self.home_dir).ensure()

@@ -30,9 +30,11 @@ class IngestConfig(_Section):
 
 class WorldSize(_Section):
     advertisers: int = Field(gt=0)
-    creators_per_advertiser: int = Field(gt=0)
+    creators_per_advertiser: int = Field(gt=1)
     posts: int = Field(gt=0)
     days: int = Field(gt=0)
+    # Caps clip length for this size (the tiny test world keeps clips short); None: video.max_duration_s.
+    max_duration_s: float | None = Field(default=None, gt=0)
 
 
 class WorldVideoConfig(_Section):
@@ -41,11 +43,78 @@ class WorldVideoConfig(_Section):
     fps: int = Field(gt=0)
     min_duration_s: float = Field(gt=0)
     max_duration_s: float = Field(gt=0)
+    # Durations are min + a gamma-distributed extra with this mean (skewed short, like most uploads).
+    mean_extra_duration_s: float = Field(default=3.0, ge=0)
+    # libx264 settings: a fast preset keeps rendering cheap; crf trades size for quality.
+    preset: str = "ultrafast"
+    crf: int = Field(default=30, ge=0, le=51)
+    # Share of posts whose video file is unavailable (video_path empty), as happens with deleted clips.
+    missing_rate: float = Field(default=0.02, ge=0, lt=1)
+
+
+class WorldOrganicConfig(_Section):
+    # Nominal snapshot ages (hours after posting); each is taken a little late, and some are missed.
+    snapshot_hours: list[float]
+    snapshot_missing_rate: float = Field(ge=0, lt=1)
+    # Counts in a snapshot describe the post up to this many hours earlier (TikTok reports late).
+    max_report_lag_hours: float = Field(ge=0)
+    # Chance that reach is absent from a snapshot (and, after 7 days, from any snapshot).
+    reach_missing_rate: float = Field(ge=0, le=1)
+    reach_missing_after_7d_rate: float = Field(ge=0, le=1)
+
+
+class WorldAuthConfig(_Section):
+    # Code lifetimes a creator can choose, in days, and how often each is chosen.
+    lifetimes_days: list[int]
+    lifetime_weights: list[float]
+    # Probability that a post's code was ever requested or issued, by partnership kind and usage rights.
+    issued_own: float = Field(ge=0, le=1)
+    issued_with_rights: float = Field(ge=0, le=1)
+    requested_with_rights: float = Field(ge=0, le=1)
+    requested_without_rights: float = Field(ge=0, le=1)
+    issued_without_rights: float = Field(ge=0, le=1)
+
+
+class WorldPolicyConfig(_Section):
+    """The advertisers' historical boosting rule: logistic in what they could see at decision time."""
+
+    intercept: float
+    engagement_weight: float
+    views_weight: float
+    own_account_bonus: float
+    min_propensity: float = Field(gt=0, lt=1)
+    max_propensity: float = Field(gt=0, lt=1)
+    # Days after posting at which the media buyer looks at a post (uniform in this range).
+    decision_delay_days: tuple[float, float]
+    flight_days: tuple[int, int]
+    # Probability of a second flight for a boost that beat the baseline.
+    reboost_rate: float = Field(ge=0, le=1)
+
+
+class WorldEffectsConfig(_Section):
+    """How the hidden traits move paid results (per unit of trait, on the log or logit scale)."""
+
+    polish_paid_penalty: float
+    polish_organic_gain: float
+    hook_thumbstop: float
+    authenticity_paid: float
+    topic_fit_conversion: float
+    familiarity_gain: float
+    spark_advantage: float
+    # Per-advertiser spread of the effects (multiplicative, uniform 1 +- this): effects are context-dependent.
+    effect_spread: float = Field(ge=0, lt=1)
+    # Standard deviations of per-boost noise (log scale) and of organic virality (log scale).
+    paid_noise: float = Field(ge=0)
+    virality_noise: float = Field(ge=0)
 
 
 class WorldConfig(_Section):
     sizes: dict[str, WorldSize]
     video: WorldVideoConfig
+    organic: WorldOrganicConfig
+    auth: WorldAuthConfig
+    policy: WorldPolicyConfig
+    effects: WorldEffectsConfig
     seed: int = 7
     end: str = "2026-11-01T00:00:00"
 
@@ -61,17 +130,32 @@ class VideoConfig(_Section):
     thumbnail_long_side: int = Field(gt=16)
 
 
+class CaptionConfig(_Section):
+    """Word lists for caption features: the only language-specific part, so they live in config."""
+
+    disclosure_tags: list[str]
+    cta_phrases: list[str]
+    # advertiser_id -> extra brand names to look for (the brand's own account handles are always used).
+    brand_terms: dict[str, list[str]] = {}
+
+
 class FeaturesConfig(_Section):
     feature_version: str
     candidate_window_days: int = Field(gt=0)
     calibration_hours: float = Field(ge=0)
     auth_expiry_warning_days: int = Field(ge=0)
     decision_period: str = "W"
+    peer_window_days: int = Field(gt=0)
+    min_peers: int = Field(ge=1)
+    growth_hours: list[float]
+    growth_max_gap_hours: float = Field(gt=0)
+    caption: CaptionConfig
 
 
 class LabelConfig(_Section):
     kind: Literal["cpa_ratio", "engagement_ratio", "thumbstop_ratio"] = "cpa_ratio"
     prior_strength_conversions: float = Field(ge=0)
+    prior_strength_impressions: float = Field(ge=0)
     relevance_levels: int = Field(ge=2, le=31)
 
 
@@ -83,6 +167,8 @@ class RankerConfig(_Section):
     propensity_clip: float = Field(gt=1)
     params: dict[str, Any]
     early_stopping_rounds: int = Field(gt=0)
+    calibration_bins: int = Field(default=4, ge=1)
+    band_coverage: float = Field(default=0.8, gt=0, lt=1)
 
 
 class MlflowConfig(_Section):
@@ -108,13 +194,27 @@ class NightlyConfig(_Section):
 
 
 class TiktokConfig(_Section):
+    """The TikTok API for Business source (`sparkpick/sources/tiktok.py`); the token itself never lives here."""
+
     base_url: str
     token_env: str
     business_ids: list[str] = []
     advertiser_ids: list[str] = []
+    # business_id -> advertiser_id its posts belong to; may stay empty when there is one advertiser.
+    account_advertisers: dict[str, str] = {}
+    # Business ids that are an advertiser's own brand account (partnership kind "own", usage rights true).
+    brand_business_ids: list[str] = []
+    default_partnership_kind: Literal["own", "ongoing", "one_off"] = "one_off"
     page_size: int = Field(gt=0, le=1000)
+    max_count: int = Field(default=20, gt=0, le=20)
+    report_page_size: int = Field(default=1000, gt=0, le=1000)
+    max_pages: int = Field(default=500, gt=0)
+    report_lookback_days: int = Field(default=365, gt=0)
+    report_window_days: int = Field(default=30, gt=0, le=30)
+    baseline_period: str = "MS"
     max_retries: int = Field(ge=0)
     backoff_s: float = Field(ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
     timeout_s: float = Field(gt=0)
 
 

@@ -1,0 +1,37 @@
+# Two commands for a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Where `make demo` writes (data/, mlruns/, reports/, cache/); the CLI's --home.
+DEMO_HOME ?= .
+
+.PHONY: install demo test test-fast lint browser clean
+
+$(BIN)/sparkpick: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sparkpick needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/sparkpick
+
+demo: install
+	$(BIN)/sparkpick --home $(DEMO_HOME) demo
+
+browser:
+	@bash scripts/install-browser.sh || echo "WARNING: could not install Chromium; the browser test will be skipped"
+
+lint: install
+	$(BIN)/ruff check .
+
+# Fast tests first, then the slow ones (real Prefect server, browser, bigger worlds). Exit 5 = none selected.
+test: install browser lint
+	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
+
+test-fast: install
+	$(BIN)/pytest -m "not slow" -x -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""`sparkpick ingest`: load a source into the warehouse."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ingest(
+        ctx: typer.Context,
+        source: Annotated[
+            str | None,
+            typer.Option(help="demo, local:DIR or tiktok (default: ingest.source in config)."),
+        ] = None,
+        skip_invalid: Annotated[
+            bool, typer.Option(help="Load the valid rows; write rejected ones, with reasons, to a file.")
+        ] = False,
+    ) -> None:
+        """Validate a source against the data contract and upsert it into the warehouse."""
+        from rich.console import Console
+
+        from flows.ingest import ingest_source
+        from flows.progress import progress_bar
+
+        inv = ctx.obj
+        settings, home = inv.settings, inv.home
+        chosen = source or settings.ingest.source
+        token = os.environ.get(settings.tiktok.token_env) if chosen == "tiktok" else None
+        console = Console()
+        with progress_bar("Building the demo world", console) as progress:
+            summary = ingest_source(home, settings, chosen, skip_invalid, progress=progress, access_token=token)
+        console.print(f"Ingested [bold]{summary.source}[/] into {home.warehouse}")
+        for line in summary.lines():
+            console.print(f"  {line}")
+        if summary.problems:
+            console.print(f"[yellow]{len(summary.problems)} problem(s) set aside:[/]")
+            for problem in summary.problems[:10]:
+                console.print(f"  - {problem}", markup=False)

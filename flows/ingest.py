@@ -1,0 +1,197 @@
+"""Ingest: gather from a source, check against the contract, upsert into the warehouse in one transaction.
+
+`ingest_source` is the plain function (CLI, tests and the nightly flow call it); `ingest_flow` is the
+Prefect wrapper with retries for the outside world.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+
+from sparkpick.config import Home, Settings, load_settings
+from sparkpick.errors import InputError
+from sparkpick.sources.local import FolderData, Problem, read_folder, validate_frames
+from sparkpick.warehouse import UpsertCounts, Warehouse
+
+MAX_PROBLEMS_SHOWN = 20
+DEMO_WORLD_DIR = "demo-world"
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did."""
+
+    source: str
+    counts: dict[str, UpsertCounts] = field(default_factory=dict)
+    rejected: int = 0
+    rejected_file: Path | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def new_rows(self) -> int:
+        return sum(c.new + c.changed for c in self.counts.values())
+
+    def lines(self) -> list[str]:
+        out = [f"{name}: {counts}" for name, counts in self.counts.items()]
+        if self.rejected:
+            out.append(f"rejected {self.rejected} rows; reasons in {self.rejected_file}")
+        return out
+
+
+def _describe(problems: list[Problem], source: str) -> str:
+    shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    tail = f"\n  ... and {more} more" if more > 0 else ""
+    return (
+        f"{source} has {len(problems)} problem(s); nothing was written to the warehouse.\n{shown}{tail}\n"
+        "Fix them, or pass --skip-invalid to load the valid rows and set the rejected ones aside."
+    )
+
+
+def _known_ids(wh: Warehouse) -> dict[str, set[str]]:
+    return {
+        "creators": set(wh.read("creators")["creator_id"].tolist()),
+        "posts": set(wh.read("posts")["post_id"].tolist()),
+    }
+
+
+def _write_rejected(data: FolderData, home: Home, settings: Settings, source: str) -> Path:
+    folder = home.root / settings.ingest.rejected_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    safe = "".join(ch if ch.isalnum() else "-" for ch in source)[:40]
+    path = folder / f"rejected-{safe}-{stamp}.csv"
+    rows = data.rejected
+    file_level = [p for p in data.problems if p.row is None]
+    if file_level:
+        extra = pd.DataFrame(
+            [{"file": p.file, "row": None, "reasons": str(p), "values": json.dumps({})} for p in file_level]
+        )
+        rows = pd.concat([rows, extra], ignore_index=True)
+    rows.to_csv(path, index=False)
+    return path
+
+
+def load_validated(
+    data: FolderData, home: Home, settings: Settings, source: str, skip_invalid: bool
+) -> IngestSummary:
+    """Write validated tables: all or nothing, unless `skip_invalid` sets bad rows aside in a file."""
+    summary = IngestSummary(source=source, problems=list(data.problems))
+    if data.problems and not skip_invalid:
+        raise InputError(_describe(data.problems, source))
+    if data.problems:
+        summary.rejected = max(len(data.rejected), 1)
+        summary.rejected_file = _write_rejected(data, home, settings, source)
+    with Warehouse(home.warehouse) as wh:
+        summary.counts = wh.upsert(data.tables)
+    return summary
+
+
+def ingest_folder(home: Home, settings: Settings, folder: Path, skip_invalid: bool = False) -> IngestSummary:
+    """Load a local folder in the data contract into the home's warehouse."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise InputError(f"Source folder {folder} does not exist.")
+    home.ensure()
+    with Warehouse(home.warehouse) as wh:
+        known = _known_ids(wh)
+    data = read_folder(folder, known)
+    return load_validated(data, home, settings, f"local:{folder}", skip_invalid)
+
+
+def demo_world_folder(
+    home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None, size: str = "default"
+) -> Path:
+    """Build the demo world into the home's cache once (a marker file records seed and size)."""
+    from sparkpick.sources.demo import build_world
+
+    folder = home.cache / DEMO_WORLD_DIR
+    marker = folder / "world.json"
+    wanted = {"seed": settings.world.seed, "size": size}
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        return folder
+    build_world(folder, settings, size=size, seed=settings.world.seed, progress=progress)
+    marker.write_text(json.dumps(wanted))
+    return folder
+
+
+def ingest_tables(
+    home: Home, settings: Settings, raw: Mapping[str, pd.DataFrame], source: str, skip_invalid: bool = False
+) -> IngestSummary:
+    """Validate and load tables fetched from an API (same contract, same checks as a folder)."""
+    home.ensure()
+    with Warehouse(home.warehouse) as wh:
+        known = _known_ids(wh)
+    data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known)
+    return load_validated(data, home, settings, source, skip_invalid)
+
+
+def ingest_source(
+    home: Home,
+    settings: Settings,
+    source: str,
+    skip_invalid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    access_token: str | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> IngestSummary:
+    """Ingest from `demo`, `local:DIR` or `tiktok` (the TikTok API for Business; needs `access_token`)."""
+    if source == "demo":
+        return ingest_folder(home, settings, demo_world_folder(home, settings, progress), skip_invalid)
+    if source.startswith("local:"):
+        return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
+    if source == "tiktok":
+        return _ingest_tiktok(home, settings, access_token, as_of, skip_invalid)
+    raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
+
+
+def _ingest_tiktok(
+    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None, skip_invalid: bool
+) -> IngestSummary:
+    from sparkpick.sources.tiktok import TikTokClient, fetch_tables
+
+    from sparkpick.contract import as_utc
+
+    if not token:
+        raise InputError(
+            f"The TikTok source needs an access token in the environment variable {settings.tiktok.token_env}."
+        )
+    moment = as_utc(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
+    client = TikTokClient(settings.tiktok.base_url, token, settings.tiktok)
+    fetched = fetch_tables(client, settings, moment)
+    summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True)
+    for problem in fetched.problems:
+        summary.problems.append(Problem("tiktok", None, None, str(problem)))
+    if summary.problems and not skip_invalid:
+        # API records are skipped one by one (a bad record never sinks the batch); say so loudly.
+        summary.rejected = len(summary.problems)
+    return summary
+
+
+@task(retries=3, retry_delay_seconds=[5, 20, 60])
+def ingest_task(home_dir: str, config_file: str | None, source: str, skip_invalid: bool) -> dict[str, object]:
+    """Ingest with retries: the outside world (an API, a network folder) fails now and then."""
+    settings = load_settings(Path(config_file) if config_file else None)
+    # The flow is an entry point (top floor): the token is read here, by name from config, never logged.
+    token = os.environ.get(settings.tiktok.token_env) if source == "tiktok" else None
+    summary = ingest_source(Home.at(home_dir), settings, source, skip_invalid, access_token=token)
+    get_run_logger().info("ingest %s: %s", source, "; ".join(summary.lines()) or "nothing new")
+    return {"source": source, "new_rows": summary.new_rows, "rejected": summary.rejected,
+            "tables": {k: str(v) for k, v in summary.counts.items()}}
+
+
+@flow(name="ingest")
+def ingest_flow(
+    home_dir: str, config_file: str | None = None, source: str | None = None, skip_invalid: bool = True
+) -> dict[str, object]:
+    """Gather what is new from the configured source into the warehouse."""
+    settings = load_settings(Path(config_file) if config_file else None)
+    return ingest_task(home_dir, config_file, source or settings.ingest.source, skip_invalid)

@@ -1,0 +1,310 @@
+"""The uplift ranker: LightGBM lambdarank behind a scikit-learn style estimator, and the scoring model
+that serves it (booster + score-to-uplift calibration + feature list), which is what gets registered.
+
+LightGBM groups rows purely by position: the rows of a decision group must be contiguous and the group
+sizes must add up to the row count, otherwise it trains without error and wrongly. `group_sizes` checks
+both, so a shuffled frame is an error here instead of a silently bad model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.isotonic import IsotonicRegression
+
+# LightGBM's default label_gain has 31 entries (2^i - 1 for i < 31): grades must stay below it.
+MAX_GRADE = 30
+# Settings that make a fit repeatable: same data, same config, same model.
+DETERMINISTIC_PARAMS = {"deterministic": True, "force_col_wise": True, "verbose": -1}
+
+
+def group_sizes(group: pd.Series | np.ndarray) -> np.ndarray:
+    """Sizes of the consecutive runs of `group`, after checking each group is one contiguous run."""
+    ids = pd.Series(np.asarray(group))
+    if ids.isna().any():
+        raise ValueError("Group ids must not be missing.")
+    starts = ids.ne(ids.shift()).to_numpy()
+    run_ids = ids[starts]
+    if run_ids.duplicated().any():
+        split = run_ids[run_ids.duplicated()].iloc[0]
+        raise ValueError(
+            f"Rows of group {split!r} are not contiguous: sort the frame by group first "
+            "(LightGBM groups rows by position)."
+        )
+    sizes = np.diff(np.append(np.flatnonzero(starts), len(ids)))
+    if int(sizes.sum()) != len(ids):  # pragma: no cover - guaranteed by construction, kept as a guard
+        raise ValueError(f"Group sizes sum to {sizes.sum()}, not to the {len(ids)} rows.")
+    return sizes
+
+
+def sort_by_group(frame: pd.DataFrame, group_col: str = "group_id") -> pd.DataFrame:
+    """The frame with each group's rows contiguous, groups in order of first appearance, rows kept stable."""
+    codes, _ = pd.factorize(frame[group_col], sort=False)
+    return frame.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
+
+
+def propensity_weights(propensity: pd.Series | np.ndarray, clip: float) -> np.ndarray:
+    """Clipped inverse-propensity weights, normalised to mean 1.
+
+    The old boosting policy picked posts with high organic engagement far more often, so past boosts
+    over-represent them and the model would learn uplift mostly where that policy looked. Weighting each
+    boost by 1 / P(boosted) makes the training rows stand in for all candidates the policy could have
+    boosted. Weights are clipped at `clip` because a near-zero propensity would otherwise let one row
+    dominate (the usual bias-variance trade of IPW). Missing propensities get weight 1.
+    """
+    p = pd.to_numeric(pd.Series(np.asarray(propensity)), errors="coerce").to_numpy(dtype=float)
+    w = np.where(np.isfinite(p) & (p > 0), 1.0 / np.where(p > 0, p, 1.0), 1.0)
+    w = np.minimum(w, clip)
+    return w / w.mean()
+
+
+def check_grades(y: np.ndarray) -> np.ndarray:
+    """Relevance grades as int32, refusing non-integers, negatives and grades beyond LightGBM's gains."""
+    y = np.asarray(y)
+    if y.size and (np.isnan(y.astype(float)).any() or not np.all(np.equal(np.mod(y, 1), 0))):
+        raise ValueError("Relevance grades must be whole numbers.")
+    if y.size and (y.min() < 0 or y.max() > MAX_GRADE):
+        raise ValueError(f"Relevance grades must lie in 0..{MAX_GRADE}, got {y.min()}..{y.max()}.")
+    return y.astype(np.int32)
+
+
+def as_feature_matrix(frame: pd.DataFrame, features: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """The feature columns in model order as float64 (booleans 0/1, missing stays NaN)."""
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise ValueError(f"Feature columns missing from the frame: {', '.join(missing)}.")
+    out = {}
+    for name in features:
+        col = frame[name]
+        if col.dtype == bool or str(col.dtype) == "boolean":
+            col = col.astype("Float64")
+        out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+class UpliftRanker(BaseEstimator):
+    """LightGBM lambdarank on graded uplift, with early stopping on NDCG@k of a validation set.
+
+    Parameters are stored as given (scikit-learn convention); everything learnt ends in `_`.
+    `params` are LGBMRanker keyword arguments (from `ranker.params` in the config).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        k: int = 5,
+        early_stopping_rounds: int | None = 40,
+        random_state: int = 42,
+    ) -> None:
+        self.params = params
+        self.k = k
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        group: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        eval_set: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+    ) -> UpliftRanker:
+        """Fit on rows whose group ids (`group`, one per row) are contiguous; `eval_set` = (X, y, group)."""
+        features = list(X.columns)
+        X_train = as_feature_matrix(X, features)
+        sizes = group_sizes(group)
+        y = check_grades(y)
+        kwargs: dict[str, Any] = {}
+        callbacks = []
+        if eval_set is not None:
+            X_val, y_val, g_val = eval_set
+            kwargs.update(
+                eval_set=[(as_feature_matrix(X_val, features), check_grades(y_val))],
+                eval_group=[group_sizes(g_val)],
+                eval_at=[self.k],
+            )
+            if self.early_stopping_rounds:
+                callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        self.model_ = lgb.LGBMRanker(
+            objective="lambdarank", random_state=self.random_state, **DETERMINISTIC_PARAMS, **(self.params or {})
+        )
+        self.model_.fit(
+            X_train, y, group=sizes, sample_weight=sample_weight, callbacks=callbacks, **kwargs
+        )
+        self.feature_names_ = features
+        self.best_iteration_ = int(self.model_.best_iteration_ or self.model_.n_estimators)
+        self.evals_result_ = dict(self.model_.evals_result_)
+        self.best_score_ = {
+            name: dict(values) for name, values in (self.model_.best_score_ or {}).items()
+        }
+        return self
+
+    @property
+    def booster_(self) -> lgb.Booster:
+        return self.model_.booster_
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Ranking scores (higher is better), from the best iteration."""
+        return self.booster_.predict(
+            as_feature_matrix(X, self.feature_names_), num_iteration=self.best_iteration_
+        )
+
+    def feature_importance(self, kind: str = "gain") -> pd.Series:
+        values = self.booster_.feature_importance(importance_type=kind, iteration=self.best_iteration_)
+        return pd.Series(values, index=self.feature_names_, name=kind).sort_values(ascending=False)
+
+
+@dataclass(frozen=True)
+class ScoreCalibration:
+    """Maps ranker scores to a calibrated expected uplift and an empirical band around it.
+
+    The lambdarank score only orders: its scale means nothing. `fit_calibration` fits an increasing
+    isotonic map from validation scores to the uplift those validation boosts realised, so that
+    `predicted_uplift` estimates the label (log CPA ratio) while keeping the ranker's order. The band
+    (`uplift_low`, `uplift_high`) holds the central `coverage` share of validation residuals within the
+    score bin the row falls in: an honest, empirical interval for a single boost's outcome, not a
+    confidence interval of the mean.
+    """
+
+    knots_x: tuple[float, ...]
+    knots_y: tuple[float, ...]
+    bin_edges: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    coverage: float
+
+    def predict(self, scores: np.ndarray) -> pd.DataFrame:
+        scores = np.asarray(scores, dtype=float)
+        mean = np.interp(scores, self.knots_x, self.knots_y)
+        inner_edges = np.asarray(self.bin_edges[1:-1])
+        bins = np.searchsorted(inner_edges, scores, side="right")
+        return pd.DataFrame(
+            {
+                "predicted_uplift": mean,
+                "uplift_low": mean + np.asarray(self.low)[bins],
+                "uplift_high": mean + np.asarray(self.high)[bins],
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "knots_x": list(self.knots_x), "knots_y": list(self.knots_y), "bin_edges": list(self.bin_edges),
+            "low": list(self.low), "high": list(self.high), "coverage": self.coverage,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScoreCalibration:
+        return cls(
+            knots_x=tuple(data["knots_x"]), knots_y=tuple(data["knots_y"]),
+            bin_edges=tuple(data["bin_edges"]), low=tuple(data["low"]), high=tuple(data["high"]),
+            coverage=float(data["coverage"]),
+        )
+
+
+def fit_calibration(
+    scores: np.ndarray, uplift: np.ndarray, n_bins: int, coverage: float
+) -> ScoreCalibration:
+    """Isotonic score -> uplift map and per-score-bin residual quantiles, from validation rows."""
+    scores, uplift = np.asarray(scores, dtype=float), np.asarray(uplift, dtype=float)
+    ok = np.isfinite(scores) & np.isfinite(uplift)
+    scores, uplift = scores[ok], uplift[ok]
+    if len(scores) < 2 or np.ptp(scores) == 0:
+        centre = float(uplift.mean()) if len(uplift) else 0.0
+        knots_x, knots_y = (0.0, 1.0), (centre, centre)
+    else:
+        iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(scores, uplift)
+        knots_x = tuple(float(v) for v in iso.X_thresholds_)
+        knots_y = tuple(float(v) for v in iso.y_thresholds_)
+    residual = uplift - np.interp(scores, knots_x, knots_y) if len(scores) else np.zeros(0)
+    n_bins = max(1, min(n_bins, len(scores) // 10 or 1))
+    edges = np.quantile(scores, np.linspace(0, 1, n_bins + 1)) if len(scores) else np.zeros(2)
+    bins = np.searchsorted(edges[1:-1], scores, side="right")
+    tail = (1 - coverage) / 2
+    low, high = [], []
+    for b in range(n_bins):
+        r = residual[bins == b]
+        r = r if len(r) else residual
+        low.append(float(np.quantile(r, tail)) if len(r) else 0.0)
+        high.append(float(np.quantile(r, 1 - tail)) if len(r) else 0.0)
+    return ScoreCalibration(
+        knots_x=knots_x, knots_y=knots_y, bin_edges=tuple(float(e) for e in edges),
+        low=tuple(low), high=tuple(high), coverage=coverage,
+    )
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """What is registered and served: the booster at its best iteration, its features, the calibration.
+
+    Both sparkpick's own scoring and the MLflow pyfunc wrapper go through `predict`, so they agree.
+    """
+
+    booster: lgb.Booster
+    feature_names: tuple[str, ...]
+    calibration: ScoreCalibration
+    feature_version: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_ranker(
+        cls,
+        ranker: UpliftRanker,
+        calibration: ScoreCalibration,
+        feature_version: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> ScoringModel:
+        text = ranker.booster_.model_to_string(num_iteration=ranker.best_iteration_)
+        return cls(
+            booster=lgb.Booster(model_str=text),
+            feature_names=tuple(ranker.feature_names_),
+            calibration=calibration,
+            feature_version=feature_version,
+            metadata=dict(metadata or {}),
+        )
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return as_feature_matrix(frame, self.feature_names)
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(self.matrix(frame))
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`score` (orders candidates), `predicted_uplift` with `uplift_low`/`uplift_high`, row-aligned."""
+        scores = self.scores(frame)
+        out = self.calibration.predict(scores)
+        out.insert(0, "score", scores)
+        out.index = frame.index
+        return out
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """TreeSHAP contributions per feature (LightGBM's `pred_contrib`), plus the `bias` column."""
+        values = self.booster.predict(self.matrix(frame), pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "booster": self.booster.model_to_string(),
+                "feature_names": list(self.feature_names),
+                "calibration": self.calibration.to_dict(),
+                "feature_version": self.feature_version,
+                "metadata": self.metadata,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ScoringModel:
+        data = json.loads(text)
+        return cls(
+            booster=lgb.Booster(model_str=data["booster"]),
+            feature_names=tuple(data["feature_names"]),
+            calibration=ScoreCalibration.from_dict(data["calibration"]),
+            feature_version=data["feature_version"],
+            metadata=data.get("metadata", {}),
+        )

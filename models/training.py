@@ -1,0 +1,161 @@
+"""The training procedure, without any I/O: split by time, fit the ranker, its baselines and the no-video
+ablation, calibrate, and measure everything on the same validation decisions.
+
+`flows/train.py` wires this to the warehouse and MLflow; the evaluation benchmark calls it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.baselines import (
+    PointwiseRegressor,
+    engagement_rate_scores,
+    non_video_features,
+    random_scores,
+    views_scores,
+)
+from models.evaluate import TimeSplit, gain_curve, ranking_metrics, time_split
+from models.ranker import (
+    ScoringModel,
+    UpliftRanker,
+    fit_calibration,
+    propensity_weights,
+    sort_by_group,
+)
+from sparkpick.config import RankerConfig
+from sparkpick.errors import InputError
+
+GROUP = "group_id"
+UPLIFT = "uplift"
+RELEVANCE = "relevance"
+PROPENSITY = "boost_propensity"
+DECISION_TIME = "decision_time"
+
+# Names of the orderings compared in the evaluation table, model first.
+MODEL = "ranker"
+ABLATION = "ranker_no_video"
+POINTWISE = "pointwise_regressor"
+ENGAGEMENT = "engagement_rate"
+VIEWS_BASELINE = "views"
+RANDOM = "random"
+
+LABEL_DEFINITION = (
+    "uplift = log(baseline cost per conversion / Spark Ad cost per conversion) of a past boost, with "
+    "conversions shrunk toward the advertiser's baseline rate; relevance = that uplift graded into "
+    "levels within its decision group (advertiser x decision week)."
+)
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """Everything one training produced, and how it measured on the validation decisions."""
+
+    ranker: UpliftRanker
+    ablation: UpliftRanker | None
+    pointwise: PointwiseRegressor
+    scoring_model: ScoringModel
+    split: TimeSplit
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    features: list[str]
+    valid_scores: dict[str, np.ndarray]
+    metrics: pd.DataFrame
+    gain_curves: pd.DataFrame
+    weighted: bool
+
+
+def _order(frame: pd.DataFrame) -> pd.DataFrame:
+    """A canonical row order, so that the same rows in any order give the same model."""
+    keys = [c for c in (DECISION_TIME, GROUP, "post_id", "boosted_at") if c in frame]
+    return sort_by_group(frame.sort_values(keys, kind="stable").reset_index(drop=True), GROUP)
+
+
+def evaluate_orderings(
+    valid: pd.DataFrame, scores: dict[str, np.ndarray], k: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics table (one row per ordering) and gain curves (k = 1..2k, one column per ordering)."""
+    uplift = valid[UPLIFT].to_numpy(dtype=float)
+    grades = valid[RELEVANCE].to_numpy(dtype=float)
+    group = valid[GROUP].to_numpy()
+    metrics = pd.DataFrame(
+        {name: ranking_metrics(uplift, grades, s, group, k) for name, s in scores.items()}
+    ).T
+    metrics.index.name = "ordering"
+    curves = pd.DataFrame({name: gain_curve(uplift, s, group, 2 * k) for name, s in scores.items()})
+    return metrics, curves
+
+
+def baseline_scorers(seed: int) -> dict[str, Callable[[pd.DataFrame], np.ndarray]]:
+    """The rule-based orderings, by name."""
+    return {
+        ENGAGEMENT: engagement_rate_scores,
+        VIEWS_BASELINE: views_scores,
+        RANDOM: lambda frame: random_scores(frame, seed),
+    }
+
+
+def fit_models(
+    training: pd.DataFrame, features: list[str], config: RankerConfig, feature_version: str
+) -> FittedModels:
+    """Split by decision time, fit ranker + ablation + pointwise baseline, calibrate and evaluate."""
+    missing = [c for c in (GROUP, DECISION_TIME, UPLIFT, RELEVANCE) if c not in training]
+    if missing:
+        raise InputError(f"The training rows lack the column(s) {', '.join(missing)}.")
+    if not features:
+        raise InputError("The training rows have no feature columns.")
+    frame = _order(training.dropna(subset=[UPLIFT, RELEVANCE]))
+    try:
+        split = time_split(frame, config.validation_fraction)
+    except ValueError as exc:
+        raise InputError(f"Cannot train yet: {exc}") from exc
+    train, valid = _order(frame[split.train]), _order(frame[split.valid])
+    if train[GROUP].nunique() < 2 or len(train) < 2 * config.shortlist_k:
+        raise InputError(
+            f"Cannot train yet: only {len(train)} past boosts in {train[GROUP].nunique()} decisions fall "
+            f"before the validation period (from {split.cutoff}). Ingest more Spark Ad results."
+        )
+    weighted = bool(config.propensity_weighting and PROPENSITY in train and train[PROPENSITY].notna().any())
+    weights = propensity_weights(train[PROPENSITY], config.propensity_clip) if weighted else None
+
+    def ranker_on(cols: list[str]) -> UpliftRanker:
+        return UpliftRanker(
+            params=config.params, k=config.shortlist_k,
+            early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed,
+        ).fit(
+            train[cols], train[RELEVANCE].to_numpy(), train[GROUP].to_numpy(), sample_weight=weights,
+            eval_set=(valid[cols], valid[RELEVANCE].to_numpy(), valid[GROUP].to_numpy()),
+        )
+
+    ranker = ranker_on(features)
+    plain = non_video_features(features)
+    ablation = ranker_on(plain) if plain and len(plain) < len(features) else None
+    pointwise = PointwiseRegressor(
+        params=config.params, early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed
+    ).fit(
+        train[features], train[UPLIFT].to_numpy(), sample_weight=weights,
+        eval_set=(valid[features], valid[UPLIFT].to_numpy()),
+    )
+    scores: dict[str, np.ndarray] = {MODEL: ranker.predict(valid)}
+    if ablation is not None:
+        scores[ABLATION] = ablation.predict(valid)
+    scores[POINTWISE] = pointwise.predict(valid)
+    for name, scorer in baseline_scorers(config.seed).items():
+        try:
+            scores[name] = scorer(valid)
+        except ValueError:
+            continue  # a baseline whose columns this data lacks is left out of the table
+    metrics, curves = evaluate_orderings(valid, scores, config.shortlist_k)
+    calibration = fit_calibration(
+        scores[MODEL], valid[UPLIFT].to_numpy(), config.calibration_bins, config.band_coverage
+    )
+    scoring_model = ScoringModel.from_ranker(ranker, calibration, feature_version)
+    return FittedModels(
+        ranker=ranker, ablation=ablation, pointwise=pointwise, scoring_model=scoring_model, split=split,
+        train=train, valid=valid, features=list(features), valid_scores=scores, metrics=metrics,
+        gain_curves=curves, weighted=weighted,
+    )

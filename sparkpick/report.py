@@ -1,0 +1,412 @@
+"""The shortlist a marketer reads: a CSV and one self-contained HTML page per run.
+
+`render_shortlist_html` is pure (a shortlist frame, run facts and thumbnail bytes in; a page out).
+`write_report` is the only function here that touches files: it writes `reports/<date>/shortlist.csv`,
+`reports/<date>/shortlist.html` (thumbnails embedded as data URIs, no network needed) and refreshes
+`reports/latest/` when the run is the newest one. All post text is escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date as Date
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pandas as pd
+
+from sparkpick.contract import as_utc
+
+FLAG_COLUMNS: dict[str, tuple[str, str]] = {
+    # shortlist column: (short label, what the marketer should do or know)
+    "flag_no_auth_code": ("No auth code", "No Spark authorisation code yet: ask the creator for one."),
+    "flag_auth_expiring": ("Code expiring", "The authorisation code expires within 7 days: launch or renew soon."),
+    "flag_no_usage_rights": ("No usage rights", "No Spark usage rights on file in the creator's contract."),
+    "flag_looks_like_ad": ("Looks like an ad", "High polish: paid audiences tend to swipe past content that looks like an ad."),
+    "flag_calibrating": ("Calibrating", "Under 48 hours of data: the numbers are not stable yet."),
+}
+# Ratios this close to 1 read as "about the same cost" rather than a difference nobody can act on.
+SAME_COST_BAND = 0.05
+# TikTok item ids are long digit strings; only those can be turned into a public post link.
+_TIKTOK_ITEM_ID = re.compile(r"^\d{15,22}$")
+_LATEST = "latest"
+_META_FILE = "report.json"
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """Facts about one run that the report's header shows."""
+
+    as_of: datetime
+    ran_at: datetime
+    model_version: str | None
+    candidates_considered: int
+    polish_ad_threshold: float
+    advertisers: int | None = None
+    top_k: int | None = None
+    source: str = ""
+    run_id: str | None = None
+    # Human-readable lines, one per thing that failed (a post, a video, a stage).
+    failures: tuple[str, ...] = ()
+    # Other short facts worth a line ("12 new posts ingested").
+    notes: tuple[str, ...] = ()
+    display_timezone: str = "UTC"
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["as_of"] = pd.Timestamp(self.as_of).isoformat()
+        out["ran_at"] = pd.Timestamp(self.ran_at).isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where one run's report went."""
+
+    folder: Path
+    csv: Path
+    html: Path
+    latest: Path | None = None
+    rows: int = 0
+
+
+# -- words a marketer reads --------------------------------------------------------------------------------
+def _num(value: Any) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def ratio_phrase(ratio: float | None) -> str:
+    """A cost-per-conversion ratio (in-feed CPA / Spark CPA) as "1.8x cheaper" or "1.3x more expensive"."""
+    r = _num(ratio)
+    if r is None or r <= 0:
+        return "no estimate"
+    if abs(r - 1.0) < SAME_COST_BAND:
+        return "about the same cost"
+    if r > 1:
+        return f"{r:.1f}x cheaper"
+    return f"{1 / r:.1f}x more expensive"
+
+
+def uplift_sentence(ratio: float | None) -> str:
+    """The predicted uplift as one sentence, honest when the post is expected to cost more."""
+    r = _num(ratio)
+    if r is None or r <= 0:
+        return "No uplift estimate for this post."
+    if abs(r - 1.0) < SAME_COST_BAND:
+        return "About the same cost per conversion as your in-feed ads."
+    return f"About {ratio_phrase(r)} per conversion than your in-feed ads."
+
+
+def band_sentence(low: float | None, high: float | None) -> str:
+    """The confidence band in the same words, or "" when the model gave none."""
+    lo, hi = _num(low), _num(high)
+    if lo is None or hi is None or lo <= 0 or hi <= 0:
+        return ""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if lo >= 1 - SAME_COST_BAND or hi <= 1 + SAME_COST_BAND:
+        return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}."
+    return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}: it could go either way."
+
+
+def compact_count(value: Any) -> str:
+    """12345 -> "12.3K"; for the table's organic numbers."""
+    v = _num(value)
+    if v is None:
+        return "–"
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= size:
+            return f"{v / size:.1f}{suffix}"
+    return f"{v:.0f}"
+
+
+def age_phrase(posted_at: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
+    if posted_at is None or pd.isna(posted_at):
+        return ""
+    hours = (as_of - posted_at).total_seconds() / 3600
+    if hours < 0:
+        return "after the as-of time"
+    if hours < 48:
+        return f"{hours:.0f} h ago"
+    return f"{hours / 24:.0f} days ago"
+
+
+def post_link(row: Mapping[str, Any]) -> str | None:
+    """A public link to the post: the `post_url` column if present, else built from a TikTok item id."""
+    url = row.get("post_url")
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return url
+    post_id, handle = str(row.get("post_id") or ""), row.get("creator_handle")
+    if _TIKTOK_ITEM_ID.match(post_id) and isinstance(handle, str) and handle:
+        return f"https://www.tiktok.com/@{handle.lstrip('@')}/video/{post_id}"
+    return None
+
+
+def add_display_flags(shortlist: pd.DataFrame, polish_ad_threshold: float) -> pd.DataFrame:
+    """The shortlist with `flag_looks_like_ad` (polish score above the threshold) and every flag column
+    present as a plain bool (missing flags read as False)."""
+    out = shortlist.copy()
+    if "polish_score" in out.columns:
+        polish = pd.to_numeric(out["polish_score"], errors="coerce")
+        out["flag_looks_like_ad"] = (polish > polish_ad_threshold).fillna(False).astype(bool)
+    for col in FLAG_COLUMNS:
+        if col not in out.columns:
+            out[col] = False
+        out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    return out
+
+
+# -- the page --------------------------------------------------------------------------------------------
+def _image_mime(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def data_uri(data: bytes | None) -> str | None:
+    """Image bytes as a `data:` URI, or None for anything that is not a known image format."""
+    if not data:
+        return None
+    mime = _image_mime(data)
+    if mime is None:
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("sparkpick", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _local(ts: Any, tz: ZoneInfo) -> pd.Timestamp | None:
+    if ts is None or pd.isna(ts):
+        return None
+    return as_utc(ts).tz_localize("UTC").tz_convert(tz)
+
+
+def _fmt_time(ts: pd.Timestamp | None) -> str:
+    return "" if ts is None else ts.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _text(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _row_view(row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str]) -> dict:
+    post_id = _text(row.get("post_id"))
+    posted = _local(row.get("posted_at"), tz)
+    ratio = _num(row.get("uplift_ratio"))
+    flags = [
+        {"key": col, "label": label, "help": help_text}
+        for col, (label, help_text) in FLAG_COLUMNS.items()
+        if bool(row.get(col, False))
+    ]
+    reasons = [_text(row.get(f"reason_{i}")) for i in (1, 2, 3)]
+    polish = _num(row.get("polish_score"))
+    engagement = _num(row.get("engagement_rate"))
+    return {
+        "advertiser_id": _text(row.get("advertiser_id")),
+        "post_id": post_id,
+        "rank": int(_num(row.get("rank")) or 0),
+        "thumb": thumbs.get(post_id),
+        "handle": _text(row.get("creator_handle")).lstrip("@"),
+        "link": post_link(row),
+        "caption": _text(row.get("caption")),
+        "posted": _fmt_time(posted),
+        "posted_sort": posted.timestamp() if posted is not None else 0,
+        "age": age_phrase(as_utc(row["posted_at"]) if posted is not None else None, as_of),
+        "views": compact_count(row.get("views")),
+        "views_sort": _num(row.get("views")) or 0,
+        "likes": compact_count(row.get("likes")),
+        "comments": compact_count(row.get("comments")),
+        "shares": compact_count(row.get("shares")),
+        "engagement": "–" if engagement is None else f"{engagement * 100:.1f}%",
+        "engagement_sort": engagement or 0,
+        "ratio": ratio,
+        "ratio_sort": ratio if ratio is not None else -1,
+        "uplift_short": ratio_phrase(ratio),
+        "uplift_class": "none" if ratio is None else ("good" if ratio >= 1 + SAME_COST_BAND
+                                                     else "bad" if ratio <= 1 - SAME_COST_BAND else "even"),
+        "uplift_text": uplift_sentence(ratio),
+        "band_text": band_sentence(row.get("uplift_low"), row.get("uplift_high")),
+        "reasons": [r for r in reasons if r],
+        "flags": flags,
+        "flag_keys": " ".join(f["key"] for f in flags) or "none",
+        "polish": None if polish is None else f"{polish:.0f}",
+        "polish_sort": polish if polish is not None else -1,
+        "polish_reasons": _text(row.get("polish_reasons")),
+        "video_status": _text(row.get("video_status")),
+    }
+
+
+def render_shortlist_html(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes]) -> str:
+    """The shortlist as one self-contained HTML page (no network, no external files).
+
+    `thumbnails` maps post_id to image bytes (JPEG/PNG/WebP); posts without one show a placeholder.
+    """
+    tz = ZoneInfo(meta.display_timezone)
+    as_of = as_utc(meta.as_of)
+    frame = add_display_flags(shortlist, meta.polish_ad_threshold)
+    if len(frame):
+        frame = frame.sort_values(["advertiser_id", "rank"], kind="stable")
+    thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
+    rows = [_row_view(r, as_of, tz, thumbs) for r in frame.to_dict("records")]
+    advertisers = sorted({r["advertiser_id"] for r in rows})
+    flag_counts = {col: int(frame[col].sum()) for col in FLAG_COLUMNS}
+    summary = []
+    for adv in advertisers:
+        mine = [r for r in rows if r["advertiser_id"] == adv]
+        best = max((r["ratio"] for r in mine if r["ratio"] is not None), default=None)
+        ready = sum(1 for r in mine if not r["flags"])
+        summary.append({"advertiser_id": adv, "picks": len(mine), "ready": ready, "best": ratio_phrase(best)})
+    template = _environment().get_template("shortlist.html.j2")
+    return template.render(
+        rows=rows,
+        advertisers=advertisers,
+        summary=summary,
+        flags=[{"key": k, "label": lbl, "help": h, "count": flag_counts[k]} for k, (lbl, h) in FLAG_COLUMNS.items()],
+        meta=meta,
+        as_of=_fmt_time(_local(meta.as_of, tz)),
+        ran_at=_fmt_time(_local(meta.ran_at, tz)),
+        polish_threshold=f"{meta.polish_ad_threshold:.0f}",
+    )
+
+
+# -- files -----------------------------------------------------------------------------------------------
+def load_thumbnails(shortlist: pd.DataFrame, max_bytes: int = 2_000_000) -> dict[str, bytes]:
+    """Read each row's `thumbnail_path` (missing, unreadable or oversized files are skipped)."""
+    out: dict[str, bytes] = {}
+    if "thumbnail_path" not in shortlist.columns:
+        return out
+    for post_id, path in zip(shortlist["post_id"], shortlist["thumbnail_path"], strict=True):
+        if not isinstance(path, str) or not path:
+            continue
+        try:
+            p = Path(path)
+            if p.stat().st_size <= max_bytes:
+                out[str(post_id)] = p.read_bytes()
+        except OSError:
+            continue
+    return out
+
+
+def shortlist_csv_frame(shortlist: pd.DataFrame, polish_ad_threshold: float) -> pd.DataFrame:
+    """The CSV's rows: the shortlist with every flag as a bool and the uplift in words."""
+    out = add_display_flags(shortlist, polish_ad_threshold)
+    if len(out):
+        out = out.sort_values(["advertiser_id", "rank"], kind="stable")
+    ratio = out["uplift_ratio"] if "uplift_ratio" in out.columns else pd.Series(None, index=out.index)
+    out["uplift_text"] = [uplift_sentence(r) for r in ratio]
+    return out.reset_index(drop=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _folder_date(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / _META_FILE).read_text(encoding="utf-8"))["date"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _refresh_latest(reports_dir: Path, folder: Path, day: str) -> Path | None:
+    """Point `latest/` at this run unless a newer date is already there (re-running an old night)."""
+    latest = reports_dir / _LATEST
+    current = _folder_date(latest) if latest.exists() else None
+    if current is not None and current > day:
+        return None
+    staging = reports_dir / f".{_LATEST}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(folder, staging)
+    old = reports_dir / f".{_LATEST}.{os.getpid()}.old"
+    if latest.is_symlink() or latest.is_file():
+        latest.unlink()
+    elif latest.exists():
+        os.replace(latest, old)
+    os.replace(staging, latest)
+    shutil.rmtree(old, ignore_errors=True)
+    return latest
+
+
+def write_report(
+    shortlist: pd.DataFrame,
+    meta: ReportMeta,
+    reports_dir: Path,
+    date: Date | str,
+    thumbnails: Mapping[str, bytes] | None = None,
+) -> ReportPaths:
+    """Write `<reports_dir>/<date>/shortlist.{csv,html}` (replacing that date's files: a re-run of the
+    same night gives the same report) and refresh `<reports_dir>/latest/`.
+
+    Thumbnails default to the files named in the shortlist's `thumbnail_path` column.
+    """
+    day = date.isoformat() if isinstance(date, Date) else str(date)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        raise ValueError(f"Report date must look like YYYY-MM-DD, got {day!r}")
+    folder = Path(reports_dir) / day
+    folder.mkdir(parents=True, exist_ok=True)
+    thumbs = load_thumbnails(shortlist) if thumbnails is None else dict(thumbnails)
+    csv_path, html_path = folder / "shortlist.csv", folder / "shortlist.html"
+    csv_frame = shortlist_csv_frame(shortlist, meta.polish_ad_threshold)
+    _write_atomic(csv_path, csv_frame.to_csv(index=False).encode("utf-8"))
+    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs).encode("utf-8"))
+    info = {"date": day, "rows": len(csv_frame), **meta.to_json()}
+    _write_atomic(folder / _META_FILE, json.dumps(info, indent=2, default=str).encode("utf-8"))
+    latest = _refresh_latest(Path(reports_dir), folder, day)
+    return ReportPaths(folder=folder, csv=csv_path, html=html_path, latest=latest, rows=len(csv_frame))
+
+
+def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[dict[str, Any]]:
+    """The first picks per advertiser as plain rows (for a Prefect table artifact or a terminal)."""
+    if shortlist.empty:
+        return []
+    frame = shortlist.sort_values(["advertiser_id", "rank"], kind="stable")
+    frame = frame.groupby("advertiser_id", sort=True).head(per_advertiser)
+    rows: list[dict[str, Any]] = []
+    for r in frame.to_dict("records"):
+        rows.append({
+            "advertiser": _text(r.get("advertiser_id")),
+            "rank": int(_num(r.get("rank")) or 0),
+            "post": _text(r.get("post_id")),
+            "creator": "@" + _text(r.get("creator_handle")).lstrip("@") if r.get("creator_handle") else "",
+            "uplift": ratio_phrase(r.get("uplift_ratio")),
+            "why": _text(r.get("reason_1")),
+        })
+    return rows
+
+
+def iter_flag_labels(row: Mapping[str, Any]) -> Iterable[str]:
+    """The short labels of the flags set on one shortlist row."""
+    return (label for col, (label, _) in FLAG_COLUMNS.items() if bool(row.get(col, False)))

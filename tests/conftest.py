@@ -1,0 +1,27 @@
+"""Shared fixtures. The environment is set here, once, before any test imports MLflow or Prefect."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Offline machine: no telemetry, no analytics, quiet Prefect.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from sparkpick.config import Home, Settings, load_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """A fresh, empty home folder for one test."""
+    return Home.at(tmp_path / "home").ensure()

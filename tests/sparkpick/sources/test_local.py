@@ -1,0 +1,78 @@
+"""The local-folder reader: every contract violation is named by file, row and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sparkpick.sources.local import read_folder
+from tests.sparkpick.contract_folder import POST_A, POST_B, replace_line, write_folder
+
+
+def _messages(folder: Path) -> list[str]:
+    return [str(p) for p in read_folder(folder).problems]
+
+
+def test_valid_folder_reads_typed_tables(tmp_path: Path) -> None:
+    data = read_folder(write_folder(tmp_path / "src"))
+    assert data.ok, data.problems
+    posts = data.tables["posts"]
+    assert posts["post_id"].tolist()[0] == POST_A  # 19 digits survive exactly
+    assert str(posts["posted_at"].dtype) == "datetime64[us]"
+    # "+02:00" is converted to UTC; no offset means UTC already.
+    parts = data.tables["partnerships"].set_index("creator_id")
+    assert parts.loc["c3", "started_at"] == pd.Timestamp("2026-03-01T08:00:00")
+    assert posts.loc[posts.post_id == POST_B, "video_path"].isna().all()
+    assert Path(posts.loc[0, "video_path"]).is_absolute()
+    assert data.tables["creators"]["is_brand_account"].tolist() == [True, False, False]
+    assert "extra_column" not in data.tables["creators"].columns
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (replace_line("posts.csv", "post_id,advertiser_id", "id,advertiser_id"), "posts.csv, column 'post_id': required column is missing"),
+        (replace_line("posts.csv", "2026-04-02T12:00:00Z", "yesterday"), "posts.csv, row 2, line 3 (post_id 7300000000000000002), column 'posted_at': unparseable time 'yesterday'"),
+        (replace_line("metrics.csv", ",5000,", ",-5000,"), "metrics.csv, row 2, line 3 (post_id 7300000000000000001, observed_at 2026-04-02T12:00:00Z), column 'views'"),
+        (replace_line("metrics.csv", "0.40", "1.40"), "column 'full_watch_rate': 1.4 must be between 0 and 1"),
+        (replace_line("creators.csv", "c3,@li", "c2,@li"), "creators.csv, row 3, line 4 (creator_id c2), column 'creator_id': duplicate key: same as row 2"),
+        (replace_line("posts.csv", "adv1,c3,", "adv1,c9,"), "posts.csv, row 3, line 4 (post_id 7300000000000000003), column 'creator_id': unknown creator_id 'c9': not in creators"),
+        (replace_line("posts.csv", "videos/a.avi", "videos/missing.mp4"), "column 'video_path': video file 'videos/missing.mp4' does not exist"),
+        (replace_line("posts.csv", "videos/a.avi", "../outside.mp4"), "column 'video_path': video path '../outside.mp4' points outside the folder"),
+        (replace_line("posts.csv", ",requested,", ",pending,"), "column 'spark_auth_status': 'pending' is not one of none, requested, authorized, expired"),
+        (replace_line("creators.csv", "true,ignored", "maybe,ignored"), "column 'is_brand_account': 'maybe' is not a boolean"),
+        (replace_line("posts.csv", POST_A + ",adv1", "7.3e+18,adv1"), "looks like a number that went through a float"),
+        (replace_line("spark_results.csv", "2026-04-12T00:00:00Z", "2026-04-01T00:00:00Z"), "column 'ended_at': ended_at is before boosted_at"),
+        (replace_line("metrics.csv", ",5,2,", ",5,2.5,"), "column 'shares': 2.5 is not a whole number"),
+    ],
+)
+def test_each_violation_is_named(tmp_path: Path, overrides: dict[str, str], expected: str) -> None:
+    messages = _messages(write_folder(tmp_path / "src", overrides))
+    assert any(expected in m for m in messages), messages
+
+
+def test_missing_required_file_and_optional_file(tmp_path: Path) -> None:
+    messages = _messages(write_folder(tmp_path / "src", drop=("metrics.csv",)))
+    assert any("metrics.csv: required file is missing" in m for m in messages)
+    assert read_folder(write_folder(tmp_path / "src2", drop=("partnerships.csv",))).ok
+
+
+def test_parquet_is_accepted_instead_of_csv(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "src")
+    creators = pd.read_csv(folder / "creators.csv", dtype=str)
+    creators.to_parquet(folder / "creators.parquet")
+    (folder / "creators.csv").unlink()
+    data = read_folder(folder)
+    assert data.ok, data.problems
+    assert data.tables["creators"]["follower_count"].tolist() == [120000, 45000, 900]
+
+
+def test_children_of_rejected_rows_are_rejected_with_a_reason(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "src", replace_line("posts.csv", "2026-04-01T12:00:00Z", "not-a-time"))
+    data = read_folder(folder)
+    assert POST_A not in data.tables["posts"]["post_id"].tolist()
+    assert POST_A not in data.tables["metrics"]["post_id"].tolist()
+    assert any("unknown post_id" in str(p) and p.file == "metrics.csv" for p in data.problems)
+    assert set(data.rejected["file"]) >= {"posts.csv", "metrics.csv", "spark_results.csv"}
