@@ -47,6 +47,15 @@ class DataQualityReport:
         flat.update({f"backwards_{k}": v for k, v in self.backwards_counts.items()})
         return flat
 
+    @classmethod
+    def from_dict(cls, flat: dict[str, int]) -> DataQualityReport:
+        """The report back from `as_dict` (e.g. from a matrix's `attrs["data_quality"]`)."""
+        prefix = "backwards_"
+        return cls(
+            **{k: int(v) for k, v in flat.items() if not k.startswith(prefix)},
+            backwards_counts={k[len(prefix):]: int(v) for k, v in flat.items() if k.startswith(prefix)},
+        )
+
     def lines(self) -> list[str]:
         """Plain-English summary lines for the CLI."""
         backwards = ", ".join(f"{k} {v}" for k, v in self.backwards_counts.items() if v) or "none"

@@ -34,6 +34,7 @@ class IngestSummary:
     rejected: int = 0
     rejected_file: Path | None = None
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def new_rows(self) -> int:
@@ -43,6 +44,7 @@ class IngestSummary:
         out = [f"{name}: {counts}" for name, counts in self.counts.items()]
         if self.rejected:
             out.append(f"rejected {self.rejected} rows; reasons in {self.rejected_file}")
+        out += [f"note: {note}" for note in self.notes]
         return out
 
 
@@ -149,30 +151,27 @@ def ingest_source(
     if source.startswith("local:"):
         return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
     if source == "tiktok":
-        return _ingest_tiktok(home, settings, access_token, as_of, skip_invalid)
+        return _ingest_tiktok(home, settings, access_token, as_of)
     raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
 
 
 def _ingest_tiktok(
-    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None, skip_invalid: bool
+    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None
 ) -> IngestSummary:
-    from sparkpick.sources.tiktok import TikTokClient, fetch_tables
-
     from sparkpick.contract import as_utc
+    from sparkpick.sources.tiktok import TikTokClient, fetch_tables
 
     if not token:
         raise InputError(
             f"The TikTok source needs an access token in the environment variable {settings.tiktok.token_env}."
         )
     moment = as_utc(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
-    client = TikTokClient(settings.tiktok.base_url, token, settings.tiktok)
-    fetched = fetch_tables(client, settings, moment)
+    with TikTokClient(settings.tiktok.base_url, token, settings.tiktok) as client:
+        fetched = fetch_tables(client, settings, moment)
+    # API records are checked one by one: a bad record is set aside, never sinking the batch.
     summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True)
-    for problem in fetched.problems:
-        summary.problems.append(Problem("tiktok", None, None, str(problem)))
-    if summary.problems and not skip_invalid:
-        # API records are skipped one by one (a bad record never sinks the batch); say so loudly.
-        summary.rejected = len(summary.problems)
+    summary.problems += [Problem("tiktok", None, None, str(p)) for p in fetched.problems]
+    summary.notes += [str(n) for n in fetched.notes]
     return summary
 
 

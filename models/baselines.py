@@ -97,7 +97,8 @@ class PointwiseRegressor(BaseEstimator):
         kwargs: dict[str, Any] = {}
         callbacks = []
         if eval_set is not None:
-            kwargs["eval_set"] = [(as_feature_matrix(eval_set[0], features), np.asarray(eval_set[1], float))]
+            kwargs["eval_X"] = (as_feature_matrix(eval_set[0], features),)
+            kwargs["eval_y"] = (np.asarray(eval_set[1], dtype=float),)
             if self.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.model_ = lgb.LGBMRegressor(

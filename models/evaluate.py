@@ -12,6 +12,11 @@ row the same score reads as "the order the rows came in", not as a lucky guess.
 - uplift captured@k: how much of the achievable uplift the top k capture, normalised so that picking at
   random scores 0 and picking the k best rows scores 1. Summed over groups before dividing (a ratio of
   sums), so a group where every row has the same uplift adds nothing instead of dividing by zero.
+
+Small groups: picking k of k rows (or fewer) is no choice at all, and real boost logs have weekly
+groups of two or three boosts. Precision@k and captured@k therefore pick `pick_count(n, k)` =
+min(k, max(1, n // 2)) rows in a group of n: the top k where a group has at least 2k rows, else the
+better half. Decisions among many candidates (scoring, the benchmark) are unaffected.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ def _groups(group: np.ndarray) -> Iterator[np.ndarray]:
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, highest first, ties kept in row order."""
     return np.argsort(-scores, kind="stable")[:k]
+
+
+def pick_count(n: int, k: int) -> int:
+    """How many of a group's n rows count as picked at k (see the module docstring)."""
+    return min(k, max(1, n // 2))
 
 
 def _check(*arrays: np.ndarray) -> None:
@@ -68,7 +78,7 @@ def precision_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k:
     for idx in _groups(group):
         u, s = uplift[idx], scores[idx]
         threshold = np.quantile(u, TOP_QUARTILE)
-        top = _top(s, k)
+        top = _top(s, pick_count(len(u), k))
         hits += int((u[top] >= threshold).sum())
         picks += len(top)
     return hits / picks if picks else float("nan")
@@ -81,7 +91,7 @@ def captured_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k: 
     gained = possible = 0.0
     for idx in _groups(group):
         u, s = uplift[idx], scores[idx]
-        n = min(k, len(u))
+        n = pick_count(len(u), k)
         chance = float(u.mean())
         gained += float(u[_top(s, n)].mean()) - chance
         possible += float(np.sort(u)[::-1][:n].mean()) - chance

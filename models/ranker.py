@@ -125,7 +125,8 @@ class UpliftRanker(BaseEstimator):
         if eval_set is not None:
             X_val, y_val, g_val = eval_set
             kwargs.update(
-                eval_set=[(as_feature_matrix(X_val, features), check_grades(y_val))],
+                eval_X=(as_feature_matrix(X_val, features),),
+                eval_y=(check_grades(y_val),),
                 eval_group=[group_sizes(g_val)],
                 eval_at=[self.k],
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sparkpick.errors import InputError
 
@@ -47,7 +47,8 @@ class WorldVideoConfig(_Section):
     mean_extra_duration_s: float = Field(default=3.0, ge=0)
     # libx264 settings: a fast preset keeps rendering cheap; crf trades size for quality.
     preset: str = "ultrafast"
-    crf: int = Field(default=30, ge=0, le=51)
+    crf: int = Field(default=32, ge=0, le=51)
+    keyframe_interval_s: float = Field(default=2.0, gt=0)
     # Share of posts whose video file is unavailable (video_path empty), as happens with deleted clips.
     missing_rate: float = Field(default=0.02, ge=0, lt=1)
 
@@ -119,7 +120,17 @@ class WorldConfig(_Section):
     end: str = "2026-11-01T00:00:00"
 
 
+class PolishCue(_Section):
+    """One row of the polish table: a cue's typical value on raw phone footage and on a studio advert."""
+
+    native: float
+    produced: float
+    weight: float = Field(ge=0)
+
+
 class VideoConfig(_Section):
+    """Video cue extraction (see features/video/); the comments in configs/default.yaml explain each."""
+
     feature_version: str
     sample_fps: float = Field(gt=0)
     hook_sample_fps: float = Field(gt=0)
@@ -128,6 +139,52 @@ class VideoConfig(_Section):
     workers: int = Field(ge=1)
     timeout_s: float = Field(gt=0)
     thumbnail_long_side: int = Field(gt=16)
+    thumbnail_quality: int = Field(default=80, ge=10, le=100)
+    motion_fps: float = Field(default=15.0, gt=0)
+    motion_long_side: int = Field(default=128, ge=32)
+    max_body_samples: int = Field(default=60, ge=1)
+    max_frame_pixels: int = Field(default=36_000_000, gt=0)
+    skip_loop_filter: bool = True
+    skip_nonref_frames: bool = True
+    partial_tolerance_s: float = Field(default=0.5, ge=0)
+    start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
+    kill_grace_s: float = Field(default=5.0, ge=0)
+    # picture
+    noise_flat_quantile: float = Field(default=0.5, gt=0, le=1)
+    canny_low: int = Field(default=100, ge=0)
+    canny_high: int = Field(default=200, ge=0)
+    clip_high: int = Field(default=250, ge=0, le=255)
+    clip_low: int = Field(default=5, ge=0, le=255)
+    # composition
+    bar_max_luma: float = Field(default=30.0, ge=0)
+    bar_max_std: float = Field(default=4.0, ge=0)
+    bar_min_fraction: float = Field(default=0.03, ge=0, lt=0.5)
+    bar_max_total: float = Field(default=0.8, gt=0, le=1)
+    letterbox_min_share: float = Field(default=0.08, ge=0, le=1)
+    text_min_gradient: int = Field(default=80, ge=1, le=255)
+    text_close_fraction: float = Field(default=0.04, gt=0)
+    text_min_height: float = Field(default=0.015, gt=0)
+    text_max_height: float = Field(default=0.12, gt=0)
+    text_min_aspect: float = Field(default=1.5, gt=0)
+    text_min_density: float = Field(default=0.25, ge=0, le=1)
+    text_max_density: float = Field(default=0.9, ge=0, le=1)
+    text_frame_min_coverage: float = Field(default=0.01, ge=0, le=1)
+    face_every_n_samples: int = Field(default=2, ge=1)
+    face_long_side: int = Field(default=224, ge=24)
+    face_min_px: int = Field(default=24, ge=8)
+    face_min_fraction: float = Field(default=0.15, ge=0, le=1)
+    face_scale_factor: float = Field(default=1.2, gt=1)
+    face_min_neighbors: int = Field(default=5, ge=1)
+    # time
+    cut_window: int = Field(default=3, ge=1)
+    cut_ratio: float = Field(default=3.0, gt=1)
+    cut_min_score: float = Field(default=8.0, ge=0)
+    cut_base_floor: float = Field(default=2.0, gt=0)
+    cut_min_shot_s: float = Field(default=0.3, ge=0)
+    shake_smooth_s: float = Field(default=0.5, gt=0)
+    static_max_diff: float = Field(default=1.0, gt=0)
+    # polish_score: cue -> typical native and produced values and a weight (see features/video/polish.py)
+    polish: dict[str, PolishCue] = {}
 
 
 class CaptionConfig(_Section):
@@ -191,6 +248,21 @@ class NightlyConfig(_Section):
     train_cron: str
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
+    lock_timeout_s: float = Field(ge=0)
+    train_if_no_champion: bool = True
+    server_port: int = Field(ge=0, le=65535)
+    server_start_timeout_s: float = Field(gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Europe/Amsterdam)") from exc
+        return value
 
 
 class TiktokConfig(_Section):

@@ -103,8 +103,10 @@ METRICS = TableSpec(
         _count("likes"),
         _count("comments"),
         _count("shares"),
-        Column("avg_watch_s", "float", non_negative=True),
-        Column("full_watch_rate", "rate"),
+        # The API drops watch-time fields once a post has been idle for 7 days: the column must be there,
+        # a value may be empty.
+        Column("avg_watch_s", "float", nullable=True, non_negative=True),
+        Column("full_watch_rate", "rate", nullable=True),
         _count("reach", required=False),
     ),
     key=("post_id", "observed_at"),

@@ -30,10 +30,12 @@ from sparkpick.contract import as_utc
 FLAG_COLUMNS: dict[str, tuple[str, str]] = {
     # shortlist column: (short label, what the marketer should do or know)
     "flag_no_auth_code": ("No auth code", "No Spark authorisation code yet: ask the creator for one."),
-    "flag_auth_expiring": ("Code expiring", "The authorisation code expires within 7 days: launch or renew soon."),
+    "flag_auth_expiring": ("Code expiring", "The authorisation code expires within {days} days: launch or renew soon."),
     "flag_no_usage_rights": ("No usage rights", "No Spark usage rights on file in the creator's contract."),
-    "flag_looks_like_ad": ("Looks like an ad", "High polish: paid audiences tend to swipe past content that looks like an ad."),
-    "flag_calibrating": ("Calibrating", "Under 48 hours of data: the numbers are not stable yet."),
+    "flag_looks_like_ad": (
+        "Looks like an ad", "High polish: paid audiences tend to swipe past content that looks like an ad."
+    ),
+    "flag_calibrating": ("Calibrating", "Under {hours} hours of data: the numbers are not stable yet."),
 }
 # Ratios this close to 1 read as "about the same cost" rather than a difference nobody can act on.
 SAME_COST_BAND = 0.05
@@ -61,6 +63,12 @@ class ReportMeta:
     # Other short facts worth a line ("12 new posts ingested").
     notes: tuple[str, ...] = ()
     display_timezone: str = "UTC"
+    # The warning window behind the "code expiring" flag (features.auth_expiry_warning_days).
+    auth_expiry_days: int = 7
+    # Posts younger than this are still calibrating (features.calibration_hours).
+    calibration_hours: float = 48.0
+    # Build TikTok links from item ids (off for made-up data such as the demo world).
+    link_posts: bool = True
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -122,6 +130,18 @@ def band_sentence(low: float | None, high: float | None) -> str:
     if lo >= 1 - SAME_COST_BAND or hi <= 1 + SAME_COST_BAND:
         return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}."
     return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}: it could go either way."
+
+
+def ratio_band(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The confidence band as cost ratios: `uplift_ratio_low/high`, else exp of the log-scale
+    `uplift_low/high` (the uplift label is a log CPA ratio)."""
+    low, high = _num(row.get("uplift_ratio_low")), _num(row.get("uplift_ratio_high"))
+    if low is not None and high is not None:
+        return low, high
+    low, high = _num(row.get("uplift_low")), _num(row.get("uplift_high"))
+    if low is not None and high is not None:
+        return math.exp(low), math.exp(high)
+    return None, None
 
 
 def compact_count(value: Any) -> str:
@@ -220,15 +240,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _row_view(row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str]) -> dict:
+def _row_view(
+    row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str], flag_help: list[dict],
+    link_posts: bool,
+) -> dict:
     post_id = _text(row.get("post_id"))
     posted = _local(row.get("posted_at"), tz)
     ratio = _num(row.get("uplift_ratio"))
-    flags = [
-        {"key": col, "label": label, "help": help_text}
-        for col, (label, help_text) in FLAG_COLUMNS.items()
-        if bool(row.get(col, False))
-    ]
+    flags = [f for f in flag_help if bool(row.get(f["key"], False))]
     reasons = [_text(row.get(f"reason_{i}")) for i in (1, 2, 3)]
     polish = _num(row.get("polish_score"))
     engagement = _num(row.get("engagement_rate"))
@@ -238,7 +257,7 @@ def _row_view(row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs:
         "rank": int(_num(row.get("rank")) or 0),
         "thumb": thumbs.get(post_id),
         "handle": _text(row.get("creator_handle")).lstrip("@"),
-        "link": post_link(row),
+        "link": post_link(row) if link_posts else None,
         "caption": _text(row.get("caption")),
         "posted": _fmt_time(posted),
         "posted_sort": posted.timestamp() if posted is not None else 0,
@@ -256,7 +275,7 @@ def _row_view(row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs:
         "uplift_class": "none" if ratio is None else ("good" if ratio >= 1 + SAME_COST_BAND
                                                      else "bad" if ratio <= 1 - SAME_COST_BAND else "even"),
         "uplift_text": uplift_sentence(ratio),
-        "band_text": band_sentence(row.get("uplift_low"), row.get("uplift_high")),
+        "band_text": band_sentence(*ratio_band(row)),
         "reasons": [r for r in reasons if r],
         "flags": flags,
         "flag_keys": " ".join(f["key"] for f in flags) or "none",
@@ -278,7 +297,9 @@ def render_shortlist_html(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails:
     if len(frame):
         frame = frame.sort_values(["advertiser_id", "rank"], kind="stable")
     thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
-    rows = [_row_view(r, as_of, tz, thumbs) for r in frame.to_dict("records")]
+    windows = {"days": meta.auth_expiry_days, "hours": f"{meta.calibration_hours:g}"}
+    flag_help = [{"key": k, "label": lbl, "help": text.format(**windows)} for k, (lbl, text) in FLAG_COLUMNS.items()]
+    rows = [_row_view(r, as_of, tz, thumbs, flag_help, meta.link_posts) for r in frame.to_dict("records")]
     advertisers = sorted({r["advertiser_id"] for r in rows})
     flag_counts = {col: int(frame[col].sum()) for col in FLAG_COLUMNS}
     summary = []
@@ -292,7 +313,7 @@ def render_shortlist_html(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails:
         rows=rows,
         advertisers=advertisers,
         summary=summary,
-        flags=[{"key": k, "label": lbl, "help": h, "count": flag_counts[k]} for k, (lbl, h) in FLAG_COLUMNS.items()],
+        flags=[{**f, "count": flag_counts[f["key"]]} for f in flag_help],
         meta=meta,
         as_of=_fmt_time(_local(meta.as_of, tz)),
         ran_at=_fmt_time(_local(meta.ran_at, tz)),

@@ -25,3 +25,13 @@ def settings() -> Settings:
 def home(tmp_path: Path) -> Home:
     """A fresh, empty home folder for one test."""
     return Home.at(tmp_path / "home").ensure()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> object:
+    """One temporary Prefect API for the whole test run (starting one takes 10-14 s); request it in tests
+    that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,9 +1,156 @@
-"""(Placeholder: commands of this stage are added by its issue.)"""
+"""`sparkpick train`, `sparkpick score` and `sparkpick ui`: the ranker's commands.
+
+The standard `MLFLOW_TRACKING_URI` environment variable is honoured here (the CLI layer) when the config
+leaves `mlflow.tracking_uri` empty; nothing deeper reads the environment.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sparkpick.config import Settings
+
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+_METRIC_LABELS = {"ndcg_at_k": "NDCG@{k}", "precision_at_k": "precision@{k}", "captured_at_k": "captured@{k}"}
+_SHOWN_COLUMNS = ("advertiser_id", "rank", "post_id", "creator_handle", "uplift_ratio", "reason_1")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    from sparkpick.config import with_overrides
+
+    settings = ctx.obj.settings
+    env_uri = os.environ.get(TRACKING_ENV)
+    if env_uri and not settings.mlflow.tracking_uri:
+        settings = with_overrides(settings, {"mlflow": {"tracking_uri": env_uri}})
+    return settings
+
+
+def metrics_table(metrics: pd.DataFrame, k: int, title: str):  # noqa: ANN201 - rich is imported lazily
+    """The evaluation table: one row per ordering, the model first."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("ordering")
+    for metric in metrics.columns:
+        table.add_column(_METRIC_LABELS.get(metric, metric).format(k=k), justify="right")
+    for name, row in metrics.iterrows():
+        style = "bold" if name == metrics.index[0] else None
+        table.add_row(str(name), *(f"{v:.3f}" for v in row.to_numpy()), style=style)
+    return table
+
+
+def train(
+    ctx: typer.Context,
+    until: Annotated[
+        str | None, typer.Option(help="Use only boosts whose results ended before this time (ISO 8601, UTC).")
+    ] = None,
+    promote: Annotated[
+        str, typer.Option(help="auto: champion only if it beats the current one; never; force.")
+    ] = "auto",
+) -> None:
+    """Train the uplift ranker, compare it with the baselines, log it to MLflow and apply the gate."""
+    from rich.console import Console
+
+    from flows.train import train_model
+
+    settings = _settings(ctx)
+    console = Console()
+    with console.status("training the ranker and its baselines..."):
+        result = train_model(ctx.obj.home, settings, until=until, promote=promote)
+    k = settings.ranker.shortlist_k
+    console.print(f"data: {result.split}")
+    console.print(
+        f"features: {result.features} ({result.feature_version}); "
+        f"propensity weighting: {'on' if result.propensity_weighted else 'off'}"
+    )
+    console.print(f"MLflow run {result.run_id} in {result.tracking_uri}")
+    where = f"alias '{result.promoted_to}'" if result.promoted_to else "no alias"
+    console.print(f"registered {result.model_name} v{result.model_version} ({where}): {result.promotion_reason}")
+    console.print(metrics_table(
+        result.metrics, k, f"Validation decisions: model vs baselines (gate metric: {result.metric_name})"
+    ))
+
+
+def score(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option(help="Decision time (ISO 8601, UTC); default now.")] = None,
+    top: Annotated[int | None, typer.Option(help="Posts per advertiser (default: report.top_k).")] = None,
+    model_uri: Annotated[
+        str | None, typer.Option(help="Model to use (default models:/<model_name>@champion).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the shortlist to this CSV file.")] = None,
+) -> None:
+    """Score every advertiser's candidates with the champion and print (or write) the shortlist."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.train import score_candidates
+
+    settings = _settings(ctx)
+    top_k = top or settings.report.top_k
+    if top_k <= 0:
+        from sparkpick.errors import InputError
+
+        raise InputError(f"--top must be a positive number, got {top_k}.")
+    console = Console()
+    shortlist = score_candidates(ctx.obj.home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)
+    if shortlist.empty:
+        console.print("No candidates: no advertiser has posts in the candidate window before this time.")
+    else:
+        first = shortlist.iloc[0]
+        console.print(
+            f"scored as of {first['as_of']} with model v{first['model_version']} (run {first['run_id']});"
+            f" all scores are in the warehouse table 'scores'"
+        )
+        table = Table(title=f"Top {top_k} per advertiser", title_justify="left")
+        shown = [c for c in _SHOWN_COLUMNS if c in shortlist.columns]
+        for col in shown:
+            table.add_column(col, overflow="fold")
+        for _, row in shortlist.iterrows():
+            table.add_row(*(
+                f"{row[c]:.2f}x" if c == "uplift_ratio" else str(row[c]) for c in shown
+            ))
+        console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shortlist.to_csv(out, index=False)
+        console.print(f"wrote {len(shortlist)} rows to {out}")
+
+
+def ui(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: mlflow.ui_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: mlflow.ui_port).")] = None,
+) -> None:
+    """Start the MLflow UI on this home's store (loopback by default); Ctrl+C stops it."""
+    settings = _settings(ctx)
+    home = ctx.obj.home
+    uri = home.tracking_uri(settings)
+    command = [
+        sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+        "--host", host or settings.mlflow.ui_host, "--port", str(port or settings.mlflow.ui_port),
+    ]
+    if not settings.mlflow.tracking_uri:
+        command += ["--default-artifact-root", home.mlruns.as_uri()]
+    typer.echo(f"MLflow UI on http://{host or settings.mlflow.ui_host}:{port or settings.mlflow.ui_port} "
+               f"for {uri} (Ctrl+C to stop)")
+    try:
+        code = subprocess.call(command)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("train")(train)
+    app.command("score")(score)
+    app.command("ui")(ui)

@@ -1,9 +1,113 @@
-"""(Placeholder: commands of this stage are added by its issue.)"""
+"""`sparkpick nightly` (one night, now) and `sparkpick serve` (the schedules, from one process)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("nightly")(nightly)
+    app.command("serve")(serve)
+
+
+def nightly(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The night's as-of time (UTC unless it has an offset). Default: now; "
+                                     "for the demo source, the demo world's end."),
+    ] = None,
+    prefect: Annotated[
+        bool, typer.Option("--prefect/--no-prefect", help="Run as a Prefect flow (default) or as a plain call.")
+    ] = True,
+) -> None:
+    """Run the nightly job once: ingest what is new, featurize new videos, score, write the shortlist report.
+
+    Safe to repeat: the same night twice gives the same shortlist. A second run at the same time waits for
+    the first (nightly.lock_timeout_s).
+    """
+    import os
+
+    import pandas as pd
+    from rich.console import Console
+
+    from flows.nightly import default_as_of, report_date
+    from sparkpick.contract import as_utc
+    from sparkpick.errors import InputError
+
+    inv = ctx.obj
+    settings, home = inv.settings, inv.home
+    try:
+        moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
+    console = Console()
+    console.print(f"Nightly run for {report_date(moment, settings.nightly.timezone)} "
+                  f"(as of {moment} UTC), source [bold]{settings.ingest.source}[/], home {home.root}")
+    failed: list[str] = []
+    if prefect:
+        from flows.nightly import nightly_flow
+
+        state = nightly_flow(home_dir=str(home.root), config_file=str(inv.config_file) if inv.config_file else None,
+                             as_of=moment.isoformat(), return_state=True)
+        if not state.is_completed():
+            error = state.result(raise_on_failure=False)
+            failed.append(str(error) if isinstance(error, BaseException) else str(state.message))
+    else:
+        import logging
+
+        from flows.nightly import run_nightly
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        token = os.environ.get(settings.tiktok.token_env) if settings.ingest.source == "tiktok" else None
+        result = run_nightly(home, settings, as_of=moment, access_token=token)
+        failed += result.stage_failures
+    _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone))
+    if failed:
+        for line in failed:
+            console.print(f"[red]Failed:[/] {line}")
+        raise typer.Exit(1)
+
+
+def _print_outcome(console: object, folder: object) -> None:
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+    from rich.table import Table
+
+    from sparkpick.report import top_picks_table
+
+    folder = Path(str(folder))
+    csv, html = folder / "shortlist.csv", folder / "shortlist.html"
+    if not csv.exists():
+        console.print("[red]No shortlist was written.[/]")  # type: ignore[attr-defined]
+        return
+    shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
+    table = Table(title="Top picks per advertiser", show_lines=False)
+    for col in ("advertiser", "rank", "post", "creator", "uplift", "why"):
+        table.add_column(col, overflow="fold", max_width=60 if col == "why" else None)
+    for row in top_picks_table(shortlist, per_advertiser=3):
+        table.add_row(*(str(row[c]) for c in ("advertiser", "rank", "post", "creator", "uplift", "why")))
+    console.print(table)  # type: ignore[attr-defined]
+    info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    failures = info.get("failures") or []
+    console.print(  # type: ignore[attr-defined]
+        f"{info.get('candidates_considered', '?')} candidates considered, {len(shortlist)} shortlisted, "
+        f"{len(failures)} failure(s) listed in the report."
+    )
+    console.print(f"Report: {html}\nOpen it in a browser: file://{html}")  # type: ignore[attr-defined]
+
+
+def serve(ctx: typer.Context) -> None:
+    """Serve the scheduled deployments (nightly, weekly train) from this process until Ctrl-C.
+
+    Uses the Prefect API you configured (PREFECT_API_URL or your Prefect profile); with none, starts a
+    local Prefect server on 127.0.0.1 (UI included) and stops it on exit.
+    """
+    from flows.deployments import serve_deployments
+
+    inv = ctx.obj
+    serve_deployments(inv.home, inv.settings, inv.config_file, echo=typer.echo)

@@ -1,9 +1,85 @@
-"""(Placeholder: commands of this stage are added by its issue.)"""
+"""`sparkpick features`: export point-in-time feature matrices to Parquet for data scientists."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from sparkpick.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VIDEO_TABLE = "video_features"
+
+
+def _time(value: str, option: str) -> pd.Timestamp:
+    from sparkpick.contract import as_utc
+
+    try:
+        return as_utc(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{option} {value!r} is not a date or time (e.g. 2026-10-01 or 2026-10-01T06:00Z).") from exc
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("features")
+    def features(
+        ctx: typer.Context,
+        out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+        as_of: Annotated[
+            str | None, typer.Option("--as-of", help="Decision time (UTC unless an offset is given).")
+        ] = None,
+        advertiser: Annotated[str | None, typer.Option(help="Only this advertiser's rows.")] = None,
+        training: Annotated[
+            bool, typer.Option("--training", help="Export past boosts with their label instead of candidates.")
+        ] = False,
+        until: Annotated[
+            str | None, typer.Option(help="With --training: only boosts whose results ended before this time.")
+        ] = None,
+    ) -> None:
+        """Write one row per candidate post as of --as-of (or, with --training, one row per past boost
+        with its group, uplift label and relevance grade), every feature column named in plain words."""
+        if training and as_of is not None:
+            raise InputError("--as-of is for candidates; with --training use --until to cut off past boosts.")
+        if not training and as_of is None:
+            raise InputError("Give --as-of T for candidate rows, or --training for past boosts.")
+        if until is not None and not training:
+            raise InputError("--until only applies with --training.")
+        if out.suffix.lower() != ".parquet":
+            raise InputError(f"--out {out} should be a .parquet file.")
+
+        from features.matrix import candidate_matrix, feature_columns, training_matrix
+        from features.quality import DataQualityReport
+        from sparkpick.warehouse import Warehouse
+
+        inv = ctx.obj
+        settings, home = inv.settings, inv.home
+        with Warehouse(home.warehouse, read_only=True) as wh:
+            tables = wh.contract_tables()
+            video = wh.read(VIDEO_TABLE) if wh.has_table(VIDEO_TABLE) else None
+        if training:
+            frame = training_matrix(
+                tables, settings, video=video, until=_time(until, "--until") if until else None
+            )
+            if advertiser is not None:
+                frame = frame[frame["advertiser_id"] == advertiser].reset_index(drop=True)
+            what = f"{len(frame)} past boosts in {frame['group_id'].nunique()} decision groups"
+        else:
+            frame = candidate_matrix(
+                tables, _time(as_of, "--as-of"), settings, video=video, advertiser_id=advertiser
+            )
+            what = f"{len(frame)} candidates for {frame['advertiser_id'].nunique()} advertiser(s)"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".partial")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(out)  # never leave a half-written file under the real name
+        typer.echo(f"Wrote {what}, {len(feature_columns(frame))} features "
+                   f"(version {frame.attrs.get('feature_version')}) to {out}")
+        report = DataQualityReport.from_dict(frame.attrs.get("data_quality", {}))
+        for line in report.lines():
+            typer.echo(f"  data quality: {line}")
+        if video is None:
+            typer.echo("  no video features in the warehouse yet: video cue columns are absent.")

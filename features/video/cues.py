@@ -1,0 +1,476 @@
+"""Polish cues: numbers that say how produced a video looks, from small frames (no I/O here).
+
+Three layers, each a pure function or a small accumulator:
+- per sample frame (`frame_cues`): picture and composition cues on one BGR frame at analysis size
+  (longer side `video.analysis_long_side`, so every cue is measured at the same scale whatever the
+  upload's resolution: that is the resolution normalisation);
+- per motion step (`MotionTracker`): tiny grayscale frames at a fixed rate (`video.motion_fps`) give
+  frame differences, global translation by phase correlation and brightness over time;
+- per clip (`clip_cues`): aggregates of both plus the hook window against the rest.
+
+Why these cues: content that looks like an ad is swiped past, and on real footage "looks like an ad"
+means fast editing (hard cuts), a locked-off or gimbal camera (no shake), graded colour, clean and sharp
+pictures, text and graphics overlays, letterboxed landscape footage, and fewer faces talking to the
+camera. Native phone footage is one handheld take, with auto-exposure drifting and sensor noise.
+`VIDEO_FEATURE_DESCRIPTIONS` documents each cue (formula and unit) for reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from sparkpick.config import VideoConfig
+
+# Name -> plain-English description with its unit. The order is the column order of `video_features`.
+CUE_DESCRIPTIONS: dict[str, str] = {
+    # container facts
+    "width": "displayed frame width after rotation (pixels)",
+    "height": "displayed frame height after rotation (pixels)",
+    "fps": "frame rate stated by the container (frames per second)",
+    "rotation": "rotation metadata applied for display (degrees, counter-clockwise)",
+    "bitrate_kbps": "overall bit rate of the file (kilobits per second)",
+    "has_audio": "1 if the file has an audio track, else 0",
+    "vertical": "1 if the displayed frame is portrait (taller than wide), else 0",
+    "native_vertical": "1 if portrait and not letterboxed landscape footage, else 0",
+    # picture
+    "sharpness": "log10 of the variance of the Laplacian of the luma at analysis size (median over "
+    "samples); higher is crisper",
+    "noise": "grain: Immerkaer noise sigma of the luma on flat areas at analysis size (8-bit levels)",
+    "colourfulness": "Hasler-Suesstrunk colourfulness M = sd(rg,yb) + 0.3 mean(rg,yb) (0 grey, >60 vivid)",
+    "saturation": "mean HSV saturation (0-1, median over samples)",
+    "brightness": "mean luma (0-1, median over samples)",
+    "contrast": "RMS contrast: standard deviation of luma (0-1, median over samples)",
+    "highlights_clipped": "share of pixels at luma >= 250, blown highlights (0-1, mean over samples)",
+    "shadows_clipped": "share of pixels at luma <= 5, crushed shadows (0-1, mean over samples)",
+    "edge_density": "share of Canny edge pixels at analysis size (0-1, median over samples)",
+    # composition
+    "text_coverage": "share of the picture covered by text-like overlay regions (0-1, mean over samples)",
+    "text_frame_share": "share of sampled frames showing text or graphics overlays (0-1)",
+    "face_share": "share of sampled frames with a frontal face (0-1)",
+    "face_size": "area of the largest face as a share of the picture, where a face is seen (0-1)",
+    "faces_per_frame": "mean number of frontal faces per sampled frame",
+    "letterbox_share": "share of the picture taken by black letterbox or pillarbox bars (0-1)",
+    # time
+    "hard_cuts": "number of hard cuts found in the decoded span",
+    "cuts_per_10s": "hard cuts per 10 seconds of video",
+    "mean_shot_s": "mean shot length (seconds)",
+    "shake": "camera shake: RMS of the high-frequency part (< ~0.5 s) of the global translation "
+    "found by phase correlation (% of the frame diagonal)",
+    "camera_motion": "mean speed of the smoothed global translation, pans and walks (% of diagonal per s)",
+    "motion_energy": "mean absolute luma change between motion frames 1/motion_fps apart (8-bit levels)",
+    "static_share": "share of motion steps with almost no change (0-1)",
+    "exposure_drift": "within-shot change of mean brightness, auto-exposure hunting (8-bit levels per s)",
+    # the hook
+    "hook_motion_energy": "motion energy inside the hook window (8-bit levels)",
+    "hook_motion_ratio": "hook motion energy over the rest's (ratio; >1 the opening moves more)",
+    "hook_cuts": "hard cuts inside the hook window",
+    "hook_face_share": "share of hook samples with a frontal face (0-1)",
+    "hook_text_coverage": "text overlay coverage inside the hook window (0-1)",
+}
+CUE_NAMES: tuple[str, ...] = tuple(CUE_DESCRIPTIONS)
+
+# Columns joined into the feature matrix carry this prefix (see `table.post_video_features`).
+VIDEO_PREFIX = "video_"
+VIDEO_FEATURE_DESCRIPTIONS: dict[str, str] = {
+    **{f"{VIDEO_PREFIX}{name}": text for name, text in CUE_DESCRIPTIONS.items()},
+    "polish_score": "how produced the video looks, 0 raw phone footage to 100 studio advert",
+    "video_status": "ok, partial (only part decoded), failed, missing (file not found) or none (no video)",
+}
+
+
+# -- per-frame picture and composition cues ---------------------------------------------------------
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """log10(1 + variance of the Laplacian): focus and detail at analysis size (higher is crisper)."""
+    lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=1)
+    return math.log10(1.0 + float(lap.var()))
+
+
+def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
+    """Immerkaer's fast noise estimate (8-bit levels), on the flattest pixels so edges don't count.
+
+    sigma = sqrt(pi/2) * mean|I * N| / 6 with N the 3x3 Laplacian-difference mask; pixels whose Sobel
+    gradient is above `flat_quantile` are ignored because texture, not noise, dominates there.
+    """
+    if min(gray.shape) < 8:
+        return float("nan")
+    g = gray.astype(np.float32)
+    response = np.abs(cv2.filter2D(g, -1, _IMMERKAER))[1:-1, 1:-1]
+    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[1:-1, 1:-1]
+    flat = grad <= np.quantile(grad, flat_quantile)
+    if not flat.any():
+        return float("nan")
+    return float(math.sqrt(math.pi / 2) * response[flat].mean() / 6.0)
+
+
+def colourfulness(bgr: np.ndarray) -> float:
+    """Hasler and Suesstrunk (2003) colourfulness: sd(rg, yb) + 0.3 * mean(rg, yb), rg = R-G, yb = (R+G)/2-B."""
+    b, g, r = (bgr[..., i].astype(np.float32) for i in range(3))
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+
+
+def border_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int, int, int]:
+    """Letterbox/pillarbox bars: uniform dark rows/columns at the edges -> (top, bottom, left, right) px."""
+
+    def run(flags: np.ndarray) -> int:
+        n = 0
+        for flag in flags:
+            if not flag:
+                break
+            n += 1
+        return n
+
+    g = gray.astype(np.float32)
+    rows = (g.mean(axis=1) <= cfg.bar_max_luma) & (g.std(axis=1) <= cfg.bar_max_std)
+    cols = (g.mean(axis=0) <= cfg.bar_max_luma) & (g.std(axis=0) <= cfg.bar_max_std)
+    h, w = gray.shape
+    top, bottom = run(rows), run(rows[::-1])
+    left, right = run(cols), run(cols[::-1])
+    # A frame that is dark all over (night shot, fade to black) has no bars, just darkness.
+    if top + bottom >= cfg.bar_max_total * h:
+        top = bottom = 0
+    if left + right >= cfg.bar_max_total * w:
+        left = right = 0
+    min_rows, min_cols = cfg.bar_min_fraction * h, cfg.bar_min_fraction * w
+    return (
+        top if top >= min_rows else 0,
+        bottom if bottom >= min_rows else 0,
+        left if left >= min_cols else 0,
+        right if right >= min_cols else 0,
+    )
+
+
+def text_coverage(gray: np.ndarray, cfg: VideoConfig) -> float:
+    """Share of the picture covered by text-like regions (captions, titles, price tags, lower thirds).
+
+    Overlay text is made of many short, high-contrast strokes lined up in a row: a morphological
+    gradient above `text_min_gradient`, closed horizontally, gives blobs; those with a text line's
+    height, a wide aspect and dense strokes count.
+    """
+    h, w = gray.shape
+    grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    strokes = (grad >= cfg.text_min_gradient).astype(np.uint8)
+    close_w = max(3, round(cfg.text_close_fraction * w))
+    joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (close_w, 1)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    min_h, max_h = cfg.text_min_height * h, cfg.text_max_height * h
+    covered = 0
+    for i in range(1, n):
+        x, y, bw, bh, _area = stats[i]
+        if not (min_h <= bh <= max_h) or bw < cfg.text_min_aspect * bh:
+            continue
+        box = strokes[y : y + bh, x : x + bw]
+        density = float(box.mean())
+        if cfg.text_min_density <= density <= cfg.text_max_density:
+            covered += bw * bh
+    return min(1.0, covered / float(h * w))
+
+
+@lru_cache(maxsize=1)
+def _face_cascade() -> cv2.CascadeClassifier:
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():  # pragma: no cover - only with an OpenCV build without bundled cascades
+        raise RuntimeError(f"OpenCV's face cascade is missing at {path}: install opencv-python-headless<5")
+    return cascade
+
+
+def faces(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, float]:
+    """Frontal faces (OpenCV's bundled Haar cascade): (count, largest face area / picture area)."""
+    h, w = gray.shape
+    # Detect on a smaller copy: faces that matter (a person talking to camera) are large, and the
+    # cascade's cost grows with the number of windows it tries.
+    scale = min(1.0, cfg.face_long_side / max(h, w))
+    if scale < 1.0:
+        gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    gh, gw = gray.shape
+    min_side = max(cfg.face_min_px, round(cfg.face_min_fraction * min(gh, gw)))
+    if min_side > min(gh, gw):
+        return 0, 0.0
+    found = _face_cascade().detectMultiScale(
+        gray, scaleFactor=cfg.face_scale_factor, minNeighbors=cfg.face_min_neighbors, minSize=(min_side, min_side)
+    )
+    if len(found) == 0:
+        return 0, 0.0
+    largest = max(int(fw) * int(fh) for _x, _y, fw, fh in found)
+    return len(found), largest / float(gh * gw)
+
+
+def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> dict[str, float]:
+    """All per-frame cues of one BGR frame at analysis size (see `CUE_DESCRIPTIONS` for each)."""
+    gray_full = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    h, w = gray_full.shape
+    top, bottom, left, right = border_bars(gray_full, cfg)
+    bars = 1.0 - ((h - top - bottom) * (w - left - right)) / float(h * w)
+    # Everything else is measured inside the picture, so that bars don't count as crushed shadows.
+    bgr = bgr[top : h - bottom, left : w - right]
+    gray = gray_full[top : h - bottom, left : w - right]
+    hsv_s = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 1]
+    edges = cv2.Canny(gray, cfg.canny_low, cfg.canny_high)
+    out = {
+        "sharpness": sharpness(gray),
+        "noise": noise_sigma(gray, cfg.noise_flat_quantile),
+        "colourfulness": colourfulness(bgr),
+        "saturation": float(hsv_s.mean()) / 255.0,
+        "brightness": float(gray.mean()) / 255.0,
+        "contrast": float(gray.std()) / 255.0,
+        "highlights_clipped": float((gray >= cfg.clip_high).mean()),
+        "shadows_clipped": float((gray <= cfg.clip_low).mean()),
+        "edge_density": float((edges > 0).mean()),
+        "text_coverage": text_coverage(gray, cfg),
+        "letterbox_share": bars,
+    }
+    if detect_faces:
+        count, size = faces(gray, cfg)
+        out["faces"] = float(count)
+        out["face_size"] = size
+    return out
+
+
+# -- the motion stream ----------------------------------------------------------------------------
+@dataclass
+class MotionTracker:
+    """Accumulates per-step numbers from tiny grayscale frames at a fixed rate; keeps one frame only."""
+
+    cfg: VideoConfig
+    times: list[float] = field(default_factory=list)  # time of the later frame of each step
+    diff: list[float] = field(default_factory=list)  # mean |a - b|
+    residual: list[float] = field(default_factory=list)  # mean |a shifted - b| after global translation
+    dx: list[float] = field(default_factory=list)  # translation, share of the diagonal
+    dy: list[float] = field(default_factory=list)
+    frame_times: list[float] = field(default_factory=list)
+    brightness: list[float] = field(default_factory=list)
+    _prev: np.ndarray | None = None
+    _window: np.ndarray | None = None
+
+    def add(self, t: float, tiny: np.ndarray) -> None:
+        cur = tiny.astype(np.float32)
+        self.frame_times.append(t)
+        self.brightness.append(float(cur.mean()))
+        prev = self._prev
+        self._prev = cur
+        if prev is None or prev.shape != cur.shape:
+            return
+        if self._window is None or self._window.shape != cur.shape:
+            self._window = cv2.createHanningWindow(cur.shape[::-1], cv2.CV_32F)
+        (sx, sy), _response = cv2.phaseCorrelate(prev, cur, self._window)
+        h, w = cur.shape
+        diag = math.hypot(h, w)
+        diff = float(np.abs(cur - prev).mean())
+        residual = diff
+        mx, my = int(math.ceil(abs(sx))) + 1, int(math.ceil(abs(sy))) + 1
+        if mx < w // 4 and my < h // 4:
+            moved = cv2.warpAffine(prev, np.float32([[1, 0, sx], [0, 1, sy]]), (w, h))
+            residual = float(np.abs(moved[my : h - my, mx : w - mx] - cur[my : h - my, mx : w - mx]).mean())
+        else:  # a shift that large is not camera motion: a cut or a whip pan
+            sx, sy = 0.0, 0.0
+        self.times.append(t)
+        self.diff.append(diff)
+        self.residual.append(residual)
+        self.dx.append(sx / diag)
+        self.dy.append(sy / diag)
+
+
+def detect_cuts(times: list[float], scores: list[float], cfg: VideoConfig) -> list[int]:
+    """Indices of steps that are hard cuts: a change far above its neighbours' and above a floor.
+
+    Like PySceneDetect's AdaptiveDetector, a step is a cut when its score is at least `cut_ratio` times
+    the mean of the `cut_window` steps either side and at least `cut_min_score`; the score is the
+    difference left after undoing the global translation, so a shaky handheld shot does not read as
+    cuts. Cuts closer than `cut_min_shot_s` keep only the strongest.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    cuts: list[int] = []
+    k = cfg.cut_window
+    for i in range(len(s)):
+        if s[i] < cfg.cut_min_score:
+            continue
+        neigh = np.concatenate([s[max(0, i - k) : i], s[i + 1 : i + 1 + k]])
+        base = float(neigh.mean()) if neigh.size else 0.0
+        if s[i] < cfg.cut_ratio * max(base, cfg.cut_base_floor):
+            continue
+        if cuts and times[i] - times[cuts[-1]] < cfg.cut_min_shot_s:
+            if s[i] > s[cuts[-1]]:
+                cuts[-1] = i
+            continue
+        cuts.append(i)
+    return cuts
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1 or x.size < 3:
+        return x.copy()
+    width = min(width, x.size if x.size % 2 else x.size - 1)
+    pad = width // 2
+    padded = np.pad(x, pad, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+@dataclass(frozen=True)
+class MotionSummary:
+    """Clip-level time cues and the cut times (seconds)."""
+
+    cues: dict[str, float]
+    cut_times: list[float]
+    step_times: np.ndarray
+    step_diff: np.ndarray
+    is_cut: np.ndarray
+
+
+def summarize_motion(tracker: MotionTracker, span_s: float, cfg: VideoConfig) -> MotionSummary:
+    """Cuts, shot length, shake, camera motion, motion energy, static share and exposure drift."""
+    nan = float("nan")
+    times = np.asarray(tracker.times)
+    if times.size < 2 or span_s <= 0:
+        cues = dict.fromkeys(
+            ("hard_cuts", "cuts_per_10s", "mean_shot_s", "shake", "camera_motion", "motion_energy",
+             "static_share", "exposure_drift"),
+            nan,
+        )
+        return MotionSummary(cues, [], times, np.asarray(tracker.diff), np.zeros(times.size, bool))
+    cut_idx = detect_cuts(tracker.times, tracker.residual, cfg)
+    is_cut = np.zeros(times.size, bool)
+    is_cut[cut_idx] = True
+    cut_times = [float(times[i]) for i in cut_idx]
+    diff = np.asarray(tracker.diff)
+    dx, dy = np.asarray(tracker.dx), np.asarray(tracker.dy)
+    smooth_w = max(3, round(cfg.shake_smooth_s * cfg.motion_fps) | 1)
+
+    # Shots are the runs of steps between cuts; shake and drift are measured inside each shot.
+    bounds = [0, *[i for i in cut_idx], times.size]
+    shake_sq: list[np.ndarray] = []
+    speeds: list[np.ndarray] = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        a = a + 1 if a in cut_idx else a  # the cut step itself belongs to no shot
+        if b - a < 3:
+            continue
+        px, py = np.cumsum(dx[a:b]), np.cumsum(dy[a:b])
+        sx, sy = _smooth(px, smooth_w), _smooth(py, smooth_w)
+        shake_sq.append((px - sx) ** 2 + (py - sy) ** 2)
+        speeds.append(np.hypot(np.diff(sx), np.diff(sy)) * cfg.motion_fps)
+    shake = math.sqrt(float(np.concatenate(shake_sq).mean())) * 100 if shake_sq else nan
+    camera_motion = float(np.concatenate(speeds).mean()) * 100 if speeds and any(s.size for s in speeds) else nan
+
+    # Exposure drift: total variation of smoothed brightness within shots, per second.
+    ftimes = np.asarray(tracker.frame_times)
+    bright = np.asarray(tracker.brightness)
+    frame_cut = np.zeros(ftimes.size, bool)
+    for ct in cut_times:
+        frame_cut[int(np.searchsorted(ftimes, ct))] = True
+    starts = [0, *np.flatnonzero(frame_cut).tolist(), ftimes.size]
+    variation, seconds = 0.0, 0.0
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        if b - a < 3:
+            continue
+        sb = _smooth(bright[a:b], smooth_w)
+        variation += float(np.abs(np.diff(sb)).sum())
+        seconds += float(ftimes[b - 1] - ftimes[a])
+    exposure_drift = variation / seconds if seconds > 0 else nan
+
+    within = diff[~is_cut]
+    n_cuts = len(cut_idx)
+    cues = {
+        "hard_cuts": float(n_cuts),
+        "cuts_per_10s": n_cuts / span_s * 10.0,
+        "mean_shot_s": span_s / (n_cuts + 1),
+        "shake": shake,
+        "camera_motion": camera_motion,
+        "motion_energy": float(within.mean()) if within.size else nan,
+        "static_share": float((within < cfg.static_max_diff).mean()) if within.size else nan,
+        "exposure_drift": exposure_drift,
+    }
+    return MotionSummary(cues, cut_times, times, diff, is_cut)
+
+
+# -- the clip -------------------------------------------------------------------------------------
+def _median(values: list[float]) -> float:
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    return float(np.median(arr)) if arr.size else float("nan")
+
+
+def _mean(values: list[float]) -> float:
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+@dataclass(frozen=True)
+class Container:
+    """Container facts the clip cues need (sizes as displayed)."""
+
+    width: int
+    height: int
+    fps: float
+    rotation: int
+    bitrate_kbps: float | None
+    has_audio: bool
+
+
+def clip_cues(
+    samples: list[tuple[float, dict[str, float]]],
+    motion: MotionSummary,
+    container: Container,
+    cfg: VideoConfig,
+) -> dict[str, float]:
+    """All clip cues (`CUE_NAMES`) from per-sample cues, the motion summary and the container facts."""
+    nan = float("nan")
+    hook_end = cfg.hook_window_s
+
+    def col(name: str, rows: list[tuple[float, dict[str, float]]]) -> list[float]:
+        return [c[name] for _t, c in rows if name in c]
+
+    face_rows = [(t, c) for t, c in samples if "faces" in c]
+    face_counts = col("faces", face_rows)
+    face_sizes = [c["face_size"] for _t, c in face_rows if c["faces"] > 0]
+    text = col("text_coverage", samples)
+    letterbox = _median(col("letterbox_share", samples))
+    vertical = container.height > container.width
+    out: dict[str, float] = {
+        "width": float(container.width),
+        "height": float(container.height),
+        "fps": container.fps if container.fps > 0 else nan,
+        "rotation": float(container.rotation),
+        "bitrate_kbps": container.bitrate_kbps if container.bitrate_kbps is not None else nan,
+        "has_audio": float(container.has_audio),
+        "vertical": float(vertical),
+        "native_vertical": float(vertical and not (letterbox > cfg.letterbox_min_share)),
+        "sharpness": _median(col("sharpness", samples)),
+        "noise": _median(col("noise", samples)),
+        "colourfulness": _median(col("colourfulness", samples)),
+        "saturation": _median(col("saturation", samples)),
+        "brightness": _median(col("brightness", samples)),
+        "contrast": _median(col("contrast", samples)),
+        "highlights_clipped": _mean(col("highlights_clipped", samples)),
+        "shadows_clipped": _mean(col("shadows_clipped", samples)),
+        "edge_density": _median(col("edge_density", samples)),
+        "text_coverage": _mean(text),
+        "text_frame_share": _mean([float(v >= cfg.text_frame_min_coverage) for v in text]),
+        "face_share": _mean([float(n > 0) for n in face_counts]),
+        "face_size": _median(face_sizes) if face_sizes else (0.0 if face_counts else nan),
+        "faces_per_frame": _mean(face_counts),
+        "letterbox_share": letterbox,
+        **motion.cues,
+    }
+    # The hook: the opening `hook_window_s` against the rest.
+    hook = [(t, c) for t, c in samples if t < hook_end]
+    steps_in_hook = (motion.step_times < hook_end) & ~motion.is_cut
+    steps_rest = (motion.step_times >= hook_end) & ~motion.is_cut
+    hook_motion = float(motion.step_diff[steps_in_hook].mean()) if steps_in_hook.any() else nan
+    rest_motion = float(motion.step_diff[steps_rest].mean()) if steps_rest.any() else nan
+    hook_faces = col("faces", [(t, c) for t, c in hook if "faces" in c])
+    out["hook_motion_energy"] = hook_motion
+    out["hook_motion_ratio"] = (
+        hook_motion / max(rest_motion, cfg.static_max_diff) if not math.isnan(hook_motion + rest_motion) else nan
+    )
+    out["hook_cuts"] = float(sum(t < hook_end for t in motion.cut_times)) if motion.step_times.size else nan
+    out["hook_face_share"] = _mean([float(n > 0) for n in hook_faces])
+    out["hook_text_coverage"] = _mean(col("text_coverage", hook))
+    return {name: out.get(name, nan) for name in CUE_NAMES}

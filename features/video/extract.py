@@ -1,0 +1,174 @@
+"""One video in, its cues, polish score, status and thumbnail out: the one module that opens a video.
+
+Imports only OpenCV, NumPy and PyAV (plus the config types) so that `sparkpick video-features` starts
+quickly. Never raises for a bad file: every outcome is a `VideoResult` with a status
+- `ok`: decoded to its stated end;
+- `partial`: decoding stopped early (truncated file, broken packets, the time limit) and the cues
+  describe the decoded part only;
+- `failed`: nothing usable (missing, empty, not a video, audio only, huge frames, no decodable frame),
+  with the reason in `error`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from features.video.cues import (
+    CUE_NAMES,
+    Container,
+    MotionTracker,
+    clip_cues,
+    frame_cues,
+    summarize_motion,
+)
+from features.video.frames import DecodeOutcome, VideoOpenError, fit_size, iter_frames, open_video
+from features.video.polish import polish_score
+from sparkpick.config import VideoConfig
+
+STATUSES = ("ok", "partial", "failed")
+_HASH_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes (hex): the cache key of its features."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class VideoResult:
+    """Everything extraction learns about one video file."""
+
+    path: str
+    status: str
+    error: str | None = None
+    video_sha256: str | None = None
+    decoded_s: float | None = None
+    duration_s: float | None = None
+    polish_score: float | None = None
+    polish_reasons: list[str] = field(default_factory=list)
+    thumbnail_path: str | None = None
+    cues: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CUE_NAMES, float("nan")))
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _thumbnail_rank(cues: dict[str, float]) -> float:
+    # A representative frame is sharp, well exposed and, if there is one, shows the face.
+    exposure_penalty = 2.0 * abs(cues["brightness"] - 0.45)
+    face_bonus = 0.5 if cues.get("faces", 0) > 0 else 0.0
+    text_penalty = cues["text_coverage"]
+    return cues["sharpness"] - exposure_penalty + face_bonus - text_penalty - cues["letterbox_share"]
+
+
+def _write_thumbnail(bgr: np.ndarray, target: Path, cfg: VideoConfig) -> None:
+    h, w = bgr.shape[:2]
+    size = fit_size(w, h, cfg.thumbnail_long_side)
+    if size != (w, h):
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, cfg.thumbnail_quality])
+    if not ok:
+        raise OSError(f"could not encode the thumbnail for {target.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(target)  # atomic: a reader never sees half a JPEG
+
+
+def extract_video(
+    path: Path | str,
+    cfg: VideoConfig,
+    thumbnail_dir: Path | None = None,
+    video_sha256: str | None = None,
+) -> VideoResult:
+    """Decode `path` once and compute its cues, polish score and (if `thumbnail_dir`) a JPEG thumbnail.
+
+    The thumbnail is written as `<thumbnail_dir>/<sha256>.jpg`; the hash is computed here unless given.
+    Stops decoding after `cfg.timeout_s` seconds (the result is then `partial`).
+    """
+    started = time.monotonic()
+    path = Path(path)
+    result = VideoResult(path=str(path), status="failed", video_sha256=video_sha256)
+    try:
+        container, info = open_video(path, cfg)
+    except VideoOpenError as exc:
+        result.error = str(exc)
+        result.seconds = time.monotonic() - started
+        return result
+    outcome = DecodeOutcome()
+    tracker = MotionTracker(cfg)
+    samples: list[tuple[float, dict[str, float]]] = []
+    best: tuple[float, np.ndarray] | None = None
+    shown = info
+    crash: str | None = None
+    try:
+        for shown, frame in iter_frames(container, info, cfg, outcome, started + cfg.timeout_s):
+            if frame.tiny is not None:
+                tracker.add(frame.t, frame.tiny)
+            if frame.bgr is not None:
+                with_faces = len(samples) % cfg.face_every_n_samples == 0
+                cues = frame_cues(frame.bgr, cfg, detect_faces=with_faces)
+                samples.append((frame.t, cues))
+                rank = _thumbnail_rank(cues)
+                if thumbnail_dir is not None and (best is None or rank > best[0]):
+                    best = (rank, frame.bgr)
+    except Exception as exc:  # a bad file must never sink the batch: keep what was decoded
+        crash = f"{type(exc).__name__}: {exc}"
+    finally:
+        container.close()
+
+    stated = info.stated_duration_s
+    result.duration_s = stated if stated else outcome.decoded_s or None
+    result.decoded_s = outcome.decoded_s
+    if outcome.frames == 0 or not samples:
+        reason = crash or outcome.stop_reason or outcome.first_bad_packet or "no frame could be decoded"
+        result.error = f"{path}: no decodable video frames ({reason})"
+        result.seconds = time.monotonic() - started
+        return result
+
+    problems = [p for p in (crash, outcome.stop_reason) if p]
+    if outcome.bad_packets:
+        problems.append(f"{outcome.bad_packets} undecodable packet(s), first {outcome.first_bad_packet}")
+    if stated and outcome.decoded_s < stated - cfg.partial_tolerance_s:
+        problems.append(f"decoded {outcome.decoded_s:.1f} s of the stated {stated:.1f} s")
+    result.status = "partial" if problems else "ok"
+    result.error = f"{path}: " + "; ".join(problems) if problems else None
+
+    motion = summarize_motion(tracker, outcome.decoded_s, cfg)
+    container_facts = Container(
+        width=shown.width, height=shown.height, fps=shown.fps, rotation=shown.rotation,
+        bitrate_kbps=shown.bit_rate_kbps, has_audio=shown.has_audio,
+    )
+    result.cues = clip_cues(samples, motion, container_facts, cfg)
+    result.polish_score, result.polish_reasons = polish_score(result.cues, cfg.polish)
+
+    if thumbnail_dir is not None and best is not None:
+        try:
+            sha = result.video_sha256 or file_sha256(path)
+            result.video_sha256 = sha
+            target = Path(thumbnail_dir) / f"{sha}.jpg"
+            _write_thumbnail(best[1], target, cfg)
+            result.thumbnail_path = str(target)
+        except OSError as exc:  # no thumbnail is not worth losing the features
+            result.error = (result.error + "; " if result.error else "") + f"thumbnail not written: {exc}"
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def clean_number(x: float | None) -> float | None:
+    """A cue as JSON wants it: None for NaN or infinity."""
+    return None if x is None or not math.isfinite(x) else float(x)

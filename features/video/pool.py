@@ -1,0 +1,161 @@
+"""Run `extract_video` over many files in parallel processes, one short-lived process per video.
+
+Why one process per video rather than a `ProcessPoolExecutor`: a decoder that segfaults breaks an
+executor's whole pool (`BrokenProcessPool` fails every pending future) and an executor cannot stop one
+task that hangs. Here each video runs in its own child, forked from a `forkserver` that has already
+imported OpenCV, NumPy and PyAV (a fork costs milliseconds), so
+- a native crash kills that child only: its video is `failed` with the signal named;
+- a child over its time limit (`timeout_s` plus `kill_grace_s`; extraction itself stops decoding at
+  `timeout_s` and returns `partial`) is killed and its video is `failed`;
+- at most `workers` children run at once, and each holds one video's frames at a time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from features.video.extract import VideoResult, extract_video
+from sparkpick.config import VideoConfig
+
+# The forkserver imports these once; "__main__" too, or every child would re-import the main module.
+_PRELOAD = ["__main__", "features.video.extract"]
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One video to extract: `key` is the caller's handle (a path, a hash) returned with the result."""
+
+    key: str
+    path: str
+    video_sha256: str | None = None
+
+
+def _child(conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None) -> None:
+    try:
+        import cv2
+
+        # Workers already run in parallel: OpenCV's own threads would only fight over the cores.
+        cv2.setNumThreads(1)
+        result = extract_video(
+            task.path, cfg, Path(thumbnail_dir) if thumbnail_dir else None, video_sha256=task.video_sha256
+        )
+    except BaseException as exc:  # extract_video should not raise; if it does, say so and exit cleanly
+        result = VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256,
+                             error=f"{task.path}: extraction raised {type(exc).__name__}: {exc}")
+    try:
+        conn.send(result.to_dict())
+    finally:
+        conn.close()
+
+
+@dataclass
+class _Running:
+    task: VideoTask
+    process: mp.process.BaseProcess
+    reader: Connection
+    started: float
+
+
+def _context(method: str) -> mp.context.BaseContext:
+    method = method if method in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def run_videos(
+    tasks: Iterable[VideoTask],
+    cfg: VideoConfig,
+    on_result: Callable[[VideoTask, VideoResult], None],
+    thumbnail_dir: Path | None = None,
+    workers: int | None = None,
+    start_method: str | None = None,
+) -> None:
+    """Extract every task in child processes, calling `on_result(task, result)` as each one finishes.
+
+    Never raises for a bad video: crashes and timeouts come back as `failed` results. `start_method`
+    overrides `cfg.start_method`: "fork" suits a single-threaded caller such as the CLI (children
+    start instantly with everything imported); threaded callers (Prefect) need "forkserver".
+    """
+    queue = deque(tasks)
+    if not queue:
+        return
+    ctx = _context(start_method or cfg.start_method)
+    limit = cfg.timeout_s + cfg.kill_grace_s
+    n_workers = max(1, min(workers or cfg.workers, len(queue)))
+    running: list[_Running] = []
+    thumbs = str(thumbnail_dir) if thumbnail_dir is not None else None
+    try:
+        while queue or running:
+            while queue and len(running) < n_workers:
+                task = queue.popleft()
+                reader, writer = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs), daemon=True)
+                proc.start()
+                writer.close()  # the child holds the only writer: EOF on the reader means it is gone
+                running.append(_Running(task, proc, reader, time.monotonic()))
+            now = time.monotonic()
+            wait_s = max(0.0, min(r.started + limit for r in running) - now)
+            wait([r.reader for r in running] + [r.process.sentinel for r in running], timeout=wait_s)
+            still: list[_Running] = []
+            for run in running:
+                result = _collect(run, limit)
+                if result is None:
+                    still.append(run)
+                else:
+                    on_result(run.task, result)
+            running = still
+    finally:
+        for run in running:  # interrupted: leave no orphans behind
+            run.process.kill()
+            run.process.join()
+            run.reader.close()
+
+
+def _collect(run: _Running, limit: float) -> VideoResult | None:
+    """The finished task's result, a failure for a crashed or overdue child, or None if still running."""
+    task = run.task
+    if run.reader.poll():
+        try:
+            payload = run.reader.recv()
+        except (EOFError, OSError):
+            payload = None
+        if payload is not None:
+            run.process.join()
+            run.reader.close()
+            return VideoResult(**payload)
+    if not run.process.is_alive():
+        run.process.join()
+        run.reader.close()
+        return VideoResult(
+            path=task.path, status="failed", video_sha256=task.video_sha256,
+            error=f"{task.path}: the decoder process crashed ({_signal_name(run.process.exitcode)})",
+        )
+    if time.monotonic() - run.started > limit:
+        run.process.kill()
+        run.process.join()
+        run.reader.close()
+        return VideoResult(
+            path=task.path, status="failed", video_sha256=task.video_sha256,
+            error=f"{task.path}: timed out after {limit:g} s and was stopped",
+        )
+    return None

@@ -1,0 +1,211 @@
+"""The scheduled deployments (`nightly` daily, `train` weekly) and serving them from one process.
+
+Schedules need a real Prefect server: `serve_deployments` uses the API the user configured
+(PREFECT_API_URL, in the environment or the active Prefect profile) and otherwise starts
+`prefect server start` on 127.0.0.1 itself, its database under `<home>/prefect/`, and stops it on exit.
+`prefect.yaml` at the repository root declares the same deployments for `prefect deploy --all` (work pools
+and remote workers).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect import flow
+
+from sparkpick.config import Home, Settings, load_settings
+from sparkpick.errors import SparkpickError
+
+NIGHTLY = "nightly"
+TRAIN = "train"
+SERVER_HOST = "127.0.0.1"
+API_URL_ENV = "PREFECT_API_URL"
+_HEALTH_POLL_S = 0.5
+_STOP_TIMEOUT_S = 20.0
+
+
+@flow(name="train-weekly", validate_parameters=True)
+def train_weekly_flow(home_dir: str | None = None, config_file: str | None = None) -> dict[str, Any]:
+    """Retrain the ranker on every finished boost; the promotion gate decides whether it becomes champion."""
+    from flows.nightly import _resolve_home
+    from flows.train import train_model
+
+    settings = load_settings(Path(config_file) if config_file else None)
+    result = train_model(_resolve_home(home_dir), settings)
+    return {"model_version": result.model_version, "promoted_to": result.promoted_to,
+            "reason": result.promotion_reason}
+
+
+def build_deployments(home: Home, settings: Settings, config_file: Path | None = None) -> list[Any]:
+    """The `nightly` and `train` deployments, scheduled by `nightly.cron`/`train_cron` in `nightly.timezone`.
+
+    Each runs at most once at a time (a deployment concurrency limit; late runs queue up), on top of the
+    nightly run's own file lock.
+    """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.schedules import Cron
+
+    from flows.nightly import nightly_flow
+
+    cfg = settings.nightly
+    params = {"home_dir": str(home.root), "config_file": str(Path(config_file).resolve()) if config_file else None}
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    nightly = nightly_flow.to_deployment(
+        NIGHTLY, schedule=Cron(cfg.cron, timezone=cfg.timezone), parameters=params,
+        concurrency_limit=one_at_a_time,
+        description="Ingest what is new, featurize new videos, score with the champion, write the shortlist.",
+        tags=["sparkpick"],
+    )
+    train = train_weekly_flow.to_deployment(
+        TRAIN, schedule=Cron(cfg.train_cron, timezone=cfg.timezone), parameters=params,
+        concurrency_limit=one_at_a_time,
+        description="Retrain the ranker; promote it only if it beats the champion.", tags=["sparkpick"],
+    )
+    return [nightly, train]
+
+
+def configured_api_url() -> str | None:
+    """The Prefect API the user configured (environment or active profile), or None."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
+def free_port(preferred: int, host: str = SERVER_HOST) -> int:
+    """`preferred` if nothing listens there (0: any), else a free port the OS picks."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise SparkpickError(f"No free port on {host} for the Prefect server.")
+
+
+def wait_healthy(api_url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until the Prefect API answers its health check; fail early if the server process died."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SparkpickError(f"The Prefect server exited with status {process.returncode} while starting.")
+        try:
+            answer = httpx.get(f"{api_url.rstrip('/')}/health", timeout=2.0)
+            if answer.status_code == 200:
+                return
+            last = f"HTTP {answer.status_code}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(_HEALTH_POLL_S)
+    raise SparkpickError(f"The Prefect server at {api_url} was not healthy after {timeout_s:.0f} s ({last}).")
+
+
+def _prefect_executable() -> list[str]:
+    return [sys.executable, "-m", "prefect"]
+
+
+@contextmanager
+def local_prefect_server(
+    prefect_home: Path, port: int, timeout_s: float, log_file: Path | None = None
+) -> Iterator[str]:
+    """Run `prefect server start` on 127.0.0.1 for the body; yield its API URL; stop it afterwards.
+
+    Its database lives in `prefect_home` so flow-run history survives restarts.
+    """
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != API_URL_ENV}
+    env.update({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "DO_NOT_TRACK": "1", "PREFECT_SERVER_API_HOST": SERVER_HOST,
+                "PREFECT_SERVER_API_PORT": str(port)})
+    out = open(log_file or prefect_home / "server.log", "ab")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        [*_prefect_executable(), "server", "start", "--host", SERVER_HOST, "--port", str(port)],
+        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    api_url = f"http://{SERVER_HOST}:{port}/api"
+    try:
+        wait_healthy(api_url, timeout_s, process)
+        yield api_url
+    finally:
+        stop_process_group(process)
+        out.close()
+
+
+def stop_process_group(process: subprocess.Popen[Any], timeout_s: float = _STOP_TIMEOUT_S) -> None:
+    """SIGTERM the process and its children (its own session), then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        pass
+
+
+def serve_deployments(
+    home: Home,
+    settings: Settings,
+    config_file: Path | None = None,
+    echo: Callable[[str], None] = print,
+    api_url: str | None = None,
+) -> None:
+    """Serve the nightly and train deployments with their schedules until interrupted (Ctrl-C / SIGTERM).
+
+    Uses `api_url` or the configured Prefect API; with none, starts a local server and stops it on exit.
+    """
+    url = api_url or configured_api_url()
+    if url:
+        echo(f"Using the Prefect API at {url}")
+        _serve(home, settings, config_file, url, echo)
+        return
+    port = free_port(settings.nightly.server_port)
+    prefect_home = home.root / "prefect"
+    echo(f"No Prefect API configured: starting a local Prefect server on {SERVER_HOST}:{port} "
+         f"(data in {prefect_home}, log in {prefect_home / 'server.log'}) ...")
+    with local_prefect_server(prefect_home, port, settings.nightly.server_start_timeout_s) as url:
+        echo(f"Prefect UI: {url.removesuffix('/api')}")
+        _serve(home, settings, config_file, url, echo)
+    echo("Prefect server stopped.")
+
+
+def _serve(home: Home, settings: Settings, config_file: Path | None, url: str,
+           echo: Callable[[str], None]) -> None:
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # Flow runs started by the runner are subprocesses: they read the API from the environment.
+    os.environ[API_URL_ENV] = url
+    cfg = settings.nightly
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        deployments = build_deployments(home, settings, config_file)
+        echo(f"Serving '{NIGHTLY}' ({cfg.cron}) and '{TRAIN}' ({cfg.train_cron}), {cfg.timezone}; "
+             f"home {home.root}. Trigger a run now: prefect deployment run 'nightly/{NIGHTLY}'. "
+             "Stop with Ctrl-C.")
+        previous = signal.getsignal(signal.SIGTERM)
+        # A service manager stops us with SIGTERM: unwind like Ctrl-C so the local server is stopped too.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            serve(*deployments, print_starting_message=False)
+        except KeyboardInterrupt:
+            echo("Stopping ...")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,329 @@
+"""The nightly run: ingest what is new, featurize new or changed videos, score every advertiser's candidates
+with the champion model, write the shortlist report, and (as a Prefect flow) publish artifacts.
+
+`run_nightly` is the plain function; `nightly_flow` runs the same steps as Prefect tasks with retries and
+logs through Prefect's run logger. Both hold the home's nightly lock, so two runs never interleave, and
+both are idempotent: the same night run twice upserts nothing new and rewrites the same report.
+
+A stage that fails after its retries is reported rather than hidden: ingest or featurize failing leaves
+the shortlist built from what the warehouse already holds (the report says so and the run ends failed
+after writing it); scoring or the report failing ends the night. One bad post or video never does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from flows.lock import LOCK_NAME, run_lock
+from sparkpick.config import Home, Settings, load_settings
+from sparkpick.contract import as_utc
+from sparkpick.errors import InputError, SparkpickError
+from sparkpick.report import ReportMeta, ReportPaths, top_picks_table, write_report
+
+T = TypeVar("T")
+log = logging.getLogger("sparkpick.nightly")
+HOME_ENV = "SPARKPICK_HOME"
+MAX_FAILURES_LISTED = 200
+
+
+class StepRunner(Protocol):
+    """Runs one stage function with the night's retry policy."""
+
+    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+
+@dataclass
+class NightlyResult:
+    """What one night did."""
+
+    as_of: pd.Timestamp
+    report_date: str
+    shortlist: pd.DataFrame
+    report: ReportPaths | None = None
+    candidates: int = 0
+    model_version: str | None = None
+    trained: bool = False
+    notes: list[str] = field(default_factory=list)
+    # One line per post, video or row that failed; the night went on without it.
+    failures: list[str] = field(default_factory=list)
+    # One line per stage that failed after its retries.
+    stage_failures: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    new_rows: int = 0
+    videos_featurized: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.stage_failures
+
+
+# -- small pure helpers --------------------------------------------------------------------------------
+def default_as_of(settings: Settings, now: pd.Timestamp) -> pd.Timestamp:
+    """The as-of time when none is given: now, except for the demo world, whose "today" is its end."""
+    if settings.ingest.source == "demo":
+        return as_utc(settings.world.end)
+    return as_utc(now)
+
+
+def report_date(as_of: pd.Timestamp, timezone: str) -> str:
+    """The night's key: the as-of date in the configured timezone (YYYY-MM-DD)."""
+    return as_utc(as_of).tz_localize("UTC").tz_convert(ZoneInfo(timezone)).date().isoformat()
+
+
+def redact(message: str, secrets: list[str | None]) -> str:
+    """The message with any secret value replaced, so tokens never reach logs or reports."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "***")
+    return message
+
+
+def _describe_exc(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: {text}"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Bad input (a wrong path, an invalid config or file) fails the same way every time: don't retry."""
+    return not isinstance(exc, InputError)
+
+
+# -- runners ---------------------------------------------------------------------------------------------
+class PlainRunner:
+    """Runs a stage directly, retrying with exponential back-off (no Prefect needed)."""
+
+    def __init__(self, retries: int, delay_s: float, logger: logging.Logger | logging.LoggerAdapter = log):
+        self.retries, self.delay_s, self.logger = retries, delay_s, logger
+
+    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        attempt = 0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if attempt >= self.retries or not is_retryable(exc):
+                    raise
+                wait = self.delay_s * 2**attempt
+                attempt += 1
+                self.logger.warning("%s failed (%s); retry %d/%d in %.0f s",
+                                    name, _describe_exc(exc), attempt, self.retries, wait)
+                time.sleep(wait)
+
+
+def _stage_functions() -> dict[str, Callable[..., Any]]:
+    """The stage functions, imported late: importing this module stays light."""
+    from flows.featurize import featurize_videos
+    from flows.ingest import ingest_source
+    from flows.train import score_candidates, train_model
+
+    return {"ingest": ingest_source, "featurize": featurize_videos, "score": score_candidates,
+            "train": train_model, "report": write_report, "has_champion": _has_champion}
+
+
+def _has_champion(home: Home, settings: Settings) -> bool:
+    from models.registry import has_champion
+
+    return bool(has_champion(home.tracking_uri(settings), settings.mlflow.model_name))
+
+
+def _failure_lines(summary: Any, attr: str) -> list[str]:
+    items = getattr(summary, attr, None) or []
+    return [str(item) for item in items]
+
+
+def _select_top(scored: pd.DataFrame, top_k: int) -> pd.DataFrame:
+    if scored.empty or "rank" not in scored.columns:
+        return scored
+    ordered = scored.sort_values(["advertiser_id", "rank"], kind="stable")
+    return ordered.groupby("advertiser_id", sort=False).head(top_k).reset_index(drop=True)
+
+
+# -- the night -------------------------------------------------------------------------------------------
+def run_nightly(
+    home: Home,
+    settings: Settings,
+    as_of: pd.Timestamp | None = None,
+    *,
+    ran_at: pd.Timestamp | None = None,
+    runner: StepRunner | None = None,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+    access_token: str | None = None,
+    stages: dict[str, Callable[..., Any]] | None = None,
+) -> NightlyResult:
+    """Run one night under the home's lock and return what it did (see the module docstring).
+
+    `as_of` defaults to `default_as_of`; `ran_at` (shown in the report) to now. `stages` replaces the
+    stage functions (ingest, featurize, score, train, report, has_champion) for tests of the wiring.
+    """
+    cfg = settings.nightly
+    home.ensure()
+    now = as_utc(pd.Timestamp.now(tz="UTC"))
+    as_of = as_utc(as_of) if as_of is not None else default_as_of(settings, now)
+    ran_at = as_utc(ran_at) if ran_at is not None else now
+    run = runner or PlainRunner(cfg.retries, cfg.retry_delay_s, logger)
+    fns = {"report": write_report, "has_champion": _has_champion, **(stages or _stage_functions())}
+    source = settings.ingest.source
+    day = report_date(as_of, cfg.timezone)
+    result = NightlyResult(as_of=as_of, report_date=day, shortlist=pd.DataFrame())
+
+    def timed(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return run(name, fn, *args, **kwargs)
+        finally:
+            result.timings_s[name] = round(time.perf_counter() - start, 3)
+
+    def stage_failed(what: str, exc: BaseException) -> None:
+        line = redact(f"{what}: {_describe_exc(exc)}", [access_token])
+        result.stage_failures.append(line)
+        logger.error("%s", line)
+
+    with run_lock(home.data / LOCK_NAME, cfg.lock_timeout_s, on_wait=logger.warning):
+        logger.info("nightly run for %s (as of %s UTC), source %s", day, as_of, source)
+
+        # 1. Ingest what is new. A source that stays down is reported; we still score what we have.
+        try:
+            ingest = timed("ingest", fns["ingest"], home, settings, source, skip_invalid=True,
+                           access_token=access_token, as_of=as_of)
+            result.new_rows = int(getattr(ingest, "new_rows", 0))
+            problems = _failure_lines(ingest, "problems")
+            result.failures += [redact(f"ingest: {p}", [access_token]) for p in problems]
+            result.notes.append(f"{result.new_rows} new or changed rows from {source}")
+            logger.info("ingest: %s", "; ".join(getattr(ingest, "lines", list)()) or "nothing new")
+        except Exception as exc:
+            stage_failed(f"ingest from {source} failed; the shortlist uses the data already loaded", exc)
+
+        # 2. Featurize new or changed videos only (cached by content hash).
+        try:
+            feat = timed("featurize", fns["featurize"], home, settings)
+            result.videos_featurized = int(getattr(feat, "done", 0))
+            result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
+            result.notes.append(
+                f"{result.videos_featurized} videos analysed, {int(getattr(feat, 'cached', 0))} from cache"
+            )
+            logger.info("featurize: %s done, %s cached, %s failed", getattr(feat, "done", "?"),
+                        getattr(feat, "cached", "?"), getattr(feat, "failed", "?"))
+        except Exception as exc:
+            stage_failed("featurize failed; posts without video features are scored without them", exc)
+
+        # 3. A fresh home has no champion yet: train one first (configurable).
+        if cfg.train_if_no_champion and not fns["has_champion"](home, settings):
+            logger.warning("no champion model yet: training one before scoring")
+            timed("train", fns["train"], home, settings, until=as_of)
+            result.trained = True
+
+        # 4. Score every advertiser's candidates with the champion. Without scores there is no shortlist.
+        scored = timed("score", fns["score"], home, settings, as_of=as_of, top_k=None)
+        result.candidates = len(scored)
+        shortlist = _select_top(scored, settings.report.top_k)
+        result.shortlist = shortlist
+        if "model_version" in shortlist.columns and len(shortlist):
+            result.model_version = str(shortlist["model_version"].iloc[0])
+        logger.info("scored %d candidates; %d shortlisted", result.candidates, len(shortlist))
+
+        # 5. The report, keyed by the as-of date: re-running the night rewrites the same files.
+        shown = result.stage_failures + result.failures[:MAX_FAILURES_LISTED]
+        if len(result.failures) > MAX_FAILURES_LISTED:
+            shown.append(f"... and {len(result.failures) - MAX_FAILURES_LISTED} more (see the run's log)")
+        meta = ReportMeta(
+            as_of=as_of.to_pydatetime(), ran_at=ran_at.to_pydatetime(), model_version=result.model_version,
+            candidates_considered=result.candidates, polish_ad_threshold=settings.report.polish_ad_threshold,
+            advertisers=int(shortlist["advertiser_id"].nunique()) if len(shortlist) else 0,
+            top_k=settings.report.top_k, source=source.split(":", 1)[0], failures=tuple(shown),
+            notes=tuple(result.notes), display_timezone=cfg.timezone,
+            auth_expiry_days=settings.features.auth_expiry_warning_days,
+            calibration_hours=settings.features.calibration_hours,
+            link_posts=source != "demo",
+        )
+        result.report = timed("report", fns["report"], shortlist, meta, home.reports, day)
+        for line in result.failures[:MAX_FAILURES_LISTED]:
+            logger.warning("skipped: %s", line)
+        logger.info("report: %s", result.report.html if result.report else "none")
+    return result
+
+
+# -- Prefect ---------------------------------------------------------------------------------------------
+def _resolve_home(home_dir: str | None) -> Home:
+    # Flows are entry points (like the CLI): the home may come from the environment here.
+    return Home.at(home_dir or os.environ.get(HOME_ENV) or Path.cwd())
+
+
+class PrefectRunner:
+    """Runs each stage as a Prefect task with the configured retries and exponential back-off."""
+
+    def __init__(self, retries: int, delay_s: float) -> None:
+        self.retries, self.delay_s = retries, delay_s
+
+    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def retry_unless_bad_input(_task: Any, _run: Any, state: Any) -> bool:
+            try:
+                state.result()
+            except Exception as exc:
+                return is_retryable(exc)
+            return True
+
+        stage = task(
+            fn, name=name, retries=self.retries, cache_policy=NO_CACHE, persist_result=False,
+            retry_delay_seconds=exponential_backoff(backoff_factor=self.delay_s) if self.delay_s else 0,
+            retry_condition_fn=retry_unless_bad_input,
+        )
+        return stage(*args, **kwargs)
+
+
+def publish_artifacts(result: NightlyResult) -> None:
+    """A table of the top picks and a link to the report, on the flow run's page in the Prefect UI."""
+    picks = top_picks_table(result.shortlist, per_advertiser=3)
+    create_table_artifact(
+        picks or [{"advertiser": "", "rank": 0, "post": "no candidates", "creator": "", "uplift": "", "why": ""}],
+        key="sparkpick-top-picks", description=f"Top picks per advertiser, as of {result.report_date}",
+    )
+    if result.report is not None:
+        create_link_artifact(result.report.html.as_uri(), link_text=f"Shortlist {result.report_date}",
+                             key="sparkpick-report", description=f"Open from disk: {result.report.html}")
+    failed = result.stage_failures + result.failures[:20]
+    lines = [f"# Nightly {result.report_date}", "",
+             f"- candidates considered: {result.candidates}",
+             f"- shortlisted: {len(result.shortlist)}",
+             f"- model version: {result.model_version or 'unknown'}",
+             f"- report: `{result.report.html if result.report else 'none'}`",
+             f"- failures: {len(result.stage_failures) + len(result.failures)}"]
+    lines += [f"  - {line}" for line in failed]
+    create_markdown_artifact("\n".join(lines), key="sparkpick-nightly-summary")
+
+
+def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None,
+                     as_of: str | None = None) -> dict[str, Any]:
+    """Ingest, featurize, score with the champion and write the shortlist report for one night."""
+    settings = load_settings(Path(config_file) if config_file else None)
+    home = _resolve_home(home_dir)
+    token = os.environ.get(settings.tiktok.token_env) if settings.ingest.source == "tiktok" else None
+    result = run_nightly(
+        home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
+        runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
+        logger=get_run_logger(), access_token=token,
+    )
+    publish_artifacts(result)
+    if result.stage_failures:
+        raise SparkpickError(
+            "The night finished with failed stages (the report was written and lists them): "
+            + "; ".join(result.stage_failures)
+        )
+    return {"report": str(result.report.html) if result.report else None, "as_of": str(result.as_of),
+            "candidates": result.candidates, "shortlisted": len(result.shortlist),
+            "failures": len(result.failures)}
+
+
+nightly_flow = flow(name="nightly", validate_parameters=True)(_nightly_flow_fn)

@@ -1,0 +1,210 @@
+"""Training and scoring: read the warehouse, build the matrices, fit / score, record in MLflow.
+
+`train_model` and `score_candidates` are the plain functions the CLI, the nightly run and the tests call;
+`train_flow` and `score_flow` are thin Prefect wrappers around them. The work itself lives in
+`models/` (training, scoring) and `features/` (matrices); MLflow is reached only through
+`models/registry.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+from prefect import flow
+
+from sparkpick.config import Home, Settings
+from sparkpick.contract import as_utc
+from sparkpick.errors import InputError
+from sparkpick.warehouse import Warehouse
+
+log = logging.getLogger("sparkpick.train")
+SCORES_TABLE = "scores"
+SCORES_KEY = ("run_id", "advertiser_id", "post_id")
+_REMOTE_SCHEMES = ("http://", "https://", "databricks")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training did: the run, the registered version, the promotion and the evaluation table."""
+
+    run_id: str
+    model_name: str
+    model_version: str
+    promoted_to: str | None
+    promotion_reason: str
+    metrics: pd.DataFrame
+    metric_name: str
+    split: str
+    feature_version: str
+    features: int
+    tracking_uri: str
+    propensity_weighted: bool
+
+
+def read_inputs(home: Home, settings: Settings) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The contract tables and, when videos have been featurised, the per-post video features."""
+    if not home.warehouse.exists():
+        raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        tables = wh.contract_tables()
+        video = None
+        if wh.has_table("post_videos") and wh.has_table("video_features"):
+            from features.video.table import post_video_features
+
+            video = post_video_features(
+                wh.read("post_videos"), wh.read("video_features"), settings.video.feature_version
+            )
+    return tables, video
+
+
+def _artifact_root(home: Home, uri: str) -> object:
+    """Artifacts go under the home's mlruns/ unless a remote tracking server decides where."""
+    return None if uri.startswith(_REMOTE_SCHEMES) else home.mlruns
+
+
+def _descriptions(features: list[str]) -> dict[str, str]:
+    from features.matrix import describe_feature
+
+    return {f: describe_feature(f) for f in features}
+
+
+def train_model(
+    home: Home, settings: Settings, until: str | pd.Timestamp | None = None, promote: str = "auto"
+) -> TrainResult:
+    """Train on the past boosts that ended before `until` (all when None), log and register the model,
+    and apply the promotion gate (`auto`, `never` or `force`)."""
+    from features.matrix import feature_columns, feature_version, training_matrix
+    from models import registry
+    from models.training import MODEL, fit_models
+
+    metric = settings.mlflow.promotion_metric
+    if metric not in registry.GATE_METRICS:
+        raise InputError(
+            f"mlflow.promotion_metric must be one of {', '.join(registry.GATE_METRICS)}, not {metric!r}."
+        )
+    if promote not in registry.PROMOTION_MODES:
+        raise InputError(f"--promote must be one of {', '.join(registry.PROMOTION_MODES)}, not {promote!r}.")
+    until_ts = as_utc(until) if until is not None else None
+    tables, video = read_inputs(home, settings)
+    rows = training_matrix(tables, settings, video=video, until=until_ts)
+    if until_ts is not None:
+        rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
+    if rows.empty:
+        raise InputError(
+            "No labelled past boosts to train on"
+            + (f" that ended before {until_ts}" if until_ts is not None else "")
+            + ": ingest Spark Ad results (spark_results) and in-feed baselines first."
+        )
+    features = feature_columns(rows)
+    version = feature_version(settings)
+    fitted = fit_models(rows, features, settings.ranker, version)
+    k = settings.ranker.shortlist_k
+    new_value = float(fitted.metrics.loc[MODEL, metric])
+
+    uri = home.tracking_uri(settings)
+    name = settings.mlflow.model_name
+    window = {
+        "first_decision": str(rows["decision_time"].min()),
+        "last_decision": str(rows["decision_time"].max()),
+        "validation_from": str(fitted.split.cutoff),
+        "until": str(until_ts) if until_ts is not None else "all",
+    }
+    with registry.tracking(uri) as client:
+        experiment_id = registry.ensure_experiment(
+            client, settings.mlflow.experiment, _artifact_root(home, uri)
+        )
+        champion_version, champion_value, problem = registry.evaluate_champion(
+            client, name, fitted, metric, k
+        )
+        logged = registry.log_training_run(
+            client, experiment_id, name, fitted, settings.model_dump(), window, rows, k
+        )
+        decision = registry.decide_promotion(
+            promote, metric, new_value, champion_value, champion_version, problem
+        )
+        registry.apply_promotion(client, name, logged.model_version, decision)
+        client.set_tag(logged.run_id, "sparkpick.promotion", decision.reason)
+    log.info("model %s v%s: %s", name, logged.model_version, decision.reason)
+    return TrainResult(
+        run_id=logged.run_id, model_name=name, model_version=logged.model_version,
+        promoted_to=decision.alias, promotion_reason=decision.reason, metrics=fitted.metrics,
+        metric_name=metric, split=fitted.split.describe(), feature_version=version,
+        features=len(features), tracking_uri=uri, propensity_weighted=fitted.weighted,
+    )
+
+
+def scoring_run_id(as_of: pd.Timestamp, model_version: str | None) -> str:
+    """A deterministic id for one scoring (same night, same model: same id, so re-runs add nothing)."""
+    return f"{as_of:%Y%m%dT%H%M%S}-v{model_version or 'adhoc'}"
+
+
+def score_candidates(
+    home: Home,
+    settings: Settings,
+    as_of: str | pd.Timestamp | None = None,
+    top_k: int | None = None,
+    model_uri: str | None = None,
+) -> pd.DataFrame:
+    """Score every advertiser's candidates as of `as_of` (default: now) with the champion (or
+    `model_uri`), store all scores in the warehouse table `scores`, and return the ranked frame:
+    every candidate when `top_k` is None, else each advertiser's top `top_k`."""
+    from features.matrix import candidate_matrix, feature_version
+    from models import registry
+    from models.scoring import score_frame, shortlist
+
+    as_of_ts = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
+    uri = model_uri or registry.champion_uri(settings.mlflow.model_name)
+    with registry.tracking(home.tracking_uri(settings)) as client:
+        served = registry.load_model(client, uri)
+    registry.check_feature_version(served, feature_version(settings))
+    tables, video = read_inputs(home, settings)
+    candidates = candidate_matrix(tables, as_of_ts, settings, video=video)
+    scored = score_frame(candidates, served.model, _descriptions(list(served.model.feature_names)))
+    run_id = scoring_run_id(as_of_ts, served.version)
+    scored.insert(2, "model_version", served.version or "")
+    scored["model_uri"] = served.uri
+    scored["model_run_id"] = served.run_id or ""
+    scored["run_id"] = run_id
+    scored["as_of"] = as_of_ts
+    if len(scored):
+        _store_scores(home, scored)
+    return scored if top_k is None else shortlist(scored, top_k)
+
+
+def _store_scores(home: Home, scored: pd.DataFrame) -> None:
+    """All scores of the run into the `scores` table, keyed by (run_id, advertiser_id, post_id)."""
+    keep = [
+        c for c in scored.columns
+        if c.startswith(("flag_", "reason_", "uplift")) or c in (
+            "run_id", "advertiser_id", "post_id", "rank", "score", "predicted_uplift", "model_version",
+            "model_uri", "model_run_id", "as_of",
+        )
+    ]
+    frame = scored[keep].copy()
+    for col in frame.columns:
+        if col.startswith("flag_"):
+            frame[col] = frame[col].astype("boolean")
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert_frame(SCORES_TABLE, frame, SCORES_KEY)
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    home: Home, settings: Settings, until: str | None = None, promote: str = "auto"
+) -> TrainResult:
+    """Prefect wrapper of `train_model`."""
+    return train_model(home, settings, until=until, promote=promote)
+
+
+@flow(name="score", log_prints=True)
+def score_flow(
+    home: Home,
+    settings: Settings,
+    as_of: str | None = None,
+    top_k: int | None = None,
+    model_uri: str | None = None,
+) -> pd.DataFrame:
+    """Prefect wrapper of `score_candidates`."""
+    return score_candidates(home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)

@@ -1,0 +1,348 @@
+"""Everything that touches MLflow: the tracking store, the training run's record, the model registry,
+the promotion gate and loading a served model. No other module in `models/` imports MLflow.
+
+The registered model is a `mlflow.pyfunc` model wrapping `ScoringModel` (booster at its best iteration,
+feature list, score calibration) stored as one JSON artifact. `mlflow.pyfunc.load_model(uri).predict(df)`
+returns `score`, `predicted_uplift`, `uplift_low`, `uplift_high`, computed by the same code sparkpick's own
+scoring runs, so both agree exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.data
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from models.explain import shap_summary
+from models.plots import gain_curve_figure, importance_figure, shap_beeswarm_figure
+from models.ranker import ScoringModel
+from models.evaluate import ranking_metrics
+from models.training import GROUP, LABEL_DEFINITION, MODEL, RELEVANCE, UPLIFT, FittedModels
+from sparkpick.errors import InputError, SparkpickError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MODEL_ARTIFACT = "scoring_model.json"
+PROMOTION_MODES = ("auto", "never", "force")
+GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
+# Pinned in the logged model's requirements (inferring them costs seconds per run).
+_PIP_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
+_SECRET_WORDS = ("password", "secret", "api_key", "access_token")
+_INPUT_EXAMPLE_ROWS = 5
+
+
+class RankerPyfunc(mlflow.pyfunc.PythonModel):
+    """The MLflow face of `ScoringModel`: predict(frame of features) -> scores and calibrated uplift."""
+
+    def load_context(self, context: Any) -> None:
+        self.model = ScoringModel.from_json(Path(context.artifacts["scoring_model"]).read_text())
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        return self.model.predict(model_input).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model loaded from the store, with where it came from."""
+
+    model: ScoringModel
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Which alias the new version gets (None: none), and why, in a sentence."""
+
+    alias: str | None
+    reason: str
+    champion_value: float | None = None
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    run_id: str
+    experiment_id: str
+    model_version: str
+    model_uri: str
+
+
+@contextmanager
+def tracking(uri: str) -> Iterator[MlflowClient]:
+    """Point MLflow (tracking and registry) at `uri` for the duration, restoring the previous store."""
+    previous = mlflow.get_tracking_uri()
+    previous_registry = mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous_registry)
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
+    """The experiment's id, creating it with artifacts under `artifact_root` (None: the server decides)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = (artifact_root / name).as_uri() if artifact_root is not None else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config as `section.key` -> string, leaving out anything that names a secret."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if any(word in name.lower() for word in _SECRET_WORDS):
+            continue
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = json.dumps(value, default=str) if isinstance(value, list | tuple) else str(value)
+    return out
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A content hash of a frame (row order included): the same data gives the same fingerprint."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes() + ",".join(map(str, frame.columns)).encode()).hexdigest()[:16]
+
+
+def decide_promotion(
+    mode: str, metric: str, new_value: float, champion_value: float | None, champion_version: str | None,
+    champion_problem: str | None = None,
+) -> PromotionDecision:
+    """The promotion gate: who becomes champion, and the reason in words.
+
+    `auto`: the first model becomes champion; later ones only when they beat the current champion on the
+    same validation decisions by `metric` (strictly); otherwise they become challenger. A champion that
+    cannot be evaluated on the new data (`champion_problem`, e.g. another feature version) is replaced.
+    `never`: challenger, whatever the figures. `force`: champion, whatever the figures.
+    """
+    if mode not in PROMOTION_MODES:
+        raise InputError(f"--promote must be one of {', '.join(PROMOTION_MODES)}, not {mode!r}.")
+    shown = f"{metric} {new_value:.3f}"
+    if mode == "force":
+        return PromotionDecision(CHAMPION, f"promoted by --promote force ({shown})", champion_value)
+    if mode == "never":
+        return PromotionDecision(CHALLENGER, f"not promoted: --promote never ({shown})", champion_value)
+    if champion_version is None:
+        return PromotionDecision(CHAMPION, f"first model: it becomes champion ({shown})")
+    if champion_problem is not None:
+        return PromotionDecision(
+            CHAMPION, f"champion v{champion_version} cannot be evaluated here ({champion_problem}); "
+            f"the new model replaces it ({shown})",
+        )
+    if champion_value is None or math.isnan(champion_value):
+        return PromotionDecision(
+            CHAMPION, f"champion v{champion_version} has no {metric} on these decisions; replaced ({shown})"
+        )
+    if math.isnan(new_value) or new_value <= champion_value:
+        return PromotionDecision(
+            CHALLENGER,
+            f"kept champion v{champion_version}: on the same validation decisions its {metric} is "
+            f"{champion_value:.3f} and the new model's {new_value:.3f} does not beat it",
+            champion_value,
+        )
+    return PromotionDecision(
+        CHAMPION,
+        f"beats champion v{champion_version} on the same validation decisions: {metric} "
+        f"{new_value:.3f} > {champion_value:.3f}",
+        champion_value,
+    )
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version holding `alias`, or None when there is none (or no such registered model)."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def evaluate_champion(
+    client: MlflowClient, model_name: str, fitted: FittedModels, metric: str, k: int
+) -> tuple[str | None, float | None, str | None]:
+    """(champion version, its `metric` on the new model's validation decisions, why it could not be
+    evaluated). All None when there is no champion yet."""
+    version = alias_version(client, model_name, CHAMPION)
+    if version is None:
+        return None, None, None
+    try:
+        served = load_model(client, champion_uri(model_name))
+        check_feature_version(served, fitted.scoring_model.feature_version)
+        missing = [f for f in served.model.feature_names if f not in fitted.valid]
+        if missing:
+            raise InputError(f"it needs features the data lacks: {', '.join(missing[:5])}")
+    except InputError as exc:
+        return version, None, str(exc)
+    valid = fitted.valid
+    value = ranking_metrics(
+        valid[UPLIFT].to_numpy(), valid[RELEVANCE].to_numpy(), served.model.scores(valid),
+        valid[GROUP].to_numpy(), k,
+    )[metric]
+    return version, float(value), None
+
+
+def has_champion(tracking_uri: str, model_name: str) -> bool:
+    """Whether the store at `tracking_uri` has a version of `model_name` with the `champion` alias."""
+    with tracking(tracking_uri) as client:
+        return alias_version(client, model_name, CHAMPION) is not None
+
+
+def apply_promotion(client: MlflowClient, name: str, version: str, decision: PromotionDecision) -> None:
+    if decision.alias is not None:
+        client.set_registered_model_alias(name, decision.alias, version)
+    client.set_model_version_tag(name, version, "promotion", decision.reason)
+
+
+def champion_uri(model_name: str) -> str:
+    return f"models:/{model_name}@{CHAMPION}"
+
+
+def _registry_ref(uri: str) -> tuple[str | None, str | None, str | None]:
+    """(name, version, alias) of a `models:/NAME/VERSION` or `models:/NAME@ALIAS` URI."""
+    if not uri.startswith("models:/"):
+        return None, None, None
+    ref = uri[len("models:/"):]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, None, alias
+    name, _, version = ref.partition("/")
+    return name, version or None, None
+
+
+def load_model(client: MlflowClient, uri: str) -> ServedModel:
+    """Load a model by URI (`models:/NAME@champion`, `models:/NAME/3`, `runs:/ID/model`, a path).
+
+    A missing champion is an `InputError` that says to train first.
+    """
+    name, version, alias = _registry_ref(uri)
+    run_id = None
+    if name is not None:
+        try:
+            mv = (client.get_model_version_by_alias(name, alias) if alias
+                  else client.get_model_version(name, version or ""))
+        except MlflowException as exc:
+            what = f"no model version has the alias '{alias}'" if alias else f"version {version} does not exist"
+            raise InputError(
+                f"Cannot load {uri}: {what} in the registry at {client.tracking_uri}. "
+                "Run `sparkpick train` first (or pass --model-uri)."
+            ) from exc
+        version, run_id = str(mv.version), mv.run_id
+        uri = f"models:/{name}/{version}"
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        raise InputError(f"Cannot load the model {uri}: {exc}") from exc
+    inner = pyfunc.unwrap_python_model()
+    if not isinstance(inner, RankerPyfunc):
+        raise InputError(f"{uri} is not a sparkpick ranker (it wraps {type(inner).__name__}).")
+    return ServedModel(model=inner.model, uri=uri, name=name, version=version, run_id=run_id)
+
+
+def check_feature_version(served: ServedModel, current: str) -> None:
+    """Refuse a model trained on another feature version: its columns would mean something else."""
+    if served.model.feature_version != current:
+        raise InputError(
+            f"Model {served.uri} was trained on feature version {served.model.feature_version!r} but the "
+            f"features are now {current!r}: retrain with `sparkpick train` before scoring."
+        )
+
+
+def _log_figures(fitted: FittedModels, shortlist_k: int) -> pd.Series:
+    contrib = fitted.scoring_model.contributions(fitted.valid)
+    summary = shap_summary(contrib)
+    mlflow.log_figure(gain_curve_figure(fitted.gain_curves, shortlist_k), "plots/gain_curve.png")
+    mlflow.log_figure(
+        importance_figure(fitted.ranker.feature_importance("gain"), "Feature importance (gain)"),
+        "plots/feature_importance.png",
+    )
+    mlflow.log_figure(
+        shap_beeswarm_figure(contrib, fitted.valid, list(summary.index)), "plots/shap_summary.png"
+    )
+    return summary
+
+
+def log_training_run(
+    client: MlflowClient,
+    experiment_id: str,
+    model_name: str,
+    fitted: FittedModels,
+    config: dict[str, Any],
+    data_window: dict[str, str],
+    training_rows: pd.DataFrame,
+    shortlist_k: int,
+) -> LoggedRun:
+    """Record one training run (config, data, metrics, plots, model) and register the model version."""
+    model = fitted.scoring_model
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params(flatten(config))
+        mlflow.log_params({f"data.{k}": v for k, v in data_window.items()})
+        mlflow.log_params({
+            "data.fingerprint": fingerprint(training_rows),
+            "data.train_rows": len(fitted.train), "data.valid_rows": len(fitted.valid),
+            "data.train_decisions": fitted.train["group_id"].nunique(),
+            "data.valid_decisions": fitted.valid["group_id"].nunique(),
+            "data.purged_rows": fitted.split.purged, "features.version": model.feature_version,
+            "features.count": len(fitted.features), "label.definition": LABEL_DEFINITION,
+            "train.propensity_weighted": fitted.weighted,
+            "train.best_iteration": fitted.ranker.best_iteration_,
+        })
+        mlflow.set_tags({"sparkpick.feature_version": model.feature_version, "sparkpick.stage": "train"})
+        for context, frame in (("training", fitted.train), ("validation", fitted.valid)):
+            mlflow.log_input(
+                mlflow.data.from_pandas(frame, name=f"boosts_{context}", targets="uplift"), context=context
+            )
+        for ordering, row in fitted.metrics.iterrows():
+            for metric, value in row.items():
+                if not math.isnan(value):
+                    key = metric if ordering == MODEL else f"{ordering}.{metric}"
+                    mlflow.log_metric(key, float(value))
+        for ordering in fitted.gain_curves.columns:
+            for k, value in fitted.gain_curves[ordering].items():
+                if not math.isnan(value):
+                    mlflow.log_metric(f"gain_curve.{ordering}", float(value), step=int(k))
+        summary = _log_figures(fitted, shortlist_k)
+        mlflow.log_dict({"features": fitted.features, "feature_version": model.feature_version,
+                         "label_definition": LABEL_DEFINITION}, "features.json")
+        mlflow.log_text(fitted.metrics.to_csv(), "evaluation/metrics.csv")
+        mlflow.log_text(summary.to_csv(), "evaluation/shap_summary.csv")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / MODEL_ARTIFACT
+            path.write_text(model.to_json())
+            example = model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=RankerPyfunc(),
+                artifacts={"scoring_model": str(path)},
+                signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
+                input_example=example,
+                pip_requirements=list(_PIP_REQUIREMENTS),
+                registered_model_name=model_name,
+            )
+    version = str(info.registered_model_version)
+    if version == "None":
+        raise SparkpickError(f"MLflow did not register {model_name} for run {run.info.run_id}.")
+    client.set_model_version_tag(model_name, version, "feature_version", model.feature_version)
+    client.set_model_version_tag(model_name, version, "features", json.dumps(fitted.features))
+    for metric, value in fitted.metrics.loc[MODEL].items():
+        client.set_model_version_tag(model_name, version, metric, f"{value:.6f}")
+    return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)

@@ -1,0 +1,308 @@
+"""The nightly run's wiring: lock, retries, failure reporting, idempotence, Prefect tasks, artifacts,
+deployments and prefect.yaml. Whole-pipeline runs on a real demo world live in tests/e2e."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.lock import LockBusy, run_lock
+from flows.nightly import (
+    NightlyResult,
+    PlainRunner,
+    PrefectRunner,
+    default_as_of,
+    publish_artifacts,
+    redact,
+    report_date,
+    run_nightly,
+)
+from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.errors import InputError
+from tests.sparkpick.test_report import make_shortlist
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = pd.Timestamp("2026-11-01 01:00")
+
+
+def quick(settings: Settings, **nightly: Any) -> Settings:
+    return with_overrides(settings, {"nightly": {"retries": 2, "retry_delay_s": 0, "lock_timeout_s": 5, **nightly}})
+
+
+class Stages:
+    """Small real stage functions with the stage signatures; they record what they were called with."""
+
+    def __init__(self, ingest_failures: int = 0, ingest_error: type[Exception] = OSError,
+                 featurize_fails: bool = False, champion: bool = True, trace: Path | None = None,
+                 sleep_s: float = 0.0) -> None:
+        self.calls: list[str] = []
+        self.ingest_failures, self.ingest_error = ingest_failures, ingest_error
+        self.featurize_fails, self.champion, self.trace, self.sleep_s = featurize_fails, champion, trace, sleep_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ingest": self.ingest, "featurize": self.featurize, "score": self.score, "train": self.train,
+                "has_champion": lambda home, settings: self.champion}
+
+    def _mark(self, what: str) -> None:
+        self.calls.append(what)
+        if self.trace is not None:
+            with self.trace.open("a") as fh:
+                fh.write(f"{os.getpid()} {what}\n")
+
+    def ingest(self, home: Home, settings: Settings, source: str, **kw: Any) -> Any:
+        self._mark("ingest-start")
+        time.sleep(self.sleep_s)
+        if self.ingest_failures > 0:
+            self.ingest_failures -= 1
+            raise self.ingest_error("source unavailable token=SECRET-TOKEN-123")
+        self._mark("ingest-end")
+        return type("Summary", (), {"new_rows": 7, "problems": ["posts.csv row 4: views is negative"],
+                                    "lines": lambda self: ["posts: 7 new"]})()
+
+    def featurize(self, home: Home, settings: Settings, **kw: Any) -> Any:
+        self._mark("featurize")
+        if self.featurize_fails:
+            raise RuntimeError("video worker crashed")
+        return type("Summary", (), {"done": 3, "cached": 10, "failed": 1,
+                                    "failures": ["post p7: video could not be decoded"]})()
+
+    def score(self, home: Home, settings: Settings, as_of: Any = None, top_k: Any = None) -> pd.DataFrame:
+        self._mark("score")
+        return make_shortlist(advertisers=2, k=7)
+
+    def train(self, home: Home, settings: Settings, until: Any = None) -> None:
+        self._mark("train")
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def test_report_date_uses_the_configured_timezone() -> None:
+    assert report_date(pd.Timestamp("2026-11-01 23:30"), "UTC") == "2026-11-01"
+    assert report_date(pd.Timestamp("2026-11-01 23:30"), "Europe/Amsterdam") == "2026-11-02"
+
+
+def test_default_as_of_is_the_demo_worlds_end_or_now(settings: Settings) -> None:
+    now = pd.Timestamp("2026-11-24 10:00")
+    assert default_as_of(settings, now) == pd.Timestamp(settings.world.end)
+    local = with_overrides(settings, {"ingest": {"source": "local:/data/x"}})
+    assert default_as_of(local, now) == now
+
+
+def test_redact_hides_secrets() -> None:
+    assert redact("bad token abcd1234 here", ["abcd1234", None]) == "bad token *** here"
+
+
+# -- the lock ---------------------------------------------------------------------------------------------
+def _hold_lock(path: str, seconds: float, ready: Any) -> None:
+    with run_lock(Path(path), timeout_s=0):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_second_holder_waits_then_gets_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "nightly.lock"
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(path), 3.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        said: list[str] = []
+        with pytest.raises(LockBusy, match=rf"process {holder.pid}.*holds .*nightly.lock"):
+            with run_lock(path, timeout_s=0.5, on_wait=said.append):
+                pass
+        assert len(said) == 1 and "waiting" in said[0]
+        start = time.monotonic()
+        with run_lock(path, timeout_s=20):
+            waited = time.monotonic() - start
+        assert waited > 0.5, "the second run should have waited for the first"
+    finally:
+        holder.join(30)
+    # The lock was released when the holder exited: taking it now is immediate.
+    with run_lock(path, timeout_s=0):
+        pass
+
+
+def _night_in_process(home: str, trace: str) -> None:
+    from sparkpick.config import load_settings
+
+    stages = Stages(trace=Path(trace), sleep_s=1.0)
+    settings = quick(load_settings(), lock_timeout_s=60)
+    run_nightly(Home.at(home), settings, as_of=AS_OF, stages=stages.as_dict())
+
+
+def test_two_nights_at_once_never_interleave(tmp_path: Path) -> None:
+    home, trace = tmp_path / "home", tmp_path / "trace.txt"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_night_in_process, args=(str(home), str(trace))) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    lines = [line.split() for line in trace.read_text().splitlines()]
+    pids = [pid for pid, _ in lines]
+    # Each run's steps form one unbroken block: the second started only after the first had finished.
+    first = pids[0]
+    switch = pids.index(next(p for p in pids if p != first))
+    assert set(pids[:switch]) == {first} and len(set(pids[switch:])) == 1
+    assert [what for _, what in lines[:switch]] == ["ingest-start", "ingest-end", "featurize", "score"]
+    assert (home / "reports" / "2026-11-01" / "shortlist.html").exists()
+
+
+# -- the night's wiring (plain runner) ------------------------------------------------------------------
+def test_flaky_source_is_retried_and_the_night_succeeds(home: Home, settings: Settings) -> None:
+    stages = Stages(ingest_failures=2)
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
+    assert result.ok
+    assert stages.calls.count("ingest-start") == 3
+    assert result.report is not None and result.report.html.exists()
+    assert result.candidates == 14 and len(result.shortlist) == 2 * settings.report.top_k
+    html = result.report.html.read_text(encoding="utf-8")
+    assert "posts.csv row 4: views is negative" in html
+    assert "post p7: video could not be decoded" in html
+
+
+def test_source_down_still_writes_the_report_and_says_so(home: Home, settings: Settings) -> None:
+    stages = Stages(ingest_failures=99)
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict(),
+                         access_token="SECRET-TOKEN-123")
+    assert not result.ok
+    assert stages.calls.count("ingest-start") == 3  # first try + 2 retries
+    assert "score" in stages.calls
+    html = result.report.html.read_text(encoding="utf-8")
+    assert "ingest from demo failed" in html
+    assert "SECRET-TOKEN-123" not in html and "SECRET-TOKEN-123" not in " ".join(result.stage_failures)
+
+
+def test_bad_input_is_not_retried(home: Home, settings: Settings) -> None:
+    stages = Stages(ingest_failures=99, ingest_error=InputError)
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
+    assert stages.calls.count("ingest-start") == 1
+    assert not result.ok
+
+
+def test_featurize_failure_does_not_sink_the_night(home: Home, settings: Settings) -> None:
+    stages = Stages(featurize_fails=True)
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
+    assert result.stage_failures and "featurize failed" in result.stage_failures[0]
+    assert result.report is not None and len(result.shortlist) > 0
+
+
+def test_no_champion_trains_first(home: Home, settings: Settings) -> None:
+    stages = Stages(champion=False)
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
+    assert result.trained and stages.calls.index("train") < stages.calls.index("score")
+    off = quick(settings, train_if_no_champion=False)
+    stages = Stages(champion=False)
+    run_nightly(home, off, as_of=AS_OF, stages=stages.as_dict())
+    assert "train" not in stages.calls
+
+
+def test_same_night_twice_gives_the_same_report(home: Home, settings: Settings) -> None:
+    ran_at = pd.Timestamp("2026-11-01 01:05")
+    first = run_nightly(home, quick(settings), as_of=AS_OF, ran_at=ran_at, stages=Stages().as_dict())
+    second = run_nightly(home, quick(settings), as_of=AS_OF, ran_at=ran_at, stages=Stages().as_dict())
+    assert first.report.html.read_bytes() == second.report.html.read_bytes()
+    assert first.report.csv.read_bytes() == second.report.csv.read_bytes()
+    assert sorted(p.name for p in home.reports.iterdir()) == ["2026-11-01", "latest"]
+
+
+def test_plain_runner_backs_off_exponentially() -> None:
+    calls: list[float] = []
+
+    def flaky() -> str:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise OSError("again")
+        return "done"
+
+    assert PlainRunner(retries=3, delay_s=0.1)("flaky", flaky) == "done"
+    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2
+
+
+# -- Prefect ---------------------------------------------------------------------------------------------
+def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: object, tmp_path: Path) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    attempts: list[int] = []
+
+    def flaky(x: int) -> int:
+        attempts.append(x)
+        if len(attempts) < 2:
+            raise OSError("network blip")
+        return x * 2
+
+    def bad_input() -> None:
+        attempts.append(-1)
+        raise InputError("posts.csv is missing")
+
+    @flow(name="nightly-wiring-test")
+    def wiring() -> int:
+        runner = PrefectRunner(retries=2, delay_s=0)
+        doubled = runner("flaky", flaky, 21)
+        with pytest.raises(InputError):
+            runner("bad", bad_input)
+        from sparkpick.report import ReportPaths
+
+        html = tmp_path / "shortlist.html"
+        html.write_text("<html></html>")
+        result = NightlyResult(as_of=AS_OF, report_date="2026-11-01", shortlist=make_shortlist(2, 3),
+                               candidates=40, model_version="3",
+                               report=ReportPaths(tmp_path, tmp_path / "shortlist.csv", html))
+        publish_artifacts(result)
+        return doubled
+
+    assert wiring() == 42
+    assert attempts == [21, 21, -1]  # retried once on OSError, never on InputError
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sparkpick-top-picks",
+                                                                           "sparkpick-report"]))
+            )
+
+    import asyncio
+
+    artifacts = asyncio.run(read())
+    kinds = {a.key: a for a in artifacts}
+    assert set(kinds) == {"sparkpick-top-picks", "sparkpick-report"}
+    assert "adv-1" in str(kinds["sparkpick-top-picks"].data) and "cheaper" in str(kinds["sparkpick-top-picks"].data)
+    assert "shortlist.html" in str(kinds["sparkpick-report"].data)
+
+
+def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
+    from flows.deployments import build_deployments
+
+    custom = with_overrides(settings, {"nightly": {"cron": "30 5 * * *", "timezone": "America/New_York"}})
+    nightly, train = build_deployments(home, custom, None)
+    assert (nightly.name, train.name) == ("nightly", "train")
+    schedule = nightly.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("30 5 * * *", "America/New_York")
+    assert train.schedules[0].schedule.cron == custom.nightly.train_cron
+    assert nightly.concurrency_limit == 1 or nightly.concurrency_options is not None
+    assert nightly.parameters["home_dir"] == str(home.root)
+
+
+def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    assert set(by_name) == {"nightly", "train"}
+    assert by_name["nightly"]["schedules"][0]["cron"] == settings.nightly.cron
+    assert by_name["train"]["schedules"][0]["cron"] == settings.nightly.train_cron
+    for d in by_name.values():
+        assert d["schedules"][0]["timezone"] == settings.nightly.timezone
+        module, func = d["entrypoint"].split(":")
+        assert (REPO / module).exists()
+        source = (REPO / module).read_text()
+        assert f"{func} = " in source or f"def {func}(" in source

@@ -1,0 +1,124 @@
+"""`train_model` and `score_candidates` end to end on a small demo world in a real warehouse and MLflow store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.train import SCORES_TABLE, score_candidates, train_model
+from models import registry
+from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.errors import InputError
+from sparkpick.sources.demo.tables import generate_tables
+from sparkpick.warehouse import Warehouse
+
+FAST = {"ranker": {"params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+                   "early_stopping_rounds": 15}}
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings):  # noqa: ANN201
+    return generate_tables(settings.world, "small", 7)
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return with_overrides(settings, FAST)
+
+
+@pytest.fixture
+def loaded(home: Home, world) -> Home:  # noqa: ANN001
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert(world.contract())
+    return home
+
+
+def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Settings, world) -> None:  # noqa: ANN001
+    result = train_model(loaded, fast)
+    assert result.model_version == "1" and result.promoted_to == "champion"
+    assert "first model" in result.promotion_reason
+    assert {"ranker", "engagement_rate", "views", "random", "pointwise_regressor"} <= set(result.metrics.index)
+    # the store lives under the home, with the run's plots and the model files
+    assert (loaded.mlruns / "mlflow.db").exists()
+    assert list(loaded.mlruns.rglob("gain_curve.png")) and list(loaded.mlruns.rglob("MLmodel"))
+
+    as_of = pd.Timestamp(fast.world.end)
+    scored = score_candidates(loaded, fast, as_of=as_of)
+    assert len(scored) > 0
+    for col in ("advertiser_id", "post_id", "rank", "score", "predicted_uplift", "uplift_ratio", "uplift_low",
+                "uplift_high", "reason_1", "reason_2", "reason_3", "model_version", "run_id", "as_of",
+                "creator_handle", "caption", "flag_no_auth_code"):
+        assert col in scored.columns, col
+    assert (scored["model_version"] == "1").all()
+    assert np.allclose(scored["uplift_ratio"], np.exp(scored["predicted_uplift"]))
+    for _, group in scored.groupby("advertiser_id"):
+        assert list(group.sort_values("rank")["rank"]) == list(range(1, len(group) + 1))
+        assert group.sort_values("rank")["score"].is_monotonic_decreasing
+    assert scored["reason_1"].str.len().gt(0).all()
+
+    # the champion served by MLflow gives sparkpick's own scores on the same feature rows
+    from features.matrix import candidate_matrix
+
+    with Warehouse(loaded.warehouse, read_only=True) as wh:
+        candidates = candidate_matrix(wh.contract_tables(), as_of, fast)
+    with registry.tracking(loaded.tracking_uri(fast)):
+        pyfunc = mlflow.pyfunc.load_model("models:/sparkpick-ranker@champion")
+    features = list(pyfunc.metadata.get_input_schema().input_names())
+    out = pyfunc.predict(candidates[features].astype("float64"))
+    mine = scored.set_index("post_id").loc[candidates["post_id"], "score"].to_numpy()
+    assert np.allclose(out["score"].to_numpy(), mine, rtol=0, atol=1e-12)
+
+    # scores are stored once per (run, advertiser, post): scoring the same night again adds nothing
+    top = score_candidates(loaded, fast, as_of=as_of, top_k=2)
+    assert top.groupby("advertiser_id").size().max() <= 2
+    with Warehouse(loaded.warehouse, read_only=True) as wh:
+        stored = wh.read(SCORES_TABLE)
+    assert len(stored) == len(scored)
+    assert stored[["run_id", "advertiser_id", "post_id"]].duplicated().sum() == 0
+
+    # retraining on the same data ties the champion: the gate keeps it and says why
+    again = train_model(loaded, fast)
+    assert again.model_version == "2" and again.promoted_to == "challenger"
+    assert "does not beat" in again.promotion_reason
+    forced = train_model(loaded, fast, promote="force")
+    assert forced.promoted_to == "champion"
+    with registry.tracking(loaded.tracking_uri(fast)) as client:
+        assert registry.alias_version(client, "sparkpick-ranker", "champion") == "3"
+        assert registry.alias_version(client, "sparkpick-ranker", "challenger") == "2"
+
+
+def test_until_uses_only_boosts_that_ended_before(loaded: Home, fast: Settings, world) -> None:  # noqa: ANN001
+    until = pd.Timestamp("2026-09-15")
+    result = train_model(loaded, fast, until=until, promote="never")
+    assert result.promoted_to == "challenger"
+    with registry.tracking(loaded.tracking_uri(fast)) as client:
+        run = client.get_run(result.run_id)
+        assert run.data.params["data.until"] == str(until)
+        last = pd.Timestamp(run.data.params["data.last_decision"])
+    assert last < until
+    ended = pd.to_datetime(world.spark_results["ended_at"])
+    n_before = int((ended < until).sum())
+    used = int(run.data.params["data.train_rows"]) + int(run.data.params["data.valid_rows"]) + int(
+        run.data.params["data.purged_rows"]
+    )
+    assert 0 < used <= n_before < len(world.spark_results)
+
+
+def test_score_without_champion_says_train_first(loaded: Home, fast: Settings) -> None:
+    with pytest.raises(InputError, match="sparkpick train"):
+        score_candidates(loaded, fast, as_of="2026-10-01")
+
+
+def test_cli_score_without_champion_exits_2(loaded: Home) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--home", str(loaded.root), "score", "--as-of", "2026-10-01"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 2, done.stderr
+    assert "train" in done.stderr and "Traceback" not in done.stderr

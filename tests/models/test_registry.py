@@ -1,0 +1,167 @@
+"""The MLflow side, on a real SQLite store per test: run record, registry, promotion gate, served model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import registry
+from models.training import fit_models
+from sparkpick.config import Settings, with_overrides
+from sparkpick.errors import InputError
+from tests.models.conftest import FEATURES
+
+FAST = {"ranker": {"params": {"n_estimators": 120, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+                   "early_stopping_rounds": 20}}
+WEAK = ["views", "noise"]
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return with_overrides(settings, FAST)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[str, Path]:
+    root = tmp_path / "mlruns"
+    root.mkdir()
+    return f"sqlite:///{root / 'mlflow.db'}", root
+
+
+def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> registry.LoggedRun:
+    uri, root = store
+    with registry.tracking(uri) as client:
+        exp = registry.ensure_experiment(client, "sparkpick", root)
+        window = {"first_decision": "a", "last_decision": "b"}
+        return registry.log_training_run(client, exp, name, fitted, {"ranker": {"seed": 42}}, window,
+                                         fitted.train, 5)
+
+
+@pytest.mark.parametrize(
+    ("mode", "new", "old", "version", "alias"),
+    [
+        ("auto", 0.5, None, None, "champion"),       # first model
+        ("auto", 0.6, 0.5, "1", "champion"),         # better
+        ("auto", 0.4, 0.5, "1", "challenger"),       # worse
+        ("auto", 0.5, 0.5, "1", "challenger"),       # a tie does not displace the champion
+        ("never", 0.9, 0.1, "1", "challenger"),
+        ("force", 0.1, 0.9, "1", "champion"),
+    ],
+)
+def test_decide_promotion(mode: str, new: float, old: float | None, version: str | None, alias: str) -> None:
+    decision = registry.decide_promotion(mode, "captured_at_k", new, old, version)
+    assert decision.alias == alias
+    assert decision.reason
+    if alias == "challenger" and mode == "auto":
+        assert f"{old:.3f}" in decision.reason and f"{new:.3f}" in decision.reason
+
+
+def test_decide_promotion_rejects_unknown_mode() -> None:
+    with pytest.raises(InputError, match="--promote"):
+        registry.decide_promotion("sometimes", "captured_at_k", 0.5, None, None)
+
+
+def test_flatten_leaves_out_secrets() -> None:
+    flat = registry.flatten({"a": {"b": 1, "api_key": "x"}, "c": [1, 2]})
+    assert flat == {"a.b": "1", "c": "[1, 2]"}
+
+
+def test_run_is_recorded_registered_and_served(boosts, fast: Settings, store: tuple[str, Path]) -> None:
+    frame = boosts(seed=11)
+    fitted = fit_models(frame, FEATURES, fast.ranker, "test-v1")
+    logged = _log(store, fitted)
+    uri, root = store
+    with registry.tracking(uri) as client:
+        run = client.get_run(logged.run_id)
+        assert run.data.params["features.version"] == "test-v1"
+        assert run.data.params["ranker.seed"] == "42"
+        assert len(run.data.params["data.fingerprint"]) == 16
+        assert "captured_at_k" in run.data.metrics and "engagement_rate.captured_at_k" in run.data.metrics
+        assert "ranker_no_video.ndcg_at_k" in run.data.metrics
+        assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"boosts_training", "boosts_validation"}
+        names = {a.path for a in client.list_artifacts(logged.run_id, "plots")}
+        assert names == {"plots/gain_curve.png", "plots/feature_importance.png", "plots/shap_summary.png"}
+        mv = client.get_model_version("sparkpick-ranker", logged.model_version)
+        assert mv.tags["feature_version"] == "test-v1"
+        assert json.loads(mv.tags["features"]) == FEATURES
+    # the artifacts really are files under the store's folder
+    pngs = list(root.rglob("gain_curve.png"))
+    assert pngs and pngs[0].stat().st_size > 1000
+    assert list(root.rglob("scoring_model.json"))
+    assert list(root.rglob("MLmodel"))
+
+
+def test_gate_and_pyfunc_agree_with_native(boosts, fast: Settings, store: tuple[str, Path]) -> None:
+    uri, _ = store
+    frame = boosts(seed=12)
+    good = fit_models(frame, FEATURES, fast.ranker, "test-v1")
+    first = _log(store, good)
+    with registry.tracking(uri) as client:
+        decision = registry.decide_promotion("auto", "captured_at_k", 0.9, None, None)
+        registry.apply_promotion(client, "sparkpick-ranker", first.model_version, decision)
+        assert registry.alias_version(client, "sparkpick-ranker", "champion") == first.model_version
+
+    # pyfunc from the registry gives the same scores as the in-memory ranker
+    valid = good.valid
+    with registry.tracking(uri):
+        pyfunc = mlflow.pyfunc.load_model("models:/sparkpick-ranker@champion")
+        out = pyfunc.predict(good.scoring_model.matrix(valid))
+    assert np.allclose(out["score"].to_numpy(), good.ranker.predict(valid), rtol=0, atol=1e-12)
+    assert np.allclose(out["predicted_uplift"].to_numpy(), good.scoring_model.predict(valid)["predicted_uplift"])
+
+    # a worse model on the same rows (it only sees audience size and noise) is refused
+    worse = fit_models(frame, WEAK, fast.ranker, "test-v1")
+    with registry.tracking(uri) as client:
+        version, champion_value, problem = registry.evaluate_champion(
+            client, "sparkpick-ranker", worse, "captured_at_k", 5
+        )
+        assert version == first.model_version and problem is None
+        new_value = float(worse.metrics.loc["ranker", "captured_at_k"])
+        decision = registry.decide_promotion("auto", "captured_at_k", new_value, champion_value, version)
+        assert decision.alias == "challenger", decision.reason
+    # the champion was measured on the same validation decisions as the new model
+    assert champion_value == pytest.approx(float(good.metrics.loc["ranker", "captured_at_k"]))
+
+
+def test_better_model_displaces_a_worse_champion(boosts, fast: Settings, store: tuple[str, Path]) -> None:
+    uri, _ = store
+    frame = boosts(seed=13)
+    weak = fit_models(frame, WEAK, fast.ranker, "test-v1")
+    first = _log(store, weak)
+    with registry.tracking(uri) as client:
+        registry.apply_promotion(client, "sparkpick-ranker", first.model_version,
+                                 registry.PromotionDecision("champion", "first"))
+    strong = fit_models(frame, FEATURES, fast.ranker, "test-v1")
+    second = _log(store, strong)
+    with registry.tracking(uri) as client:
+        version, value, problem = registry.evaluate_champion(client, "sparkpick-ranker", strong, "captured_at_k", 5)
+        new_value = float(strong.metrics.loc["ranker", "captured_at_k"])
+        decision = registry.decide_promotion("auto", "captured_at_k", new_value, value, version, problem)
+        assert decision.alias == "champion", decision.reason
+        registry.apply_promotion(client, "sparkpick-ranker", second.model_version, decision)
+        assert registry.alias_version(client, "sparkpick-ranker", "champion") == second.model_version
+
+
+def test_feature_version_mismatch_and_missing_champion(boosts, fast: Settings, store: tuple[str, Path]) -> None:
+    uri, _ = store
+    with registry.tracking(uri) as client, pytest.raises(InputError, match="sparkpick train"):
+        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    assert not registry.has_champion(uri, "sparkpick-ranker")
+    fitted = fit_models(boosts(n_weeks=10, seed=4), FEATURES, fast.ranker, "old-v0")
+    logged = _log(store, fitted)
+    with registry.tracking(uri) as client:
+        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
+                                 registry.PromotionDecision("champion", "first"))
+        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    assert registry.has_champion(uri, "sparkpick-ranker")
+    assert served.version == logged.model_version
+    registry.check_feature_version(served, "old-v0")
+    with pytest.raises(InputError, match="retrain"):
+        registry.check_feature_version(served, "new-v1")
+    assert isinstance(pd.Timestamp("2026-01-01"), pd.Timestamp)

@@ -1,0 +1,415 @@
+"""A small fake of the TikTok API for Business (v1.3) for tests: real HTTP on 127.0.0.1, standard library.
+
+It serves a generated world (`sample_world`) with the API's habits: the `{code, message, request_id, data}`
+envelope with errors under HTTP 200, `Access-Token` checking (40105), cursor paging with short pages while
+`has_more` stays true, page paging with `page_info`, report rows whose metric values are strings, a 30-day
+cap on report windows and a 20-item cap on `max_count` (40002), and injected faults: throttling
+(40100/40132), HTTP 429/5xx, a truncated JSON body, token and permission codes, partial success.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PREFIX = "/open_api/v1.3/"
+VIDEO_MAX_COUNT = 20
+PAGE_SIZE_MAX = 1000
+REPORT_MAX_DAYS = 30
+IDLE_DAYS = 7
+
+FAULTS = {
+    "throttle": (200, {"code": 40100, "message": "Requests made too frequently. Please try again later."}),
+    "frequency": (200, {"code": 40132, "message": "Frequency limited, please retry later."}),
+    "token_expired": (200, {"code": 40102, "message": "Access token has expired."}),
+    "token_invalid": (200, {"code": 40105, "message": "Access token is incorrect or has been revoked."}),
+    "permission": (200, {"code": 40001, "message": "No permission to operate advertiser."}),
+    "scope": (200, {"code": 40130, "message": "The scope of this API is not authorized."}),
+    "bad_param": (200, {"code": 40002, "message": "Invalid parameter."}),
+}
+
+
+@dataclass
+class Account:
+    """One business (TikTok) account: its profile and its organic videos as the API returns them."""
+
+    business_id: str
+    profile: dict[str, Any]
+    videos: list[dict[str, Any]]
+
+
+@dataclass
+class World:
+    """Everything the fake API knows."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    authorisations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    report_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the server received (the token is recorded only as right or wrong)."""
+
+    method: str
+    endpoint: str
+    params: dict[str, str]
+    token_ok: bool
+
+
+def item_id_at(moment: datetime, rng: random.Random) -> str:
+    """A TikTok-style item id: creation time (epoch seconds) in the upper 32 bits; 19 digits today."""
+    return str((int(moment.timestamp()) << 32) | rng.getrandbits(32))
+
+
+def sample_world(as_of: datetime, seed: int = 1) -> World:
+    """A small, credible world: one advertiser, its brand account, a creator account, creators' Spark
+    authorisations in every state, Spark and non-Spark ads with daily rows over about 80 days, and a few
+    broken records (missing item id, unparseable count, bad report number, an ad unknown to ad/get)."""
+    rng = random.Random(seed)
+    adv = "7028479839571156993"
+    brand, creator = "-000BrandAcct9xQ", "-000CreatorMia7Lp"
+    world = World()
+
+    def videos(n: int, reach_scale: float) -> list[dict[str, Any]]:
+        out = []
+        for i in range(n):
+            posted = as_of - timedelta(days=2 + i * 3, hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
+            views = int(rng.lognormvariate(8, 1.2) * reach_scale)
+            video: dict[str, Any] = {
+                "item_id": item_id_at(posted, rng),
+                "create_time": int(posted.timestamp()),
+                "caption": f"day {i} with the new blender #ad" if i % 3 else f"unboxing {i} \U0001f525",
+                "video_duration": round(rng.uniform(6, 45), 1),
+                "share_url": f"https://www.tiktok.com/@x/video/{i}",
+                "video_views": views,
+                "likes": int(views * rng.uniform(0.02, 0.12)),
+                "comments": int(views * rng.uniform(0.001, 0.01)),
+                "shares": int(views * rng.uniform(0.001, 0.02)),
+                "favorites": int(views * rng.uniform(0.001, 0.02)),
+                "reach": int(views * rng.uniform(0.6, 0.9)),
+                "average_time_watched": round(rng.uniform(2, 14), 2),
+                "total_time_watched": views * 5,
+                "full_video_watched_rate": round(rng.uniform(0.05, 0.6), 4),
+            }
+            # Idle for more than 7 days: reach and watch fields disappear (documented API quirk).
+            if (as_of - posted).days > 40 and i % 2:
+                for name in ("reach", "average_time_watched", "total_time_watched", "full_video_watched_rate"):
+                    video.pop(name)
+            out.append(video)
+        return out
+
+    brand_videos = videos(25, 3.0)
+    creator_videos = videos(12, 1.0)
+    # One id as a bare JSON integer: 19 digits must survive exactly (no float on the way).
+    brand_videos[1]["item_id"] = int(brand_videos[1]["item_id"])
+    brand_videos[4].pop("item_id")  # broken record: no item id
+    brand_videos[6]["video_views"] = "n/a"  # broken record: unparseable count
+    world.accounts[brand] = Account(
+        brand, {"username": "blendco", "display_name": "BlendCo", "followers_count": 182_400}, brand_videos
+    )
+    world.accounts[creator] = Account(
+        creator, {"username": "mia.makes", "display_name": "Mia", "followers_count": 41_250}, creator_videos
+    )
+
+    def auth(item_id: str, status: str, end: datetime, identity: str, name: str, text: str = "") -> dict:
+        return {
+            "item_info": {"item_id": item_id, "auth_code": "#" + "x" * 20, "text": text, "status": "ok"},
+            "auth_info": {
+                "ad_auth_status": status,
+                "auth_start_time": (end - timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S"),
+                "auth_end_time": end.strftime("%Y-%m-%d %H:%M:%S"),
+                "invite_start_time": "",
+            },
+            "user_info": {"identity_id": identity, "identity_type": "AUTH_CODE", "tiktok_name": name},
+            "video_info": {"duration": 15.0, "width": 1080, "height": 1920, "preview_url": "https://p/x"},
+        }
+
+    later, earlier = as_of + timedelta(days=20), as_of - timedelta(days=3)
+    outsider_posts = [as_of - timedelta(days=d) for d in (5, 9, 50)]
+    outsider_ids = [item_id_at(t, rng) for t in outsider_posts]
+    world.authorisations[adv] = [
+        auth(str(creator_videos[0]["item_id"]), "AUTHORIZED", later, "6900000000000000001", "mia.makes"),
+        auth(str(creator_videos[1]["item_id"]), "AUTHORIZED", earlier, "6900000000000000001", "mia.makes"),
+        auth(str(creator_videos[2]["item_id"]), "EXPIRED", earlier, "6900000000000000001", "mia.makes"),
+        auth(str(creator_videos[3]["item_id"]), "INVITING", later, "6900000000000000001", "mia.makes"),
+        # A creator who is not one of the configured business accounts.
+        auth(outsider_ids[0], "AUTHORIZED", later, "6911111111111111111", "sam.cooks", "sam's smoothie hack"),
+        auth(outsider_ids[1], "AUTHORIZED", later, "6911111111111111111", "sam.cooks", "5am routine"),
+        auth(outsider_ids[2], "EXPIRED", earlier, "6911111111111111111", "sam.cooks", "old but gold"),
+        {"item_info": {"auth_code": "#broken"}, "auth_info": {"ad_auth_status": "AUTHORIZED"}, "user_info": {}},
+    ]
+
+    spark_items = [str(creator_videos[0]["item_id"]), outsider_ids[1], str(brand_videos[2]["item_id"])]
+    ghost_item = item_id_at(as_of - timedelta(days=200), rng)  # boosted post nobody returns
+    ads = []
+    ad_number = 1_780_000_000_000_000
+    for item in [*spark_items, ghost_item]:
+        ad_number += 17
+        ads.append({"ad_id": str(ad_number), "advertiser_id": adv, "tiktok_item_id": item,
+                    "identity_type": "AUTH_CODE", "identity_id": "6900000000000000001",
+                    "create_time": "2026-01-01 00:00:00"})
+    for _ in range(3):
+        ad_number += 17
+        ads.append({"ad_id": str(ad_number), "advertiser_id": adv, "tiktok_item_id": "",
+                    "identity_type": "CUSTOMIZED_USER", "identity_id": "", "create_time": "2026-01-01 00:00:00"})
+    world.ads[adv] = ads
+
+    rows: list[dict[str, Any]] = []
+    for n, ad in enumerate([*ads, {"ad_id": "1789999999999999999"}]):  # the last is unknown to ad/get
+        first = as_of - timedelta(days=80 - 9 * n)
+        for d in range(rng.randint(12, 40)):
+            day = (first + timedelta(days=d)).replace(hour=0, minute=0, second=0, microsecond=0)
+            if day.date() > as_of.date():
+                break
+            imp = rng.randint(0, 20_000) if d else 0  # the first day delivers nothing
+            metrics = {
+                "spend": f"{imp * rng.uniform(0.004, 0.012):.2f}",
+                "impressions": str(imp),
+                "clicks": str(int(imp * 0.01)),
+                "video_watched_2s": str(int(imp * rng.uniform(0.2, 0.45))),
+                "video_watched_6s": str(int(imp * rng.uniform(0.08, 0.2))),
+                "likes": str(int(imp * 0.03)),
+                "comments": str(int(imp * 0.002)),
+                "shares": str(int(imp * 0.003)),
+                "conversion": str(int(imp * rng.uniform(0.0005, 0.003))),
+            }
+            rows.append({"dimensions": {"ad_id": ad["ad_id"], "stat_time_day": day.strftime("%Y-%m-%d %H:%M:%S")},
+                         "metrics": metrics})
+    rows[5]["metrics"]["spend"] = "1,2.x"  # broken record: unparseable number
+    world.report_rows[adv] = rows
+    return world
+
+
+class FakeTikTokServer:
+    """Serve a `World` on 127.0.0.1 (free port) in a thread; use as a context manager."""
+
+    def __init__(self, world: World, token: str, short_pages: bool = True) -> None:
+        self.world = world
+        self.token = token
+        self.short_pages = short_pages
+        self.requests: list[Seen] = []
+        self._faults: list[list[Any]] = []  # [endpoint, kind, remaining]
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}{PREFIX}"
+
+    def __enter__(self) -> FakeTikTokServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def fail(self, endpoint: str, kind: str, times: int = 1) -> None:
+        """The next `times` requests to `endpoint` answer with fault `kind` (see FAULTS, plus http500,
+        http429, malformed, partial, echo_token)."""
+        with self._lock:
+            self._faults.append([endpoint, kind, times])
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def calls(self, endpoint: str) -> list[Seen]:
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    def _take_fault(self, endpoint: str) -> str | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault[0] == endpoint and fault[2] > 0:
+                    fault[2] -= 1
+                    return fault[1]
+        return None
+
+    # -- request handling ------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _envelope(self, code: int, message: str, data: dict[str, Any] | None = None) -> None:
+                rid = f"2026{len(server.requests):016d}"
+                body = {"code": code, "message": message, "request_id": rid, "data": data or {}}
+                self._send(200, json.dumps(body).encode())
+
+            def _serve(self, method: str) -> None:
+                url = urlsplit(self.path)
+                if not url.path.startswith(PREFIX):
+                    self._send(404, b"not found")
+                    return
+                endpoint = url.path.removeprefix(PREFIX)
+                params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                if method == "POST":
+                    length = int(self.headers.get("Content-Length") or 0)
+                    params.update({k: str(v) for k, v in json.loads(self.rfile.read(length) or b"{}").items()})
+                token_ok = self.headers.get("Access-Token") == server.token
+                server.requests.append(Seen(method, endpoint, params, token_ok))
+                fault = server._take_fault(endpoint)
+                if fault in FAULTS:
+                    body = FAULTS[fault][1]
+                    self._envelope(body["code"], body["message"])
+                    return
+                if fault == "http500":
+                    self._send(500, b"<html>Internal Server Error</html>")
+                    return
+                if fault == "http429":
+                    self._send(429, b'{"message": "slow down"}', {"Retry-After": "0"})
+                    return
+                if fault == "malformed":
+                    self._send(200, b'{"code": 0, "message": "OK", "data": {"videos": [{"item_id": "73')
+                    return
+                if fault == "echo_token":
+                    self._envelope(40002, f"Invalid parameter near Access-Token {self.headers.get('Access-Token')}")
+                    return
+                if not token_ok:
+                    self._envelope(40105, "Access token is incorrect or has been revoked.")
+                    return
+                route = {
+                    "business/get/": server._account,
+                    "business/video/list/": server._videos,
+                    "tt_video/list/": server._authorisations,
+                    "ad/get/": server._ads,
+                    "report/integrated/get/": server._report,
+                    "tt_video/authorize/": server._authorize,
+                }.get(endpoint)
+                if route is None:
+                    self._send(404, b'{"code": 40400, "message": "Not found"}')
+                    return
+                try:
+                    data = route(params)
+                except ValueError as exc:
+                    self._envelope(40002, str(exc))
+                    return
+                if fault == "partial":
+                    self._envelope(20001, "Partial success: some items failed.", data)
+                    return
+                self._envelope(0, "OK", data)
+
+        return Handler
+
+    # -- endpoints (raise ValueError for a 40002 answer) -----------------------------------------------
+    @staticmethod
+    def _json_list(params: dict[str, str], name: str) -> list[Any]:
+        try:
+            value = json.loads(params[name])
+        except (KeyError, json.JSONDecodeError):
+            raise ValueError(f"{name}: must be a JSON array string") from None
+        if not isinstance(value, list):
+            raise ValueError(f"{name}: must be a JSON array string")
+        return value
+
+    def _account_of(self, params: dict[str, str]) -> Account:
+        account = self.world.accounts.get(params.get("business_id", ""))
+        if account is None:
+            raise ValueError("business_id: invalid or not authorised")
+        return account
+
+    def _account(self, params: dict[str, str]) -> dict[str, Any]:
+        fields = self._json_list(params, "fields")
+        profile = self._account_of(params).profile
+        return {k: v for k, v in profile.items() if k in fields}
+
+    def _videos(self, params: dict[str, str]) -> dict[str, Any]:
+        account = self._account_of(params)
+        fields = set(self._json_list(params, "fields"))
+        max_count = int(params.get("max_count", VIDEO_MAX_COUNT))
+        if not 0 < max_count <= VIDEO_MAX_COUNT:
+            raise ValueError("max_count: must be between 1 and 20")
+        ordered = sorted(account.videos, key=lambda v: -v["create_time"])
+        cursor = params.get("cursor")
+        if cursor is not None:
+            ordered = [v for v in ordered if v["create_time"] * 1000 < int(cursor)]
+        page_no = sum(1 for r in self.calls("business/video/list/") if r.params.get("business_id") ==
+                      params.get("business_id") and "cursor" in r.params) if cursor else 0
+        # Short pages with has_more still true, as the real API does now and then.
+        take = max(1, max_count // 2) if self.short_pages and page_no % 3 != 2 else max_count
+        page = ordered[:take]
+        records = [{k: v for k, v in video.items() if k in fields or k == "item_id"} for video in page]
+        has_more = len(ordered) > take
+        return {"videos": records, "has_more": has_more,
+                "cursor": page[-1]["create_time"] * 1000 if page else int(cursor or 0)}
+
+    @staticmethod
+    def _paged(items: list[dict[str, Any]], params: dict[str, str], key: str = "list") -> dict[str, Any]:
+        page, size = int(params.get("page", 1)), int(params.get("page_size", 10))
+        if not 0 < size <= PAGE_SIZE_MAX or page < 1:
+            raise ValueError("page_size: must be between 1 and 1000")
+        total_page = max(1, -(-len(items) // size))
+        chunk = items[(page - 1) * size : page * size]
+        return {key: chunk, "page_info": {"page": page, "page_size": size, "total_number": len(items),
+                                         "total_page": total_page}}
+
+    def _authorize(self, params: dict[str, str]) -> dict[str, Any]:
+        if not params.get("advertiser_id") or not params.get("auth_code", "").startswith("#"):
+            raise ValueError("auth_code: invalid authorisation code")
+        return {}
+
+    def _authorisations(self, params: dict[str, str]) -> dict[str, Any]:
+        return self._paged(self.world.authorisations.get(params.get("advertiser_id", ""), []), params)
+
+    def _ads(self, params: dict[str, str]) -> dict[str, Any]:
+        self._json_list(params, "fields")
+        return self._paged(self.world.ads.get(params.get("advertiser_id", ""), []), params)
+
+    def _report(self, params: dict[str, str]) -> dict[str, Any]:
+        for name, wanted in (("service_type", "AUCTION"), ("report_type", "BASIC"), ("data_level", "AUCTION_AD")):
+            if params.get(name) != wanted:
+                raise ValueError(f"{name}: this fake serves only {wanted}")
+        if self._json_list(params, "dimensions") != ["ad_id", "stat_time_day"]:
+            raise ValueError("dimensions: expected [ad_id, stat_time_day]")
+        metrics = self._json_list(params, "metrics")
+        try:
+            start = datetime.strptime(params["start_date"], "%Y-%m-%d").replace(tzinfo=UTC)
+            end = datetime.strptime(params["end_date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        except (KeyError, ValueError):
+            raise ValueError("start_date/end_date: expected YYYY-MM-DD") from None
+        if end < start or (end - start).days + 1 > REPORT_MAX_DAYS:
+            raise ValueError("end_date: the time span of daily reports is at most 30 days")
+        rows = []
+        for row in self.world.report_rows.get(params.get("advertiser_id", ""), []):
+            day = datetime.strptime(row["dimensions"]["stat_time_day"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            if start <= day <= end:
+                rows.append({"dimensions": row["dimensions"],
+                             "metrics": {k: v for k, v in row["metrics"].items() if k in metrics}})
+        return self._paged(rows, params)
+
+
+@contextmanager
+def serving(world: World, token: str, short_pages: bool = True) -> Iterator[FakeTikTokServer]:
+    with FakeTikTokServer(world, token, short_pages) as server:
+        yield server

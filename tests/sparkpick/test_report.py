@@ -1,0 +1,275 @@
+"""The shortlist report: words, escaping, files, and the page in a real headless browser."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparkpick.report import (
+    ReportMeta,
+    band_sentence,
+    data_uri,
+    post_link,
+    ratio_band,
+    ratio_phrase,
+    render_shortlist_html,
+    uplift_sentence,
+    write_report,
+)
+from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
+
+AS_OF = pd.Timestamp("2026-11-01 01:00")
+EVIL = '<script>window.__pwned = 1; document.title = "PWNED"</script><b>bold</b> & "quotes"'
+
+
+def make_thumbnail(seed: int) -> bytes:
+    """A real JPEG: a coloured gradient with a shape, 9:16 like a phone video's first frame."""
+    rng = np.random.default_rng(seed)
+    h, w = 320, 180
+    base = rng.integers(40, 200, size=3)
+    grad = np.linspace(0, 1, h)[:, None, None] * np.array([60, 40, 90])[None, None, :]
+    img = np.clip(base[None, None, :] + grad + np.zeros((h, w, 3)), 0, 255).astype(np.uint8)
+    cv2.circle(img, (int(rng.integers(40, 140)), int(rng.integers(60, 260))), 34, (240, 240, 240), -1)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def make_shortlist(advertisers: int = 3, k: int = 4, seed: int = 0) -> pd.DataFrame:
+    """A shortlist with the columns `score_candidates` returns, built by hand."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a in range(advertisers):
+        for rank in range(1, k + 1):
+            views = int(rng.integers(2_000, 900_000))
+            likes, comments, shares = int(views * 0.08), int(views * 0.004), int(views * 0.01)
+            ratio = float(np.round(2.4 / rank + rng.normal(0, 0.05), 3)) if rank < k else 0.72
+            rows.append({
+                "advertiser_id": f"adv-{a + 1}",
+                "post_id": f"p{a}{rank:03d}",
+                "rank": rank,
+                "score": 1.0 / rank,
+                "predicted_uplift": np.log(ratio),
+                "uplift_ratio": ratio,
+                "uplift_low": np.log(ratio * 0.7),
+                "uplift_high": np.log(ratio * 1.3),
+                "uplift_ratio_low": ratio * 0.7,
+                "uplift_ratio_high": ratio * 1.3,
+                "model_version": "3",
+                "run_id": "abc123",
+                "as_of": AS_OF,
+                "reason_1": "Shares per view in the top 5% of this creator's posts",
+                "reason_2": "Reads as native: one handheld take, no text overlays",
+                "reason_3": "Creator posts about the brand every week",
+                "flag_no_auth_code": rank == 2,
+                "flag_auth_expiring": rank == 3 and a == 0,
+                "flag_no_usage_rights": rank == 4,
+                "flag_calibrating": rank == 1 and a == 1,
+                "creator_handle": f"creator_{a}_{rank}",
+                "posted_at": AS_OF - pd.Timedelta(hours=30 + 20 * rank),
+                "caption": EVIL if (a, rank) == (0, 1) else f"Trying the new serum, day {rank} #skincare",
+                "views": views,
+                "likes": likes,
+                "comments": comments,
+                "shares": shares,
+                "engagement_rate": (likes + comments + shares) / views,
+                "video_status": "ok",
+                "polish_score": 80.0 if rank == 3 else 20.0 + rank,
+                "polish_reasons": "hard cuts, text overlays" if rank == 3 else "one handheld take",
+                "thumbnail_path": None,
+            })
+    return pd.DataFrame(rows)
+
+
+def make_meta(**over: object) -> ReportMeta:
+    values: dict = {
+        "as_of": AS_OF.to_pydatetime(), "ran_at": datetime(2026, 11, 1, 1, 4), "model_version": "3",
+        "candidates_considered": 412, "polish_ad_threshold": 65.0, "top_k": 4, "source": "demo",
+        "failures": ("post p9: video could not be decoded (moov atom not found)",),
+        "display_timezone": "Europe/Amsterdam",
+    }
+    values.update(over)
+    return ReportMeta(**values)
+
+
+# -- words -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("ratio", "expected"),
+    [(1.8, "About 1.8x cheaper per conversion than your in-feed ads."),
+     (0.5, "About 2.0x more expensive per conversion than your in-feed ads."),
+     (1.01, "About the same cost per conversion as your in-feed ads."),
+     (float("nan"), "No uplift estimate for this post."),
+     (None, "No uplift estimate for this post.")],
+)
+def test_uplift_sentence_is_honest_both_ways(ratio: float | None, expected: str) -> None:
+    assert uplift_sentence(ratio) == expected
+
+
+def test_band_sentence_says_when_it_could_go_either_way() -> None:
+    assert band_sentence(1.2, 2.4) == "Likely range: 1.2x cheaper to 2.4x cheaper."
+    assert "either way" in band_sentence(0.8, 1.5)
+    assert ratio_phrase(0.8) == "1.2x more expensive"
+    assert band_sentence(None, 2.0) == ""
+
+
+def test_band_from_log_scale_when_no_ratio_band() -> None:
+    row = {"uplift_low": np.log(1.2), "uplift_high": np.log(2.4)}
+    assert band_sentence(*ratio_band(row)) == "Likely range: 1.2x cheaper to 2.4x cheaper."
+    assert ratio_band({"uplift_ratio_low": 0.9, "uplift_ratio_high": 1.4, **row}) == (0.9, 1.4)
+
+
+def test_post_link_only_for_real_tiktok_ids() -> None:
+    assert post_link({"post_id": "7301234567890123456", "creator_handle": "@ann"}) == (
+        "https://www.tiktok.com/@ann/video/7301234567890123456"
+    )
+    assert post_link({"post_id": "p001", "creator_handle": "ann"}) is None
+    assert post_link({"post_id": "p001", "post_url": "https://vm.tiktok.com/x"}) == "https://vm.tiktok.com/x"
+    assert post_link({"post_id": "p001", "post_url": "javascript:alert(1)"}) is None
+
+
+def test_data_uri_rejects_non_images() -> None:
+    assert data_uri(make_thumbnail(1)).startswith("data:image/jpeg;base64,")
+    assert data_uri(b"<svg onload=alert(1)>") is None
+
+
+# -- the page --------------------------------------------------------------------------------------------
+def test_html_escapes_post_text_and_shows_every_pick() -> None:
+    shortlist = make_shortlist()
+    html = render_shortlist_html(shortlist, make_meta(), {})
+    assert "<script>window.__pwned" not in html
+    assert "&lt;script&gt;window.__pwned" in html
+    assert len(re.findall(r'<tr class="pick', html)) == len(shortlist)
+    # Exactly one script element: the page's own.
+    assert html.count("<script>") == 1
+    assert "About 1.2x cheaper" in html or "cheaper per conversion" in html
+    assert "more expensive per conversion" in html  # the rank-4 picks below 1
+
+
+def test_html_shows_flags_reasons_and_header() -> None:
+    shortlist = make_shortlist()
+    html = render_shortlist_html(shortlist, make_meta(), {})
+    for label in ("No auth code", "Code expiring", "No usage rights", "Looks like an ad", "Calibrating"):
+        assert label in html
+    assert "Shares per view in the top 5%" in html
+    assert "412" in html and "Model <b>3</b>" in html
+    assert "1 thing failed" in html and "moov atom not found" in html
+    # Times in the configured zone: 01:00 UTC is 02:00 in Amsterdam in November.
+    assert "2026-11-01 02:00 CET" in html
+
+
+def test_looks_like_ad_follows_the_threshold() -> None:
+    shortlist = make_shortlist(advertisers=1)
+    strict = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=90.0), {})
+    loose = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=10.0), {})
+    assert strict.count('class="badge" title="High polish') == 0
+    assert loose.count('class="badge" title="High polish') == len(shortlist)
+
+
+def test_missing_optional_columns_still_render() -> None:
+    shortlist = make_shortlist(advertisers=1).drop(
+        columns=["uplift_low", "uplift_high", "uplift_ratio_low", "uplift_ratio_high", "reason_3",
+                 "flag_calibrating", "polish_score"]
+    )
+    html = render_shortlist_html(shortlist, make_meta(failures=()), {})
+    assert "Nothing failed" in html
+    assert "Likely range" not in html
+
+
+def test_empty_shortlist_renders_a_message() -> None:
+    html = render_shortlist_html(make_shortlist().iloc[:0], make_meta(), {})
+    assert "No candidates to shortlist" in html
+
+
+def test_write_report_is_idempotent_and_latest_tracks_newest(tmp_path: Path) -> None:
+    shortlist = make_shortlist()
+    thumbs = {pid: make_thumbnail(i) for i, pid in enumerate(shortlist["post_id"])}
+    reports = tmp_path / "reports"
+    first = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails=thumbs)
+    again = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails=thumbs)
+    assert first.html.read_bytes() == again.html.read_bytes()
+    assert sorted(p.name for p in first.folder.iterdir()) == ["report.json", "shortlist.csv", "shortlist.html"]
+    csv = pd.read_csv(first.csv)
+    assert len(csv) == len(shortlist)
+    assert csv["flag_looks_like_ad"].sum() == (shortlist["polish_score"] > 65).sum()
+    assert csv["uplift_text"].str.contains("per conversion").all()
+    html = first.html.read_text(encoding="utf-8")
+    assert html.count("data:image/jpeg;base64,") == len(shortlist)
+    assert not re.search(r'(src|href)="(https?:)?//', html.replace('href="https://www.tiktok.com', ""))
+
+    latest = reports / "latest" / "shortlist.html"
+    assert latest.read_bytes() == first.html.read_bytes()
+    newer = write_report(shortlist.iloc[:3], make_meta(), reports, "2026-11-02", thumbnails=thumbs)
+    assert (reports / "latest" / "shortlist.csv").read_bytes() == newer.csv.read_bytes()
+    # Re-running an older night rewrites that night but leaves latest on the newest one.
+    older = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails=thumbs)
+    assert older.latest is None
+    assert (reports / "latest" / "shortlist.csv").read_bytes() == newer.csv.read_bytes()
+
+
+def test_write_report_reads_thumbnail_files(tmp_path: Path) -> None:
+    shortlist = make_shortlist(advertisers=1, k=2)
+    paths = []
+    for i, pid in enumerate(shortlist["post_id"]):
+        p = tmp_path / f"{pid}.jpg"
+        p.write_bytes(make_thumbnail(i))
+        paths.append(str(p))
+    paths[1] = str(tmp_path / "missing.jpg")
+    shortlist = shortlist.assign(thumbnail_path=paths)
+    out = write_report(shortlist, make_meta(), tmp_path / "reports", "2026-11-01")
+    html = out.html.read_text(encoding="utf-8")
+    assert html.count("data:image/jpeg;base64,") == 1
+    assert "no<br>thumbnail" in html
+
+
+def test_bad_report_date_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        write_report(make_shortlist(), make_meta(), tmp_path, "../../etc")
+
+
+# -- the page in a real browser --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def written_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shortlist = make_shortlist()
+    thumbs = {pid: make_thumbnail(i) for i, pid in enumerate(shortlist["post_id"])}
+    out = write_report(shortlist, make_meta(), tmp_path_factory.mktemp("r"), "2026-11-01", thumbnails=thumbs)
+    return out.html
+
+
+def _visible_rows(dom: str) -> list[str]:
+    return re.findall(r'<tr class="pick[^"]*" data-adv="([^"]+)"', dom)
+
+
+def test_report_in_headless_chromium(written_report: Path) -> None:
+    browser = require_chromium()
+    dom, log = dump_dom(browser, written_report.as_uri())
+    assert 'data-js="ready"' in dom, "the page's script did not finish"
+    assert console_errors(log) == []
+    assert len(re.findall(r'<tr class="pick', dom)) == 12
+    assert "window.__pwned" in dom and "&lt;script&gt;window.__pwned" in dom
+    assert "PWNED" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    assert "12 of 12 posts" in dom
+    shot = screenshot(browser, written_report.as_uri(), ARTIFACTS / "report" / "shortlist.png")
+    assert shot.stat().st_size > 20_000
+
+
+def test_report_filters_and_sorts_in_chromium(written_report: Path) -> None:
+    browser = require_chromium()
+    dom, log = dump_dom(browser, written_report.as_uri() + "#adv=adv-2&sort=-ratio")
+    assert console_errors(log) == []
+    assert "4 of 12 posts" in dom
+    hidden = re.findall(r'<tr class="pick[^"]*hidden[^"]*" data-adv="([^"]+)"', dom)
+    assert sorted(set(hidden)) == ["adv-1", "adv-3"]
+    ratios = [float(x) for x in re.findall(r'data-adv="adv-2" data-rank="\d+" data-posted="[^"]*" '
+                                            r'data-views="[^"]*" data-ratio="([^"]+)"', dom)]
+    assert ratios == sorted(ratios, reverse=True) and len(ratios) == 4
+
+    dom, _ = dump_dom(browser, written_report.as_uri() + "#flag=flag_no_auth_code")
+    assert "3 of 12 posts" in dom
+    screenshot(browser, written_report.as_uri() + "#flag=flag_no_auth_code",
+               ARTIFACTS / "report" / "shortlist-filtered.png", size=(1440, 900))
