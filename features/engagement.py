@@ -48,11 +48,14 @@ def views_per_hour(views_now: pd.Series, views_before: pd.Series, hours: pd.Seri
     return ((views_now.astype("float64") - views_before) / hours).where(hours > 0)
 
 
-def robust_z(value: pd.Series, median: pd.Series, mad: pd.Series, n: pd.Series, min_peers: int) -> pd.Series:
+def robust_z(
+    value: pd.Series, median: pd.Series, mad: pd.Series, n: pd.Series, min_peers: int, clip: float = np.inf
+) -> pd.Series:
     """(value - peer median) / (1.4826 * peer MAD): how unusual the post is among comparable posts, in
-    robust standard deviations. NaN with fewer than `min_peers` peers or no spread among them."""
+    robust standard deviations, clipped to +-`clip`. NaN with fewer than `min_peers` peers or no spread
+    among them."""
     scale = MAD_TO_SIGMA * mad.astype("float64")
-    z = (value.astype("float64") - median) / scale
+    z = ((value.astype("float64") - median) / scale).clip(-clip, clip)
     return z.where((n >= min_peers) & (scale > 0))
 
 
@@ -275,6 +278,7 @@ def peer_features(
                 mad.reindex(idx),
                 n.reindex(idx).fillna(0),
                 config.min_peers,
+                config.peer_z_clip,
             )
             out[peer_column(metric, scope, config)] = z.to_numpy()
     return out

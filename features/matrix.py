@@ -42,6 +42,10 @@ DISPLAY_COLUMNS: tuple[str, ...] = (
 )
 VIDEO_DISPLAY: tuple[str, ...] = ("video_status", "polish_score", "polish_reasons", "thumbnail_path")
 VIDEO_PREFIX = "video_"
+# The polish score as a model input (the display column `polish_score` is not one), so that reasons can
+# name it; `video_decoded_s` says how much of the file decoded, a data-quality fact, not a content cue.
+POLISH_FEATURE = "video_polish_score"
+VIDEO_NOT_FEATURES: tuple[str, ...] = ("video_decoded_s",)
 
 # The tabular model inputs, in their stable order, with a plain-English phrase and unit each (used to
 # write reasons such as "shares per view in the top 5% of this creator's posts").
@@ -118,6 +122,8 @@ def describe_feature(column: str) -> str:
             described = getattr(video_table, "VIDEO_FEATURE_DESCRIPTIONS", {})
             if column in described:
                 return described[column]
+            if column == POLISH_FEATURE and "polish_score" in described:
+                return described["polish_score"]
         except ImportError:
             pass
         return f"video cue: {column[len(VIDEO_PREFIX):].replace('_', ' ')}"
@@ -141,7 +147,10 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model's input columns of a matrix, in a stable order: the tabular features in
     `FEATURE_DESCRIPTIONS` order (other configured growth ages after them, by name), then the numeric
     `video_*` cues sorted by name. Ids, labels, flags and display columns are never included."""
-    excluded = set(ID_COLUMNS) | set(TRAINING_COLUMNS) | set(FLAG_COLUMNS) | set(DISPLAY_COLUMNS)
+    excluded = (
+        set(ID_COLUMNS) | set(TRAINING_COLUMNS) | set(FLAG_COLUMNS) | set(DISPLAY_COLUMNS)
+        | set(VIDEO_NOT_FEATURES)
+    )
     order = {c: i for i, c in enumerate(FEATURE_DESCRIPTIONS)}
     tabular = sorted(
         (c for c in frame.columns if c not in excluded and _is_tabular_feature(c)),
@@ -238,6 +247,10 @@ def _features(
     if vid is not None:
         cues = [c for c in vid.columns if c.startswith(VIDEO_PREFIX) and c not in VIDEO_DISPLAY]
         joined = vid[cues].reindex(queries["post_id"].to_numpy())
+        if "polish_score" in vid.columns and POLISH_FEATURE not in joined.columns:
+            joined[POLISH_FEATURE] = pd.to_numeric(
+                vid["polish_score"].reindex(queries["post_id"].to_numpy()), errors="coerce"
+            ).astype("float64")
         joined.index = queries.index
         out = pd.concat([out, joined], axis=1)
 

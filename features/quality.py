@@ -110,6 +110,6 @@ def clean_metrics(metrics: pd.DataFrame, posts: pd.DataFrame) -> tuple[pd.DataFr
         snapshots_before_posting=int(early.sum()),
         duplicate_snapshots=int(dup.sum()),
         backwards_counts=backwards,
-        posts_without_snapshots=int((~posts["post_id"].isin(m["post_id"])).sum()),
+        posts_without_snapshots=len(set(posts["post_id"]) - set(m["post_id"])),
     )
     return m, report

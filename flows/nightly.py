@@ -140,8 +140,14 @@ def _has_champion(home: Home, settings: Settings) -> bool:
 
 
 def _failure_lines(summary: Any, attr: str) -> list[str]:
-    items = getattr(summary, attr, None) or []
-    return [str(item) for item in items]
+    """A summary's failures as lines; dict items ({post_id, status, reason}) read as "post X: status: reason"."""
+    lines = []
+    for item in getattr(summary, attr, None) or []:
+        if isinstance(item, dict) and "post_id" in item:
+            lines.append(f"post {item['post_id']}: {item.get('status', 'failed')}: {item.get('reason', '')}")
+        else:
+            lines.append(str(item))
+    return lines
 
 
 def _select_top(scored: pd.DataFrame, top_k: int) -> pd.DataFrame:
@@ -208,7 +214,7 @@ def run_nightly(
 
         # 2. Featurize new or changed videos only (cached by content hash).
         try:
-            feat = timed("featurize", fns["featurize"], home, settings)
+            feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of)
             result.videos_featurized = int(getattr(feat, "done", 0))
             result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
             result.notes.append(

@@ -84,8 +84,8 @@ def precision_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k:
     return hits / picks if picks else float("nan")
 
 
-def captured_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int) -> float:
-    """Normalised uplift captured by the top k of each group: random = 0, best possible = 1."""
+def captured_sums(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int) -> tuple[float, float]:
+    """(uplift gained over chance by the top k, the most that could be gained), summed over groups."""
     uplift, scores = np.asarray(uplift, dtype=float), np.asarray(scores, dtype=float)
     _check(uplift, scores, np.asarray(group))
     gained = possible = 0.0
@@ -95,6 +95,12 @@ def captured_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k: 
         chance = float(u.mean())
         gained += float(u[_top(s, n)].mean()) - chance
         possible += float(np.sort(u)[::-1][:n].mean()) - chance
+    return gained, possible
+
+
+def captured_at_k(uplift: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int) -> float:
+    """Normalised uplift captured by the top k of each group: random = 0, best possible = 1."""
+    gained, possible = captured_sums(uplift, scores, group, k)
     return gained / possible if possible > 0 else float("nan")
 
 

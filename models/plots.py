@@ -6,8 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on servers and CI
 
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure
 
 _TOP_FEATURES = 20
 

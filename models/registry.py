@@ -26,10 +26,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from models.evaluate import ranking_metrics
 from models.explain import shap_summary
 from models.plots import gain_curve_figure, importance_figure, shap_beeswarm_figure
 from models.ranker import ScoringModel
-from models.evaluate import ranking_metrics
 from models.training import GROUP, LABEL_DEFINITION, MODEL, RELEVANCE, UPLIFT, FittedModels
 from sparkpick.errors import InputError, SparkpickError
 

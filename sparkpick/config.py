@@ -151,6 +151,7 @@ class VideoConfig(_Section):
     kill_grace_s: float = Field(default=5.0, ge=0)
     # picture
     noise_flat_quantile: float = Field(default=0.5, gt=0, le=1)
+    sharpness_noise_k: float = Field(default=8.0, ge=0)
     canny_low: int = Field(default=100, ge=0)
     canny_high: int = Field(default=200, ge=0)
     clip_high: int = Field(default=250, ge=0, le=255)
@@ -182,6 +183,7 @@ class VideoConfig(_Section):
     cut_base_floor: float = Field(default=2.0, gt=0)
     cut_min_shot_s: float = Field(default=0.3, ge=0)
     shake_smooth_s: float = Field(default=0.5, gt=0)
+    phase_taper: float = Field(default=0.0, ge=0, le=0.5)
     static_max_diff: float = Field(default=1.0, gt=0)
     # polish_score: cue -> typical native and produced values and a weight (see features/video/polish.py)
     polish: dict[str, PolishCue] = {}
@@ -204,6 +206,7 @@ class FeaturesConfig(_Section):
     decision_period: str = "W"
     peer_window_days: int = Field(gt=0)
     min_peers: int = Field(ge=1)
+    peer_z_clip: float = Field(gt=0)
     growth_hours: list[float]
     growth_max_gap_hours: float = Field(gt=0)
     caption: CaptionConfig

@@ -166,6 +166,21 @@ def age_phrase(posted_at: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
     return f"{hours / 24:.0f} days ago"
 
 
+def readable_list(value: Any) -> str:
+    """A list (or a JSON-encoded list, as stored in the warehouse) as "a; b; c"; other text as is."""
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    text = _text(value)
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(items, list):
+            return "; ".join(str(v) for v in items)
+    return text
+
+
 def post_link(row: Mapping[str, Any]) -> str | None:
     """A public link to the post: the `post_url` column if present, else built from a TikTok item id."""
     url = row.get("post_url")
@@ -281,7 +296,7 @@ def _row_view(
         "flag_keys": " ".join(f["key"] for f in flags) or "none",
         "polish": None if polish is None else f"{polish:.0f}",
         "polish_sort": polish if polish is not None else -1,
-        "polish_reasons": _text(row.get("polish_reasons")),
+        "polish_reasons": readable_list(row.get("polish_reasons")),
         "video_status": _text(row.get("video_status")),
     }
 

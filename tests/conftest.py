@@ -35,3 +35,16 @@ def prefect_harness() -> object:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
+    """The tiny demo world (six contract CSVs, truth.csv, videos/*.mp4), built once per test session.
+
+    Read it, don't write into it: other tests share the folder.
+    """
+    from sparkpick.sources.demo import build_world
+
+    out = tmp_path_factory.mktemp("tiny_world")
+    build_world(out, settings, size="tiny", seed=settings.world.seed, workers=2)
+    return out

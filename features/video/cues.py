@@ -38,8 +38,8 @@ CUE_DESCRIPTIONS: dict[str, str] = {
     "vertical": "1 if the displayed frame is portrait (taller than wide), else 0",
     "native_vertical": "1 if portrait and not letterboxed landscape footage, else 0",
     # picture
-    "sharpness": "log10 of the variance of the Laplacian of the luma at analysis size (median over "
-    "samples); higher is crisper",
+    "sharpness": "log10(1 + variance of the Laplacian of the luma above the noise floor) at analysis "
+    "size (median over samples); higher is crisper",
     "noise": "grain: Immerkaer noise sigma of the luma on flat areas at analysis size (8-bit levels)",
     "colourfulness": "Hasler-Suesstrunk colourfulness M = sd(rg,yb) + 0.3 mean(rg,yb) (0 grey, >60 vivid)",
     "saturation": "mean HSV saturation (0-1, median over samples)",
@@ -87,10 +87,24 @@ VIDEO_FEATURE_DESCRIPTIONS: dict[str, str] = {
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
-def sharpness(gray: np.ndarray) -> float:
-    """log10(1 + variance of the Laplacian): focus and detail at analysis size (higher is crisper)."""
-    lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=1)
-    return math.log10(1.0 + float(lap.var()))
+def _flat_mask(g: np.ndarray, quantile: float) -> np.ndarray:
+    """Pixels whose Sobel gradient is at or below `quantile`: where noise, not texture, dominates."""
+    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    return grad <= np.quantile(grad, quantile)
+
+
+def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
+    """log10(1 + Laplacian energy above the noise floor) of the luma at analysis size: focus and detail.
+
+    The variance of the Laplacian (mean of its square) is the classic focus measure, but grain adds
+    to it. Here each pixel's squared Laplacian counts only above `noise_k` times the noise floor (its
+    mean on flat pixels), so grain that masks fine detail lowers the reading, and blur lowers it a lot.
+    """
+    g = gray.astype(np.float32)
+    lap2 = cv2.Laplacian(g, cv2.CV_32F, ksize=1) ** 2
+    flat = _flat_mask(g, flat_quantile)
+    floor = float(lap2[flat].mean()) if flat.any() else 0.0
+    return math.log10(1.0 + float(np.maximum(0.0, lap2 - noise_k * floor).mean()))
 
 
 def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
@@ -103,8 +117,7 @@ def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
         return float("nan")
     g = gray.astype(np.float32)
     response = np.abs(cv2.filter2D(g, -1, _IMMERKAER))[1:-1, 1:-1]
-    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[1:-1, 1:-1]
-    flat = grad <= np.quantile(grad, flat_quantile)
+    flat = _flat_mask(g, flat_quantile)[1:-1, 1:-1]
     if not flat.any():
         return float("nan")
     return float(math.sqrt(math.pi / 2) * response[flat].mean() / 6.0)
@@ -217,7 +230,7 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
     hsv_s = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 1]
     edges = cv2.Canny(gray, cfg.canny_low, cfg.canny_high)
     out = {
-        "sharpness": sharpness(gray),
+        "sharpness": sharpness(gray, cfg.noise_flat_quantile, cfg.sharpness_noise_k),
         "noise": noise_sigma(gray, cfg.noise_flat_quantile),
         "colourfulness": colourfulness(bgr),
         "saturation": float(hsv_s.mean()) / 255.0,
@@ -237,6 +250,24 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
 
 
 # -- the motion stream ----------------------------------------------------------------------------
+def _tukey_window(shape: tuple[int, ...], taper: float) -> np.ndarray:
+    """A window flat in the middle that tapers only the outer `taper` share of each side.
+
+    OpenCV's Hanning window weights the centre most, where the subject usually moves on its own; the
+    camera's motion is what the whole frame shares, so the middle must count as much as the rest.
+    """
+
+    def tukey(n: int) -> np.ndarray:
+        edge = max(1, int(taper * n))
+        w = np.ones(n, np.float32)
+        ramp = 0.5 * (1 - np.cos(np.pi * np.arange(edge) / edge))
+        w[:edge] = ramp
+        w[n - edge :] = ramp[::-1]
+        return w
+
+    return np.outer(tukey(shape[0]), tukey(shape[1])).astype(np.float32)
+
+
 @dataclass
 class MotionTracker:
     """Accumulates per-step numbers from tiny grayscale frames at a fixed rate; keeps one frame only."""
@@ -260,9 +291,12 @@ class MotionTracker:
         self._prev = cur
         if prev is None or prev.shape != cur.shape:
             return
-        if self._window is None or self._window.shape != cur.shape:
-            self._window = cv2.createHanningWindow(cur.shape[::-1], cv2.CV_32F)
-        (sx, sy), _response = cv2.phaseCorrelate(prev, cur, self._window)
+        if self.cfg.phase_taper > 0 and (self._window is None or self._window.shape != cur.shape):
+            self._window = _tukey_window(cur.shape, self.cfg.phase_taper)
+        # Remove the mean first: otherwise the window's own imprint (window x mean brightness), the same
+        # in both frames, wins the correlation at zero shift. The subtraction also makes the copies
+        # phaseCorrelate needs, as it applies the window to its inputs in place (OpenCV 4.14).
+        (sx, sy), _response = cv2.phaseCorrelate(prev - prev.mean(), cur - cur.mean(), self._window)  # type: ignore[arg-type]
         h, w = cur.shape
         diag = math.hypot(h, w)
         diff = float(np.abs(cur - prev).mean())

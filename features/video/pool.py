@@ -37,13 +37,18 @@ class VideoTask:
     video_sha256: str | None = None
 
 
-def _child(conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None) -> None:
+Extract = Callable[..., VideoResult]
+
+
+def _child(
+    conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None, extract: Extract
+) -> None:
     try:
         import cv2
 
         # Workers already run in parallel: OpenCV's own threads would only fight over the cores.
         cv2.setNumThreads(1)
-        result = extract_video(
+        result = extract(
             task.path, cfg, Path(thumbnail_dir) if thumbnail_dir else None, video_sha256=task.video_sha256
         )
     except BaseException as exc:  # extract_video should not raise; if it does, say so and exit cleanly
@@ -89,12 +94,14 @@ def run_videos(
     thumbnail_dir: Path | None = None,
     workers: int | None = None,
     start_method: str | None = None,
+    extract: Extract = extract_video,
 ) -> None:
     """Extract every task in child processes, calling `on_result(task, result)` as each one finishes.
 
     Never raises for a bad video: crashes and timeouts come back as `failed` results. `start_method`
     overrides `cfg.start_method`: "fork" suits a single-threaded caller such as the CLI (children
     start instantly with everything imported); threaded callers (Prefect) need "forkserver".
+    `extract` (an importable function with `extract_video`'s signature) is replaceable for tests.
     """
     queue = deque(tasks)
     if not queue:
@@ -109,7 +116,7 @@ def run_videos(
             while queue and len(running) < n_workers:
                 task = queue.popleft()
                 reader, writer = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs), daemon=True)
+                proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract), daemon=True)
                 proc.start()
                 writer.close()  # the child holds the only writer: EOF on the reader means it is gone
                 running.append(_Running(task, proc, reader, time.monotonic()))

@@ -34,7 +34,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def metrics_table(metrics: pd.DataFrame, k: int, title: str):  # noqa: ANN201 - rich is imported lazily
+def metrics_table(metrics: pd.DataFrame, k: int, title: str):
     """The evaluation table: one row per ordering, the model first."""
     from rich.table import Table
 

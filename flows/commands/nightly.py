@@ -30,6 +30,10 @@ def nightly(
     """
     import os
 
+    # Prefect's temporary server (no PREFECT_API_URL) can take over 20 s to start on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # Offline by design: no usage analytics from the temporary server.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     import pandas as pd
     from rich.console import Console
 
@@ -86,11 +90,12 @@ def _print_outcome(console: object, folder: object) -> None:
         console.print("[red]No shortlist was written.[/]")  # type: ignore[attr-defined]
         return
     shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
-    table = Table(title="Top picks per advertiser", show_lines=False)
-    for col in ("advertiser", "rank", "post", "creator", "uplift", "why"):
-        table.add_column(col, overflow="fold", max_width=60 if col == "why" else None)
+    table = Table(title="Top picks per advertiser (vs in-feed cost per conversion)", show_lines=False)
+    columns = ("advertiser", "rank", "creator", "uplift", "why")
+    for col in columns:
+        table.add_column(col, overflow="fold", no_wrap=col in ("advertiser", "uplift"))
     for row in top_picks_table(shortlist, per_advertiser=3):
-        table.add_row(*(str(row[c]) for c in ("advertiser", "rank", "post", "creator", "uplift", "why")))
+        table.add_row(*(str(row[c]) for c in columns))
     console.print(table)  # type: ignore[attr-defined]
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     failures = info.get("failures") or []

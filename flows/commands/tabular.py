@@ -12,7 +12,9 @@ from sparkpick.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+# Derived warehouse tables written by `sparkpick video-features` (see flows/featurize.py).
 VIDEO_TABLE = "video_features"
+POST_VIDEOS_TABLE = "post_videos"
 
 
 def _time(value: str, option: str) -> pd.Timestamp:
@@ -59,7 +61,13 @@ def register(app: typer.Typer) -> None:
         settings, home = inv.settings, inv.home
         with Warehouse(home.warehouse, read_only=True) as wh:
             tables = wh.contract_tables()
-            video = wh.read(VIDEO_TABLE) if wh.has_table(VIDEO_TABLE) else None
+            video = None
+            if wh.has_table(POST_VIDEOS_TABLE) and wh.has_table(VIDEO_TABLE):
+                from features.video.table import post_video_features
+
+                video = post_video_features(
+                    wh.read(POST_VIDEOS_TABLE), wh.read(VIDEO_TABLE), settings.video.feature_version
+                )
         if training:
             frame = training_matrix(
                 tables, settings, video=video, until=_time(until, "--until") if until else None

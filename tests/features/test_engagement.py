@@ -79,6 +79,8 @@ def test_pure_formulas() -> None:
     )
     assert z.iloc[0] == pytest.approx(2.0 / 1.4826)
     assert z.iloc[1:].isna().all()  # no spread; too few peers
+    clipped = engagement.robust_z(pd.Series([100.0]), pd.Series([0.0]), pd.Series([1.0]), pd.Series([5]), 3, 10)
+    assert clipped.iloc[0] == 10.0
 
 
 def test_latest_snapshot_as_of_and_rates(cfg: FeaturesConfig) -> None:

@@ -77,15 +77,18 @@ def test_video_cues_are_joined_and_missing_stays_missing(
             "polish_reasons": ["studio lighting", "handheld", None],
             "thumbnail_path": ["a.jpg", "b.jpg", None],
             "video_duration_s": [10.0, 20.0, np.nan],
+            "video_decoded_s": [10.0, 20.0, np.nan],
             "video_hook_motion": [0.5, 0.1, np.nan],
         }
     )
     frame = candidate_matrix(tables, T, settings, video=video)
     feats = feature_columns(frame)
     assert "video_hook_motion" in feats and "video_duration_s" in feats
-    assert "polish_score" not in feats and "video_status" not in feats
+    assert "polish_score" not in feats and "video_status" not in feats and "video_decoded_s" not in feats
+    assert "video_polish_score" in feats  # the score as a model input under its own name
     by_post = frame.set_index("post_id")
     assert by_post.loc[some[0], "polish_score"] == 80.0
+    assert by_post.loc[some[1], "video_polish_score"] == 20.0
     assert by_post.loc[some[0], "watch_fraction"] == pytest.approx(by_post.loc[some[0], "watch_time_s"] / 10)
     others = by_post.drop(index=some)
     assert others["video_hook_motion"].isna().all()  # never zero-filled

@@ -3,6 +3,7 @@ deployments and prefect.yaml. Whole-pipeline runs on a real demo world live in t
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import time
@@ -71,7 +72,8 @@ class Stages:
         if self.featurize_fails:
             raise RuntimeError("video worker crashed")
         return type("Summary", (), {"done": 3, "cached": 10, "failed": 1,
-                                    "failures": ["post p7: video could not be decoded"]})()
+                                    "failures": [{"post_id": "p7", "status": "failed",
+                                                  "reason": "moov atom not found"}]})()
 
     def score(self, home: Home, settings: Settings, as_of: Any = None, top_k: Any = None) -> pd.DataFrame:
         self._mark("score")
@@ -114,9 +116,9 @@ def test_second_holder_waits_then_gets_a_clear_message(tmp_path: Path) -> None:
     try:
         assert ready.wait(30)
         said: list[str] = []
-        with pytest.raises(LockBusy, match=rf"process {holder.pid}.*holds .*nightly.lock"):
-            with run_lock(path, timeout_s=0.5, on_wait=said.append):
-                pass
+        with pytest.raises(LockBusy, match=rf"process {holder.pid}.*holds .*nightly.lock"), \
+                run_lock(path, timeout_s=0.5, on_wait=said.append):
+            pass
         assert len(said) == 1 and "waiting" in said[0]
         start = time.monotonic()
         with run_lock(path, timeout_s=20):
@@ -145,14 +147,15 @@ def test_two_nights_at_once_never_interleave(tmp_path: Path) -> None:
         p.start()
     for p in procs:
         p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0]
-    lines = [line.split() for line in trace.read_text().splitlines()]
+    log = trace.read_text() if trace.exists() else "(no trace)"
+    assert [p.exitcode for p in procs] == [0, 0], log
+    lines = [line.split() for line in log.splitlines()]
     pids = [pid for pid, _ in lines]
     # Each run's steps form one unbroken block: the second started only after the first had finished.
     first = pids[0]
     switch = pids.index(next(p for p in pids if p != first))
-    assert set(pids[:switch]) == {first} and len(set(pids[switch:])) == 1
-    assert [what for _, what in lines[:switch]] == ["ingest-start", "ingest-end", "featurize", "score"]
+    assert set(pids[:switch]) == {first} and len(set(pids[switch:])) == 1, log
+    assert [what for _, what in lines[:switch]] == ["ingest-start", "ingest-end", "featurize", "score"], log
     assert (home / "reports" / "2026-11-01" / "shortlist.html").exists()
 
 
@@ -166,7 +169,7 @@ def test_flaky_source_is_retried_and_the_night_succeeds(home: Home, settings: Se
     assert result.candidates == 14 and len(result.shortlist) == 2 * settings.report.top_k
     html = result.report.html.read_text(encoding="utf-8")
     assert "posts.csv row 4: views is negative" in html
-    assert "post p7: video could not be decoded" in html
+    assert "post p7: failed: moov atom not found" in html
 
 
 def test_source_down_still_writes_the_report_and_says_so(home: Home, settings: Settings) -> None:
@@ -224,7 +227,7 @@ def test_plain_runner_backs_off_exponentially() -> None:
         return "done"
 
     assert PlainRunner(retries=3, delay_s=0.1)("flaky", flaky) == "done"
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2
 
 

@@ -23,7 +23,7 @@ FAST = {"ranker": {"params": {"n_estimators": 80, "num_leaves": 7, "min_child_sa
 
 
 @pytest.fixture(scope="module")
-def world(settings: Settings):  # noqa: ANN201
+def world(settings: Settings):
     return generate_tables(settings.world, "small", 7)
 
 
@@ -33,13 +33,13 @@ def fast(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def loaded(home: Home, world) -> Home:  # noqa: ANN001
+def loaded(home: Home, world) -> Home:
     with Warehouse(home.warehouse) as wh:
         wh.upsert(world.contract())
     return home
 
 
-def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Settings, world) -> None:  # noqa: ANN001
+def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Settings, world) -> None:
     result = train_model(loaded, fast)
     assert result.model_version == "1" and result.promoted_to == "champion"
     assert "first model" in result.promotion_reason
@@ -93,7 +93,7 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
         assert registry.alias_version(client, "sparkpick-ranker", "challenger") == "2"
 
 
-def test_until_uses_only_boosts_that_ended_before(loaded: Home, fast: Settings, world) -> None:  # noqa: ANN001
+def test_until_uses_only_boosts_that_ended_before(loaded: Home, fast: Settings, world) -> None:
     until = pd.Timestamp("2026-09-15")
     result = train_model(loaded, fast, until=until, promote="never")
     assert result.promoted_to == "challenger"

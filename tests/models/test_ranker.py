@@ -67,7 +67,7 @@ def test_fit_refuses_shuffled_rows_and_bad_grades(boosts) -> None:
     with pytest.raises(ValueError, match="not contiguous"):
         ranker.fit(frame[FEATURES], frame["relevance"].to_numpy(), frame["group_id"].to_numpy())
     ordered = sort_by_group(frame)
-    with pytest.raises(ValueError, match="0..30"):
+    with pytest.raises(ValueError, match=r"0\.\.30"):
         ranker.fit(ordered[FEATURES], ordered["relevance"].to_numpy() + 30, ordered["group_id"].to_numpy())
     with pytest.raises(ValueError, match="whole numbers"):
         ranker.fit(ordered[FEATURES], ordered["relevance"].to_numpy() + 0.5, ordered["group_id"].to_numpy())

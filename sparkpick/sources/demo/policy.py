@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sparkpick.config import WorldConfig
+from sparkpick.contract import SPARK_RESULTS
 from sparkpick.sources.demo import paid
 from sparkpick.sources.demo.organic import Organic, observed_engagement
 from sparkpick.sources.demo.world import Advertiser
@@ -92,5 +93,7 @@ def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates
                 r1 = min(r0 + rng.integers(pol.flight_days[0], pol.flight_days[1] + 1) * DAY, auth_end.iat[i])
                 if r1 - r0 >= MIN_FLIGHT and r1 <= end:
                     flights.append((r0, r1, pol.reboost_rate, True))
-    out = pd.DataFrame(rows)
+    columns = [c.name for c in SPARK_RESULTS.columns]
+    out = pd.DataFrame(rows, columns=columns)
+    out[["boosted_at", "ended_at"]] = out[["boosted_at", "ended_at"]].astype("datetime64[us]")
     return out.sort_values(["boosted_at", "post_id"], kind="stable").reset_index(drop=True)

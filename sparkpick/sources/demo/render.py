@@ -214,8 +214,8 @@ class NativeClip:
         for _ in range(int(rng.integers(2, 5))):  # furniture, a window, shelves
             x0, y0 = int(rng.integers(0, cw - 20)), int(rng.integers(0, ch - 20))
             shade = _hsv(rng.uniform(0, 1), sat * 0.8, rng.uniform(0.25, 0.9))
-            cv2.rectangle(bg, (x0, y0), (x0 + int(rng.integers(20, cw // 2)), y0 + int(rng.integers(20, ch // 2))),
-                          shade, -1)
+            x1, y1 = x0 + int(rng.integers(20, max(21, cw // 2))), y0 + int(rng.integers(20, max(21, ch // 2)))
+            cv2.rectangle(bg, (x0, y0), (x1, y1), shade, -1)
         self.bg = cv2.GaussianBlur(bg, (0, 0), 3 + 3 * rough)
         self.skin: BGR = spec.skin or _skin_from(rng)
         self.hair: BGR = _hsv(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.3))
@@ -268,7 +268,7 @@ class NativeClip:
             text = names.HANDWRITTEN[rng.integers(len(names.HANDWRITTEN))]
             s0 = int(rng.integers(0, max(1, n // 2)))
             self.overlays.append(_text_overlay(text, w, h, rng.uniform(0.6, 0.8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
-                                               1.0, WHITE, DARK, 1, s0, s0 + int(rng.integers(2 * fps, n + 1))))
+                                               1.0, WHITE, DARK, 1, s0, s0 + int(rng.integers(min(2 * fps, n), n + 1))))
 
     def frame(self, i: int) -> np.ndarray:
         spec = self.spec
@@ -403,6 +403,20 @@ def render_frames(spec: ClipSpec) -> Iterator[np.ndarray]:
         yield clip.frame(i)
 
 
+def _yuv_frame(bgr: np.ndarray) -> av.VideoFrame:
+    """A BGR image as a yuv420p PyAV frame, copied straight into the frame's (padded) planes."""
+    h, w = bgr.shape[:2]
+    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    vf = av.VideoFrame(w, h, "yuv420p")
+    chroma = (h // 2) * (w // 2)
+    parts = (yuv[:h], yuv[h:].reshape(-1)[:chroma].reshape(h // 2, w // 2),
+             yuv[h:].reshape(-1)[chroma:].reshape(h // 2, w // 2))
+    for plane, part in zip(vf.planes, parts, strict=True):
+        view = np.frombuffer(plane, np.uint8).reshape(part.shape[0], -1)
+        view[:, :part.shape[1]] = part
+    return vf
+
+
 def write_clip(spec: ClipSpec) -> str:
     """Render and encode one clip to `spec.path` (written to a temporary name, then moved into place)."""
     cv2.setNumThreads(1)
@@ -419,8 +433,7 @@ def write_clip(spec: ClipSpec) -> str:
             stream.options = {"preset": spec.preset, "crf": str(spec.crf), "threads": "1",
                               "x264-params": f"keyint={keyint}:min-keyint={keyint}"}
             for i, frame in enumerate(render_frames(spec)):
-                yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
-                vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+                vf = _yuv_frame(frame)
                 vf.pts = i
                 out.mux(stream.encode(vf))
             out.mux(stream.encode(None))

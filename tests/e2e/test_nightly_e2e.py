@@ -1,0 +1,200 @@
+"""The whole nightly pipeline on a small demo world: the CLI, idempotence, two runs at once, the report in
+a real browser, and a real Prefect server serving the nightly deployment. Slow: minutes, not seconds."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pandas as pd
+import pytest
+
+from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
+SMALL_WORLD = """
+world:
+  sizes:
+    default: {advertisers: 2, creators_per_advertiser: 4, posts: 160, days: 60}
+nightly:
+  retry_delay_s: 0
+  lock_timeout_s: 600
+"""
+TABLES = ("creators", "partnerships", "posts", "metrics", "spark_results", "baselines", "scores")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update({"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+                "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_LOGGING_LEVEL": "INFO"})
+    env.update(extra)
+    return env
+
+
+def _sparkpick(home: Path, config: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SPARKPICK, "--home", str(home), "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env or _env(), check=False)
+
+
+def _counts(home: Path) -> dict[str, int]:
+    with duckdb.connect(str(home / "data" / "warehouse.duckdb"), read_only=True) as con:
+        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A home that has run one night through the Prefect flow (`sparkpick nightly`)."""
+    root = tmp_path_factory.mktemp("nightly-e2e")
+    config = root / "small.yaml"
+    config.write_text(SMALL_WORLD)
+    home = root / "home"
+    done = _sparkpick(home, config, "nightly")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Top picks per advertiser" in done.stdout and "shortlist.html" in done.stdout
+    return home, config
+
+
+def test_same_night_twice_adds_nothing(world: tuple[Path, Path]) -> None:
+    home, config = world
+    csv = home / "reports" / "2026-11-01" / "shortlist.csv"
+    before, counts = csv.read_bytes(), _counts(home)
+    again = _sparkpick(home, config, "nightly", "--no-prefect")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _counts(home) == counts
+    assert csv.read_bytes() == before
+    shortlist = pd.read_csv(csv, dtype={"post_id": str})
+    assert shortlist.groupby("advertiser_id").size().max() <= 5
+    assert not shortlist.duplicated(["advertiser_id", "post_id"]).any()
+
+
+def test_two_nightly_commands_at_once(world: tuple[Path, Path]) -> None:
+    home, config = world
+    counts = _counts(home)
+    procs = [subprocess.Popen([SPARKPICK, "--home", str(home), "--config", str(config), "nightly", "--no-prefect"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+             for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert any("waiting" in err for _, err in outs), "one run should have waited for the other's lock"
+    assert _counts(home) == counts
+
+
+def test_report_opens_in_chromium(world: tuple[Path, Path]) -> None:
+    home, _ = world
+    html = home / "reports" / "latest" / "shortlist.html"
+    browser = require_chromium()
+    dom, log = dump_dom(browser, html.as_uri())
+    assert 'data-js="ready"' in dom and console_errors(log) == []
+    rows = re.findall(r'<tr class="pick', dom)
+    assert 0 < len(rows) <= 10
+    assert "per conversion than your in-feed ads" in dom
+    screenshot(browser, html.as_uri(), ARTIFACTS / "e2e" / "nightly-report.png", size=(1440, 1600))
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[str]:
+    """A real `prefect server start` on 127.0.0.1 with its own PREFECT_HOME."""
+    from flows.deployments import free_port, stop_process_group, wait_healthy
+
+    port = free_port(0)
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(PREFECT_HOME=str(tmp_path / "prefect")), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(url, 120, server)
+        yield url
+    finally:
+        stop_process_group(server)
+        log.close()
+
+
+def test_real_server_serves_and_runs_the_nightly_deployment(
+    world: tuple[Path, Path], prefect_server: str, tmp_path: Path
+) -> None:
+    home, config = world
+    html = home / "reports" / "2026-11-01" / "shortlist.html"
+    html.unlink()
+    env = _env(PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "client"))
+    serve_log = (tmp_path / "serve.log").open("w")
+    serving = subprocess.Popen([SPARKPICK, "--home", str(home), "--config", str(config), "serve"],
+                               env=env, stdout=serve_log, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        def registered() -> bool:
+            answer = httpx.post(f"{prefect_server}/deployments/filter", json={}, timeout=5)
+            names = {d["name"] for d in answer.json()} if answer.status_code == 200 else set()
+            return {"nightly", "train"} <= names
+        _wait_for(registered, 120, "the served deployments")
+        deployments = httpx.post(f"{prefect_server}/deployments/filter", json={}, timeout=5).json()
+        nightly = next(d for d in deployments if d["name"] == "nightly")
+        crons = [s["schedule"]["cron"] for s in nightly["schedules"]]
+        assert crons == ["0 2 * * *"] and nightly["schedules"][0]["schedule"]["timezone"] == "Europe/Amsterdam"
+
+        run = httpx.post(f"{prefect_server}/deployments/{nightly['id']}/create_flow_run",
+                         json={"parameters": {"as_of": "2026-11-01T00:00:00"}}, timeout=10).json()
+
+        def finished() -> bool:
+            state = httpx.get(f"{prefect_server}/flow_runs/{run['id']}", timeout=5).json()["state"]["type"]
+            return state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+        _wait_for(finished, 600, "the nightly flow run")
+        state = httpx.get(f"{prefect_server}/flow_runs/{run['id']}", timeout=5).json()["state"]
+        assert state["type"] == "COMPLETED", state
+        assert html.exists()
+        artifacts = httpx.post(f"{prefect_server}/artifacts/filter",
+                               json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}, timeout=5).json()
+        assert {"sparkpick-top-picks", "sparkpick-report"} <= {a["key"] for a in artifacts}
+    finally:
+        os.killpg(serving.pid, signal.SIGINT)
+        try:
+            serving.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(serving.pid, signal.SIGKILL)
+        serve_log.close()
+
+
+def test_serve_starts_and_stops_its_own_server(world: tuple[Path, Path], tmp_path: Path) -> None:
+    home, config = world
+    out = (tmp_path / "serve.log").open("w")
+    serving = subprocess.Popen([SPARKPICK, "--home", str(home), "--config", str(config), "serve"],
+                               env=_env(PREFECT_HOME=str(tmp_path / "client")), stdout=out,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = tmp_path / "serve.log"
+    try:
+        _wait_for(lambda: "Serving 'nightly'" in log.read_text(), 180, "sparkpick serve to start")
+        ui = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", log.read_text()).group(1)
+        assert httpx.get(f"{ui}/api/health", timeout=5).status_code == 200
+        _wait_for(lambda: any(d["name"] == "nightly" for d in
+                              httpx.post(f"{ui}/api/deployments/filter", json={}, timeout=5).json()),
+                  60, "the nightly deployment")
+    finally:
+        os.killpg(serving.pid, signal.SIGTERM)
+        serving.wait(90)
+        out.close()
+    assert "Prefect server stopped." in log.read_text()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{ui}/api/health", timeout=3)
