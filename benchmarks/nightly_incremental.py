@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--new-fraction", type=float, default=0.10)
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("mlflow", "alembic", "httpx", "prefect"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="sp-bench-nightly-"))
     base = load_settings()

@@ -19,11 +19,11 @@ from sparkpick.config import CaptionConfig
 HASHTAG = re.compile(r"#(\w+)")
 MENTION = re.compile(r"@[\w.]+")
 QUESTION = re.compile(r"[?？¿؟]")
-# Emoji pictographs, symbols, dingbats and flag letters; joiners and variation selectors are not counted,
-# so a composed emoji counts once per visible pictograph it is built from.
+# Emoji pictographs, symbols, dingbats and flag letters; joiners, variation selectors and skin-tone
+# modifiers (U+1F3FB-1F3FF) are not counted, so a composed emoji counts once per pictograph in it.
 EMOJI = re.compile(
-    "[\U0001f1e6-\U0001f1ff\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff"
-    "\U0001f700-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
+    "[\U0001f1e6-\U0001f1ff\U0001f300-\U0001f3fa\U0001f400-\U0001f5ff\U0001f600-\U0001f64f"
+    "\U0001f680-\U0001f6ff\U0001f700-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
 )
 
 

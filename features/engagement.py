@@ -78,8 +78,11 @@ def peer_column(metric: str, scope: str, config: FeaturesConfig) -> str:
 
 
 # -- building blocks ---------------------------------------------------------------------------------
-def _with_history(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Snapshots with the previous snapshot's time and views, and a running snapshot count."""
+def with_history(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Snapshots with the previous snapshot's time and views, and a running snapshot count (computed
+    once and reused by every `latest_snapshots` call)."""
+    if "snapshot_count" in metrics.columns:
+        return metrics
     m = metrics.sort_values(["post_id", "observed_at"], kind="stable").reset_index(drop=True)
     g = m.groupby("post_id", sort=False)
     m["prev_observed_at"] = g["observed_at"].shift(1)
@@ -94,7 +97,7 @@ def latest_snapshots(queries: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFra
     Columns: `observed_at`, the snapshot's metric columns, `prev_observed_at`, `prev_views` (the snapshot
     before it) and `snapshot_count` (snapshots seen by `as_of`). Aligned with `queries`' index.
     """
-    hist = _with_history(metrics)
+    hist = with_history(metrics)
     left = pd.DataFrame(
         {"_q": np.arange(len(queries)), "post_id": queries["post_id"].to_numpy(), "as_of": queries["as_of"]}
     )

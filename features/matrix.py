@@ -124,6 +124,8 @@ def describe_feature(column: str) -> str:
                 return described[column]
             if column == POLISH_FEATURE and "polish_score" in described:
                 return described["polish_score"]
+            if column == "video_duration_s":
+                return "video length (seconds)"
         except ImportError:
             pass
         return f"video cue: {column[len(VIDEO_PREFIX):].replace('_', ' ')}"
@@ -186,10 +188,18 @@ def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
         if col.name not in frame.columns:
             frame[col.name] = pd.Series(np.nan, index=frame.index)
         elif col.kind == "time":
-            frame[col.name] = pd.to_datetime(frame[col.name]).astype("datetime64[us]")
+            frame[col.name] = _naive_utc(frame[col.name])
         elif col.kind == "id":
             frame[col.name] = frame[col.name].astype(str)
     return frame
+
+
+def _naive_utc(values: pd.Series) -> pd.Series:
+    """Times as naive UTC microseconds (the warehouse convention), whatever zone they came in."""
+    times = pd.to_datetime(values)
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.astype("datetime64[us]")
 
 
 def _video(video: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -206,7 +216,7 @@ def _video(video: pd.DataFrame | None) -> pd.DataFrame | None:
 def _queries(posts: pd.DataFrame, post_ids: pd.Series, as_of: pd.Series) -> pd.DataFrame:
     q = pd.DataFrame({"post_id": post_ids.to_numpy(), "as_of": pd.to_datetime(as_of.to_numpy())})
     q["as_of"] = q["as_of"].astype("datetime64[us]")
-    cols = ["post_id", "advertiser_id", "creator_id", "posted_at", "caption",
+    cols = ["post_id", "advertiser_id", "creator_id", "posted_at", "caption", "video_path",
             "spark_auth_status", "spark_auth_expires_at"]
     return q.merge(posts[cols].drop_duplicates("post_id"), on="post_id", how="left")
 
@@ -221,6 +231,7 @@ def _features(
     cfg: FeaturesConfig = settings.features
     posts = tables["posts"]
     metrics, report = clean_metrics(tables["metrics"], posts)
+    metrics = engagement.with_history(metrics)
     vid = _video(video)
     duration = None
     if vid is not None and "video_duration_s" in vid.columns:
@@ -261,7 +272,7 @@ def _features(
     display["posted_at"] = queries["posted_at"]
     display["caption"] = queries["caption"]
     for col in ("views", "likes", "comments", "shares"):
-        display[col] = latest[col].astype("Int64")
+        display[col] = latest[col].round().astype("Int64")
     display["engagement_rate"] = eng["interaction_rate"]
     display["auth_status"] = ready["auth_status"]
     for col in VIDEO_DISPLAY:
@@ -271,8 +282,14 @@ def _features(
         else:
             display[col] = pd.Series(np.nan, index=queries.index, dtype="float64" if col == "polish_score"
                                      else "object")
-    if "video_status" in display and vid is not None:
-        display["video_status"] = display["video_status"].where(display["video_status"].notna(), "missing")
+    # A post the video features do not cover yet: "pending" if it has a video file, "none" if not
+    # (the statuses of `features.video.table.post_video_features`).
+    path = queries["video_path"].astype("object")
+    has_video = path.notna() & (path.astype(str).str.strip() != "")
+    unknown = pd.Series(np.where(has_video, "pending", "none"), index=queries.index)
+    display["video_status"] = display["video_status"].astype("object").where(
+        display["video_status"].notna(), unknown
+    )
     return pd.concat([out, display], axis=1), report
 
 

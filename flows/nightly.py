@@ -168,11 +168,13 @@ def run_nightly(
     logger: logging.Logger | logging.LoggerAdapter = log,
     access_token: str | None = None,
     stages: dict[str, Callable[..., Any]] | None = None,
+    progress: dict[str, Callable[[int, int], None]] | None = None,
 ) -> NightlyResult:
     """Run one night under the home's lock and return what it did (see the module docstring).
 
     `as_of` defaults to `default_as_of`; `ran_at` (shown in the report) to now. `stages` replaces the
     stage functions (ingest, featurize, score, train, report, has_champion) for tests of the wiring.
+    `progress` maps "ingest" (building the demo world) and "featurize" to `(done, total)` callbacks.
     """
     cfg = settings.nightly
     home.ensure()
@@ -202,8 +204,9 @@ def run_nightly(
 
         # 1. Ingest what is new. A source that stays down is reported; we still score what we have.
         try:
+            extra = {"progress": progress["ingest"]} if progress and "ingest" in progress else {}
             ingest = timed("ingest", fns["ingest"], home, settings, source, skip_invalid=True,
-                           access_token=access_token, as_of=as_of)
+                           access_token=access_token, as_of=as_of, **extra)
             result.new_rows = int(getattr(ingest, "new_rows", 0))
             problems = _failure_lines(ingest, "problems")
             result.failures += [redact(f"ingest: {p}", [access_token]) for p in problems]
@@ -214,7 +217,8 @@ def run_nightly(
 
         # 2. Featurize new or changed videos only (cached by content hash).
         try:
-            feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of)
+            extra = {"progress": progress["featurize"]} if progress and "featurize" in progress else {}
+            feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of, **extra)
             result.videos_featurized = int(getattr(feat, "done", 0))
             result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
             result.notes.append(

@@ -22,6 +22,7 @@ from sparkpick.warehouse import Warehouse
 log = logging.getLogger("sparkpick.train")
 SCORES_TABLE = "scores"
 SCORES_KEY = ("run_id", "advertiser_id", "post_id")
+VIDEO_PREFIX = "video_"
 _REMOTE_SCHEMES = ("http://", "https://", "databricks")
 
 
@@ -161,6 +162,17 @@ def score_candidates(
     registry.check_feature_version(served, feature_version(settings))
     tables, video = read_inputs(home, settings)
     candidates = candidate_matrix(tables, as_of_ts, settings, video=video)
+    missing = [f for f in served.model.feature_names if f not in candidates.columns]
+    if [f for f in missing if not f.startswith(VIDEO_PREFIX)]:
+        raise InputError(
+            f"The candidates lack feature(s) the model {served.uri} needs: {', '.join(missing[:8])}. "
+            "Retrain with `sparkpick train`."
+        )
+    if missing and len(candidates):
+        # No video features in the warehouse (none featurised yet): the cues stay missing, as for a post
+        # without a video, and LightGBM routes them down its missing-value branches.
+        log.warning("no video features for %d model input(s); scoring without them", len(missing))
+        candidates = candidates.assign(**{f: float("nan") for f in missing})
     scored = score_frame(candidates, served.model, _descriptions(list(served.model.feature_names)))
     run_id = scoring_run_id(as_of_ts, served.version)
     scored.insert(2, "model_version", served.version or "")
@@ -182,7 +194,7 @@ def _store_scores(home: Home, scored: pd.DataFrame) -> None:
             "model_uri", "model_run_id", "as_of",
         )
     ]
-    frame = scored[keep].copy()
+    frame = scored[keep].drop_duplicates(list(SCORES_KEY), keep="first").copy()
     for col in frame.columns:
         if col.startswith("flag_"):
             frame[col] = frame[col].astype("boolean")

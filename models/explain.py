@@ -41,8 +41,9 @@ def describe(feature: str, descriptions: dict[str, str]) -> str:
 
 
 def reason_text(feature: str, value: object, contribution: float, descriptions: dict[str, str]) -> str:
-    """One reason in plain words, e.g. "Shares per view: 0.042 (raises the expected uplift)"."""
-    effect = "raises the expected uplift" if contribution > 0 else "holds it back"
+    """One reason in plain words, e.g. "shares per view: 0.042 (helps)": the feature, its value, and
+    whether it pushed this post's expected uplift up (helps) or down (holds it back)."""
+    effect = "helps" if contribution > 0 else "holds it back"
     return f"{describe(feature, descriptions)}: {format_value(value)} ({effect})"
 
 

@@ -16,11 +16,12 @@ ads in the same period?". Three definitions, chosen by `label.kind`:
   baseline rate.
 - `thumbstop_ratio`: the same for the thumb-stop rate (2-second views / impressions).
 
-Baseline matching: a boost is compared with the advertiser's baseline periods that overlap its run
-[boosted_at, ended_at] (pooled: spend and counts summed); if none overlaps, with the nearest earlier
-period (the latest `period_end` at or before `boosted_at`). Given `as_of`, only periods that ended
-before it count, so a label computed "as of T" never sees a later baseline. No usable baseline (none, or
-zero spend / conversions / impressions) gives a missing label (NaN), never a guess.
+Baseline matching: a boost is compared with the advertiser's baseline periods that share some time
+with its run [boosted_at, ended_at] (pooled: spend and counts summed, i.e. a spend-weighted baseline
+CPA); if none does, with the nearest earlier period (the latest `period_end` at or before
+`boosted_at`). Given `as_of`, only periods that ended before it count, so a label computed "as of T"
+never sees a later baseline. No usable baseline (none, or zero spend / conversions / impressions)
+gives a missing label (NaN), never a guess.
 """
 
 from __future__ import annotations
@@ -60,12 +61,13 @@ def match_baselines(
     )
     if as_of is not None:
         res["_as_of"] = pd.to_datetime(pd.Series(as_of).to_numpy())
-    res = res.merge(posts[["post_id", "advertiser_id"]], on="post_id", how="left")
+    res = res.merge(posts[["post_id", "advertiser_id"]].drop_duplicates("post_id"), on="post_id", how="left")
     base = baselines[["advertiser_id", "period_start", "period_end", *_POOLED]]
     pairs = res.merge(base, on="advertiser_id", how="inner")
     if as_of is not None:
         pairs = pairs[pairs["period_end"] < pairs["_as_of"]]
-    overlaps = (pairs["period_start"] <= pairs["ended_at"]) & (pairs["period_end"] >= pairs["boosted_at"])
+    # Overlap means a shared stretch of time: a period ending exactly when the boost starts is "earlier".
+    overlaps = (pairs["period_start"] < pairs["ended_at"]) & (pairs["period_end"] > pairs["boosted_at"])
     earlier = pairs["period_end"] <= pairs["boosted_at"]
     has_overlap = overlaps.groupby(pairs["_r"]).transform("any")
     # The nearest earlier period: the latest period_end among the earlier ones, used only without overlap.

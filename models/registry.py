@@ -42,6 +42,7 @@ GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
 _PIP_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
 _SECRET_WORDS = ("password", "secret", "api_key", "access_token")
 _INPUT_EXAMPLE_ROWS = 5
+_MAX_TAG_CHARS = 4000
 
 
 class RankerPyfunc(mlflow.pyfunc.PythonModel):
@@ -342,7 +343,10 @@ def log_training_run(
     if version == "None":
         raise SparkpickError(f"MLflow did not register {model_name} for run {run.info.run_id}.")
     client.set_model_version_tag(model_name, version, "feature_version", model.feature_version)
-    client.set_model_version_tag(model_name, version, "features", json.dumps(fitted.features))
+    listed = json.dumps(fitted.features)
+    if len(listed) > _MAX_TAG_CHARS:  # the registry caps tag values; the full list is in features.json
+        listed = f"{len(fitted.features)} features, listed in the run's features.json"
+    client.set_model_version_tag(model_name, version, "features", listed)
     for metric, value in fitted.metrics.loc[MODEL].items():
         client.set_model_version_tag(model_name, version, metric, f"{value:.6f}")
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)

@@ -169,6 +169,7 @@ class VideoConfig(_Section):
     text_min_aspect: float = Field(default=1.5, gt=0)
     text_min_density: float = Field(default=0.25, ge=0, le=1)
     text_max_density: float = Field(default=0.9, ge=0, le=1)
+    text_min_crossings: float = Field(default=1.5, ge=0)
     text_frame_min_coverage: float = Field(default=0.01, ge=0, le=1)
     face_every_n_samples: int = Field(default=2, ge=1)
     face_long_side: int = Field(default=224, ge=24)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -167,23 +168,28 @@ def text_coverage(gray: np.ndarray, cfg: VideoConfig) -> float:
 
     Overlay text is made of many short, high-contrast strokes lined up in a row: a morphological
     gradient above `text_min_gradient`, closed horizontally, gives blobs; those with a text line's
-    height, a wide aspect and dense strokes count.
+    height, a wide aspect, dense strokes and many stroke crossings along the line count.
     """
     h, w = gray.shape
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     strokes = (grad >= cfg.text_min_gradient).astype(np.uint8)
     close_w = max(3, round(cfg.text_close_fraction * w))
     joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (close_w, 1)))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    min_h, max_h = cfg.text_min_height * h, cfg.text_max_height * h
+    _n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    bw_all, bh_all = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    shaped = (bh_all >= cfg.text_min_height * h) & (bh_all <= cfg.text_max_height * h)
+    shaped &= bw_all >= cfg.text_min_aspect * bh_all
     covered = 0
-    for i in range(1, n):
-        x, y, bw, bh, _area = stats[i]
-        if not (min_h <= bh <= max_h) or bw < cfg.text_min_aspect * bh:
-            continue
+    for x, y, bw, bh, _area in stats[1:][shaped]:
         box = strokes[y : y + bh, x : x + bw]
         density = float(box.mean())
-        if cfg.text_min_density <= density <= cfg.text_max_density:
+        if not cfg.text_min_density <= density <= cfg.text_max_density:
+            continue
+        # A line of letters crosses many strokes along its middle rows (a few per letter, letters about
+        # as wide as tall); eyes and brows, window frames or stripes cross far fewer for their width.
+        middle = box[bh // 4 : max(bh // 4 + 1, 3 * bh // 4)]
+        crossings = float(np.median((np.diff(middle.astype(np.int8), axis=1) == 1).sum(axis=1)))
+        if crossings >= cfg.text_min_crossings * bw / bh:
             covered += bw * bh
     return min(1.0, covered / float(h * w))
 
@@ -301,7 +307,7 @@ class MotionTracker:
         diag = math.hypot(h, w)
         diff = float(np.abs(cur - prev).mean())
         residual = diff
-        mx, my = int(math.ceil(abs(sx))) + 1, int(math.ceil(abs(sy))) + 1
+        mx, my = math.ceil(abs(sx)) + 1, math.ceil(abs(sy)) + 1
         if mx < w // 4 and my < h // 4:
             moved = cv2.warpAffine(prev, np.float32([[1, 0, sx], [0, 1, sy]]), (w, h))
             residual = float(np.abs(moved[my : h - my, mx : w - mx] - cur[my : h - my, mx : w - mx]).mean())
@@ -321,6 +327,11 @@ def detect_cuts(times: list[float], scores: list[float], cfg: VideoConfig) -> li
     the mean of the `cut_window` steps either side and at least `cut_min_score`; the score is the
     difference left after undoing the global translation, so a shaky handheld shot does not read as
     cuts. Cuts closer than `cut_min_shot_s` keep only the strongest.
+
+    Why not PySceneDetect's detectors: they read every frame through OpenCV as full-size BGR and convert
+    it to HSV, which alone costs more than this whole pass (see benchmarks/video_speed.py), and their
+    scores are not motion-compensated, so a shaky phone shot yields false cuts unless the threshold is
+    raised so far that real cuts between similar shots are missed.
     """
     s = np.asarray(scores, dtype=np.float64)
     cuts: list[int] = []
@@ -383,7 +394,7 @@ def summarize_motion(tracker: MotionTracker, span_s: float, cfg: VideoConfig) ->
     bounds = [0, *[i for i in cut_idx], times.size]
     shake_sq: list[np.ndarray] = []
     speeds: list[np.ndarray] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in pairwise(bounds):
         a = a + 1 if a in cut_idx else a  # the cut step itself belongs to no shot
         if b - a < 3:
             continue
@@ -402,7 +413,7 @@ def summarize_motion(tracker: MotionTracker, span_s: float, cfg: VideoConfig) ->
         frame_cut[int(np.searchsorted(ftimes, ct))] = True
     starts = [0, *np.flatnonzero(frame_cut).tolist(), ftimes.size]
     variation, seconds = 0.0, 0.0
-    for a, b in zip(starts[:-1], starts[1:], strict=True):
+    for a, b in pairwise(starts):
         if b - a < 3:
             continue
         sb = _smooth(bright[a:b], smooth_w)

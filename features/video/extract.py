@@ -116,7 +116,8 @@ def extract_video(
     shown = info
     crash: str | None = None
     try:
-        for shown, frame in iter_frames(container, info, cfg, outcome, started + cfg.timeout_s):
+        for frame_info, frame in iter_frames(container, info, cfg, outcome, started + cfg.timeout_s):
+            shown = frame_info  # the container facts with the rotation read from the first frame
             if frame.tiny is not None:
                 tracker.add(frame.t, frame.tiny)
             if frame.bgr is not None:
@@ -137,6 +138,11 @@ def extract_video(
     if outcome.frames == 0 or not samples:
         reason = crash or outcome.stop_reason or outcome.first_bad_packet or "no frame could be decoded"
         result.error = f"{path}: no decodable video frames ({reason})"
+        result.seconds = time.monotonic() - started
+        return result
+
+    if outcome.frames < 2 and not (stated and stated > 2 * cfg.partial_tolerance_s):
+        result.error = f"{path}: a single still image ({shown.codec}), not a video"
         result.seconds = time.monotonic() - started
         return result
 

@@ -49,7 +49,8 @@ PHRASES: dict[str, tuple[Phrase, Phrase]] = {
     ),
     "text_frame_share": (
         lambda c: f"text on {_pct(c['text_frame_share'])} of frames",
-        lambda c: "no text overlays" if c["text_frame_share"] < 0.05 else f"text on only {_pct(c['text_frame_share'])} of frames",
+        lambda c: "no text overlays" if c["text_frame_share"] < 0.05
+        else f"text on only {_pct(c['text_frame_share'])} of frames",
     ),
     "saturation": (
         lambda c: f"strongly graded colour (saturation {c['saturation']:.2f})",
@@ -72,7 +73,8 @@ PHRASES: dict[str, tuple[Phrase, Phrase]] = {
         lambda c: "soft focus",
     ),
     "face_share": (
-        lambda c: "no face talking to camera" if c["face_share"] < 0.05 else f"face on only {_pct(c['face_share'])} of frames",
+        lambda c: "no face talking to camera" if c["face_share"] < 0.05
+        else f"face on only {_pct(c['face_share'])} of frames",
         lambda c: f"face to camera in {_pct(c['face_share'])} of frames",
     ),
     "letterbox_share": (

@@ -20,13 +20,23 @@ if TYPE_CHECKING:
     from sparkpick.config import Settings
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
+UI_STOP_TIMEOUT_S = 10
 _METRIC_LABELS = {"ndcg_at_k": "NDCG@{k}", "precision_at_k": "precision@{k}", "captured_at_k": "captured@{k}"}
-_SHOWN_COLUMNS = ("advertiser_id", "rank", "post_id", "creator_handle", "uplift_ratio", "reason_1")
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's own chatter (registration notices, pickling advice) is not for the terminal user."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
 
 
 def _settings(ctx: typer.Context) -> Settings:
     from sparkpick.config import with_overrides
 
+    _quiet_mlflow()
     settings = ctx.obj.settings
     env_uri = os.environ.get(TRACKING_ENV)
     if env_uri and not settings.mlflow.tracking_uri:
@@ -112,14 +122,15 @@ def score(
             f" all scores are in the warehouse table 'scores'"
         )
         table = Table(title=f"Top {top_k} per advertiser", title_justify="left")
-        shown = [c for c in _SHOWN_COLUMNS if c in shortlist.columns]
-        for col in shown:
-            table.add_column(col, overflow="fold")
+        band_name = f"uplift ({settings.ranker.band_coverage:.0%} band)"
+        for col in ("advertiser", "rank", "post", "creator", band_name, "main reason"):
+            table.add_column(col, overflow="ellipsis", no_wrap=col != "main reason")
         for _, row in shortlist.iterrows():
-            table.add_row(*(
-                f"{row[c]:.2f}x" if c == "uplift_ratio" else str(row[c]) for c in shown
-            ))
+            band = f"{row['uplift_ratio']:.2f}x ({row['uplift_ratio_low']:.2f}-{row['uplift_ratio_high']:.2f})"
+            table.add_row(str(row["advertiser_id"]), str(row["rank"]), str(row["post_id"]),
+                          str(row.get("creator_handle", "")), band, str(row["reason_1"]))
         console.print(table)
+        console.print("uplift: expected times cheaper per conversion than the advertiser's in-feed ads")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         shortlist.to_csv(out, index=False)
@@ -143,9 +154,15 @@ def ui(
         command += ["--default-artifact-root", home.mlruns.as_uri()]
     typer.echo(f"MLflow UI on http://{host or settings.mlflow.ui_host}:{port or settings.mlflow.ui_port} "
                f"for {uri} (Ctrl+C to stop)")
+    proc = subprocess.Popen(command)
     try:
-        code = subprocess.call(command)
+        code = proc.wait()
     except KeyboardInterrupt:
+        proc.terminate()  # the server's own workers follow their parent on SIGTERM
+        try:
+            proc.wait(timeout=UI_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         code = 0
     raise typer.Exit(code)
 

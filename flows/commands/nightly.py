@@ -47,7 +47,8 @@ def nightly(
         moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC")))
     except (ValueError, TypeError) as exc:
         raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
-    console = Console()
+    # soft_wrap: paths and long lines stay whole (copyable) when the output is not a wide terminal.
+    console = Console(soft_wrap=True)
     console.print(f"Nightly run for {report_date(moment, settings.nightly.timezone)} "
                   f"(as of {moment} UTC), source [bold]{settings.ingest.source}[/], home {home.root}")
     failed: list[str] = []
@@ -90,7 +91,7 @@ def _print_outcome(console: object, folder: object) -> None:
         console.print("[red]No shortlist was written.[/]")  # type: ignore[attr-defined]
         return
     shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
-    table = Table(title="Top picks per advertiser (vs in-feed cost per conversion)", show_lines=False)
+    table = Table(title="Top picks per advertiser", show_lines=False)
     columns = ("advertiser", "rank", "creator", "uplift", "why")
     for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col in ("advertiser", "uplift"))

@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Write one row per candidate post as of --as-of (or, with --training, one row per past boost
-        with its group, uplift label and relevance grade), every feature column named in plain words."""
+        with its group, uplift label and relevance grade), every feature column named in plain words.
+
+        The file's metadata (pandas `attrs`) holds the feature version, the data-quality counts and a
+        description of every feature column."""
         if training and as_of is not None:
             raise InputError("--as-of is for candidates; with --training use --until to cut off past boosts.")
         if not training and as_of is None:
@@ -53,7 +56,7 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() != ".parquet":
             raise InputError(f"--out {out} should be a .parquet file.")
 
-        from features.matrix import candidate_matrix, feature_columns, training_matrix
+        from features.matrix import candidate_matrix, describe_feature, feature_columns, training_matrix
         from features.quality import DataQualityReport
         from sparkpick.warehouse import Warehouse
 
@@ -80,6 +83,9 @@ def register(app: typer.Typer) -> None:
                 tables, _time(as_of, "--as-of"), settings, video=video, advertiser_id=advertiser
             )
             what = f"{len(frame)} candidates for {frame['advertiser_id'].nunique()} advertiser(s)"
+        # Travels inside the file: `pd.read_parquet(out).attrs` gives versions, data quality and what
+        # each feature column means.
+        frame.attrs["feature_descriptions"] = {c: describe_feature(c) for c in feature_columns(frame)}
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".partial")
         frame.to_parquet(tmp, index=False)

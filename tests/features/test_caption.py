@@ -19,7 +19,7 @@ CAPTIONS = pd.Series(
         None,
         "",
         "¿Te gusta? use   code GLOW, shopping later",
-        "#partner 👩‍👩‍👧 🇳🇱",
+        "#partner 👩‍👩‍👧 🇳🇱 👍🏽",
     ]
 )
 
@@ -30,8 +30,9 @@ def test_counts() -> None:
     assert caption.hashtag_count(CAPTIONS).tolist() == [2.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     assert caption.mention_count(CAPTIONS).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert caption.has_question(CAPTIONS).tolist() == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
-    # The family is 3 pictographs joined by zero-width joiners; the flag is 2 regional letters.
-    assert caption.emoji_count(CAPTIONS).tolist() == [0.0, 2.0, 0.0, 0.0, 0.0, 5.0]
+    # The family is 3 pictographs joined by zero-width joiners; the flag is 2 regional letters; the
+    # skin tone does not count on its own.
+    assert caption.emoji_count(CAPTIONS).tolist() == [0.0, 2.0, 0.0, 0.0, 0.0, 6.0]
 
 
 def test_disclosure_matches_whole_tags_only() -> None:

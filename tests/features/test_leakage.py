@@ -149,6 +149,16 @@ def test_training_rows_equal_candidates_at_their_boost_time(
             assert (pd.isna(a) and pd.isna(b)) or a == pytest.approx(b, rel=1e-12), (col, a, b)
 
 
+def test_training_rows_until_ignore_everything_after(world: dict[str, pd.DataFrame], settings: Settings) -> None:
+    until = START + pd.Timedelta(days=45)
+    before = training_matrix(world, settings, until=until)
+    assert len(before) >= 5
+    after = training_matrix(future_rows(world, until, np.random.default_rng(9)), settings, until=until)
+    cols = ["group_id", "uplift", "relevance", *feature_columns(before), *PROTECTED_FLAGS]
+    key = ["post_id", "boosted_at"]
+    pd.testing.assert_frame_equal(before.set_index(key)[cols], after.set_index(key)[cols])
+
+
 _WORLDS = {
     "seed": st.integers(0, 10_000),
     "hours": st.floats(24 * 5, 24 * 70, allow_nan=False),
@@ -166,7 +176,7 @@ def test_property_future_rows_never_change_features(
 
 
 @pytest.mark.slow
-@hyp_settings(max_examples=60, **_HYP)
+@hyp_settings(max_examples=30, **_HYP)
 @given(**_WORLDS)
 def test_property_future_rows_never_change_features_many(
     settings: Settings, seed: int, hours: float, future_seed: int

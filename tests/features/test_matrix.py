@@ -92,7 +92,10 @@ def test_video_cues_are_joined_and_missing_stays_missing(
     assert by_post.loc[some[0], "watch_fraction"] == pytest.approx(by_post.loc[some[0], "watch_time_s"] / 10)
     others = by_post.drop(index=some)
     assert others["video_hook_motion"].isna().all()  # never zero-filled
-    assert (others["video_status"] == "missing").all()
+    assert (others["video_status"] == "none").all()  # the synthetic posts have no video files
+    with_files = {**tables, "posts": tables["posts"].assign(video_path="videos/x.mp4")}
+    pending = candidate_matrix(with_files, T, settings, video=video).set_index("post_id").drop(index=some)
+    assert (pending["video_status"] == "pending").all()
     # Apart from watch fraction (which needs the duration), the tabular features are unchanged.
     same = [c for c in feature_columns(frame0) if c != "watch_fraction"]
     pd.testing.assert_frame_equal(frame0[same], frame[same])
@@ -151,3 +154,22 @@ def test_missing_table_is_a_clear_error(tables: dict[str, pd.DataFrame], setting
     no_partners = {k: v for k, v in tables.items() if k != "partnerships"}
     frame = candidate_matrix(no_partners, T, settings)
     assert (frame["partnership_ongoing"] == 0).all()
+
+
+def test_zone_aware_inputs_read_as_utc(tables: dict[str, pd.DataFrame], settings: Settings) -> None:
+    naive = candidate_matrix(tables, T, settings)
+    posts = tables["posts"].assign(posted_at=tables["posts"]["posted_at"].dt.tz_localize("UTC").dt.tz_convert(
+        "Europe/Amsterdam"))
+    aware = candidate_matrix({**tables, "posts": posts}, T.tz_localize("UTC").tz_convert("Asia/Tokyo"), settings)
+    pd.testing.assert_frame_equal(naive[feature_columns(naive)], aware[feature_columns(naive)])
+    assert (aware["as_of"] == T).all()
+
+
+def test_training_without_boosts_or_baselines_is_empty_not_an_error(
+    tables: dict[str, pd.DataFrame], settings: Settings
+) -> None:
+    none = training_matrix({**tables, "spark_results": tables["spark_results"].iloc[:0]}, settings)
+    assert len(none) == 0 and "uplift" in none.columns and "views_latest" in none.columns
+    unlabelled = training_matrix({**tables, "baselines": tables["baselines"].iloc[:0]}, settings)
+    assert len(unlabelled) == 0
+    assert unlabelled.attrs["data_quality"]["labels_without_baseline"] == len(tables["spark_results"])

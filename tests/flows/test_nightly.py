@@ -146,7 +146,7 @@ def test_two_nights_at_once_never_interleave(tmp_path: Path) -> None:
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(300)
     log = trace.read_text() if trace.exists() else "(no trace)"
     assert [p.exitcode for p in procs] == [0, 0], log
     lines = [line.split() for line in log.splitlines()]

@@ -122,3 +122,13 @@ def test_cli_score_without_champion_exits_2(loaded: Home) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "train" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_prefect_flows_wrap_train_and_score(loaded: Home, fast: Settings, prefect_harness) -> None:
+    from flows.train import score_flow, train_flow
+
+    result = train_flow(loaded, fast, promote="auto")
+    assert result.promoted_to == "champion"
+    scored = score_flow(loaded, fast, as_of=fast.world.end, top_k=1)
+    assert len(scored) == scored["advertiser_id"].nunique() > 0

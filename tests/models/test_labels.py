@@ -86,6 +86,7 @@ def test_overlapping_periods_are_pooled_and_earlier_period_is_the_fallback() -> 
             result("p1", 5, 4, spend=100.0, conv=10),  # overlaps both of a's weeks
             result("p3", 0, 3, spend=100.0, conv=10),  # b: no overlap, nearest earlier period
             result("p1", -30, 3, spend=100.0, conv=10),  # a: nothing overlaps or precedes
+            result("p1", 14, 3, spend=100.0, conv=10),  # starts as a's second week ends: that week
         ]
     )
     base = match_baselines(res, baselines(), posts())
@@ -96,6 +97,7 @@ def test_overlapping_periods_are_pooled_and_earlier_period_is_the_fallback() -> 
     assert y.iloc[0] == pytest.approx(math.log((3000 / 200) / 10.0))
     assert y.iloc[1] == pytest.approx(math.log((500 / 50) / 10.0))
     assert np.isnan(y.iloc[2])
+    assert base["baseline_periods"].iloc[3] == 1 and base["spend"].iloc[3] == pytest.approx(2000.0)
 
 
 def test_as_of_hides_baselines_that_had_not_ended() -> None:

@@ -98,3 +98,24 @@ def test_scoring_model_round_trip_and_calibration(boosts) -> None:
     assert 0.65 < inside.mean() < 0.95  # the band covers about its nominal 80% on the rows it was fitted on
     contrib = again.contributions(valid)
     assert np.allclose(contrib.sum(axis=1), scores)
+
+
+def test_propensity_weighting_is_optional_and_changes_the_fit(boosts, settings) -> None:
+    from models.training import fit_models
+    from sparkpick.config import with_overrides
+
+    frame = boosts(n_weeks=12, seed=8)
+    params = {"params": PARAMS, "early_stopping_rounds": 20}
+    plain = fit_models(frame, FEATURES, with_overrides(settings, {"ranker": params}).ranker, "v")
+    weighted = fit_models(
+        frame, FEATURES,
+        with_overrides(settings, {"ranker": {**params, "propensity_weighting": True}}).ranker, "v",
+    )
+    assert not plain.weighted and weighted.weighted
+    assert not np.array_equal(plain.ranker.predict(plain.valid), weighted.ranker.predict(plain.valid))
+    # without a propensity column the option is a no-op rather than an error
+    unweighted = fit_models(
+        frame.drop(columns="boost_propensity"), FEATURES,
+        with_overrides(settings, {"ranker": {**params, "propensity_weighting": True}}).ranker, "v",
+    )
+    assert not unweighted.weighted

@@ -109,7 +109,7 @@ def snapshots(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rng: n
     running: dict[str, np.ndarray] = {}
     for nominal in cfg.snapshot_hours:
         observed_h = nominal + rng.uniform(0.2, 2.5, n) * (1.0 + nominal / 72.0)
-        lag = rng.uniform(0, cfg.max_report_lag_hours, n)
+        lag = cfg.max_report_lag_hours * rng.uniform(0, 1, n) ** 2  # usually a few hours, up to the max
         effective = np.maximum(np.maximum(observed_h - lag, 0.0), last_eff)  # never report an older state
         last_eff = effective
         counts = organic.counts_at(effective, rng)

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -67,6 +68,7 @@ def _clip8(v: float) -> int:
     return int(max(0, min(255, round(v))))
 
 
+@lru_cache(maxsize=4096)
 def _scale(c: BGR, f: float) -> BGR:
     return (_clip8(c[0] * f), _clip8(c[1] * f), _clip8(c[2] * f))
 
@@ -129,15 +131,14 @@ class Overlay:
     y0: int
     x0: int
     patch: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray  # uint8, 1 where the patch shows
     start: int
     stop: int
 
     def apply(self, frame: np.ndarray, i: int) -> None:
         if self.start <= i < self.stop:
             h, w = self.mask.shape
-            region = frame[self.y0:self.y0 + h, self.x0:self.x0 + w]
-            np.copyto(region, self.patch, where=self.mask[:, :, None])
+            cv2.copyTo(self.patch, self.mask, frame[self.y0:self.y0 + h, self.x0:self.x0 + w])  # in place
 
 
 def _text_overlay(text: str, frame_w: int, frame_h: int, y_frac: float, font: int, scale: float,
@@ -163,7 +164,7 @@ def _text_overlay(text: str, frame_w: int, frame_h: int, y_frac: float, font: in
     cv2.putText(mask, text, org, font, scale, 1, thickness, cv2.LINE_AA)
     y0 = int(np.clip(y_frac * frame_h - ph / 2, 0, frame_h - ph))
     x0 = (frame_w - pw) // 2
-    return Overlay(y0, x0, patch, mask.astype(bool), start, stop)
+    return Overlay(y0, x0, patch, mask, start, stop)
 
 
 def _logo_overlay(spec: ClipSpec, start: int, stop: int) -> Overlay:
@@ -177,21 +178,28 @@ def _logo_overlay(spec: ClipSpec, start: int, stop: int) -> Overlay:
     (tw, th), _ = cv2.getTextSize(spec.initials, cv2.FONT_HERSHEY_DUPLEX, scale, 1)
     cv2.putText(patch, spec.initials, (r + 1 - tw // 2, r + 1 + th // 2), cv2.FONT_HERSHEY_DUPLEX, scale,
                 spec.accent, 1, cv2.LINE_AA)
-    return Overlay(6, spec.width - size - 6, patch, mask.astype(bool), start, stop)
+    return Overlay(6, spec.width - size - 6, patch, mask, start, stop)
 
 
 class _Noise:
-    """Sensor noise: a few pre-drawn noise frames, added and subtracted with saturation each frame."""
+    """Sensor noise, fresh-looking in every frame at little cost: two pre-drawn noise fields, each used
+    as is or mirrored (eight variants), picked at random per frame and added/subtracted with saturation."""
 
-    def __init__(self, rng: np.random.Generator, h: int, w: int, sd: float, bank: int = 3) -> None:
+    def __init__(self, rng: np.random.Generator, h: int, w: int, sd: float, n_frames: int) -> None:
         self.sd = sd
-        draws = [rng.standard_normal((h, w, 3), dtype=np.float32) * sd for _ in range(bank)] if sd > 0.3 else []
-        self.pos = [np.clip(d, 0, 255).astype(np.uint8) for d in draws]
-        self.neg = [np.clip(-d, 0, 255).astype(np.uint8) for d in draws]
+        draws = [rng.standard_normal((h, w, 3), dtype=np.float32) * sd for _ in range(2)] if sd > 0.3 else []
+        variants = [(d, flip) for d in draws for flip in (None, 0, 1, -1)]
+        self.pos = [self._flip(np.clip(d, 0, 255).astype(np.uint8), f) for d, f in variants]
+        self.neg = [self._flip(np.clip(-d, 0, 255).astype(np.uint8), f) for d, f in variants]
+        self.order = rng.integers(0, max(1, len(self.pos)), size=n_frames)
+
+    @staticmethod
+    def _flip(img: np.ndarray, code: int | None) -> np.ndarray:
+        return img if code is None else np.ascontiguousarray(cv2.flip(img, code))
 
     def apply(self, frame: np.ndarray, k: int) -> None:
         if self.pos:
-            j = k % len(self.pos)
+            j = int(self.order[k])
             cv2.add(frame, self.pos[j], frame)
             cv2.subtract(frame, self.neg[j], frame)
 
@@ -211,12 +219,21 @@ class NativeClip:
         cool = _hsv((hue + rng.uniform(0.05, 0.2)) % 1, sat, rng.uniform(0.3, 0.55))
         cw, ch = w + 2 * MARGIN, h + 2 * MARGIN
         bg = _gradient(ch, cw, warm, cool)
-        for _ in range(int(rng.integers(2, 5))):  # furniture, a window, shelves
+        for _ in range(int(rng.integers(3, 6))):  # furniture, a window, a door
             x0, y0 = int(rng.integers(0, cw - 20)), int(rng.integers(0, ch - 20))
             shade = _hsv(rng.uniform(0, 1), sat * 0.8, rng.uniform(0.25, 0.9))
             x1, y1 = x0 + int(rng.integers(20, max(21, cw // 2))), y0 + int(rng.integers(20, max(21, ch // 2)))
             cv2.rectangle(bg, (x0, y0), (x1, y1), shade, -1)
-        self.bg = cv2.GaussianBlur(bg, (0, 0), 3 + 3 * rough)
+        for _ in range(int(rng.integers(6, 14))):  # clutter: frames, books, plants, shelf edges
+            x0, y0 = int(rng.integers(0, cw - 6)), int(rng.integers(0, ch - 6))
+            shade = _hsv(rng.uniform(0, 1), sat, rng.uniform(0.15, 0.95))
+            size = int(rng.integers(4, max(5, cw // 6)))
+            if rng.random() < 0.5:
+                cv2.rectangle(bg, (x0, y0), (x0 + size, y0 + int(size * rng.uniform(0.3, 2.0))), shade, -1)
+            else:
+                cv2.line(bg, (x0, y0), (x0 + 3 * size, y0), shade, int(rng.integers(1, 4)))
+        # A phone's depth of field and processing soften the room a little, not to a featureless wash.
+        self.bg = cv2.GaussianBlur(bg, (0, 0), 0.8 + 1.2 * rough)
         self.skin: BGR = spec.skin or _skin_from(rng)
         self.hair: BGR = _hsv(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.3))
         self.face_w = int(w * rng.uniform(0.42, 0.56))
@@ -254,7 +271,7 @@ class NativeClip:
             g = 0.97 * g + rng.normal(0, 0.015 * rough)
             gain[i] = 1.0 + g
         self.gain = np.clip(gain, 0.75, 1.25)
-        self.noise = _Noise(rng, h, w, 1.0 + 7.0 * rough ** 1.3)
+        self.noise = _Noise(rng, h, w, 1.0 + 7.0 * rough ** 1.3, n)
         self.product_from = n
         if rng.random() < 0.15 + 0.8 * spec.topic_fit:
             self.product_from = int(rng.integers(0, max(1, n // 2))) if spec.hook > 0.5 else int(
@@ -351,7 +368,7 @@ class ProducedClip:
         # Slightly less polished studio work floats on a gimbal; top polish is locked off.
         drift = max(0.0, 0.7 - spec.polish) * 6
         self.float = np.round(drift * np.sin(np.arange(n) / fps * rng.uniform(0.5, 1.0))).astype(int)
-        self.noise = _Noise(rng, h, w, max(0.0, 3.0 * (0.65 - spec.polish)))
+        self.noise = _Noise(rng, h, w, max(0.0, 3.0 * (0.65 - spec.polish)), n)
         self.overlays: list[Overlay] = []
         if rng.random() < 0.4 + 0.6 * spec.polish:
             self.overlays.append(_logo_overlay(spec, 0, n))

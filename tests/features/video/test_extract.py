@@ -138,6 +138,12 @@ def test_non_video_and_audio_only_fail(settings, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n" * 100)
     assert extract_video(text, settings.video).status == "failed"
+    still = tmp_path / "photo.jpg"
+    import cv2
+
+    cv2.imwrite(str(still), np.full((320, 180, 3), 128, np.uint8))
+    result = extract_video(still, settings.video)
+    assert result.status == "failed" and "still image" in result.error
     audio = tmp_path / "voice.m4a"
     write_audio_only(audio)
     result = extract_video(audio, settings.video)

@@ -45,6 +45,10 @@ def test_candidates_export(world_home: Home, settings: Settings, tmp_path: Path)
     assert len(frame) > 10 and frame["post_id"].is_unique
     assert frame["views_latest"].notna().mean() > 0.5
     assert (pd.to_datetime(frame["posted_at"]) <= as_of).all()
+    described = frame.attrs["feature_descriptions"]
+    assert described["share_rate"] == "shares per view" and len(described) >= 40
+    assert "views" not in described and "flag_calibrating" not in described
+    assert frame.attrs["data_quality"]["snapshots_kept"] > 0
     one = frame["advertiser_id"].iloc[0]
     out1 = tmp_path / "one.parquet"
     result = run(world_home, "--as-of", as_of.isoformat(), "--advertiser", one, "--out", str(out1))

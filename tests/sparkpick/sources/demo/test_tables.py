@@ -149,6 +149,14 @@ def test_expected_uplift_falls_with_polish_all_else_equal(settings, small: World
     assert (hook_high > hook_low).all()
 
 
+def test_familiarity_with_a_creator_compounds(settings, small: WorldTables) -> None:
+    advertisers = {a.advertiser_id: a for a in small.advertisers}
+    creators = small.hidden[small.hidden["kind"] != "own"].head(40)
+    uplift = [paid.paid_rates(creators.assign(prior_posts=k), advertisers, settings.world.effects).expected_uplift
+              for k in (0, 3, 12)]
+    assert (uplift[1] > uplift[0]).all() and (uplift[2] > uplift[1]).all()
+
+
 def test_polish_hurts_paid_more_than_organic_and_organic_is_an_imperfect_guide(small: WorldTables) -> None:
     er = _organic_er(small)
     truth = small.truth.set_index("post_id").loc[er.index]

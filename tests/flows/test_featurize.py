@@ -1,0 +1,96 @@
+"""`featurize_videos` fills post_videos and video_features from the warehouse's posts, with a cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.video.table import post_video_features
+from flows.featurize import POST_VIDEOS, VIDEO_FEATURES, featurize_videos, thumbnail_dir
+from sparkpick.warehouse import Warehouse
+from tests.features.video.clips import Shot, write_clip
+
+
+def _load_posts(home, videos: dict[str, str | None]) -> None:
+    creators = pd.DataFrame({"creator_id": ["c1"], "handle": ["@c1"], "follower_count": [100],
+                             "is_brand_account": [False]})
+    posts = pd.DataFrame({
+        "post_id": list(videos),
+        "advertiser_id": "a1",
+        "creator_id": "c1",
+        "posted_at": pd.Timestamp("2026-10-01"),
+        "caption": "hi",
+        "video_path": list(videos.values()),
+        "spark_auth_status": "none",
+        "spark_auth_expires_at": pd.NaT,
+    })
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert({"creators": creators, "posts": posts})
+
+
+@pytest.fixture
+def videos(tmp_path) -> dict[str, Path]:
+    out = {}
+    for name, shots in {"a": [Shot(1.5, 1), Shot(1.5, 2)], "b": [Shot(2.0, 3, shake_px=2.0)]}.items():
+        out[name] = tmp_path / f"{name}.mp4"
+        write_clip(out[name], shots)
+    out["corrupt"] = tmp_path / "corrupt.mp4"
+    out["corrupt"].write_bytes(b"\x00" * 5000)
+    return out
+
+
+def test_featurize_caches_by_content(home, settings, videos, tmp_path):
+    _load_posts(home, {
+        "p1": str(videos["a"]), "p2": str(videos["b"]), "p3": str(videos["a"]),  # p3 shares p1's video
+        "p4": str(videos["corrupt"]), "p5": str(tmp_path / "missing.mp4"), "p6": None,
+    })
+    calls: list[tuple[int, int]] = []
+    first = featurize_videos(home, settings, lambda done, total: calls.append((done, total)))
+    assert (first.posts_with_video, first.videos) == (5, 3)
+    assert (first.done, first.failed, first.missing, first.cached) == (2, 1, 1, 0)
+    assert calls[-1] == (3, 3)
+    reasons = {f["post_id"]: f["reason"] for f in first.failures}
+    assert "missing.mp4 does not exist" in reasons["p5"] and "corrupt.mp4" in reasons["p4"]
+
+    with Warehouse(home.warehouse) as wh:
+        pv, vf = wh.read(POST_VIDEOS), wh.read(VIDEO_FEATURES)
+    assert len(pv) == 6 and len(vf) == 3
+    assert set(vf["status"]) == {"ok", "failed"}
+    joined = post_video_features(pv, vf, settings.video.feature_version).set_index("post_id")
+    assert joined["video_status"].to_dict() == {"p1": "ok", "p2": "ok", "p3": "ok", "p4": "failed",
+                                                "p5": "missing", "p6": "none"}
+    assert joined.loc["p1", "video_hard_cuts"] == 1
+    assert pd.isna(joined.loc["p4", "video_shake"])
+    sha_a = pv.set_index("post_id").loc["p1", "video_sha256"]
+    assert (thumbnail_dir(home) / f"{sha_a}.jpg").is_file()
+    stamp = vf.set_index("video_sha256").loc[sha_a, "computed_at"]
+
+    # Unchanged videos are not decoded again; the failure is still reported.
+    second = featurize_videos(home, settings)
+    assert (second.done, second.failed, second.cached) == (0, 0, 3)
+    assert any(f["post_id"] == "p4" for f in second.failures)
+
+    # A changed video is recomputed; its old features stay keyed by the old hash.
+    write_clip(videos["a"], [Shot(2.0, 9, shake_px=2.0)])
+    os.utime(videos["a"], None)
+    third = featurize_videos(home, settings)
+    assert (third.done, third.cached) == (1, 2)
+    with Warehouse(home.warehouse) as wh:
+        pv2, vf2 = wh.read(POST_VIDEOS), wh.read(VIDEO_FEATURES)
+    new_sha = pv2.set_index("post_id").loc["p1", "video_sha256"]
+    assert new_sha != sha_a and len(vf2) == 4
+    assert vf2.set_index("video_sha256").loc[sha_a, "computed_at"] == stamp
+    joined = post_video_features(pv2, vf2, settings.video.feature_version).set_index("post_id")
+    assert joined.loc["p1", "video_hard_cuts"] == 0
+
+
+@pytest.mark.slow
+def test_featurize_flow_runs_under_prefect(home, settings, videos, prefect_harness):
+    from flows.featurize import featurize_flow
+
+    _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["corrupt"])})
+    summary = featurize_flow(home, settings)
+    assert summary["done"] == 1 and summary["failed"] == 1
