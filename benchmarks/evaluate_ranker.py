@@ -128,7 +128,8 @@ def main() -> None:
         for name, (g, p) in sums.items():
             pooled[name][0] += g
             pooled[name][1] += p
-        print(f"  {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        shown = ", ".join(f"{n} {v:.3f}" for n, v in per_seed[seed].items())
+        print(f"  {time.perf_counter() - start:.0f} s; captured@{K}: {shown}", file=sys.stderr)
 
     header = f"{'ordering':<22}" + "".join(f"{'seed ' + str(s):>10}" for s in args.seeds) + f"{'pooled':>10}"
     print(f"\nuplift captured@{K} against true expected uplift of all candidates "

@@ -34,16 +34,23 @@ STAGES = ("ingest", "featurize", "train", "score", "report")
 
 
 def subset_world(world: Path, out: Path, held_back: set[str]) -> None:
-    """A copy of the world's tables without the held-back posts (videos are shared through a symlink)."""
+    """A copy of the world's tables without the held-back posts (video files hard-linked)."""
     out.mkdir(parents=True, exist_ok=True)
     for csv in world.glob("*.csv"):
         frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
         if "post_id" in frame.columns:
             frame = frame[~frame["post_id"].isin(held_back)]
         frame.to_csv(out / csv.name, index=False)
-    link = out / "videos"
-    if not link.exists():
-        link.symlink_to(world / "videos", target_is_directory=True)
+    # Hard links, not a symlink: the folder reader refuses video paths that resolve outside the folder.
+    videos = out / "videos"
+    videos.mkdir(exist_ok=True)
+    for video in (world / "videos").iterdir():
+        target = videos / video.name
+        if not target.exists():
+            try:
+                os.link(video, target)
+            except OSError:
+                shutil.copy2(video, target)
 
 
 def timed_night(home: Home, settings: Settings, folder: Path, as_of: pd.Timestamp) -> tuple[NightlyResult, float]:

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,17 @@ CHALLENGER = "challenger"
 MODEL_ARTIFACT = "scoring_model.json"
 PROMOTION_MODES = ("auto", "never", "force")
 GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
-# Pinned in the logged model's requirements (inferring them costs seconds per run).
-_PIP_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
+# The logged model's requirements, pinned to the versions it was trained with (inferring them costs
+# seconds per run). Loading it also needs sparkpick itself importable (its `models` package).
+_REQUIRED_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
 _SECRET_WORDS = ("password", "secret", "api_key", "access_token")
 _INPUT_EXAMPLE_ROWS = 5
 _MAX_TAG_CHARS = 4000
+
+
+def pip_requirements() -> list[str]:
+    """`package==version` for each package the served model needs, as installed here."""
+    return [f"{name}=={metadata.version(name)}" for name in _REQUIRED_PACKAGES]
 
 
 class RankerPyfunc(mlflow.pyfunc.PythonModel):
@@ -336,7 +343,7 @@ def log_training_run(
                 artifacts={"scoring_model": str(path)},
                 signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
                 input_example=example,
-                pip_requirements=list(_PIP_REQUIREMENTS),
+                pip_requirements=pip_requirements(),
                 registered_model_name=model_name,
             )
     version = str(info.registered_model_version)

@@ -102,8 +102,11 @@ def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
     mean on flat pixels), so grain that masks fine detail lowers the reading, and blur lowers it a lot.
     """
     g = gray.astype(np.float32)
+    return _sharpness(g, _flat_mask(g, flat_quantile), noise_k)
+
+
+def _sharpness(g: np.ndarray, flat: np.ndarray, noise_k: float) -> float:
     lap2 = cv2.Laplacian(g, cv2.CV_32F, ksize=1) ** 2
-    flat = _flat_mask(g, flat_quantile)
     floor = float(lap2[flat].mean()) if flat.any() else 0.0
     return math.log10(1.0 + float(np.maximum(0.0, lap2 - noise_k * floor).mean()))
 
@@ -117,8 +120,14 @@ def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
     if min(gray.shape) < 8:
         return float("nan")
     g = gray.astype(np.float32)
+    return _noise(g, _flat_mask(g, flat_quantile))
+
+
+def _noise(g: np.ndarray, flat_full: np.ndarray) -> float:
+    if min(g.shape) < 8:
+        return float("nan")
     response = np.abs(cv2.filter2D(g, -1, _IMMERKAER))[1:-1, 1:-1]
-    flat = _flat_mask(g, flat_quantile)[1:-1, 1:-1]
+    flat = flat_full[1:-1, 1:-1]
     if not flat.any():
         return float("nan")
     return float(math.sqrt(math.pi / 2) * response[flat].mean() / 6.0)
@@ -235,9 +244,11 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
     gray = gray_full[top : h - bottom, left : w - right]
     hsv_s = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 1]
     edges = cv2.Canny(gray, cfg.canny_low, cfg.canny_high)
+    g = gray.astype(np.float32)
+    flat = _flat_mask(g, cfg.noise_flat_quantile)
     out = {
-        "sharpness": sharpness(gray, cfg.noise_flat_quantile, cfg.sharpness_noise_k),
-        "noise": noise_sigma(gray, cfg.noise_flat_quantile),
+        "sharpness": _sharpness(g, flat, cfg.sharpness_noise_k),
+        "noise": _noise(g, flat),
         "colourfulness": colourfulness(bgr),
         "saturation": float(hsv_s.mean()) / 255.0,
         "brightness": float(gray.mean()) / 255.0,
