@@ -124,6 +124,18 @@ def imports_only(paths: list[str]) -> int:
     return 0
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: the latter survives exec, so a spawned
+    child would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(name: str, paths: list[str], conn) -> None:
     fn: Callable[[list[str]], int] = globals()[name]
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -132,7 +144,7 @@ def _child(name: str, paths: list[str], conn) -> None:
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    conn.send((wall, cpu, after.ru_maxrss / 1024, value))
+    conn.send((wall, cpu, _peak_rss_mb(), value))
     conn.close()
 
 

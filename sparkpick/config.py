@@ -171,7 +171,7 @@ class VideoConfig(_Section):
     text_max_density: float = Field(default=0.9, ge=0, le=1)
     text_min_crossings: float = Field(default=1.5, ge=0)
     text_frame_min_coverage: float = Field(default=0.01, ge=0, le=1)
-    face_every_n_samples: int = Field(default=2, ge=1)
+    face_every_n_samples: int = Field(default=3, ge=1)
     face_long_side: int = Field(default=224, ge=24)
     face_min_px: int = Field(default=24, ge=8)
     face_min_fraction: float = Field(default=0.15, ge=0, le=1)

@@ -72,7 +72,11 @@ def _context(method: str) -> mp.context.BaseContext:
     method = method if method in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "forkserver":
+        from multiprocessing import forkserver
+
         ctx.set_forkserver_preload(_PRELOAD)
+        # Start it now, so that its imports do not count against the first videos' time limits.
+        forkserver.ensure_running()
     return ctx
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
@@ -76,19 +80,18 @@ def nightly(
         raise typer.Exit(1)
 
 
-def _print_outcome(console: object, folder: object) -> None:
+def _print_outcome(console: Console, folder: Path) -> None:
+    """The top picks, the counts and where the report is (read back from the files the night wrote)."""
     import json
-    from pathlib import Path
 
     import pandas as pd
     from rich.table import Table
 
     from sparkpick.report import top_picks_table
 
-    folder = Path(str(folder))
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
     if not csv.exists():
-        console.print("[red]No shortlist was written.[/]")  # type: ignore[attr-defined]
+        console.print("[red]No shortlist was written.[/]")
         return
     shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
     table = Table(title="Top picks per advertiser", show_lines=False)
@@ -97,14 +100,14 @@ def _print_outcome(console: object, folder: object) -> None:
         table.add_column(col, overflow="fold", no_wrap=col in ("advertiser", "uplift"))
     for row in top_picks_table(shortlist, per_advertiser=3):
         table.add_row(*(str(row[c]) for c in columns))
-    console.print(table)  # type: ignore[attr-defined]
+    console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     failures = info.get("failures") or []
-    console.print(  # type: ignore[attr-defined]
+    console.print(
         f"{info.get('candidates_considered', '?')} candidates considered, {len(shortlist)} shortlisted, "
         f"{len(failures)} failure(s) listed in the report."
     )
-    console.print(f"Report: {html}\nOpen it in a browser: file://{html}")  # type: ignore[attr-defined]
+    console.print(f"Report: {html}\nOpen it in a browser: {html.as_uri()}")
 
 
 def serve(ctx: typer.Context) -> None:

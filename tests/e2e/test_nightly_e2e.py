@@ -3,6 +3,7 @@ a real browser, and a real Prefect server serving the nightly deployment. Slow: 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -75,6 +76,9 @@ def test_same_night_twice_adds_nothing(world: tuple[Path, Path]) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     assert _counts(home) == counts
     assert csv.read_bytes() == before
+    # Nothing new: no video was decoded again, everything came from the cache.
+    notes = json.loads((csv.parent / "report.json").read_text())["notes"]
+    assert any(n.startswith("0 videos analysed") for n in notes), notes
     shortlist = pd.read_csv(csv, dtype={"post_id": str})
     assert shortlist.groupby("advertiser_id").size().max() <= 5
     assert not shortlist.duplicated(["advertiser_id", "post_id"]).any()

@@ -94,6 +94,8 @@ def test_run_is_recorded_registered_and_served(boosts, fast: Settings, store: tu
     assert pngs and pngs[0].stat().st_size > 1000
     assert list(root.rglob("scoring_model.json"))
     assert list(root.rglob("MLmodel"))
+    requirements = next(root.rglob("requirements.txt")).read_text()
+    assert "lightgbm==" in requirements and "scikit-learn==" in requirements
 
 
 def test_gate_and_pyfunc_agree_with_native(boosts, fast: Settings, store: tuple[str, Path]) -> None:

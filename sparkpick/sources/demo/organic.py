@@ -1,10 +1,12 @@
 """Organic performance of demo posts and the engagement snapshots a collector would have taken.
 
-Followers, hook and authenticity drive organic reach and engagement; polish helps a little with followers
-(they chose to follow); topic fit barely matters organically. Virality is a heavy-tailed lognormal with
-rare breakouts. Counts grow along a saturating curve (most views in the first two days, a long tail after);
-snapshots are taken late and irregularly, some are missed, and each reports the post as it was some hours
-earlier (TikTok's reporting lag), so early snapshots are noisy and often near zero.
+Followers, hook and authenticity drive organic reach and engagement; polish helps somewhat with followers
+(they chose to follow this account), which offsets the authenticity it costs, so produced posts do about as
+well organically as native ones; topic fit barely matters organically. A creator's own engagement habit
+(some audiences like and comment a lot) moves organic numbers and nothing paid. Virality is a heavy-tailed
+lognormal with rare breakouts. Counts grow along a saturating curve (most views in the first two days, a
+long tail after); snapshots are taken late and irregularly, some are missed, and each reports the post as it
+was some hours earlier (TikTok's reporting lag), so early snapshots are noisy and often near zero.
 """
 
 from __future__ import annotations

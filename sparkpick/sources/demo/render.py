@@ -251,12 +251,13 @@ class NativeClip:
         self.mouth = np.abs(np.sin(np.arange(n) * rng.uniform(1.5, 2.8) + rng.uniform(0, 6))) * (
             rng.random(n) < 0.8)
         # Handheld camera: a damped random walk plus jitter; a strong hook adds a whip in the first second.
-        amp = 1.8 * rough * rng.uniform(0.7, 1.3)
+        # (Damping keeps the frame within the margin: position sd ~3 px times `amp`, steps of ~1-3 px.)
+        amp = 1.45 * rough * rng.uniform(0.7, 1.3)
         pos, vel = np.zeros(2), np.zeros(2)
         shake = np.zeros((n, 2))
         for i in range(n):
-            vel = 0.75 * vel + rng.normal(0, amp, 2)
-            pos = 0.88 * pos + vel
+            vel = 0.6 * vel + rng.normal(0, amp, 2)
+            pos = 0.8 * pos + vel
             shake[i] = pos + rng.normal(0, 0.5 * amp, 2)
         self.punch = face_early and rng.random() < spec.hook
         if self.punch:  # a quick whip/zoom at the start
@@ -281,7 +282,7 @@ class NativeClip:
             text = names.HOOK_TEXTS[rng.integers(len(names.HOOK_TEXTS))]
             self.overlays.append(_text_overlay(text, w, h, 0.12, cv2.FONT_HERSHEY_DUPLEX, 0.9, WHITE, DARK, 2,
                                                0, hook_n))
-        if rng.random() < spec.authenticity * (1.2 - spec.polish):
+        if rng.random() < 0.5 * spec.authenticity * (1.2 - spec.polish):  # now and then
             text = names.HANDWRITTEN[rng.integers(len(names.HANDWRITTEN))]
             s0 = int(rng.integers(0, max(1, n // 2)))
             self.overlays.append(_text_overlay(text, w, h, rng.uniform(0.6, 0.8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
@@ -496,4 +497,7 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    try:
+        serve()
+    except (KeyboardInterrupt, BrokenPipeError):  # the parent was interrupted: stop quietly
+        sys.exit(1)

@@ -53,12 +53,12 @@ def test_a_segfault_kills_one_worker_not_the_run(settings, clip, tmp_path):
 
 
 def test_a_hung_worker_is_killed_at_its_time_limit(settings, clip, tmp_path):
-    cfg = with_overrides(settings, {"video": {"timeout_s": 1.0, "kill_grace_s": 0.5}}).video
+    cfg = with_overrides(settings, {"video": {"timeout_s": 3.0, "kill_grace_s": 1.0}}).video
     hang = tmp_path / "hang.mp4"
     hang.write_bytes(clip.read_bytes())
     started = time.monotonic()
     out = _run([VideoTask("hang", str(hang)), VideoTask("ok", str(clip))], cfg, extract=hang_on_hang_name)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
     assert out["hang"].status == "failed" and "timed out" in out["hang"].error
     assert out["ok"].status == "ok"
 
