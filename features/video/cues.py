@@ -68,7 +68,8 @@ CUE_DESCRIPTIONS: dict[str, str] = {
     "exposure_drift": "within-shot change of mean brightness, auto-exposure hunting (8-bit levels per s)",
     # the hook
     "hook_motion_energy": "motion energy inside the hook window (8-bit levels)",
-    "hook_motion_ratio": "hook motion energy over the rest's (ratio; >1 the opening moves more)",
+    "hook_motion_ratio": "hook motion energy over the rest's, the rest floored at static_max_diff (ratio; >1 "
+    "the opening moves more)",
     "hook_cuts": "hard cuts inside the hook window",
     "hook_face_share": "share of hook samples with a frontal face (0-1)",
     "hook_text_coverage": "text overlay coverage inside the hook window (0-1)",

@@ -1,9 +1,75 @@
-"""(Placeholder: commands of this stage are added by its issue.)"""
+"""`sparkpick demo`: every stage once, on the default demo world, with progress shown."""
 
 from __future__ import annotations
+
+import time
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("demo")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    size: Annotated[str, typer.Option(help="Demo world size: tiny, small, default or large.")] = "default",
+) -> None:
+    """Build the demo world, ingest it, featurize its videos, train the ranker, score and write the report."""
+    from rich.console import Console
+
+    from flows.commands.nightly import _print_outcome
+    from flows.featurize import featurize_videos
+    from flows.ingest import demo_world_folder, ingest_folder
+    from flows.nightly import report_date, run_nightly
+    from flows.progress import progress_bar
+    from flows.train import train_model
+    from sparkpick.config import with_overrides
+    from sparkpick.contract import as_utc
+
+    inv = ctx.obj
+    # The nightly run below gathers from the same demo world, whatever the configured source.
+    settings = with_overrides(inv.settings, {"ingest": {"source": "demo"}})
+    home = inv.home
+    console = Console(soft_wrap=True)
+    as_of = as_utc(settings.world.end)
+    started = time.monotonic()
+
+    def step(title: str) -> None:
+        console.rule(f"[bold]{title}[/]  ({time.monotonic() - started:.0f} s)", align="left")
+
+    step("1/4 demo world")
+    with progress_bar("rendering posts and videos", console) as progress:
+        folder = demo_world_folder(home, settings, progress, size=size)
+    console.print(f"world in {folder}")
+    summary = ingest_folder(home, settings, folder)
+    for line in summary.lines():
+        console.print(f"  {line}")
+
+    step("2/4 video features")
+    with progress_bar("decoding videos", console) as progress:
+        feats = featurize_videos(home, settings, progress)
+    console.print(f"  {feats}")
+
+    step("3/4 training the ranker")
+    with console.status("training the ranker and its baselines..."):
+        trained = train_model(home, settings, until=as_of)
+    from flows.commands.model import metrics_table
+
+    console.print(metrics_table(trained.metrics, settings.ranker.shortlist_k,
+                                "Validation decisions: model vs baselines"))
+    console.print(f"registered {trained.model_name} v{trained.model_version}: {trained.promotion_reason}")
+
+    step("4/4 nightly scoring and report")
+    result = run_nightly(home, settings, as_of=as_of)
+    _print_outcome(console, home.reports / report_date(as_of, settings.nightly.timezone))
+    console.print(
+        f"\nDone in {time.monotonic() - started:.0f} s. Everything is under {home.root}.\n"
+        f"MLflow UI: sparkpick --home {home.root} ui   (then open http://{settings.mlflow.ui_host}:"
+        f"{settings.mlflow.ui_port})"
+    )
+    if not result.ok:
+        for line in result.stage_failures:
+            console.print(f"[red]Failed:[/] {line}")
+        raise typer.Exit(1)

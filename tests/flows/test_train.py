@@ -93,6 +93,7 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
         assert registry.alias_version(client, "sparkpick-ranker", "challenger") == "2"
 
 
+@pytest.mark.slow
 def test_until_uses_only_boosts_that_ended_before(loaded: Home, fast: Settings, world) -> None:
     until = pd.Timestamp("2026-09-15")
     result = train_model(loaded, fast, until=until, promote="never")

@@ -125,7 +125,7 @@ def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) ->
     env = {**os.environ, "OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1"}
     procs = [
         subprocess.Popen([sys.executable, "-m", "sparkpick.sources.demo.render"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+                         stdout=subprocess.PIPE, bufsize=0, env=env)
         for _ in range(min(workers, len(specs)))
     ]
     selector = selectors.DefaultSelector()
@@ -136,13 +136,14 @@ def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) ->
             in_flight[proc.pid] = 0
             for _ in range(IN_FLIGHT):
                 if queue:
-                    proc.stdin.write(spec_to_json(queue.pop()) + "\n")
+                    proc.stdin.write((spec_to_json(queue.pop()) + "\n").encode())
                     in_flight[proc.pid] += 1
-            proc.stdin.flush()
         while any(in_flight.values()):
             for key, _ in selector.select():
                 proc = key.data
-                line = proc.stdout.readline()
+                # Unbuffered pipe: readline takes exactly one line, so a second finished line waiting in
+                # the pipe still wakes the selector (a buffered reader could swallow it and hang here).
+                line = proc.stdout.readline().decode()
                 if not line:  # the worker died: whatever it held is lost
                     selector.unregister(proc.stdout)
                     errors.append(f"a render worker exited with status {proc.wait()}")
@@ -154,8 +155,7 @@ def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) ->
                 in_flight[proc.pid] -= 1
                 tick(1)
                 if queue:
-                    proc.stdin.write(spec_to_json(queue.pop()) + "\n")
-                    proc.stdin.flush()
+                    proc.stdin.write((spec_to_json(queue.pop()) + "\n").encode())
                     in_flight[proc.pid] += 1
     finally:
         for proc in procs:

@@ -50,7 +50,7 @@ def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates
     auth_end = posts["spark_auth_expires_at"]
     decision = posted + pd.to_timedelta(rng.uniform(*pol.decision_delay_days, n), unit="D")
     start = pd.concat([decision, auth_start], axis=1).max(axis=1)
-    start = (start + pd.to_timedelta(rng.uniform(0, 1, n), unit="D")).dt.floor("h")
+    start = (start + pd.to_timedelta(rng.uniform(0, 1, n), unit="D")).dt.ceil("h")
     flight = pd.to_timedelta(rng.integers(pol.flight_days[0], pol.flight_days[1] + 1, n), unit="D")
     stop = pd.concat([start + flight, auth_end], axis=1).min(axis=1)
     eligible = (auth_start.notna() & ((stop - start) >= MIN_FLIGHT) & (stop <= end)).to_numpy()

@@ -290,7 +290,9 @@ class NativeClip:
 
     def frame(self, i: int) -> np.ndarray:
         spec = self.spec
-        canvas = self.bg.copy()
+        dx, dy = self.shake[i]
+        # Crop the room first, then draw in frame coordinates (the same pixels as drawing on the room).
+        frame = self.bg[MARGIN + dy:MARGIN + dy + spec.height, MARGIN + dx:MARGIN + dx + spec.width].copy()
         if self.on[i] and i >= self.enter:
             slide = 0
             if self.enter > 0:  # walking into frame from the side
@@ -298,15 +300,13 @@ class NativeClip:
             fw = self.face_w
             if self.punch and i < spec.fps:
                 fw = int(fw * (1.3 - 0.3 * i / spec.fps))
-            draw_face(canvas, MARGIN + self.face_x + self.sway[i] + slide, MARGIN + self.face_y, fw, self.skin,
-                      self.hair, float(self.mouth[i]))
+            draw_face(frame, self.face_x + self.sway[i] + slide - dx, self.face_y - dy, fw, self.skin, self.hair,
+                      float(self.mouth[i]))
         if i >= self.product_from:
-            draw_product(canvas, MARGIN + int(spec.width * 0.72) + self.sway[i], MARGIN + int(spec.height * 0.75),
+            draw_product(frame, int(spec.width * 0.72) + self.sway[i] - dx, int(spec.height * 0.75) - dy,
                          int(spec.width * 0.3), spec.primary, spec.accent)
-        dx, dy = self.shake[i]
-        frame = canvas[MARGIN + dy:MARGIN + dy + spec.height, MARGIN + dx:MARGIN + dx + spec.width].copy()
         if abs(self.gain[i] - 1.0) > 0.01:
-            frame = cv2.convertScaleAbs(frame, alpha=float(self.gain[i]))
+            cv2.convertScaleAbs(frame, frame, alpha=float(self.gain[i]))
         for overlay in self.overlays:
             overlay.apply(frame, i)
         self.noise.apply(frame, i)

@@ -131,3 +131,23 @@ def test_a_different_seed_replaces_the_previous_world(tmp_path: Path, settings) 
     assert calls[0] == (0, len(wanted)) and calls[-1] == (len(wanted), len(wanted))
     again = build_world(folder, mini, size="mini", seed=2, workers=2)
     assert again.rendered == 0
+
+
+def test_a_failing_clip_is_named_and_does_not_stop_the_others(tmp_path: Path) -> None:
+    from sparkpick.errors import SparkpickError
+    from sparkpick.sources.demo.build import _render
+    from sparkpick.sources.demo.render import ClipSpec
+
+    def spec(post_id: str, preset: str) -> ClipSpec:
+        return ClipSpec(post_id=post_id, path=str(tmp_path / f"{post_id}.mp4"), seed=1, width=180, height=320,
+                        fps=10, n_frames=12, polish=0.3, produced=False, hook=0.5, authenticity=0.5, topic_fit=0.5,
+                        primary=(1, 2, 3), accent=(4, 5, 6), initials="AB", skin=None, preset=preset)
+
+    specs = [spec("7600000000000000001", "ultrafast"), spec("7600000000000000002", "no-such-preset"),
+             spec("7600000000000000003", "ultrafast")]
+    ticks: list[int] = []
+    with pytest.raises(SparkpickError, match="7600000000000000002"):
+        _render(specs, 2, ticks.append)
+    assert sum(ticks) == 3
+    assert (tmp_path / "7600000000000000001.mp4").is_file() and (tmp_path / "7600000000000000003.mp4").is_file()
+    assert not (tmp_path / "7600000000000000002.mp4").exists()
