@@ -110,17 +110,22 @@ def ingest_folder(home: Home, settings: Settings, folder: Path, skip_invalid: bo
 
 
 def demo_world_folder(
-    home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None, size: str = "default"
+    home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None, size: str | None = None
 ) -> Path:
-    """Build the demo world into the home's cache once (a marker file records seed and size)."""
+    """Build the demo world into the home's cache once (a marker file records seed and size).
+
+    With no `size`, whatever demo world the home already has is reused (so that nightly runs after
+    `sparkpick demo --size small` keep gathering from that world); a new home gets the default size.
+    """
     from sparkpick.sources.demo import build_world
 
     folder = home.cache / DEMO_WORLD_DIR
     marker = folder / "world.json"
-    wanted = {"seed": settings.world.seed, "size": size}
-    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+    built = json.loads(marker.read_text()) if marker.is_file() else None
+    if built is not None and built.get("seed") == settings.world.seed and size in (None, built.get("size")):
         return folder
-    build_world(folder, settings, size=size, seed=settings.world.seed, progress=progress)
+    wanted = {"seed": settings.world.seed, "size": size or "default"}
+    build_world(folder, settings, size=wanted["size"], seed=settings.world.seed, progress=progress)
     marker.write_text(json.dumps(wanted))
     return folder
 

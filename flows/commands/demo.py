@@ -19,6 +19,7 @@ def demo(
     """Build the demo world, ingest it, featurize its videos, train the ranker, score and write the report."""
     from rich.console import Console
 
+    from flows.commands.model import _quiet_mlflow, metrics_table
     from flows.commands.nightly import _print_outcome
     from flows.featurize import featurize_videos
     from flows.ingest import demo_world_folder, ingest_folder
@@ -28,6 +29,7 @@ def demo(
     from sparkpick.config import with_overrides
     from sparkpick.contract import as_utc
 
+    _quiet_mlflow()
     inv = ctx.obj
     # The nightly run below gathers from the same demo world, whatever the configured source.
     settings = with_overrides(inv.settings, {"ingest": {"source": "demo"}})
@@ -55,8 +57,6 @@ def demo(
     step("3/4 training the ranker")
     with console.status("training the ranker and its baselines..."):
         trained = train_model(home, settings, until=as_of)
-    from flows.commands.model import metrics_table
-
     console.print(metrics_table(trained.metrics, settings.ranker.shortlist_k,
                                 "Validation decisions: model vs baselines"))
     console.print(f"registered {trained.model_name} v{trained.model_version}: {trained.promotion_reason}")
