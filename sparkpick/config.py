@@ -146,6 +146,7 @@ class VideoConfig(_Section):
     max_frame_pixels: int = Field(default=36_000_000, gt=0)
     skip_loop_filter: bool = True
     skip_nonref_frames: bool = True
+    decode_threads_min_pixels: int = Field(default=921_600, ge=0)
     partial_tolerance_s: float = Field(default=0.5, ge=0)
     start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
     kill_grace_s: float = Field(default=5.0, ge=0)
@@ -171,7 +172,8 @@ class VideoConfig(_Section):
     text_max_density: float = Field(default=0.9, ge=0, le=1)
     text_min_crossings: float = Field(default=1.5, ge=0)
     text_frame_min_coverage: float = Field(default=0.01, ge=0, le=1)
-    face_every_n_samples: int = Field(default=3, ge=1)
+    face_hook_samples: int = Field(default=2, ge=0)
+    face_body_samples: int = Field(default=4, ge=0)
     face_long_side: int = Field(default=224, ge=24)
     face_min_px: int = Field(default=24, ge=8)
     face_min_fraction: float = Field(default=0.15, ge=0, le=1)

@@ -92,8 +92,11 @@ _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 def _flat_mask(g: np.ndarray, quantile: float) -> np.ndarray:
     """Pixels whose Sobel gradient is at or below `quantile`: where noise, not texture, dominates."""
     grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
-    # The threshold from every other pixel in each direction: the same quantile at a quarter of the cost.
-    return grad <= np.quantile(grad[::2, ::2], quantile)
+    # The threshold from every other pixel in each direction: the same quantile at a quarter of the cost
+    # (a partial sort of the subsample, the lower of the two middle values as np.quantile's "lower").
+    sub = grad[::2, ::2].ravel()
+    k = min(sub.size - 1, int(quantile * (sub.size - 1)))
+    return grad <= np.partition(sub, k)[k]
 
 
 def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
@@ -108,9 +111,12 @@ def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
 
 
 def _sharpness(g: np.ndarray, flat: np.ndarray, noise_k: float) -> float:
-    lap2 = cv2.Laplacian(g, cv2.CV_32F, ksize=1) ** 2
-    floor = float(lap2[flat].mean()) if flat.any() else 0.0
-    return math.log10(1.0 + float(np.maximum(0.0, lap2 - noise_k * floor).mean()))
+    lap = cv2.Laplacian(g, cv2.CV_32F, ksize=1)
+    lap2 = cv2.multiply(lap, lap)
+    # OpenCV's masked mean and clamped subtraction: no boolean-indexed copies of the frame.
+    floor = cv2.mean(lap2, mask=flat.view(np.uint8))[0] if flat.any() else 0.0
+    excess = cv2.max(cv2.subtract(lap2, noise_k * floor), 0.0)
+    return math.log10(1.0 + cv2.mean(excess)[0])
 
 
 def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
@@ -132,7 +138,7 @@ def _noise(g: np.ndarray, flat_full: np.ndarray) -> float:
     flat = flat_full[1:-1, 1:-1]
     if not flat.any():
         return float("nan")
-    return float(math.sqrt(math.pi / 2) * response[flat].mean() / 6.0)
+    return float(math.sqrt(math.pi / 2) * cv2.mean(response, mask=flat.view(np.uint8))[0] / 6.0)
 
 
 def colourfulness(bgr: np.ndarray) -> float:
@@ -155,8 +161,18 @@ def border_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int, int, int]
         return n
 
     g = gray.astype(np.float32)
-    rows = (g.mean(axis=1) <= cfg.bar_max_luma) & (g.std(axis=1) <= cfg.bar_max_std)
-    cols = (g.mean(axis=0) <= cfg.bar_max_luma) & (g.std(axis=0) <= cfg.bar_max_std)
+    g2 = cv2.multiply(g, g)
+
+    def mean_std(axis: int) -> tuple[np.ndarray, np.ndarray]:
+        # Row/column means of g and g^2 with cv2.reduce: std = sqrt(E[g^2] - E[g]^2).
+        m = cv2.reduce(g, 1 - axis, cv2.REDUCE_AVG).ravel()
+        m2 = cv2.reduce(g2, 1 - axis, cv2.REDUCE_AVG).ravel()
+        return m, np.sqrt(np.maximum(m2 - m * m, 0.0))
+
+    row_mean, row_std = mean_std(1)
+    col_mean, col_std = mean_std(0)
+    rows = (row_mean <= cfg.bar_max_luma) & (row_std <= cfg.bar_max_std)
+    cols = (col_mean <= cfg.bar_max_luma) & (col_std <= cfg.bar_max_std)
     h, w = gray.shape
     top, bottom = run(rows), run(rows[::-1])
     left, right = run(cols), run(cols[::-1])
@@ -186,7 +202,8 @@ def text_coverage(gray: np.ndarray, cfg: VideoConfig) -> float:
     strokes = (grad >= cfg.text_min_gradient).astype(np.uint8)
     close_w = max(3, round(cfg.text_close_fraction * w))
     joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (close_w, 1)))
-    _n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    # Grana's block-based labelling: the same components, measured ~3x faster than the default here.
+    _n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(joined, 8, cv2.CV_32S, cv2.CCL_GRANA)
     bw_all, bh_all = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     shaped = (bh_all >= cfg.text_min_height * h) & (bh_all <= cfg.text_max_height * h)
     shaped &= bw_all >= cfg.text_min_aspect * bh_all
@@ -248,16 +265,18 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
     edges = cv2.Canny(gray, cfg.canny_low, cfg.canny_high)
     g = gray.astype(np.float32)
     flat = _flat_mask(g, cfg.noise_flat_quantile)
+    mean, std = cv2.meanStdDev(gray)
+    n = float(gray.size)
     out = {
         "sharpness": _sharpness(g, flat, cfg.sharpness_noise_k),
         "noise": _noise(g, flat),
         "colourfulness": colourfulness(bgr),
-        "saturation": float(hsv_s.mean()) / 255.0,
-        "brightness": float(gray.mean()) / 255.0,
-        "contrast": float(gray.std()) / 255.0,
-        "highlights_clipped": float((gray >= cfg.clip_high).mean()),
-        "shadows_clipped": float((gray <= cfg.clip_low).mean()),
-        "edge_density": float((edges > 0).mean()),
+        "saturation": cv2.mean(hsv_s)[0] / 255.0,
+        "brightness": float(mean[0, 0]) / 255.0,
+        "contrast": float(std[0, 0]) / 255.0,
+        "highlights_clipped": np.count_nonzero(gray >= cfg.clip_high) / n,
+        "shadows_clipped": np.count_nonzero(gray <= cfg.clip_low) / n,
+        "edge_density": cv2.countNonZero(edges) / n,
         "text_coverage": text_coverage(gray, cfg),
         "letterbox_share": bars,
     }
@@ -289,7 +308,12 @@ def _tukey_window(shape: tuple[int, ...], taper: float) -> np.ndarray:
 
 @dataclass
 class MotionTracker:
-    """Accumulates per-step numbers from tiny grayscale frames at a fixed rate; keeps one frame only."""
+    """Accumulates per-step numbers from tiny grayscale frames at a fixed rate; keeps one frame only.
+
+    It runs on every decoded frame, so each step is a handful of OpenCV calls on a ~64 px float32
+    frame (no NumPy temporaries): the mean-removed frame is computed once and reused as the next
+    step's reference.
+    """
 
     cfg: VideoConfig
     times: list[float] = field(default_factory=list)  # time of the later frame of each step
@@ -299,31 +323,42 @@ class MotionTracker:
     dy: list[float] = field(default_factory=list)
     frame_times: list[float] = field(default_factory=list)
     brightness: list[float] = field(default_factory=list)
-    _prev: np.ndarray | None = None
+    _prev: np.ndarray | None = None  # previous frame, float32, mean removed
     _window: np.ndarray | None = None
 
     def add(self, t: float, tiny: np.ndarray) -> None:
-        cur = tiny.astype(np.float32)
+        mean = cv2.mean(tiny)[0]
+        # Remove the mean first: otherwise a window's own imprint (window x mean brightness), the same in
+        # both frames, wins the correlation at zero shift. Differences add the brightness step back.
+        cur = cv2.subtract(tiny, mean, dtype=cv2.CV_32F)
         self.frame_times.append(t)
-        self.brightness.append(float(cur.mean()))
+        self.brightness.append(mean)
         prev = self._prev
+        prev_mean = self.brightness[-2] if len(self.brightness) > 1 else mean
         self._prev = cur
         if prev is None or prev.shape != cur.shape:
             return
-        if self.cfg.phase_taper > 0 and (self._window is None or self._window.shape != cur.shape):
-            self._window = _tukey_window(cur.shape, self.cfg.phase_taper)
-        # Remove the mean first: otherwise the window's own imprint (window x mean brightness), the same
-        # in both frames, wins the correlation at zero shift. The subtraction also makes the copies
-        # phaseCorrelate needs, as it applies the window to its inputs in place (OpenCV 4.14).
-        (sx, sy), _response = cv2.phaseCorrelate(prev - prev.mean(), cur - cur.mean(), self._window)  # type: ignore[arg-type]
+        window = None
+        if self.cfg.phase_taper > 0:
+            if self._window is None or self._window.shape != cur.shape:
+                self._window = _tukey_window(cur.shape, self.cfg.phase_taper)
+            window = self._window
+        # phaseCorrelate applies a window to its inputs in place (OpenCV 4.14): copy only then.
+        a, b = (prev.copy(), cur.copy()) if window is not None else (prev, cur)
+        (sx, sy), _response = cv2.phaseCorrelate(a, b, window)  # type: ignore[arg-type]
         h, w = cur.shape
         diag = math.hypot(h, w)
-        diff = float(np.abs(cur - prev).mean())
+        # Back to the original levels: |(cur + m1) - (prev + m0)|.
+        step = mean - prev_mean
+        diff = cv2.norm(cur + step if step else cur, prev, cv2.NORM_L1) / cur.size
         residual = diff
         mx, my = math.ceil(abs(sx)) + 1, math.ceil(abs(sy)) + 1
         if mx < w // 4 and my < h // 4:
             moved = cv2.warpAffine(prev, np.float32([[1, 0, sx], [0, 1, sy]]), (w, h))
-            residual = float(np.abs(moved[my : h - my, mx : w - mx] - cur[my : h - my, mx : w - mx]).mean())
+            roi_moved, roi_cur = moved[my : h - my, mx : w - mx], cur[my : h - my, mx : w - mx]
+            if step:
+                roi_cur = roi_cur + step
+            residual = cv2.norm(roi_moved, roi_cur, cv2.NORM_L1) / roi_cur.size
         else:  # a shift that large is not camera motion: a cut or a whip pan
             sx, sy = 0.0, 0.0
         self.times.append(t)

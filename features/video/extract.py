@@ -121,8 +121,7 @@ def extract_video(
             if frame.tiny is not None:
                 tracker.add(frame.t, frame.tiny)
             if frame.bgr is not None:
-                with_faces = len(samples) % cfg.face_every_n_samples == 0
-                cues = frame_cues(frame.bgr, cfg, detect_faces=with_faces)
+                cues = frame_cues(frame.bgr, cfg, detect_faces=frame.faces)
                 samples.append((frame.t, cues))
                 rank = _thumbnail_rank(cues)
                 if thumbnail_dir is not None and (best is None or rank > best[0]):

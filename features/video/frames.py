@@ -17,6 +17,7 @@ current frame is alive at any time.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ class Frame:
     t: float
     tiny: np.ndarray | None = None
     bgr: np.ndarray | None = None
+    # Whether this sample is one of the few the face detector runs on (see `SampleClock.take_faces`).
+    faces: bool = False
 
 
 @dataclass
@@ -215,7 +218,14 @@ def _with_rotation(info: ContainerInfo, rotation: int) -> ContainerInfo:
 
 
 class SampleClock:
-    """Decides by timestamp which frames become motion frames and which become analysis samples."""
+    """Decides by timestamp which frames become motion frames, analysis samples and face samples.
+
+    Motion frames (tiny grayscale) are taken at `motion_fps`, i.e. every frame of a phone clip: cuts and
+    shake need consecutive frames, and a tiny frame costs next to nothing. Picture cues are stable over
+    a few frames, so analysis samples are few: `hook_sample_fps` inside the hook window and at most
+    `max_body_samples` spread over the rest. The face detector, the costliest cue, runs on at most
+    `face_hook_samples` samples spread over the hook and `face_body_samples` spread over the rest.
+    """
 
     def __init__(self, cfg: VideoConfig, stated_duration_s: float | None) -> None:
         self.motion_step = 1.0 / cfg.motion_fps
@@ -224,8 +234,14 @@ class SampleClock:
         body = max(0.0, (stated_duration_s or 0.0) - cfg.hook_window_s)
         # Long videos get sparser samples so that the work (and memory for per-frame numbers) is bounded.
         self.body_step = max(1.0 / cfg.sample_fps, body / max(1, cfg.max_body_samples))
+        self.face_hook_step = self.hook_end / cfg.face_hook_samples if cfg.face_hook_samples else math.inf
+        self.face_body_step = (
+            max(self.body_step, body / cfg.face_body_samples) if cfg.face_body_samples else math.inf
+        )
         self.next_motion = 0.0
         self.next_sample = 0.0
+        self.next_face = 0.0 if cfg.face_hook_samples else self.hook_end
+        self.faces_left = {True: cfg.face_hook_samples, False: cfg.face_body_samples}
         # A frame counts as on time when it is within half a frame of the due time.
         self.slack = 0.0
 
@@ -245,6 +261,20 @@ class SampleClock:
         self.next_sample = max(self.next_sample + step, t + step / 2)
         return True
 
+    def take_faces(self, t: float) -> bool:
+        """Whether the sample at `t` (one `take_sample` accepted) also gets the face detector."""
+        in_hook = t < self.hook_end
+        if t + self.slack < self.next_face or self.faces_left[in_hook] <= 0:
+            return False
+        self.faces_left[in_hook] -= 1
+        if in_hook:
+            due = self.next_face + self.face_hook_step
+            # The body's schedule starts where the hook ends, whatever the hook left over.
+            self.next_face = due if due < self.hook_end else self.hook_end
+        else:
+            self.next_face = max(self.next_face + self.face_body_step, t + self.face_body_step / 2)
+        return True
+
 
 def iter_frames(
     container: av.container.InputContainer,
@@ -260,8 +290,13 @@ def iter_frames(
     (a `time.monotonic()` value).
     """
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
     ctx = stream.codec_context
+    if info.width * info.height >= cfg.decode_threads_min_pixels:
+        stream.thread_type = "AUTO"
+    else:
+        # Starting and syncing decoder threads costs more CPU than a small frame's decode; the pool
+        # already keeps every core busy with one video each.
+        ctx.thread_count = 1
     options: dict[str, str] = {}
     if cfg.skip_loop_filter:
         # Deblocking only smooths 4-16 px block edges: invisible after downscaling to analysis size.
@@ -320,4 +355,5 @@ def iter_frames(
                 out.tiny = _rotate(converter.tiny(frame), shown.rotation)
             if want_sample:
                 out.bgr = _rotate(converter.sample(frame), shown.rotation)
+                out.faces = clock.take_faces(t)
             yield shown, out

@@ -92,7 +92,9 @@ def train(
 
 def score(
     ctx: typer.Context,
-    as_of: Annotated[str | None, typer.Option(help="Decision time (ISO 8601, UTC); default now.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Decision time (ISO 8601, UTC); default now (demo source: its end).")
+    ] = None,
     top: Annotated[int | None, typer.Option(help="Posts per advertiser (default: report.top_k).")] = None,
     model_uri: Annotated[
         str | None, typer.Option(help="Model to use (default models:/<model_name>@champion).")
@@ -112,6 +114,12 @@ def score(
 
         raise InputError(f"--top must be a positive number, got {top_k}.")
     console = Console()
+    if as_of is None:  # now; for the demo world, its last day (as the nightly run does)
+        import pandas as pd
+
+        from flows.nightly import default_as_of
+
+        as_of = str(default_as_of(settings, pd.Timestamp.now(tz="UTC").floor("s")))
     shortlist = score_candidates(ctx.obj.home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)
     if shortlist.empty:
         console.print("No candidates: no advertiser has posts in the candidate window before this time.")
