@@ -8,8 +8,9 @@
 2. Times, on the same files: a bare sequential OpenCV decode (`grab()` every frame, and `read()`), our
    `extract_video` (all cues), and PySceneDetect's ContentDetector with default settings (cut detection
    only; skipped with a message if `scenedetect` is not installed: `pip install --no-deps scenedetect`).
-3. Prints wall and CPU seconds, the ratios, videos per minute per core (60 / CPU seconds per video) and
-   peak resident memory of each process (its `ru_maxrss`, next to that of a process that only imports).
+3. Prints wall and CPU seconds, the ratios, CPU seconds and videos per minute per core (60 / CPU seconds
+   per video) and peak resident memory of each process (its `ru_maxrss`, next to that of a process that
+   only imports). Extraction runs with `cv2.setNumThreads(1)`, as in the worker pool.
 
 Timings on a shared machine are noisy: each figure is the best of --repeat runs.
 """
@@ -99,9 +100,13 @@ def opencv_read(paths: list[str]) -> int:
 
 
 def sparkpick_extract(paths: list[str]) -> int:
+    import cv2
+
     from features.video.extract import extract_video
     from sparkpick.config import load_settings
 
+    # As in the worker pool (features/video/pool.py): one video per core, no OpenCV threads of its own.
+    cv2.setNumThreads(1)
     cfg = load_settings().video
     ok = 0
     for path in paths:
@@ -203,6 +208,8 @@ def run(label: str, paths: list[str], repeat: int) -> None:
         print("PySceneDetect: not installed, line skipped (install for the benchmark only: "
               ".venv/bin/pip install --no-deps scenedetect)")
     per_video_cpu = ours[1] / len(paths)
+    print(f"extract CPU per video: {per_video_cpu:.3f} s (includes loading the face cascade once, "
+          f"which the worker pool's forkserver does before forking)")
     print(f"videos per minute per core (60 / CPU s per video): {60 / per_video_cpu:.1f}")
     print(f"peak memory of the extracting process: {ours[2]:.0f} MB ({ours[2] - base_rss:+.0f} MB over imports)")
 

@@ -165,8 +165,8 @@ def border_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int, int, int]
 
     def mean_std(axis: int) -> tuple[np.ndarray, np.ndarray]:
         # Row/column means of g and g^2 with cv2.reduce: std = sqrt(E[g^2] - E[g]^2).
-        m = cv2.reduce(g, 1 - axis, cv2.REDUCE_AVG).ravel()
-        m2 = cv2.reduce(g2, 1 - axis, cv2.REDUCE_AVG).ravel()
+        m = cv2.reduce(g, axis, cv2.REDUCE_AVG, dtype=cv2.CV_64F).ravel()
+        m2 = cv2.reduce(g2, axis, cv2.REDUCE_AVG, dtype=cv2.CV_64F).ravel()
         return m, np.sqrt(np.maximum(m2 - m * m, 0.0))
 
     row_mean, row_std = mean_std(1)
@@ -223,7 +223,12 @@ def text_coverage(gray: np.ndarray, cfg: VideoConfig) -> float:
 
 
 @lru_cache(maxsize=1)
-def _face_cascade() -> cv2.CascadeClassifier:
+def face_cascade() -> cv2.CascadeClassifier:
+    """OpenCV's bundled frontal-face cascade, loaded once per process.
+
+    Parsing its XML costs ~0.3 s of CPU, more than extracting a small clip: the worker pool loads it
+    once before forking (see `features/video/preload.py`) so that every child inherits it.
+    """
     path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():  # pragma: no cover - only with an OpenCV build without bundled cascades
@@ -243,7 +248,7 @@ def faces(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, float]:
     min_side = max(cfg.face_min_px, round(cfg.face_min_fraction * min(gh, gw)))
     if min_side > min(gh, gw):
         return 0, 0.0
-    found = _face_cascade().detectMultiScale(
+    found = face_cascade().detectMultiScale(
         gray, scaleFactor=cfg.face_scale_factor, minNeighbors=cfg.face_min_neighbors, minSize=(min_side, min_side)
     )
     if len(found) == 0:

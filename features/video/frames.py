@@ -10,9 +10,15 @@ full-clip pass then costs less than a bare OpenCV decode (see `benchmarks/video_
 Two streams of frames come out of the single pass, both chosen by presentation timestamp (never by the
 header's frame count, which lies for truncated files):
 - *motion* frames: tiny grayscale frames at a fixed rate (`motion_fps`), for cuts, shake and motion;
-- *samples*: BGR frames at the analysis size, denser inside the hook window, for the picture cues.
+- *samples*: BGR frames at the analysis size, a few per clip (denser inside the hook window), for the
+  picture cues; a bounded few of them also get the face detector.
+Why so few samples: on small phone clips decoding costs ~10 ms while the per-sample picture work costs
+~3 ms a frame and the face detector ~2-3 ms; picture cues are medians over samples and stable with ten
+or so frames, whereas cuts and shake need every frame but only a ~64 px thumbnail of it.
 Rotation metadata is honoured: frames come out as the viewer sees them. Memory stays bounded: only the
-current frame is alive at any time.
+current frame is alive at any time (plus, until the first sample, the latest frame).
+Decoding is single-threaded below `decode_threads_min_pixels`: thread start-up per clip costs more CPU
+than it saves on small frames, and the worker pool already runs one video per core.
 """
 
 from __future__ import annotations
@@ -239,8 +245,11 @@ class SampleClock:
             max(self.body_step, body / cfg.face_body_samples) if cfg.face_body_samples else math.inf
         )
         self.next_motion = 0.0
-        self.next_sample = 0.0
-        self.next_face = 0.0 if cfg.face_hook_samples else self.hook_end
+        self.samples = 0
+        # Samples sit in the middle of their intervals, not at 0: with a few samples per clip, the first
+        # frame (often black, a fade-in or the camera still settling) would weigh far too much.
+        self.next_sample = self.hook_step / 2
+        self.next_face = self.face_hook_step / 2 if cfg.face_hook_samples else self.hook_end
         self.faces_left = {True: cfg.face_hook_samples, False: cfg.face_body_samples}
         # A frame counts as on time when it is within half a frame of the due time.
         self.slack = 0.0
@@ -259,6 +268,7 @@ class SampleClock:
             return False
         step = self.hook_step if t < self.hook_end else self.body_step
         self.next_sample = max(self.next_sample + step, t + step / 2)
+        self.samples += 1
         return True
 
     def take_faces(self, t: float) -> bool:
@@ -314,18 +324,21 @@ def iter_frames(
     shown = info
     last_t = -1.0
     index = 0
+    # Until a sample is taken, the latest frame is kept (one frame: memory stays bounded) so that a clip
+    # that ends before the first sample is due (a still image, a file cut off early) still gets one.
+    unsampled: tuple[float, av.VideoFrame] | None = None
     packets = container.demux(stream)
     while True:
         if time.monotonic() > deadline:
             outcome.stop_reason = f"stopped at the time limit ({cfg.timeout_s:g} s) after {last_t + frame_dt:.1f} s"
-            return
+            break
         try:
             packet = next(packets)
         except StopIteration:
-            return
+            break
         except av.error.FFmpegError as exc:
             outcome.stop_reason = f"read error after {max(0.0, last_t + frame_dt):.1f} s: {exc}"
-            return
+            break
         try:
             decoded = packet.decode()
         except av.error.FFmpegError as exc:
@@ -348,6 +361,10 @@ def iter_frames(
                 converter = _Converter(frame, coded_tiny, coded_sample)
             want_motion = clock.take_motion(t)
             want_sample = clock.take_sample(t)
+            if want_sample:
+                unsampled = None
+            elif clock.samples == 0:
+                unsampled = (t, frame)
             if not (want_motion or want_sample):
                 continue
             out = Frame(t=t)
@@ -357,3 +374,6 @@ def iter_frames(
                 out.bgr = _rotate(converter.sample(frame), shown.rotation)
                 out.faces = clock.take_faces(t)
             yield shown, out
+    if unsampled is not None and converter is not None:
+        t, frame = unsampled
+        yield shown, Frame(t=t, bgr=_rotate(converter.sample(frame), shown.rotation), faces=True)
