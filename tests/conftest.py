@@ -13,7 +13,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from sparkpick.config import Home, Settings, load_settings  # noqa: E402
+from sparkpick.config import Home, Settings, load_settings
 
 
 @pytest.fixture(scope="session")
