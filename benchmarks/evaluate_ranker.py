@@ -124,8 +124,9 @@ def main() -> None:
     parser.add_argument("--cut-weeks", type=int, default=6, help="decisions after end - N weeks are scored")
     parser.add_argument("--no-video", action="store_true", help="skip rendering and featurising videos")
     parser.add_argument("--workdir", type=Path, default=None, help="keep worlds and homes here (default: temp)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML overlaid on configs/default.yaml")
     args = parser.parse_args()
-    settings = load_settings()
+    settings = load_settings(args.config)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="sparkpick-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     per_seed: dict[int, dict[str, float]] = {}
