@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Home, Settings, with_overrides
 
 _opened: list[str] = []
 _watching = False
@@ -25,9 +24,17 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_audit)
 
 
+# The tiny world has too few past boosts to train on; this one has enough and still renders in seconds.
+TRAINABLE = {"world": {"sizes": {"e2e": {"advertisers": 2, "creators_per_advertiser": 4, "posts": 160, "days": 60}}}}
+
+
 @pytest.fixture
-def world_copy(tiny_world: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(tiny_world, tmp_path / "world"))
+def world_copy(settings: Settings, tmp_path: Path) -> Path:
+    from sparkpick.sources.demo import build_world
+
+    folder = tmp_path / "world"
+    build_world(folder, with_overrides(settings, TRAINABLE), size="e2e", seed=settings.world.seed)
+    return folder
 
 
 @pytest.mark.slow
@@ -39,6 +46,8 @@ def test_pipeline_never_reads_truth(world_copy: Path, home: Home, settings: Sett
     from flows.nightly import run_nightly
     from flows.train import train_model
 
+    # The night gathers from the same folder (the default source would build the default demo world).
+    settings = with_overrides(settings, {"ingest": {"source": f"local:{world_copy}"}})
     truth = world_copy / "truth.csv"
     assert truth.is_file()
     posts = pd.read_csv(world_copy / "posts.csv", dtype=str)
