@@ -177,10 +177,14 @@ def serve_deployments(
     prefect_home = home.root / "prefect"
     echo(f"No Prefect API configured: starting a local Prefect server on {SERVER_HOST}:{port} "
          f"(data in {prefect_home}, log in {prefect_home / 'server.log'}) ...")
-    with local_prefect_server(prefect_home, port, settings.nightly.server_start_timeout_s) as url:
-        echo(f"Prefect UI: {url.removesuffix('/api')}")
-        _serve(home, settings, config_file, url, echo)
-    echo("Prefect server stopped.")
+    try:
+        with local_prefect_server(prefect_home, port, settings.nightly.server_start_timeout_s) as url:
+            echo(f"Prefect UI: {url.removesuffix('/api')}")
+            _serve(home, settings, config_file, url, echo)
+    finally:
+        # Prefect's runner may end the process with SystemExit on SIGTERM: the server is still stopped
+        # (the context manager's cleanup runs), and the user is still told.
+        echo("Prefect server stopped.")
 
 
 def _serve(home: Home, settings: Settings, config_file: Path | None, url: str,
