@@ -18,10 +18,9 @@ from prefect import flow, get_run_logger, task
 
 from sparkpick.config import Home, Settings, load_settings
 from sparkpick.errors import InputError
-from sparkpick.sources.local import FolderData, Problem, read_folder, validate_frames
+from sparkpick.sources.local import FolderData, Problem, problem_list, read_folder, validate_frames
 from sparkpick.warehouse import UpsertCounts, Warehouse
 
-MAX_PROBLEMS_SHOWN = 20
 DEMO_WORLD_DIR = "demo-world"
 
 
@@ -49,11 +48,9 @@ class IngestSummary:
 
 
 def _describe(problems: list[Problem], source: str) -> str:
-    shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-    more = len(problems) - MAX_PROBLEMS_SHOWN
-    tail = f"\n  ... and {more} more" if more > 0 else ""
     return (
-        f"{source} has {len(problems)} problem(s); nothing was written to the warehouse.\n{shown}{tail}\n"
+        f"{source} has {len(problems)} problem(s); nothing was written to the warehouse.\n"
+        f"{problem_list(problems)}\n"
         "Fix them, or pass --skip-invalid to load the valid rows and set the rejected ones aside."
     )
 
@@ -149,30 +146,56 @@ def ingest_source(
     progress: Callable[[int, int], None] | None = None,
     access_token: str | None = None,
     as_of: pd.Timestamp | None = None,
+    partnerships: Path | None = None,
 ) -> IngestSummary:
-    """Ingest from `demo`, `local:DIR` or `tiktok` (the TikTok API for Business; needs `access_token`)."""
+    """Ingest from `demo`, `local:DIR` or `tiktok` (the TikTok API for Business; needs `access_token`).
+
+    `partnerships` (tiktok only; default `tiktok.partnerships_file`) is a CSV or Parquet file of
+    partnerships that sets kind and usage rights per advertiser and creator, which the API does not know.
+    """
+    if partnerships is not None and source != "tiktok":
+        raise InputError(
+            f"--partnerships is for the tiktok source; {source} carries its own partnerships table."
+        )
     if source == "demo":
         return ingest_folder(home, settings, demo_world_folder(home, settings, progress), skip_invalid)
     if source.startswith("local:"):
         return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
     if source == "tiktok":
-        return _ingest_tiktok(home, settings, access_token, as_of)
+        return _ingest_tiktok(home, settings, access_token, as_of, partnerships)
     raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
 
 
+def partnerships_path(home: Home, settings: Settings, given: Path | None) -> Path | None:
+    """The partnerships file for the TikTok source: `given`, else `tiktok.partnerships_file` (relative to
+    the home), else None."""
+    if given is not None:
+        return given
+    configured = settings.tiktok.partnerships_file
+    return home.root / Path(configured).expanduser() if configured else None
+
+
 def _ingest_tiktok(
-    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None
+    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None, partnerships: Path | None
 ) -> IngestSummary:
     from sparkpick.contract import as_utc
-    from sparkpick.sources.tiktok import TikTokClient, fetch_tables
+    from sparkpick.sources.tiktok import TikTokClient, check_partnership_creators, fetch_tables, read_partnerships
 
     if not token:
         raise InputError(
             f"The TikTok source needs an access token in the environment variable {settings.tiktok.token_env}."
         )
+    path = partnerships_path(home, settings, partnerships)
+    # A bad file fails before any request; its creators can only be checked once the API has named them.
+    override = read_partnerships(path, settings.tiktok) if path is not None else None
     moment = as_utc(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
     with TikTokClient(settings.tiktok.base_url, token, settings.tiktok) as client:
-        fetched = fetch_tables(client, settings, moment)
+        fetched = fetch_tables(client, settings, moment, partnerships=override)
+    if override is not None:
+        home.ensure()
+        with Warehouse(home.warehouse) as wh:
+            stored = _known_ids(wh)["creators"]
+        check_partnership_creators(override, path, stored | set(fetched.tables["creators"]["creator_id"]))
     # API records are checked one by one: a bad record is set aside, never sinking the batch.
     summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True)
     summary.problems += [Problem("tiktok", None, None, str(p)) for p in fetched.problems]

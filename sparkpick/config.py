@@ -283,6 +283,9 @@ class TiktokConfig(_Section):
     # Business ids that are an advertiser's own brand account (partnership kind "own", usage rights true).
     brand_business_ids: list[str] = []
     default_partnership_kind: Literal["own", "ongoing", "one_off"] = "one_off"
+    # CSV or Parquet of partnerships (kind, started_at, usage_rights per advertiser and creator), relative
+    # to the home; "": none. `sparkpick ingest --partnerships FILE` overrides it.
+    partnerships_file: str = ""
     page_size: int = Field(gt=0, le=1000)
     max_count: int = Field(default=20, gt=0, le=20)
     report_page_size: int = Field(default=1000, gt=0, le=1000)

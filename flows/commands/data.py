@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,14 @@ def register(app: typer.Typer) -> None:
         skip_invalid: Annotated[
             bool, typer.Option(help="Load the valid rows; write rejected ones, with reasons, to a file.")
         ] = False,
+        partnerships: Annotated[
+            Path | None,
+            typer.Option(
+                metavar="FILE",
+                help="tiktok source: CSV or Parquet of partnerships (advertiser_id, creator_id, kind, "
+                "started_at, usage_rights); default: tiktok.partnerships_file in config.",
+            ),
+        ] = None,
     ) -> None:
         """Validate a source against the data contract and upsert it into the warehouse."""
         from rich.console import Console
@@ -32,7 +41,10 @@ def register(app: typer.Typer) -> None:
         token = os.environ.get(settings.tiktok.token_env) if chosen == "tiktok" else None
         console = Console()
         with progress_bar("Building the demo world", console) as progress:
-            summary = ingest_source(home, settings, chosen, skip_invalid, progress=progress, access_token=token)
+            summary = ingest_source(
+                home, settings, chosen, skip_invalid, progress=progress, access_token=token,
+                partnerships=partnerships,
+            )
         console.print(f"Ingested [bold]{summary.source}[/] into {home.warehouse}")
         for line in summary.lines():
             console.print(f"  {line}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,9 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 # A big id that went through a float: "7.2e+18" or "123.0".
 _FLOATED_ID = re.compile(r"^\d+(\.\d*)?[eE][+-]?\d+$|^\d+\.0+$")
+TABLE_SUFFIXES = (".csv", ".parquet")
+# An error message lists at most this many problems (the rest are counted).
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,15 @@ class FolderData:
 
 def find_file(folder: Path, stem: str) -> Path | None:
     """`<stem>.csv`, or `<stem>.parquet` instead; None when neither exists."""
-    for suffix in (".csv", ".parquet"):
+    for suffix in TABLE_SUFFIXES:
         path = folder / f"{stem}{suffix}"
         if path.is_file():
             return path
     return None
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def read_table_file(path: Path) -> pd.DataFrame:
+    """A CSV (every cell as text) or Parquet file's rows, unparsed; `validate_table` parses them."""
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
@@ -218,7 +222,15 @@ def _value_problems(spec: TableSpec, file: str, frame: pd.DataFrame, keys: pd.Se
     return []
 
 
-def _key_text(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
+def problem_list(problems: list[Problem]) -> str:
+    """Problems as indented lines, at most `MAX_PROBLEMS_SHOWN`, then how many more there are."""
+    shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    return shown + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def key_text(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
+    """Each row's natural key in words ("advertiser_id A, creator_id B"), to find it in a message."""
     parts = [f"{k} " + frame[k].astype("str") for k in spec.key if k in frame.columns]
     if not parts:
         return pd.Series(dtype="str")
@@ -226,6 +238,17 @@ def _key_text(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
     for part in parts[1:]:
         out = out + ", " + part
     return out
+
+
+def unknown_ids(
+    frame: pd.DataFrame, column: str, known: Collection[str], why: str, file: str, keys: pd.Series
+) -> list[Problem]:
+    """A problem for each row whose `column` holds an id outside `known` (`why` says where it was looked for)."""
+    unknown = frame[column].notna() & ~frame[column].isin(known)
+    return [
+        Problem(file, int(i) + 1, column, f"unknown {column} {frame.loc[i, column]!r}: {why}", keys.get(i))
+        for i in frame.index[unknown]
+    ]
 
 
 def validate_table(
@@ -240,7 +263,7 @@ def validate_table(
     if missing:
         probs = [Problem(file, None, name, "required column is missing") for name in missing]
         return pd.DataFrame(), probs, set(range(len(raw)))
-    keys = _key_text(spec, raw)
+    keys = key_text(spec, raw)
     parser = _Parser(file, folder, keys)
     typed = pd.DataFrame(index=raw.index)
     for col in spec.columns:
@@ -262,12 +285,9 @@ def validate_table(
             bad.add(int(i))
 
     for column, parent, _parent_col in spec.references:
-        known_ids = known.get(parent, set())
-        unknown = typed[column].notna() & ~typed[column].isin(known_ids)
-        for i in typed.index[unknown]:
-            problems.append(Problem(file, int(i) + 1, column,
-                                    f"unknown {column} {typed.loc[i, column]!r}: not in {parent}", keys.get(i)))
-            bad.add(int(i))
+        unknown = unknown_ids(typed, column, known.get(parent, set()), f"not in {parent}", file, keys)
+        problems += unknown
+        bad |= {p.row - 1 for p in unknown if p.row is not None}
 
     for start, end in (("boosted_at", "ended_at"), ("period_start", "period_end")):
         if start in typed.columns and end in typed.columns:
@@ -342,7 +362,7 @@ def read_folder(folder: Path, known: Mapping[str, set[str]] | None = None) -> Fo
                                     f"both {spec.name}.csv and {spec.name}.parquet exist: keep one"))
             continue
         try:
-            raw_tables[spec.name] = _read_raw(path)
+            raw_tables[spec.name] = read_table_file(path)
         except Exception as exc:  # a damaged file is a problem to report, not a crash
             problems.append(Problem(path.name, None, None, f"cannot be read: {exc}"))
             continue

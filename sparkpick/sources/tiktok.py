@@ -32,7 +32,8 @@ partnerships  (one per advertiser and creator pair seen in posts)
   kind              "own" for brand accounts, else `tiktok.default_partnership_kind`
   started_at        the pair's earliest post (the API knows nothing of contracts)
   usage_rights      NOT in the API: it lives in the creator's contract. True for the brand's own account,
-                    false for everyone else until a local partnerships table (argument `partnerships`)
+                    false for everyone else until a local partnerships table (argument `partnerships`, read
+                    from the `--partnerships FILE` or `tiktok.partnerships_file` by `read_partnerships`)
                     overrides kind, started_at and usage_rights per pair.
 metrics       (one snapshot per organic post, `observed_at = as_of`)
   views, likes, comments, shares  `video_views`, `likes`, `comments`, `shares`
@@ -67,8 +68,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,8 +78,17 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from sparkpick.config import Settings, TiktokConfig
-from sparkpick.contract import METRICS, SPECS, as_utc
+from sparkpick.contract import METRICS, PARTNERSHIPS, SPECS, as_utc
 from sparkpick.errors import InputError, SparkpickError
+from sparkpick.sources.local import (
+    TABLE_SUFFIXES,
+    Problem,
+    key_text,
+    problem_list,
+    read_table_file,
+    unknown_ids,
+    validate_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -534,6 +545,55 @@ def account_advertisers(cfg: TiktokConfig) -> dict[str, str]:
             f"{', '.join(unmapped)}: with {len(cfg.advertiser_ids)} advertisers configured it cannot be guessed."
         )
     return out
+
+
+def configured_advertisers(cfg: TiktokConfig) -> set[str]:
+    """Every advertiser id the config names (ad accounts and the advertisers of business accounts)."""
+    return set(cfg.advertiser_ids) | set(cfg.account_advertisers.values())
+
+
+def _raise_partnership_problems(path: Path, problems: list[Problem]) -> None:
+    if problems:
+        raise InputError(
+            f"Partnerships file {path} has {len(problems)} problem(s); nothing was written to the warehouse.\n"
+            f"{problem_list(sorted(problems, key=lambda p: p.row or 0))}"
+        )
+
+
+def read_partnerships(path: Path, cfg: TiktokConfig) -> pd.DataFrame:
+    """Read and check a partnerships file (CSV or Parquet in the contract's partnerships columns).
+
+    Every problem names the file, the row and the column: a missing column, an unknown `kind`, a boolean
+    that is not true/false, an unparseable time, a pair listed twice, an advertiser the config does not
+    name. Creator ids are checked by `check_partnership_creators` once the API has said which creators
+    exist. Raises `InputError`; returns the typed rows, indexed by their position in the file.
+    """
+    if not path.is_file():
+        raise InputError(f"Partnerships file {path} does not exist.")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(f"Partnerships file {path} must be a {' or '.join(TABLE_SUFFIXES)} file.")
+    try:
+        raw = read_table_file(path)
+    except Exception as exc:  # a damaged file is the user's to fix, not a crash
+        raise InputError(f"Partnerships file {path} cannot be read: {exc}") from exc
+    without_creator_check = replace(PARTNERSHIPS, references=())
+    typed, problems, _ = validate_table(without_creator_check, raw, str(path), None, {})
+    if "advertiser_id" in typed.columns:
+        problems += unknown_ids(
+            typed, "advertiser_id", configured_advertisers(cfg),
+            "not in tiktok.advertiser_ids or tiktok.account_advertisers", str(path), key_text(PARTNERSHIPS, typed),
+        )
+    _raise_partnership_problems(path, problems)
+    return typed
+
+
+def check_partnership_creators(partnerships: pd.DataFrame, path: Path, creators: Collection[str]) -> None:
+    """Refuse rows of a partnerships file (`read_partnerships`) whose creator is not in `creators`."""
+    _raise_partnership_problems(path, unknown_ids(
+        partnerships, "creator_id", creators,
+        "neither a business account the API returned, nor a creator in its Spark authorisations, nor a "
+        "creator already in the warehouse", str(path), key_text(PARTNERSHIPS, partnerships),
+    ))
 
 
 def fetch_tables(

@@ -6,16 +6,29 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from flows.ingest import ingest_folder
-from sparkpick.config import Home, Settings
+from flows.ingest import ingest_folder, ingest_source
+from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.contract_folder import FILES, POST_A, replace_line, write_folder
+from tests.sparkpick.sources.tiktok_server import (
+    ADV,
+    AS_OF,
+    BRAND,
+    CREATOR,
+    TIKTOK_CONFIG,
+    TOKEN,
+    FakeTikTokServer,
+    sample_world,
+)
 
 
 def _snapshot(home: Home) -> dict[str, pd.DataFrame]:
@@ -88,3 +101,76 @@ def test_cli_exit_status_and_message(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "h" / "data" / "warehouse.duckdb").is_file()
     assert "posts: 3 new" in result.stdout
+
+
+# -- the TikTok source with a partnerships file, against the fake API on 127.0.0.1 ------------------------
+PARTNERSHIPS_HEADER = "advertiser_id,creator_id,kind,started_at,usage_rights\n"
+
+
+@pytest.fixture
+def tiktok_api() -> Iterator[FakeTikTokServer]:
+    with FakeTikTokServer(sample_world(AS_OF), TOKEN) as server:
+        yield server
+
+
+def _tiktok_settings(settings: Settings, server: FakeTikTokServer, **tiktok: object) -> Settings:
+    return with_overrides(settings, {"tiktok": {**TIKTOK_CONFIG, "base_url": server.base_url, **tiktok}})
+
+
+def _partnerships(home: Home) -> pd.DataFrame:
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        return wh.read("partnerships").set_index(["advertiser_id", "creator_id"])
+
+
+def test_tiktok_ingest_applies_the_configured_partnerships_file(
+    home: Home, settings: Settings, tiktok_api: FakeTikTokServer
+) -> None:
+    (home.root / "contracts").mkdir()
+    (home.root / "contracts" / "partnerships.csv").write_text(
+        PARTNERSHIPS_HEADER + f"{ADV},{CREATOR},ongoing,2026-01-15T00:00:00Z,true\n", encoding="utf-8"
+    )
+    cfg = _tiktok_settings(settings, tiktok_api, partnerships_file="contracts/partnerships.csv")
+    ingest_source(home, cfg, "tiktok", access_token=TOKEN, as_of=as_utc(AS_OF))
+    stored = _partnerships(home)
+    assert stored.loc[(ADV, CREATOR), "usage_rights"] and stored.loc[(ADV, CREATOR), "kind"] == "ongoing"
+    assert stored.loc[(ADV, CREATOR), "started_at"] == pd.Timestamp("2026-01-15")
+    assert stored.loc[(ADV, BRAND), "usage_rights"] and stored.loc[(ADV, BRAND), "kind"] == "own"
+    others = stored.drop(index=[(ADV, CREATOR), (ADV, BRAND)])
+    assert len(others) and not others["usage_rights"].any()  # creators the file does not name: no rights
+
+
+def test_tiktok_ingest_refuses_a_partnerships_file_naming_an_unknown_creator(
+    tmp_path: Path, home: Home, settings: Settings, tiktok_api: FakeTikTokServer
+) -> None:
+    stranger = "6999999999999999999"
+    path = tmp_path / "partnerships.csv"
+    path.write_text(PARTNERSHIPS_HEADER + f"{ADV},{CREATOR},ongoing,2026-01-15,true\n"
+                    f"{ADV},{stranger},one_off,2026-02-01,true\n", encoding="utf-8")
+    cfg = _tiktok_settings(settings, tiktok_api)
+    with pytest.raises(InputError, match=rf"{path}, row 2, line 3 .*column 'creator_id': unknown creator_id"):
+        ingest_source(home, cfg, "tiktok", access_token=TOKEN, as_of=as_utc(AS_OF), partnerships=path)
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        assert wh.count("posts") == 0 and wh.count("partnerships") == 0
+
+
+def test_partnerships_file_is_only_for_the_tiktok_source(tmp_path: Path, home: Home, settings: Settings) -> None:
+    with pytest.raises(InputError, match="--partnerships is for the tiktok source"):
+        ingest_source(home, settings, f"local:{write_folder(tmp_path / 'src')}", partnerships=tmp_path / "p.csv")
+
+
+def test_cli_refuses_a_bad_partnerships_file_before_calling_the_api(
+    tmp_path: Path, settings: Settings, tiktok_api: FakeTikTokServer
+) -> None:
+    overlay = tmp_path / "tiktok.yaml"
+    overlay.write_text(yaml.safe_dump({"tiktok": {**TIKTOK_CONFIG, "base_url": tiktok_api.base_url}}))
+    bad = tmp_path / "partnerships.csv"
+    bad.write_text(PARTNERSHIPS_HEADER + f"{ADV},{CREATOR},exclusive,2026-01-15,yes\n", encoding="utf-8")
+    env = {**os.environ, "SPARKPICK_HOME": str(tmp_path / "h"), settings.tiktok.token_env: TOKEN}
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--config", str(overlay), "ingest", "--source", "tiktok",
+         "--partnerships", str(bad)], capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}, row 1, line 2" in result.stderr and "column 'kind': 'exclusive'" in result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr + result.stdout
+    assert tiktok_api.requests == []

@@ -25,17 +25,25 @@ from sparkpick.sources.tiktok import (
     TikTokPermissionError,
     TikTokTokenError,
     TikTokUnavailableError,
+    check_partnership_creators,
     fetch_tables,
     item_posted_at,
+    read_partnerships,
     report_windows,
 )
 from sparkpick.warehouse import Warehouse
-from tests.sparkpick.sources.tiktok_server import FakeTikTokServer, World, item_id_at, sample_world
-
-TOKEN = "act.7f3c9e2b1d4a4c8e9b0f5a6d7c8e9f01SECRETTOKEN"
-AS_OF = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
-ADV = "7028479839571156993"
-BRAND, CREATOR = "-000BrandAcct9xQ", "-000CreatorMia7Lp"
+from tests.sparkpick.sources.tiktok_server import (
+    ADV,
+    AS_OF,
+    BRAND,
+    CREATOR,
+    TIKTOK_CONFIG,
+    TOKEN,
+    FakeTikTokServer,
+    World,
+    item_id_at,
+    sample_world,
+)
 
 
 @pytest.fixture
@@ -50,12 +58,7 @@ def server(world: World) -> Iterator[FakeTikTokServer]:
 
 
 def configured(settings: Settings, **tiktok: object) -> Settings:
-    base = {
-        "business_ids": [BRAND, CREATOR], "advertiser_ids": [ADV], "brand_business_ids": [BRAND],
-        "backoff_s": 0.001, "max_backoff_s": 0.005, "max_retries": 3, "timeout_s": 5.0,
-        "page_size": 3, "report_page_size": 25, "report_lookback_days": 90,
-    }
-    return with_overrides(settings, {"tiktok": {**base, **tiktok}})
+    return with_overrides(settings, {"tiktok": {**TIKTOK_CONFIG, **tiktok}})
 
 
 @pytest.fixture
@@ -366,6 +369,88 @@ def test_partnerships_override_grants_usage_rights(client: TikTokClient, cfg: Se
     result = fetch_tables(client, cfg, _as_of(), partnerships=override)
     row = result.tables["partnerships"].set_index("creator_id").loc[CREATOR]
     assert row["usage_rights"] and row["kind"] == "ongoing" and row["started_at"] == pd.Timestamp("2026-01-15")
+
+
+# -- the partnerships file (`--partnerships FILE`, `tiktok.partnerships_file`) ---------------------------
+HEADER = "advertiser_id,creator_id,kind,started_at,usage_rights\n"
+SAM = "6911111111111111111"  # a creator known only from the advertiser's Spark authorisations
+ELSEWHERE = "7000000000000000002"  # an advertiser the config does not name
+
+
+def _file(path: Path, *rows: str) -> Path:
+    path.write_text(HEADER + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_partnerships_file_is_read_as_csv_or_parquet(tmp_path: Path, cfg: Settings) -> None:
+    csv = _file(tmp_path / "partnerships.csv", f"{ADV},{CREATOR},ongoing,2026-01-15,true",
+                f"{ADV},{SAM},one_off,2026-03-01T09:00:00+02:00,FALSE")
+    read = read_partnerships(csv, cfg.tiktok)
+    assert read["creator_id"].tolist() == [CREATOR, SAM]
+    assert read["usage_rights"].tolist() == [True, False]
+    assert read["started_at"].tolist() == [pd.Timestamp("2026-01-15"), pd.Timestamp("2026-03-01T07:00")]
+    parquet = tmp_path / "partnerships.parquet"
+    pd.read_csv(csv, dtype=str).to_parquet(parquet)
+    pd.testing.assert_frame_equal(read_partnerships(parquet, cfg.tiktok), read)
+
+
+def test_a_bad_partnerships_file_names_file_row_and_column(tmp_path: Path, cfg: Settings) -> None:
+    path = _file(
+        tmp_path / "contracts.csv",
+        f"{ADV},{CREATOR},forever,2026-01-15,true",
+        f"{ADV},{BRAND},own,2026-01-15,sometimes",
+        f"{ELSEWHERE},{CREATOR},ongoing,2026-01-15,true",
+        f"{ADV},{SAM},ongoing,last spring,true",
+    )
+    with pytest.raises(InputError) as err:
+        read_partnerships(path, cfg.tiktok)
+    message = str(err.value)
+    assert f"Partnerships file {path} has 4 problem(s)" in message
+    for expected in (
+        f"{path}, row 1, line 2 (advertiser_id {ADV}, creator_id {CREATOR}), column 'kind': 'forever' is not "
+        "one of own, ongoing, one_off",
+        f"{path}, row 2, line 3 (advertiser_id {ADV}, creator_id {BRAND}), column 'usage_rights': 'sometimes' "
+        "is not a boolean",
+        f"{path}, row 3, line 4 (advertiser_id {ELSEWHERE}, creator_id {CREATOR}), column 'advertiser_id': "
+        f"unknown advertiser_id '{ELSEWHERE}'",
+        f"{path}, row 4, line 5 (advertiser_id {ADV}, creator_id {SAM}), column 'started_at': unparseable time",
+    ):
+        assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("absent.csv", None, "does not exist"),
+        ("contracts.xlsx", HEADER, "must be a .csv or .parquet file"),
+        ("contracts.parquet", "not parquet at all", "cannot be read"),
+        ("contracts.csv", f"advertiser_id,creator_id,kind,started_at\n{ADV},{CREATOR},ongoing,2026-01-15\n",
+         "column 'usage_rights': required column is missing"),
+    ],
+)
+def test_an_unusable_partnerships_file_is_named(
+    tmp_path: Path, cfg: Settings, name: str, content: str | None, expected: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match="Partnerships file") as err:
+        read_partnerships(path, cfg.tiktok)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_partnership_creators_must_be_known(tmp_path: Path, cfg: Settings) -> None:
+    stranger = "6999999999999999999"
+    path = _file(tmp_path / "partnerships.csv", f"{ADV},{CREATOR},ongoing,2026-01-15,true",
+                 f"{ADV},{stranger},one_off,2026-02-01,true")
+    read = read_partnerships(path, cfg.tiktok)
+    check_partnership_creators(read, path, {BRAND, CREATOR, stranger})
+    with pytest.raises(InputError) as err:
+        check_partnership_creators(read, path, {BRAND, CREATOR})
+    message = str(err.value)
+    assert f"{path}, row 2, line 3 (advertiser_id {ADV}, creator_id {stranger}), column 'creator_id': " \
+           f"unknown creator_id '{stranger}'" in message
+    assert "row 1" not in message
 
 
 def test_refetching_adds_nothing_twice(server: FakeTikTokServer, cfg: Settings, tmp_path: Path) -> None:

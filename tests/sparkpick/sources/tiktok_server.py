@@ -21,6 +21,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "/open_api/v1.3/"
+# What `sample_world` holds and how tests reach it.
+TOKEN = "act.7f3c9e2b1d4a4c8e9b0f5a6d7c8e9f01SECRETTOKEN"
+AS_OF = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+ADV = "7028479839571156993"
+BRAND, CREATOR = "-000BrandAcct9xQ", "-000CreatorMia7Lp"
+# The `tiktok:` config section for reading `sample_world` quickly: its accounts, tiny back-off, small pages.
+TIKTOK_CONFIG = {
+    "business_ids": [BRAND, CREATOR], "advertiser_ids": [ADV], "brand_business_ids": [BRAND],
+    "backoff_s": 0.001, "max_backoff_s": 0.005, "max_retries": 3, "timeout_s": 5.0,
+    "page_size": 3, "report_page_size": 25, "report_lookback_days": 90,
+}
 VIDEO_MAX_COUNT = 20
 PAGE_SIZE_MAX = 1000
 REPORT_MAX_DAYS = 30
@@ -76,8 +87,7 @@ def sample_world(as_of: datetime, seed: int = 1) -> World:
     authorisations in every state, Spark and non-Spark ads with daily rows over about 80 days, and a few
     broken records (missing item id, unparseable count, bad report number, an ad unknown to ad/get)."""
     rng = random.Random(seed)
-    adv = "7028479839571156993"
-    brand, creator = "-000BrandAcct9xQ", "-000CreatorMia7Lp"
+    adv, brand, creator = ADV, BRAND, CREATOR
     world = World()
 
     def videos(n: int, reach_scale: float) -> list[dict[str, Any]]:
