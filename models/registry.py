@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM, disable_logging, enable_logging
 
 from models.evaluate import ranking_metrics
 from models.explain import shap_summary
@@ -45,6 +48,9 @@ _REQUIRED_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
 _SECRET_WORDS = ("password", "secret", "api_key", "access_token")
 _INPUT_EXAMPLE_ROWS = 5
 _MAX_TAG_CHARS = 4000
+# MLflow's own logger and alembic's (its store migrations): only their errors reach the user.
+_QUIET_LOGGERS = ("mlflow", "alembic")
+_MLFLOW_MODULES = r"mlflow(\.|$)"
 
 
 def pip_requirements() -> list[str]:
@@ -91,17 +97,55 @@ class LoggedRun:
 
 
 @contextmanager
+def _quiet() -> Iterator[None]:
+    """Only MLflow's errors get through for the duration: not its INFO and WARNING lines (creating and
+    migrating the store, pickling advice, example validation), nor the warnings raised in its code.
+
+    MLflow sets its loggers' levels when it is imported, so they are set here, after the import, and put
+    back afterwards; the warning filter goes with the block too.
+    """
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=_MLFLOW_MODULES)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+@contextmanager
+def _unprinted() -> Iterator[None]:
+    """MLflow prints its registration notices ("Successfully registered model", "Created version") on its
+    own output stream, bypassing logging: the stream is off for the duration (a failure still raises)."""
+    was_on = MLFLOW_LOGGING_STREAM.enabled
+    disable_logging()
+    try:
+        yield
+    finally:
+        if was_on:
+            enable_logging()
+
+
+@contextmanager
 def tracking(uri: str) -> Iterator[MlflowClient]:
-    """Point MLflow (tracking and registry) at `uri` for the duration, restoring the previous store."""
+    """Point MLflow (tracking and registry) at `uri` for the duration, restoring the previous store.
+
+    MLflow keeps quiet meanwhile (see `_quiet`): its notices are not for the user of a command.
+    """
     previous = mlflow.get_tracking_uri()
     previous_registry = mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
-    finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous_registry)
+    with _quiet():
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+        finally:
+            mlflow.set_tracking_uri(previous)
+            mlflow.set_registry_uri(previous_registry)
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
@@ -337,15 +381,16 @@ def log_training_run(
             path = Path(tmp) / MODEL_ARTIFACT
             path.write_text(model.to_json())
             example = model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=RankerPyfunc(),
-                artifacts={"scoring_model": str(path)},
-                signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
-                input_example=example,
-                pip_requirements=pip_requirements(),
-                registered_model_name=model_name,
-            )
+            with _unprinted():
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=RankerPyfunc(),
+                    artifacts={"scoring_model": str(path)},
+                    signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
+                    input_example=example,
+                    pip_requirements=pip_requirements(),
+                    registered_model_name=model_name,
+                )
     version = str(info.registered_model_version)
     if version == "None":
         raise SparkpickError(f"MLflow did not register {model_name} for run {run.info.run_id}.")

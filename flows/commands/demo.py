@@ -19,7 +19,7 @@ def demo(
     """Build the demo world, ingest it, featurize its videos, train the ranker, score and write the report."""
     from rich.console import Console
 
-    from flows.commands.model import _quiet_mlflow, metrics_table
+    from flows.commands.model import metrics_table
     from flows.commands.nightly import _print_outcome
     from flows.featurize import featurize_videos
     from flows.ingest import demo_world_folder, ingest_folder
@@ -29,7 +29,6 @@ def demo(
     from sparkpick.config import with_overrides
     from sparkpick.contract import as_utc
 
-    _quiet_mlflow()
     inv = ctx.obj
     # The nightly run below gathers from the same demo world, whatever the configured source.
     settings = with_overrides(inv.settings, {"ingest": {"source": "demo"}})

@@ -24,19 +24,9 @@ UI_STOP_TIMEOUT_S = 10
 _METRIC_LABELS = {"ndcg_at_k": "NDCG@{k}", "precision_at_k": "precision@{k}", "captured_at_k": "captured@{k}"}
 
 
-def _quiet_mlflow() -> None:
-    """MLflow's own chatter (registration notices, pickling advice) is not for the terminal user."""
-    import logging
-    import warnings
-
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="mlflow")
-
-
 def _settings(ctx: typer.Context) -> Settings:
     from sparkpick.config import with_overrides
 
-    _quiet_mlflow()
     settings = ctx.obj.settings
     env_uri = os.environ.get(TRACKING_ENV)
     if env_uri and not settings.mlflow.tracking_uri:

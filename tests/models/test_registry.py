@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -71,10 +73,20 @@ def test_flatten_leaves_out_secrets() -> None:
     assert flat == {"a.b": "1", "c": "[1, 2]"}
 
 
-def test_run_is_recorded_registered_and_served(boosts, fast: Settings, store: tuple[str, Path]) -> None:
+def test_run_is_recorded_registered_and_served(
+    boosts, fast: Settings, store: tuple[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
     frame = boosts(seed=11)
     fitted = fit_models(frame, FEATURES, fast.ranker, "test-v1")
-    logged = _log(store, fitted)
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logged = _log(store, fitted)
+    # MLflow keeps quiet on a fresh store: no store creation or migration lines, no pickling advice, no
+    # registration notices, no warnings raised in its code (a user sees only sparkpick's own output)
+    printed = capfd.readouterr()
+    assert printed.out == "" and printed.err == ""
+    assert [str(w.message) for w in caught if f"{os.sep}mlflow{os.sep}" in w.filename] == []
     uri, root = store
     with registry.tracking(uri) as client:
         run = client.get_run(logged.run_id)
