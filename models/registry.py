@@ -177,6 +177,16 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes() + ",".join(map(str, frame.columns)).encode()).hexdigest()[:16]
 
 
+def integers_as_doubles(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every integer column (numpy or nullable) as float64, the rest untouched.
+
+    MLflow's schemas (model signature, logged datasets) then say double: a double holds a missing value, so
+    serving a row whose count is missing passes schema enforcement, where an integer column would fail it.
+    """
+    integers = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c])]
+    return frame.astype(dict.fromkeys(integers, "float64")) if integers else frame
+
+
 def decide_promotion(
     mode: str, metric: str, new_value: float, champion_value: float | None, champion_version: str | None,
     champion_problem: str | None = None,
@@ -361,7 +371,8 @@ def log_training_run(
         mlflow.set_tags({"sparkpick.feature_version": model.feature_version, "sparkpick.stage": "train"})
         for context, frame in (("training", fitted.train), ("validation", fitted.valid)):
             mlflow.log_input(
-                mlflow.data.from_pandas(frame, name=f"boosts_{context}", targets="uplift"), context=context
+                mlflow.data.from_pandas(integers_as_doubles(frame), name=f"boosts_{context}", targets="uplift"),
+                context=context,
             )
         for ordering, row in fitted.metrics.iterrows():
             for metric, value in row.items():
@@ -380,7 +391,7 @@ def log_training_run(
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / MODEL_ARTIFACT
             path.write_text(model.to_json())
-            example = model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS)
+            example = integers_as_doubles(model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS))
             with _unprinted():
                 info = mlflow.pyfunc.log_model(
                     name="model",

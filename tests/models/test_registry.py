@@ -73,10 +73,23 @@ def test_flatten_leaves_out_secrets() -> None:
     assert flat == {"a.b": "1", "c": "[1, 2]"}
 
 
+def test_integers_become_doubles_and_nothing_else_changes() -> None:
+    frame = pd.DataFrame({"n": [1, 2], "maybe": pd.array([3, None], dtype="Int64"), "x": [0.5, 1.5],
+                          "flag": [True, False], "id": ["7", "8"]})
+    out = registry.integers_as_doubles(frame)
+    assert out.dtypes.astype(str).to_dict() == {"n": "float64", "maybe": "float64", "x": "float64",
+                                                "flag": "bool", "id": str(frame["id"].dtype)}
+    assert out["maybe"].isna().tolist() == [False, True] and out["n"].tolist() == [1.0, 2.0]
+    assert registry.integers_as_doubles(out) is out
+
+
 def test_run_is_recorded_registered_and_served(
     boosts, fast: Settings, store: tuple[str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
     frame = boosts(seed=11)
+    # counts arrive as integers, as they come from the warehouse (nullable where a value may be missing)
+    frame = frame.assign(creator_familiarity=frame["creator_familiarity"].astype("int64"),
+                         views=frame["views"].round().astype("Int64"))
     fitted = fit_models(frame, FEATURES, fast.ranker, "test-v1")
     capfd.readouterr()
     with warnings.catch_warnings(record=True) as caught:
@@ -96,6 +109,13 @@ def test_run_is_recorded_registered_and_served(
         assert "captured_at_k" in run.data.metrics and "engagement_rate.captured_at_k" in run.data.metrics
         assert "ranker_no_video.ndcg_at_k" in run.data.metrics
         assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"boosts_training", "boosts_validation"}
+        # integer columns are logged as doubles (which hold a missing value): in the datasets' schemas and
+        # in the model's signature, so that serving a row with a missing count passes schema enforcement
+        for logged_input in run.inputs.dataset_inputs:
+            types = {c["name"]: c["type"] for c in json.loads(logged_input.dataset.schema)["mlflow_colspec"]}
+            assert types["relevance"] == types["views"] == "double", types
+        signature = mlflow.models.get_model_info(logged.model_uri).signature
+        assert {t.name for t in signature.inputs.input_types()} == {"double"}
         names = {a.path for a in client.list_artifacts(logged.run_id, "plots")}
         assert names == {"plots/gain_curve.png", "plots/feature_importance.png", "plots/shap_summary.png"}
         mv = client.get_model_version("sparkpick-ranker", logged.model_version)
