@@ -7,8 +7,9 @@ with the world's `truth.csv` (expected uplift of every post; read here only, nev
 
 Metric: uplift captured@5 against the true expected uplift of all candidates of a decision, normalised
 so that random picks score 0 and the best 5 score 1 (ratio of sums over decisions, see
-models/evaluate.py). Orderings: the ranker, the brief's organic-engagement heuristic, the same ranker
-without the video cues (ablation), and for context the pointwise regressor, views and random.
+models/evaluate.py). Orderings: the served ranker (the model `sparkpick score` would use), the brief's
+organic-engagement heuristic, the same ranker without the video cues (ablation), and for context the
+pointwise regressor (held out, single), views, random and the ranker's held-out members (before refit).
 
     .venv/bin/python benchmarks/evaluate_ranker.py --seeds 1 2 3 --size small
 """
@@ -32,13 +33,13 @@ from features.matrix import candidate_matrix, feature_columns, feature_version, 
 from flows.train import read_inputs
 from models.baselines import engagement_rate_scores, random_scores, views_scores
 from models.evaluate import captured_sums
-from models.ranker import UpliftRanker, sort_by_group
 from models.training import ABLATION, ENGAGEMENT, MODEL, POINTWISE, RANDOM, VIEWS_BASELINE, fit_models
 from sparkpick.config import Home, Settings, load_settings
 
 K = 5
-REFIT = "ranker_refit_all_rows"
-ORDER = (MODEL, ENGAGEMENT, ABLATION, POINTWISE, VIEWS_BASELINE, RANDOM, REFIT)
+# The ranker's members before they were refit on the validation rows too (what refitting adds).
+HELD_OUT = "ranker_held_out"
+ORDER = (MODEL, ENGAGEMENT, ABLATION, POINTWISE, VIEWS_BASELINE, RANDOM, HELD_OUT)
 
 
 def prepare_home(root: Path, settings: Settings, size: str, seed: int, video: bool) -> tuple[Home, pd.DataFrame]:
@@ -78,15 +79,7 @@ def backtest(home: Home, truth: pd.DataFrame, settings: Settings, cut_weeks: int
     cut = (end - pd.Timedelta(weeks=cut_weeks)).normalize()
     rows = training_matrix(tables, settings, video=video, until=cut)
     features = feature_columns(rows)
-    fitted = fit_models(rows, features, settings.ranker, feature_version(settings))
-    # What refitting on every labelled row (validation included) would add: the registered model is the
-    # held-out one, whose validation figures are honest; this row shows what that honesty costs.
-    everything = sort_by_group(pd.concat([fitted.train, fitted.valid]))
-    trees = max(1, round(fitted.ranker.best_iteration_ * len(everything) / len(fitted.train)))
-    refit = UpliftRanker(
-        params={**settings.ranker.params, "n_estimators": trees}, k=K, early_stopping_rounds=None,
-        random_state=settings.ranker.seed,
-    ).fit(everything[features], everything["relevance"].to_numpy(), everything["group_id"].to_numpy())
+    fitted = fit_models(rows, features, settings.ranker, feature_version(settings), label=settings.label)
     expected = truth.set_index(truth["post_id"].astype(str))["expected_uplift"]
     sums = {name: [0.0, 0.0] for name in ORDER}
     decisions = 0
@@ -98,13 +91,13 @@ def backtest(home: Home, truth: pd.DataFrame, settings: Settings, cut_weeks: int
         truth_u = expected.loc[cands["post_id"]].to_numpy(dtype=float)
         group = cands["advertiser_id"].to_numpy()
         scores = {
-            MODEL: fitted.ranker.predict(cands),
+            MODEL: fitted.scoring_model.scores(cands),
             ENGAGEMENT: engagement_rate_scores(cands),
             ABLATION: (fitted.ablation or fitted.ranker).predict(cands),
             POINTWISE: fitted.pointwise.predict(cands),
             VIEWS_BASELINE: views_scores(cands),
             RANDOM: random_scores(cands, settings.ranker.seed + decisions),
-            REFIT: refit.predict(cands),
+            HELD_OUT: fitted.ranker.predict_held_out(cands),
         }
         for name, s in scores.items():
             gain, possible = captured_sums(truth_u, s, group, K)

@@ -24,7 +24,7 @@ from features import caption as caption_mod
 from features import creator as creator_mod
 from features import engagement, readiness
 from features.quality import DataQualityReport, clean_metrics
-from models.labels import relevance_grades, uplift_labels
+from models.labels import grade, uplift_labels
 from sparkpick.config import FeaturesConfig, Settings
 from sparkpick.contract import SPECS
 from sparkpick.errors import InputError
@@ -45,7 +45,13 @@ VIDEO_PREFIX = "video_"
 # The polish score as a model input (the display column `polish_score` is not one), so that reasons can
 # name it; `video_decoded_s` says how much of the file decoded, a data-quality fact, not a content cue.
 POLISH_FEATURE = "video_polish_score"
-VIDEO_NOT_FEATURES: tuple[str, ...] = ("video_decoded_s",)
+# Video columns that are not model inputs: how much decoded, and the file's container facts (size,
+# frame rate, rotation, bitrate). Those say how a file was exported and uploaded, not how the post looks
+# to a viewer, and on real footage they follow the upload path (a phone, an agency's exporter) so a
+# model would learn the path rather than the picture.
+VIDEO_NOT_FEATURES: tuple[str, ...] = (
+    "video_decoded_s", "video_width", "video_height", "video_fps", "video_rotation", "video_bitrate_kbps",
+)
 
 # The tabular model inputs, in their stable order, with a plain-English phrase and unit each (used to
 # write reasons such as "shares per view in the top 5% of this creator's posts").
@@ -387,7 +393,7 @@ def training_matrix(
             "boosted_at": results["boosted_at"],
             "ended_at": results["ended_at"],
             "uplift": uplift,
-            "relevance": relevance_grades(uplift, group, settings.label.relevance_levels),
+            "relevance": grade(uplift, group, settings.label),
             "boost_propensity": pd.to_numeric(results["boost_propensity"], errors="coerce").astype("float64"),
         }
     )

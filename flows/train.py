@@ -100,7 +100,7 @@ def train_model(
         )
     features = feature_columns(rows)
     version = feature_version(settings)
-    fitted = fit_models(rows, features, settings.ranker, version)
+    fitted = fit_models(rows, features, settings.ranker, version, label=settings.label)
     k = settings.ranker.shortlist_k
     new_value = float(fitted.metrics.loc[MODEL, metric])
 
@@ -116,14 +116,16 @@ def train_model(
         experiment_id = registry.ensure_experiment(
             client, settings.mlflow.experiment, _artifact_root(home, uri)
         )
-        champion_version, champion_value, problem = registry.evaluate_champion(
-            client, name, fitted, metric, k
-        )
+        compared = registry.evaluate_champion(client, name, fitted, metric, k)
         logged = registry.log_training_run(
             client, experiment_id, name, fitted, settings.model_dump(), window, rows, k
         )
         decision = registry.decide_promotion(
-            promote, metric, new_value, champion_value, champion_version, problem
+            promote, metric,
+            compared.new_value if compared.new_value is not None else new_value,
+            compared.champion_value, compared.version, compared.problem,
+            decisions=compared.decisions if compared.version and not compared.problem else None,
+            since=compared.since,
         )
         registry.apply_promotion(client, name, logged.model_version, decision)
         client.set_tag(logged.run_id, "sparkpick.promotion", decision.reason)

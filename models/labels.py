@@ -185,3 +185,33 @@ def relevance_grades(uplift: pd.Series, groups: pd.Series, levels: int) -> pd.Se
     n = u.notna().groupby(g, sort=False).transform("sum")
     grade = np.floor(levels * (rank - 0.5) / n).clip(0, levels - 1)
     return grade.astype("Int64").rename("relevance")
+
+
+def global_grades(uplift: pd.Series, reference: pd.Series | np.ndarray, levels: int) -> pd.Series:
+    """Integer relevance grades 0..levels-1 by where each uplift falls among the `reference` uplifts.
+
+    The cut points are the reference's 1/levels .. (levels-1)/levels quantiles, so on the reference
+    itself the grades are (nearly) equal-sized; other rows (validation, later boosts) are graded with
+    the same cut points. The uplift is already relative to the advertiser's own in-feed ads in the same
+    period, so one scale holds across advertisers and weeks: a grade says "top fifth of all past
+    boosts", not merely "best of its week". Lambdarank still compares rows only within a decision
+    group, but its gains (2^grade - 1) now weigh a group by how good its posts really were, so a week
+    of poor boosts no longer teaches as much as a week of good ones. Missing uplift gives <NA>.
+    """
+    if levels < 2:
+        raise ValueError(f"relevance levels must be at least 2, got {levels}")
+    ref = pd.Series(np.asarray(reference, dtype="float64")).dropna()
+    u = pd.Series(uplift, dtype="float64")
+    if ref.empty:  # nothing to grade against: no grades (an empty training set stays empty)
+        return pd.Series(pd.NA, index=u.index, dtype="Int64", name="relevance")
+    cuts = np.quantile(ref.to_numpy(), np.arange(1, levels) / levels)
+    grade = pd.Series(np.searchsorted(cuts, u.to_numpy(), side="right"), index=u.index, dtype="Int64")
+    return grade.where(u.notna()).astype("Int64").rename("relevance")
+
+
+def grade(uplift: pd.Series, groups: pd.Series, config: LabelConfig, reference: pd.Series | None = None) -> pd.Series:
+    """Relevance grades as `config.relevance_scope` says: "global" against `reference` (default: the
+    uplifts themselves) or "group" by rank within each decision group."""
+    if config.relevance_scope == "group":
+        return relevance_grades(uplift, groups, config.relevance_levels)
+    return global_grades(uplift, uplift if reference is None else reference, config.relevance_levels)

@@ -88,6 +88,18 @@ def as_feature_matrix(frame: pd.DataFrame, features: list[str] | tuple[str, ...]
     return pd.DataFrame(out, index=frame.index)
 
 
+def monotone_params(features: list[str], monotone: dict[str, int] | None) -> dict[str, Any]:
+    """LightGBM's `monotone_constraints` in feature order from {feature: +1 or -1}; features the frame
+    lacks are ignored (a model without video has no polish score to constrain)."""
+    if not monotone:
+        return {}
+    bad = {name: sign for name, sign in monotone.items() if sign not in (-1, 0, 1)}
+    if bad:
+        raise ValueError(f"Monotone constraints must be -1, 0 or 1, got {bad}.")
+    signs = [int(monotone.get(name, 0)) for name in features]
+    return {"monotone_constraints": signs} if any(signs) else {}
+
+
 class UpliftRanker(BaseEstimator):
     """LightGBM lambdarank on graded uplift, with early stopping on NDCG@k of a validation set.
 
@@ -101,11 +113,13 @@ class UpliftRanker(BaseEstimator):
         k: int = 5,
         early_stopping_rounds: int | None = 40,
         random_state: int = 42,
+        monotone: dict[str, int] | None = None,
     ) -> None:
         self.params = params
         self.k = k
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
+        self.monotone = monotone
 
     def fit(
         self,
@@ -133,7 +147,8 @@ class UpliftRanker(BaseEstimator):
             if self.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.model_ = lgb.LGBMRanker(
-            objective="lambdarank", random_state=self.random_state, **DETERMINISTIC_PARAMS, **(self.params or {})
+            objective="lambdarank", random_state=self.random_state, **DETERMINISTIC_PARAMS, **(self.params or {}),
+            **monotone_params(features, self.monotone),
         )
         self.model_.fit(
             X_train, y, group=sizes, sample_weight=sample_weight, callbacks=callbacks, **kwargs
@@ -161,16 +176,111 @@ class UpliftRanker(BaseEstimator):
         return pd.Series(values, index=self.feature_names_, name=kind).sort_values(ascending=False)
 
 
+class RankerEnsemble(BaseEstimator):
+    """`bags` lambdarank rankers with consecutive seeds, averaged; then optionally refit on every row.
+
+    Why bag: a few hundred past boosts in groups of two to five give one lambdarank fit few pairs to
+    learn from, so it is unstable; on the demo world the same rows in another order moved uplift
+    captured@5 by up to 0.4. Members differ in their row and column subsamples (`subsample`,
+    `colsample_bytree`), and their mean score cancels most of that variance.
+
+    Why refit: the validation decisions are the most recent ones, the closest to tomorrow's. Each held-out
+    member (`held_out_`) early-stops on them; with `refit`, a member with the same seed is then trained on
+    all rows (`refit_rows`, train + validation + purged) for its best tree count scaled by the row ratio,
+    and those members (`members_`) are what `predict` and the served model use. Validation figures must
+    come from `predict_held_out`: the refit members have seen the validation rows.
+    """
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        k: int = 5,
+        bags: int = 5,
+        early_stopping_rounds: int | None = 40,
+        random_state: int = 42,
+        monotone: dict[str, int] | None = None,
+    ) -> None:
+        self.params = params
+        self.k = k
+        self.bags = bags
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+        self.monotone = monotone
+
+    def _member(self, b: int, params: dict[str, Any], early_stopping: int | None) -> UpliftRanker:
+        return UpliftRanker(
+            params=params, k=self.k, early_stopping_rounds=early_stopping,
+            random_state=self.random_state + b, monotone=self.monotone,
+        )
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        group: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        eval_set: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
+        refit_rows: tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    ) -> RankerEnsemble:
+        """Fit `bags` members on (X, y, group), early-stopping on `eval_set`; with `refit_rows`
+        (X, y, group, sample_weight over all labelled rows, groups contiguous) refit them there."""
+        if self.bags < 1:
+            raise ValueError(f"An ensemble needs at least one member, got bags={self.bags}.")
+        params = dict(self.params or {})
+        self.held_out_ = [
+            self._member(b, params, self.early_stopping_rounds).fit(
+                X, y, group, sample_weight=sample_weight, eval_set=eval_set
+            )
+            for b in range(self.bags)
+        ]
+        self.feature_names_ = list(X.columns)
+        if refit_rows is None:
+            self.members_ = self.held_out_
+            return self
+        X_all, y_all, g_all, w_all = refit_rows
+        scale = len(X_all) / max(1, len(X))
+        self.members_ = [
+            self._member(b, {**params, "n_estimators": max(1, round(m.best_iteration_ * scale))}, None).fit(
+                X_all[self.feature_names_], y_all, g_all, sample_weight=w_all
+            )
+            for b, m in enumerate(self.held_out_)
+        ]
+        return self
+
+    @property
+    def refit_(self) -> bool:
+        return self.members_ is not self.held_out_
+
+    @property
+    def best_iterations_(self) -> list[int]:
+        """Trees used by each member that `predict` uses."""
+        return [m.best_iteration_ for m in self.members_]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Ranking scores (higher is better): the members' mean."""
+        return np.mean([m.predict(X) for m in self.members_], axis=0)
+
+    def predict_held_out(self, X: pd.DataFrame) -> np.ndarray:
+        """The held-out members' mean score: the honest one on the validation rows."""
+        return np.mean([m.predict(X) for m in self.held_out_], axis=0)
+
+    def feature_importance(self, kind: str = "gain") -> pd.Series:
+        total = sum(m.feature_importance(kind).reindex(self.feature_names_) for m in self.members_)
+        return total.sort_values(ascending=False).rename(kind)
+
+
 @dataclass(frozen=True)
 class ScoreCalibration:
     """Maps ranker scores to a calibrated expected uplift and an empirical band around it.
 
-    The lambdarank score only orders: its scale means nothing. `fit_calibration` fits an increasing
-    isotonic map from validation scores to the uplift those validation boosts realised, so that
-    `predicted_uplift` estimates the label (log CPA ratio) while keeping the ranker's order. The band
-    (`uplift_low`, `uplift_high`) holds the central `coverage` share of validation residuals within the
-    score bin the row falls in: an honest, empirical interval for a single boost's outcome, not a
-    confidence interval of the mean.
+    The lambdarank score only orders: its scale means nothing, and a refit ensemble's scale differs from
+    that of its held-out members. So a score is first placed as a percentile among the served model's
+    scores on the validation rows (`reference`), and an increasing isotonic map, fitted from the
+    held-out members' percentiles on those rows to the uplift they realised, turns that percentile into
+    `predicted_uplift` (an estimate of the label, log CPA ratio) while keeping the model's order. The
+    band (`uplift_low`, `uplift_high`) holds the central `coverage` share of validation residuals within
+    the percentile bin the row falls in: an honest, empirical interval for a single boost's outcome, not
+    a confidence interval of the mean. An empty `reference` means the knots are on raw scores.
     """
 
     knots_x: tuple[float, ...]
@@ -179,12 +289,24 @@ class ScoreCalibration:
     low: tuple[float, ...]
     high: tuple[float, ...]
     coverage: float
+    reference: tuple[float, ...] = ()
+
+    def position(self, scores: np.ndarray) -> np.ndarray:
+        """Each score's percentile (0..1) among the reference scores (the score itself without one)."""
+        scores = np.asarray(scores, dtype=float)
+        if not self.reference:
+            return scores
+        ref = np.asarray(self.reference, dtype=float)
+        # Tied reference scores share their mean percentile (np.interp needs increasing points).
+        values, inverse = np.unique(ref, return_inverse=True)
+        pct = np.bincount(inverse, weights=percentile_grid(len(ref))) / np.bincount(inverse)
+        return np.interp(scores, values, pct)
 
     def predict(self, scores: np.ndarray) -> pd.DataFrame:
-        scores = np.asarray(scores, dtype=float)
-        mean = np.interp(scores, self.knots_x, self.knots_y)
+        x = self.position(scores)
+        mean = np.interp(x, self.knots_x, self.knots_y)
         inner_edges = np.asarray(self.bin_edges[1:-1])
-        bins = np.searchsorted(inner_edges, scores, side="right")
+        bins = np.searchsorted(inner_edges, x, side="right")
         return pd.DataFrame(
             {
                 "predicted_uplift": mean,
@@ -197,6 +319,7 @@ class ScoreCalibration:
         return {
             "knots_x": list(self.knots_x), "knots_y": list(self.knots_y), "bin_edges": list(self.bin_edges),
             "low": list(self.low), "high": list(self.high), "coverage": self.coverage,
+            "reference": list(self.reference),
         }
 
     @classmethod
@@ -204,28 +327,62 @@ class ScoreCalibration:
         return cls(
             knots_x=tuple(data["knots_x"]), knots_y=tuple(data["knots_y"]),
             bin_edges=tuple(data["bin_edges"]), low=tuple(data["low"]), high=tuple(data["high"]),
-            coverage=float(data["coverage"]),
+            coverage=float(data["coverage"]), reference=tuple(data.get("reference", ())),
         )
 
 
+def percentile_grid(n: int) -> np.ndarray:
+    """Mid-point percentiles of n sorted values: (i + 0.5) / n."""
+    return (np.arange(n) + 0.5) / max(n, 1)
+
+
+def percentiles(values: np.ndarray) -> np.ndarray:
+    """Each value's mid-point percentile among `values` (ties share their average)."""
+    values = np.asarray(values, dtype=float)
+    return (pd.Series(values).rank(method="average").to_numpy() - 0.5) / max(len(values), 1)
+
+
+def plateau_centres(x: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Knots of a centred isotonic fit: one per plateau of a step function, at the plateau's middle.
+
+    Isotonic regression is a staircase, so every top pick of a night lands on the top step and shows the
+    same predicted uplift; interpolating between plateau centres keeps the map increasing while posts
+    with higher scores still get higher figures."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    steps = np.flatnonzero(np.r_[True, np.diff(y) != 0])
+    ends = np.r_[steps[1:], len(y)]
+    centres = [(x[a] + x[b - 1]) / 2 for a, b in zip(steps, ends, strict=True)]
+    return tuple(float(c) for c in centres), tuple(float(v) for v in y[steps])
+
+
 def fit_calibration(
-    scores: np.ndarray, uplift: np.ndarray, n_bins: int, coverage: float
+    scores: np.ndarray,
+    uplift: np.ndarray,
+    n_bins: int,
+    coverage: float,
+    served_scores: np.ndarray | None = None,
 ) -> ScoreCalibration:
-    """Isotonic score -> uplift map and per-score-bin residual quantiles, from validation rows."""
+    """Isotonic percentile -> uplift map and per-percentile-bin residual quantiles, from validation rows.
+
+    `scores` are the held-out model's on the validation rows, `served_scores` the served model's on the
+    same rows (default: the same scores); rows where either or the uplift is missing are left out.
+    """
     scores, uplift = np.asarray(scores, dtype=float), np.asarray(uplift, dtype=float)
-    ok = np.isfinite(scores) & np.isfinite(uplift)
-    scores, uplift = scores[ok], uplift[ok]
-    if len(scores) < 2 or np.ptp(scores) == 0:
+    served = scores if served_scores is None else np.asarray(served_scores, dtype=float)
+    ok = np.isfinite(scores) & np.isfinite(uplift) & np.isfinite(served)
+    scores, uplift, served = scores[ok], uplift[ok], served[ok]
+    reference = tuple(float(v) for v in np.sort(served))
+    x = percentiles(scores)
+    if len(x) < 2 or np.ptp(scores) == 0:
         centre = float(uplift.mean()) if len(uplift) else 0.0
         knots_x, knots_y = (0.0, 1.0), (centre, centre)
     else:
-        iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(scores, uplift)
-        knots_x = tuple(float(v) for v in iso.X_thresholds_)
-        knots_y = tuple(float(v) for v in iso.y_thresholds_)
-    residual = uplift - np.interp(scores, knots_x, knots_y) if len(scores) else np.zeros(0)
-    n_bins = max(1, min(n_bins, len(scores) // 10 or 1))
-    edges = np.quantile(scores, np.linspace(0, 1, n_bins + 1)) if len(scores) else np.zeros(2)
-    bins = np.searchsorted(edges[1:-1], scores, side="right")
+        iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(x, uplift)
+        knots_x, knots_y = plateau_centres(iso.X_thresholds_, iso.y_thresholds_)
+    residual = uplift - np.interp(x, knots_x, knots_y) if len(x) else np.zeros(0)
+    n_bins = max(1, min(n_bins, len(x) // 10 or 1))
+    edges = np.quantile(x, np.linspace(0, 1, n_bins + 1)) if len(x) else np.array([0.0, 1.0])
+    bins = np.searchsorted(edges[1:-1], x, side="right")
     tail = (1 - coverage) / 2
     low, high = [], []
     for b in range(n_bins):
@@ -235,18 +392,19 @@ def fit_calibration(
         high.append(float(np.quantile(r, 1 - tail)) if len(r) else 0.0)
     return ScoreCalibration(
         knots_x=knots_x, knots_y=knots_y, bin_edges=tuple(float(e) for e in edges),
-        low=tuple(low), high=tuple(high), coverage=coverage,
+        low=tuple(low), high=tuple(high), coverage=coverage, reference=reference,
     )
 
 
 @dataclass(frozen=True)
 class ScoringModel:
-    """What is registered and served: the booster at its best iteration, its features, the calibration.
+    """What is registered and served: the ensemble's boosters at their tree counts, its features and
+    the calibration. The score is the boosters' mean.
 
     Both sparkpick's own scoring and the MLflow pyfunc wrapper go through `predict`, so they agree.
     """
 
-    booster: lgb.Booster
+    boosters: tuple[lgb.Booster, ...]
     feature_names: tuple[str, ...]
     calibration: ScoreCalibration
     feature_version: str
@@ -255,14 +413,17 @@ class ScoringModel:
     @classmethod
     def from_ranker(
         cls,
-        ranker: UpliftRanker,
+        ranker: UpliftRanker | RankerEnsemble,
         calibration: ScoreCalibration,
         feature_version: str,
         metadata: dict[str, Any] | None = None,
     ) -> ScoringModel:
-        text = ranker.booster_.model_to_string(num_iteration=ranker.best_iteration_)
+        members = ranker.members_ if isinstance(ranker, RankerEnsemble) else [ranker]
         return cls(
-            booster=lgb.Booster(model_str=text),
+            boosters=tuple(
+                lgb.Booster(model_str=m.booster_.model_to_string(num_iteration=m.best_iteration_))
+                for m in members
+            ),
             feature_names=tuple(ranker.feature_names_),
             calibration=calibration,
             feature_version=feature_version,
@@ -273,7 +434,8 @@ class ScoringModel:
         return as_feature_matrix(frame, self.feature_names)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.matrix(frame))
+        X = self.matrix(frame)
+        return np.mean([b.predict(X) for b in self.boosters], axis=0)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`score` (orders candidates), `predicted_uplift` with `uplift_low`/`uplift_high`, row-aligned."""
@@ -284,14 +446,18 @@ class ScoringModel:
         return out
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """TreeSHAP contributions per feature (LightGBM's `pred_contrib`), plus the `bias` column."""
-        values = self.booster.predict(self.matrix(frame), pred_contrib=True)
+        """TreeSHAP contributions per feature (LightGBM's `pred_contrib`), plus the `bias` column.
+
+        The mean of the boosters' contributions: they add up to the mean score, as each booster's do to
+        its own."""
+        X = self.matrix(frame)
+        values = np.mean([b.predict(X, pred_contrib=True) for b in self.boosters], axis=0)
         return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                "booster": self.booster.model_to_string(),
+                "boosters": [b.model_to_string() for b in self.boosters],
                 "feature_names": list(self.feature_names),
                 "calibration": self.calibration.to_dict(),
                 "feature_version": self.feature_version,
@@ -302,8 +468,10 @@ class ScoringModel:
     @classmethod
     def from_json(cls, text: str) -> ScoringModel:
         data = json.loads(text)
+        # Models saved before ensembles had one "booster".
+        texts = data["boosters"] if "boosters" in data else [data["booster"]]
         return cls(
-            booster=lgb.Booster(model_str=data["booster"]),
+            boosters=tuple(lgb.Booster(model_str=t) for t in texts),
             feature_names=tuple(data["feature_names"]),
             calibration=ScoreCalibration.from_dict(data["calibration"]),
             feature_version=data["feature_version"],

@@ -34,7 +34,16 @@ from models.evaluate import ranking_metrics
 from models.explain import shap_summary
 from models.plots import gain_curve_figure, importance_figure, shap_beeswarm_figure
 from models.ranker import ScoringModel
-from models.training import GROUP, LABEL_DEFINITION, MODEL, RELEVANCE, UPLIFT, FittedModels
+from models.training import (
+    DECISION_TIME,
+    GROUP,
+    LABEL_DEFINITION,
+    MODEL,
+    RELEVANCE,
+    TRAINED_THROUGH,
+    UPLIFT,
+    FittedModels,
+)
 from sparkpick.errors import InputError, SparkpickError
 
 CHAMPION = "champion"
@@ -189,12 +198,13 @@ def integers_as_doubles(frame: pd.DataFrame) -> pd.DataFrame:
 
 def decide_promotion(
     mode: str, metric: str, new_value: float, champion_value: float | None, champion_version: str | None,
-    champion_problem: str | None = None,
+    champion_problem: str | None = None, decisions: int | None = None, since: str | None = None,
 ) -> PromotionDecision:
     """The promotion gate: who becomes champion, and the reason in words.
 
     `auto`: the first model becomes champion; later ones only when they beat the current champion on the
-    same validation decisions by `metric` (strictly); otherwise they become challenger. A champion that
+    same validation decisions by `metric` (strictly), counting only the `decisions` the champion was not
+    fitted on (after `since`); otherwise, or when there are none, they become challenger. A champion that
     cannot be evaluated on the new data (`champion_problem`, e.g. another feature version) is replaced.
     `never`: challenger, whatever the figures. `force`: champion, whatever the figures.
     """
@@ -211,6 +221,13 @@ def decide_promotion(
         return PromotionDecision(
             CHAMPION, f"champion v{champion_version} cannot be evaluated here ({champion_problem}); "
             f"the new model replaces it ({shown})",
+        )
+    if decisions == 0:
+        return PromotionDecision(
+            CHALLENGER,
+            f"kept champion v{champion_version}: it was fitted on every validation decision (through "
+            f"{since}), so there is no fair comparison yet; it will be compared on decisions after that "
+            f"(or use --promote force)",
         )
     if champion_value is None or math.isnan(champion_value):
         return PromotionDecision(
@@ -239,14 +256,31 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The champion and the new model measured on the same validation decisions, the ones the champion
+    was not fitted on (a champion refit on every row has seen older ones, and would win on them unfairly).
+
+    `decisions` is how many such decisions there were; `problem` says why the champion could not be
+    evaluated at all. Versions and values are None when there is no champion yet.
+    """
+
+    version: str | None = None
+    champion_value: float | None = None
+    new_value: float | None = None
+    decisions: int = 0
+    since: str | None = None
+    problem: str | None = None
+
+
 def evaluate_champion(
     client: MlflowClient, model_name: str, fitted: FittedModels, metric: str, k: int
-) -> tuple[str | None, float | None, str | None]:
-    """(champion version, its `metric` on the new model's validation decisions, why it could not be
-    evaluated). All None when there is no champion yet."""
+) -> ChampionComparison:
+    """Score the champion and the new (held-out) model on the validation decisions after the
+    champion's `trained_through` (all of them for a champion that does not say)."""
     version = alias_version(client, model_name, CHAMPION)
     if version is None:
-        return None, None, None
+        return ChampionComparison()
     try:
         served = load_model(client, champion_uri(model_name))
         check_feature_version(served, fitted.scoring_model.feature_version)
@@ -254,13 +288,28 @@ def evaluate_champion(
         if missing:
             raise InputError(f"it needs features the data lacks: {', '.join(missing[:5])}")
     except InputError as exc:
-        return version, None, str(exc)
+        return ChampionComparison(version=version, problem=str(exc))
     valid = fitted.valid
-    value = ranking_metrics(
-        valid[UPLIFT].to_numpy(), valid[RELEVANCE].to_numpy(), served.model.scores(valid),
-        valid[GROUP].to_numpy(), k,
-    )[metric]
-    return version, float(value), None
+    since = served.model.metadata.get(TRAINED_THROUGH)
+    unseen = (pd.to_datetime(valid[DECISION_TIME]) > pd.Timestamp(since)).to_numpy() if since else None
+    if unseen is None:
+        unseen = pd.Series(True, index=valid.index).to_numpy()
+    rows = valid[unseen]
+    if rows.empty:
+        return ChampionComparison(version=version, decisions=0, since=since)
+
+    def measured(scores: Any) -> float:
+        return float(ranking_metrics(
+            rows[UPLIFT].to_numpy(), rows[RELEVANCE].to_numpy(), scores, rows[GROUP].to_numpy(), k,
+        )[metric])
+
+    return ChampionComparison(
+        version=version,
+        champion_value=measured(served.model.scores(rows)),
+        new_value=measured(fitted.valid_scores[MODEL][unseen]),
+        decisions=int(rows[GROUP].nunique()),
+        since=since,
+    )
 
 
 def has_champion(tracking_uri: str, model_name: str) -> bool:
@@ -366,7 +415,9 @@ def log_training_run(
             "data.purged_rows": fitted.split.purged, "features.version": model.feature_version,
             "features.count": len(fitted.features), "label.definition": LABEL_DEFINITION,
             "train.propensity_weighted": fitted.weighted,
-            "train.best_iteration": fitted.ranker.best_iteration_,
+            "train.trees_per_member": json.dumps(fitted.ranker.best_iterations_),
+            "train.refit_on_all_rows": fitted.ranker.refit_,
+            "train.trained_through": model.metadata.get(TRAINED_THROUGH, ""),
         })
         mlflow.set_tags({"sparkpick.feature_version": model.feature_version, "sparkpick.stage": "train"})
         for context, frame in (("training", fitted.train), ("validation", fitted.valid)):

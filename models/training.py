@@ -20,14 +20,15 @@ from models.baselines import (
     views_scores,
 )
 from models.evaluate import TimeSplit, gain_curve, ranking_metrics, time_split
+from models.labels import grade
 from models.ranker import (
+    RankerEnsemble,
     ScoringModel,
-    UpliftRanker,
     fit_calibration,
     propensity_weights,
     sort_by_group,
 )
-from sparkpick.config import RankerConfig
+from sparkpick.config import LabelConfig, RankerConfig
 from sparkpick.errors import InputError
 
 GROUP = "group_id"
@@ -35,6 +36,9 @@ UPLIFT = "uplift"
 RELEVANCE = "relevance"
 PROPENSITY = "boost_propensity"
 DECISION_TIME = "decision_time"
+# Model metadata: the latest decision the served model was fitted on (the gate only compares a
+# champion on decisions after it).
+TRAINED_THROUGH = "trained_through"
 
 # Names of the orderings compared in the evaluation table, model first.
 MODEL = "ranker"
@@ -47,7 +51,8 @@ RANDOM = "random"
 LABEL_DEFINITION = (
     "uplift = log(baseline cost per conversion / Spark Ad cost per conversion) of a past boost, with "
     "conversions shrunk toward the advertiser's baseline rate; relevance = that uplift graded into "
-    "levels within its decision group (advertiser x decision week)."
+    "levels (label.relevance_scope: global = by the training boosts' uplift quantiles, group = by rank "
+    "within the group); lambdarank compares rows within a decision group (advertiser x decision week)."
 )
 
 
@@ -55,8 +60,8 @@ LABEL_DEFINITION = (
 class FittedModels:
     """Everything one training produced, and how it measured on the validation decisions."""
 
-    ranker: UpliftRanker
-    ablation: UpliftRanker | None
+    ranker: RankerEnsemble
+    ablation: RankerEnsemble | None
     pointwise: PointwiseRegressor
     scoring_model: ScoringModel
     split: TimeSplit
@@ -100,9 +105,17 @@ def baseline_scorers(seed: int) -> dict[str, Callable[[pd.DataFrame], np.ndarray
 
 
 def fit_models(
-    training: pd.DataFrame, features: list[str], config: RankerConfig, feature_version: str
+    training: pd.DataFrame,
+    features: list[str],
+    config: RankerConfig,
+    feature_version: str,
+    label: LabelConfig | None = None,
 ) -> FittedModels:
-    """Split by decision time, fit ranker + ablation + pointwise baseline, calibrate and evaluate."""
+    """Split by decision time, fit ranker + ablation + pointwise baseline, calibrate and evaluate.
+
+    With `label`, relevance grades are recomputed as it says, global cut points from the training rows
+    only (so validation labels never shape the training grades); without, the rows' grades are used.
+    """
     missing = [c for c in (GROUP, DECISION_TIME, UPLIFT, RELEVANCE) if c not in training]
     if missing:
         raise InputError(f"The training rows lack the column(s) {', '.join(missing)}.")
@@ -119,16 +132,29 @@ def fit_models(
             f"Cannot train yet: only {len(train)} past boosts in {train[GROUP].nunique()} decisions fall "
             f"before the validation period (from {split.cutoff}). Ingest more Spark Ad results."
         )
+    if label is not None:
+        reference = train[UPLIFT]
+        train = train.assign(**{RELEVANCE: grade(train[UPLIFT], train[GROUP], label, reference)})
+        valid = valid.assign(**{RELEVANCE: grade(valid[UPLIFT], valid[GROUP], label, reference)})
+        frame = frame.assign(**{RELEVANCE: grade(frame[UPLIFT], frame[GROUP], label)})
     weighted = bool(config.propensity_weighting and PROPENSITY in train and train[PROPENSITY].notna().any())
-    weights = propensity_weights(train[PROPENSITY], config.propensity_clip) if weighted else None
 
-    def ranker_on(cols: list[str]) -> UpliftRanker:
-        return UpliftRanker(
-            params=config.params, k=config.shortlist_k,
+    def weights_of(rows: pd.DataFrame) -> np.ndarray | None:
+        return propensity_weights(rows[PROPENSITY], config.propensity_clip) if weighted else None
+
+    def ranker_on(cols: list[str]) -> RankerEnsemble:
+        refit_rows = (
+            (frame[cols], frame[RELEVANCE].to_numpy(), frame[GROUP].to_numpy(), weights_of(frame))
+            if config.refit_on_all_rows else None
+        )
+        return RankerEnsemble(
+            params=config.params, k=config.shortlist_k, bags=config.bags,
             early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed,
+            monotone=dict(config.monotone),
         ).fit(
-            train[cols], train[RELEVANCE].to_numpy(), train[GROUP].to_numpy(), sample_weight=weights,
+            train[cols], train[RELEVANCE].to_numpy(), train[GROUP].to_numpy(), sample_weight=weights_of(train),
             eval_set=(valid[cols], valid[RELEVANCE].to_numpy(), valid[GROUP].to_numpy()),
+            refit_rows=refit_rows,
         )
 
     ranker = ranker_on(features)
@@ -137,12 +163,13 @@ def fit_models(
     pointwise = PointwiseRegressor(
         params=config.params, early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed
     ).fit(
-        train[features], train[UPLIFT].to_numpy(), sample_weight=weights,
+        train[features], train[UPLIFT].to_numpy(), sample_weight=weights_of(train),
         eval_set=(valid[features], valid[UPLIFT].to_numpy()),
     )
-    scores: dict[str, np.ndarray] = {MODEL: ranker.predict(valid)}
+    # Held-out scores only: the refit members have seen the validation rows.
+    scores: dict[str, np.ndarray] = {MODEL: ranker.predict_held_out(valid)}
     if ablation is not None:
-        scores[ABLATION] = ablation.predict(valid)
+        scores[ABLATION] = ablation.predict_held_out(valid)
     scores[POINTWISE] = pointwise.predict(valid)
     for name, scorer in baseline_scorers(config.seed).items():
         try:
@@ -151,9 +178,14 @@ def fit_models(
             continue  # a baseline whose columns this data lacks is left out of the table
     metrics, curves = evaluate_orderings(valid, scores, config.shortlist_k)
     calibration = fit_calibration(
-        scores[MODEL], valid[UPLIFT].to_numpy(), config.calibration_bins, config.band_coverage
+        scores[MODEL], valid[UPLIFT].to_numpy(), config.calibration_bins, config.band_coverage,
+        served_scores=ranker.predict(valid),
     )
-    scoring_model = ScoringModel.from_ranker(ranker, calibration, feature_version)
+    seen = frame if ranker.refit_ else train
+    trained_through = pd.Timestamp(seen[DECISION_TIME].max()).isoformat()
+    scoring_model = ScoringModel.from_ranker(
+        ranker, calibration, feature_version, metadata={TRAINED_THROUGH: trained_through}
+    )
     return FittedModels(
         ranker=ranker, ablation=ablation, pointwise=pointwise, scoring_model=scoring_model, split=split,
         train=train, valid=valid, features=list(features), valid_scores=scores, metrics=metrics,

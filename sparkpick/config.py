@@ -220,6 +220,7 @@ class LabelConfig(_Section):
     prior_strength_conversions: float = Field(ge=0)
     prior_strength_impressions: float = Field(ge=0)
     relevance_levels: int = Field(ge=2, le=31)
+    relevance_scope: Literal["global", "group"] = "global"
 
 
 class RankerConfig(_Section):
@@ -230,6 +231,9 @@ class RankerConfig(_Section):
     propensity_clip: float = Field(gt=1)
     params: dict[str, Any]
     early_stopping_rounds: int = Field(gt=0)
+    bags: int = Field(default=5, ge=1)
+    refit_on_all_rows: bool = True
+    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
     calibration_bins: int = Field(default=4, ge=1)
     band_coverage: float = Field(default=0.8, gt=0, lt=1)
 

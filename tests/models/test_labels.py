@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.labels import match_baselines, relevance_grades, shrunk_log_cpa_ratio, uplift_labels
+from models.labels import (
+    global_grades,
+    grade,
+    match_baselines,
+    relevance_grades,
+    shrunk_log_cpa_ratio,
+    uplift_labels,
+)
 from sparkpick.config import LabelConfig
 
 T0 = pd.Timestamp("2026-05-04")
@@ -159,3 +166,24 @@ def test_relevance_grades_are_order_preserving_in_big_groups() -> None:
     assert set(grades) == {0, 1, 2, 3}
     with pytest.raises(ValueError):
         relevance_grades(uplift, pd.Series(["g"] * 40), levels=1)
+
+
+def test_global_grades_use_the_reference_cut_points() -> None:
+    reference = pd.Series(np.arange(100, dtype=float))
+    grades = global_grades(reference, reference, levels=5)
+    assert grades.value_counts().sort_index().tolist() == [20] * 5  # equal-sized on the reference itself
+    # other rows are graded with the reference's cut points, not their own
+    later = pd.Series([-5.0, 10.0, 50.0, 99.0, 500.0, np.nan])
+    assert global_grades(later, reference, levels=5).tolist()[:5] == [0, 0, 2, 4, 4]
+    assert global_grades(later, reference, levels=5).isna().tolist() == [False] * 5 + [True]
+    # unlike grades within groups, a week of poor boosts gets low grades
+    groups = pd.Series(["poor"] * 3 + ["good"] * 3)
+    uplift = pd.Series([-1.0, -0.9, -0.8, 0.8, 0.9, 1.0])
+    by_scope = {
+        scope: grade(uplift, groups, LabelConfig(prior_strength_conversions=5, prior_strength_impressions=1,
+                                                 relevance_levels=5, relevance_scope=scope)).tolist()
+        for scope in ("global", "group")
+    }
+    assert by_scope["group"][:3] == by_scope["group"][3:]
+    assert max(by_scope["global"][:3]) < min(by_scope["global"][3:])
+    assert global_grades(pd.Series([], dtype=float), pd.Series([], dtype=float), 5).empty

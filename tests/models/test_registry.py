@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from models import registry
+from models.evaluate import ranking_metrics
 from models.training import fit_models
 from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
@@ -148,37 +149,70 @@ def test_gate_and_pyfunc_agree_with_native(boosts, fast: Settings, store: tuple[
     assert np.allclose(out["score"].to_numpy(), good.ranker.predict(valid), rtol=0, atol=1e-12)
     assert np.allclose(out["predicted_uplift"].to_numpy(), good.scoring_model.predict(valid)["predicted_uplift"])
 
-    # a worse model on the same rows (it only sees audience size and noise) is refused
+    # a worse model (it only sees audience size and noise) is refused, measured on the same decisions
     worse = fit_models(frame, WEAK, fast.ranker, "test-v1")
-    with registry.tracking(uri) as client:
-        version, champion_value, problem = registry.evaluate_champion(
-            client, "sparkpick-ranker", worse, "captured_at_k", 5
-        )
-        assert version == first.model_version and problem is None
-        new_value = float(worse.metrics.loc["ranker", "captured_at_k"])
-        decision = registry.decide_promotion("auto", "captured_at_k", new_value, champion_value, version)
-        assert decision.alias == "challenger", decision.reason
-    # the champion was measured on the same validation decisions as the new model
-    assert champion_value == pytest.approx(float(good.metrics.loc["ranker", "captured_at_k"]))
+    compared = _compare(uri, worse)
+    assert compared.version == first.model_version and compared.problem is None
+    decision = _decide(compared)
+    assert decision.alias == "challenger", decision.reason
+    # the champion was refit on all of `frame`: it has seen every validation decision of a model trained on
+    # the same rows, so there is nothing fair to compare on, and it stays champion
+    assert compared.decisions == 0 and compared.since == good.scoring_model.metadata["trained_through"]
+    assert "no fair comparison" in decision.reason
 
 
-def test_better_model_displaces_a_worse_champion(boosts, fast: Settings, store: tuple[str, Path]) -> None:
-    uri, _ = store
-    frame = boosts(seed=13)
-    weak = fit_models(frame, WEAK, fast.ranker, "test-v1")
-    first = _log(store, weak)
+def _compare(uri: str, fitted) -> registry.ChampionComparison:
     with registry.tracking(uri) as client:
-        registry.apply_promotion(client, "sparkpick-ranker", first.model_version,
+        return registry.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
+
+
+def _decide(compared: registry.ChampionComparison) -> registry.PromotionDecision:
+    return registry.decide_promotion(
+        "auto", "captured_at_k", compared.new_value if compared.new_value is not None else float("nan"),
+        compared.champion_value, compared.version, compared.problem, decisions=compared.decisions,
+        since=compared.since,
+    )
+
+
+def _champion(store: tuple[str, Path], fitted) -> str:
+    logged = _log(store, fitted)
+    with registry.tracking(store[0]) as client:
+        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
                                  registry.PromotionDecision("champion", "first"))
-    strong = fit_models(frame, FEATURES, fast.ranker, "test-v1")
-    second = _log(store, strong)
+    return logged.model_version
+
+
+@pytest.mark.parametrize(("champion_features", "new_features", "alias"), [
+    (WEAK, FEATURES, "champion"),   # a better model displaces a worse champion
+    (FEATURES, WEAK, "challenger"),  # a worse one is refused
+])
+def test_gate_compares_on_decisions_the_champion_never_saw(
+    boosts, fast: Settings, store: tuple[str, Path], champion_features: list[str], new_features: list[str],
+    alias: str,
+) -> None:
+    uri, _ = store
+    frame = boosts(seed=13, n_weeks=30)
+    weeks = np.sort(frame["decision_time"].unique())
+    earlier = frame[frame["decision_time"] < weeks[22]]
+    old = fit_models(earlier, champion_features, fast.ranker, "test-v1")
+    version = _champion(store, old)
+    new = fit_models(frame, new_features, fast.ranker, "test-v1")
+    compared = _compare(uri, new)
+    since = pd.Timestamp(old.scoring_model.metadata["trained_through"])
+    unseen = new.valid[new.valid["decision_time"] > since]
+    assert compared.version == version and compared.decisions == unseen["group_id"].nunique() > 0
+    # both measured on exactly those decisions, the new model by its held-out members
+    mask = (new.valid["decision_time"] > since).to_numpy()
     with registry.tracking(uri) as client:
-        version, value, problem = registry.evaluate_champion(client, "sparkpick-ranker", strong, "captured_at_k", 5)
-        new_value = float(strong.metrics.loc["ranker", "captured_at_k"])
-        decision = registry.decide_promotion("auto", "captured_at_k", new_value, value, version, problem)
-        assert decision.alias == "champion", decision.reason
-        registry.apply_promotion(client, "sparkpick-ranker", second.model_version, decision)
-        assert registry.alias_version(client, "sparkpick-ranker", "champion") == second.model_version
+        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    args = (unseen["uplift"].to_numpy(), unseen["relevance"].to_numpy())
+    group = unseen["group_id"].to_numpy()
+    assert compared.champion_value == pytest.approx(
+        ranking_metrics(*args, served.model.scores(unseen), group, 5)["captured_at_k"])
+    assert compared.new_value == pytest.approx(
+        ranking_metrics(*args, new.valid_scores["ranker"][mask], group, 5)["captured_at_k"])
+    decision = _decide(compared)
+    assert decision.alias == alias, decision.reason
 
 
 def test_feature_version_mismatch_and_missing_champion(boosts, fast: Settings, store: tuple[str, Path]) -> None:
