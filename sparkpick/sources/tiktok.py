@@ -68,7 +68,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -587,15 +587,6 @@ def read_partnerships(path: Path, cfg: TiktokConfig) -> pd.DataFrame:
     return typed
 
 
-def check_partnership_creators(partnerships: pd.DataFrame, path: Path, creators: Collection[str]) -> None:
-    """Refuse rows of a partnerships file (`read_partnerships`) whose creator is not in `creators`."""
-    _raise_partnership_problems(path, unknown_ids(
-        partnerships, "creator_id", creators,
-        "neither a business account the API returned, nor a creator in its Spark authorisations, nor a "
-        "creator already in the warehouse", str(path), key_text(PARTNERSHIPS, partnerships),
-    ))
-
-
 def fetch_tables(
     client: TikTokClient,
     settings: Settings,
@@ -937,7 +928,9 @@ def _partnerships(got: _Gathered, cfg: TiktokConfig, override: pd.DataFrame | No
         for rec in override.to_dict("records"):
             key = (str(rec.get("advertiser_id")), str(rec.get("creator_id")))
             if key[1] not in got.creators:
-                got.skip("partnerships", f"{key[0]}/{key[1]}", "override names a creator the API did not return")
+                got.skip("partnerships", f"{key[0]}/{key[1]}",
+                         "the partnerships file names a creator the API did not return this time "
+                         "(not yet authorised?): row ignored until it does")
                 continue
             merged = rows.get(key, {"advertiser_id": key[0], "creator_id": key[1]})
             for col in ("kind", "started_at", "usage_rights"):

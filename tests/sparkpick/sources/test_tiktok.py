@@ -25,7 +25,6 @@ from sparkpick.sources.tiktok import (
     TikTokPermissionError,
     TikTokTokenError,
     TikTokUnavailableError,
-    check_partnership_creators,
     fetch_tables,
     item_posted_at,
     read_partnerships,
@@ -437,20 +436,6 @@ def test_an_unusable_partnerships_file_is_named(
     with pytest.raises(InputError, match="Partnerships file") as err:
         read_partnerships(path, cfg.tiktok)
     assert str(path) in str(err.value) and expected in str(err.value)
-
-
-def test_partnership_creators_must_be_known(tmp_path: Path, cfg: Settings) -> None:
-    stranger = "6999999999999999999"
-    path = _file(tmp_path / "partnerships.csv", f"{ADV},{CREATOR},ongoing,2026-01-15,true",
-                 f"{ADV},{stranger},one_off,2026-02-01,true")
-    read = read_partnerships(path, cfg.tiktok)
-    check_partnership_creators(read, path, {BRAND, CREATOR, stranger})
-    with pytest.raises(InputError) as err:
-        check_partnership_creators(read, path, {BRAND, CREATOR})
-    message = str(err.value)
-    assert f"{path}, row 2, line 3 (advertiser_id {ADV}, creator_id {stranger}), column 'creator_id': " \
-           f"unknown creator_id '{stranger}'" in message
-    assert "row 1" not in message
 
 
 def test_refetching_adds_nothing_twice(server: FakeTikTokServer, cfg: Settings, tmp_path: Path) -> None:
