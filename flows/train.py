@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from prefect import flow
@@ -18,6 +19,9 @@ from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
+    from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
 SCORES_TABLE = "scores"
@@ -42,6 +46,7 @@ class TrainResult:
     features: int
     tracking_uri: str
     propensity_weighted: bool
+    model_summary: str = ""
 
 
 def read_inputs(home: Home, settings: Settings) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
@@ -135,7 +140,19 @@ def train_model(
         promoted_to=decision.alias, promotion_reason=decision.reason, metrics=fitted.metrics,
         metric_name=metric, split=fitted.split.describe(), feature_version=version,
         features=len(features), tracking_uri=uri, propensity_weighted=fitted.weighted,
+        model_summary=describe_model(fitted),
     )
+
+
+def describe_model(fitted: FittedModels) -> str:
+    """One line on what was registered, and where the validation figures come from."""
+    members = len(fitted.ranker.members_)
+    trees = ", ".join(map(str, fitted.ranker.best_iterations_))
+    if fitted.ranker.refit_:
+        seen = len(fitted.train) + len(fitted.valid) + fitted.split.purged
+        return (f"model: mean of {members} lambdarank rankers ({trees} trees) refit on all {seen} labelled "
+                "boosts; the validation figures below are from their held-out fits")
+    return f"model: mean of {members} lambdarank rankers ({trees} trees) fitted on {len(fitted.train)} boosts"
 
 
 def scoring_run_id(as_of: pd.Timestamp, model_version: str | None) -> str:

@@ -25,6 +25,7 @@ from models.ranker import (
     RankerEnsemble,
     ScoringModel,
     fit_calibration,
+    gain_params,
     propensity_weights,
     sort_by_group,
 )
@@ -148,7 +149,7 @@ def fit_models(
             if config.refit_on_all_rows else None
         )
         return RankerEnsemble(
-            params=config.params, k=config.shortlist_k, bags=config.bags,
+            params={**gain_params(config.label_gain), **config.params}, k=config.shortlist_k, bags=config.bags,
             early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed,
             monotone=dict(config.monotone),
         ).fit(

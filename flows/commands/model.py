@@ -72,6 +72,7 @@ def train(
         f"features: {result.features} ({result.feature_version}); "
         f"propensity weighting: {'on' if result.propensity_weighted else 'off'}"
     )
+    console.print(result.model_summary)
     console.print(f"MLflow run {result.run_id} in {result.tracking_uri}")
     where = f"alias '{result.promoted_to}'" if result.promoted_to else "no alias"
     console.print(f"registered {result.model_name} v{result.model_version} ({where}): {result.promotion_reason}")

@@ -18,7 +18,7 @@ from sparkpick.errors import InputError
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse
 
-FAST = {"ranker": {"params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
                    "early_stopping_rounds": 15}}
 
 
@@ -43,6 +43,9 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
     result = train_model(loaded, fast)
     assert result.model_version == "1" and result.promoted_to == "champion"
     assert "first model" in result.promotion_reason
+    bags = fast.ranker.bags
+    assert result.model_summary.startswith(f"model: mean of {bags} lambdarank rankers")
+    assert "refit on all" in result.model_summary and "held-out fits" in result.model_summary
     assert {"ranker", "engagement_rate", "views", "random", "pointwise_regressor"} <= set(result.metrics.index)
     # the store lives under the home, with the run's plots and the model files
     assert (loaded.mlruns / "mlflow.db").exists()

@@ -224,3 +224,22 @@ def test_calibration_knots_sit_in_the_middle_of_isotonic_plateaus() -> None:
     assert xs == pytest.approx((0.1, 0.45, 1.0)) and ys == (1.0, 2.0, 3.0)
     # so two top picks on the same step still get different (higher for higher) figures
     assert np.interp(0.8, xs, ys) < np.interp(0.9, xs, ys)
+
+
+def test_label_gain_kinds(boosts) -> None:
+    from models.ranker import gain_params
+
+    assert gain_params("exponential") == {}  # LightGBM's default, 2^grade - 1
+    assert gain_params("linear")["label_gain"][:5] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="linear"):
+        gain_params("quadratic")
+    frame = boosts(n_weeks=10, seed=4)
+    split = time_split(frame, 0.25)
+    train, valid = sort_by_group(frame[split.train]), sort_by_group(frame[split.valid])
+    scores = {}
+    for kind in ("exponential", "linear"):
+        ranker = UpliftRanker(params={**PARAMS, **gain_params(kind)}, early_stopping_rounds=None).fit(
+            train[FEATURES], train["relevance"].to_numpy(), train["group_id"].to_numpy()
+        )
+        scores[kind] = ranker.predict(valid)
+    assert not np.allclose(scores["exponential"], scores["linear"])  # the gain reaches LightGBM

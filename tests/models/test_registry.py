@@ -19,7 +19,7 @@ from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
 from tests.models.conftest import FEATURES
 
-FAST = {"ranker": {"params": {"n_estimators": 120, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 120, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
                    "early_stopping_rounds": 20}}
 WEAK = ["views", "noise"]
 

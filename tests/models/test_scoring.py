@@ -12,7 +12,7 @@ from models.training import fit_models
 from sparkpick.config import Settings, with_overrides
 from tests.models.conftest import DESCRIPTIONS, FEATURES
 
-FAST = {"ranker": {"params": {"n_estimators": 100, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 100, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
                    "early_stopping_rounds": 20}}
 
 
