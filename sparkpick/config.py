@@ -231,7 +231,7 @@ class RankerConfig(_Section):
     propensity_clip: float = Field(gt=1)
     params: dict[str, Any]
     early_stopping_rounds: int = Field(gt=0)
-    label_gain: Literal["linear", "exponential"] = "linear"
+    label_gain: Literal["linear", "exponential"] = "exponential"
     bags: int = Field(default=5, ge=1)
     refit_on_all_rows: bool = True
     monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
