@@ -58,6 +58,7 @@ def demo(
         trained = train_model(home, settings, until=as_of)
     console.print(metrics_table(trained.metrics, settings.ranker.shortlist_k,
                                 "Validation decisions: model vs baselines"))
+    console.print(trained.model_summary)
     console.print(f"registered {trained.model_name} v{trained.model_version}: {trained.promotion_reason}")
 
     step("4/4 nightly scoring and report")

@@ -94,13 +94,18 @@ def _print_outcome(console: Console, folder: Path) -> None:
         console.print("[red]No shortlist was written.[/]")
         return
     shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
-    table = Table(title="Top picks per advertiser", show_lines=False)
-    columns = ("advertiser", "rank", "creator", "uplift", "why")
-    for col in columns:
-        table.add_column(col, overflow="fold", no_wrap=col in ("advertiser", "uplift"))
-    for row in top_picks_table(shortlist, per_advertiser=3):
-        table.add_row(*(str(row[c]) for c in columns))
-    console.print(table)
+    # One small table per advertiser: the long ids then cost a title line instead of a column, and the
+    # reason (the column a marketer reads) gets the width.
+    columns = ("rank", "creator", "uplift", "why")
+    picks = top_picks_table(shortlist, per_advertiser=3)
+    for advertiser in dict.fromkeys(str(row["advertiser"]) for row in picks):
+        table = Table(title=f"Top picks for advertiser {advertiser}", title_justify="left", show_lines=False)
+        for col in columns:
+            table.add_column(col, overflow="fold", no_wrap=col in ("rank", "uplift"), ratio=3 if col == "why" else None)
+        for row in picks:
+            if str(row["advertiser"]) == advertiser:
+                table.add_row(*(str(row[c]) for c in columns))
+        console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     failures = info.get("failures") or []
     console.print(
