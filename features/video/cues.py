@@ -55,7 +55,7 @@ CUE_DESCRIPTIONS: dict[str, str] = {
     "face_share": "share of sampled frames with a frontal face (0-1)",
     "face_size": "area of the largest face as a share of the picture, where a face is seen (0-1)",
     "faces_per_frame": "mean number of frontal faces per sampled frame",
-    "letterbox_share": "share of the picture taken by black letterbox or pillarbox bars (0-1)",
+    "letterbox_share": "share of the picture taken by letterbox or pillarbox bars, black or blurred fill (0-1)",
     # time
     "hard_cuts": "number of hard cuts found in the decoded span",
     "cuts_per_10s": "hard cuts per 10 seconds of video",
@@ -190,6 +190,55 @@ def border_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int, int, int]
     )
 
 
+def blurred_fill_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int]:
+    """Blurred-fill bars: landscape footage centred on a blurred, enlarged copy of itself, the way apps
+    and editors fit a 16:9 clip into a 9:16 frame -> (top, bottom) px, both 0 unless both are found.
+
+    Reposted landscape footage (a TV spot, a YouTube cut) is as far from native as black bars are, but
+    the bands are neither dark nor flat. What gives them away: a straight edge across the whole frame
+    where the sharp picture starts (a spike in the mean row-to-row change), far less fine detail outside
+    the two edges than between them, and two bands of about the same height (the picture is centred).
+    """
+    g = gray.astype(np.float32)
+    h = g.shape[0]
+    step = np.abs(np.diff(g, axis=0)).mean(axis=1)  # step[r]: change from row r to r + 1
+    detail = np.abs(np.diff(g, axis=1)).mean(axis=1)  # fine detail along each row
+    r = cfg.blurfill_context_rows
+    if h < 4 * r + 4:
+        return 0, 0
+    padded = np.pad(step, r, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1)
+    around = np.median(np.delete(windows, r, axis=1), axis=1)
+    spikes = step >= cfg.blurfill_edge_ratio * np.maximum(around, cfg.blurfill_min_step)
+    lo, hi = round(cfg.bar_min_fraction * h), round(cfg.blurfill_max_band * h)
+    edges = np.flatnonzero(spikes)
+    tops = edges + 1
+    tops = tops[(tops >= lo) & (tops <= hi)]
+    bottoms = h - 1 - edges
+    bottoms = bottoms[(bottoms >= lo) & (bottoms <= hi)]
+    if not len(tops) or not len(bottoms):
+        return 0, 0
+    # Every (top, bottom) pair at once; band means from prefix sums (patterned pictures have many edges).
+    t, b = np.meshgrid(tops, bottoms, indexing="ij")
+    total = np.r_[0.0, np.cumsum(detail)]
+
+    def mean(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        return (total[stop] - total[start]) / np.maximum(stop - start, 1)
+
+    inside = mean(t + 1, h - b - 1)
+    outside = (total[np.maximum(t - 1, 0)] + total[h] - total[np.minimum(h - b + 1, h)]) / np.maximum(
+        np.maximum(t - 1, 0) + h - np.minimum(h - b + 1, h), 1
+    )
+    ok = (np.abs(t - b) <= cfg.blurfill_symmetry * h) & (h - t - b >= lo) & (inside > 0)
+    ok &= outside <= cfg.blurfill_detail_ratio * inside
+    if not ok.any():
+        return 0, 0
+    # The blurred bands have no edges of their own, so the picture starts at the first edge pair from
+    # the frame's borders that passes; edges inside the picture pair up too, and must not win.
+    i, j = np.unravel_index(np.argmin(np.where(ok, t + b, np.iinfo(np.int64).max)), ok.shape)
+    return int(t[i, j]), int(b[i, j])
+
+
 def text_coverage(gray: np.ndarray, cfg: VideoConfig) -> float:
     """Share of the picture covered by text-like regions (captions, titles, price tags, lower thirds).
 
@@ -262,6 +311,8 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
     gray_full = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     h, w = gray_full.shape
     top, bottom, left, right = border_bars(gray_full, cfg)
+    if top == bottom == 0:
+        top, bottom = blurred_fill_bars(gray_full, cfg)
     bars = 1.0 - ((h - top - bottom) * (w - left - right)) / float(h * w)
     # Everything else is measured inside the picture, so that bars don't count as crushed shadows.
     bgr = bgr[top : h - bottom, left : w - right]

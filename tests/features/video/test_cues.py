@@ -10,6 +10,7 @@ from features.video.cues import (
     CUE_DESCRIPTIONS,
     CUE_NAMES,
     VIDEO_FEATURE_DESCRIPTIONS,
+    blurred_fill_bars,
     border_bars,
     colourfulness,
     detect_cuts,
@@ -89,6 +90,51 @@ def test_letterbox_bars_are_found_and_kept_out_of_the_picture_cues(settings, fra
     assert cues["letterbox_share"] == pytest.approx(220 / 320, abs=0.02)
     assert cues["shadows_clipped"] < 0.1  # the black bars are not counted as crushed shadows
     assert border_bars(_gray(frame), cfg) == (0, 0, 0, 0)
+
+
+def _blurred_fill(picture: np.ndarray, height: int = 320, width: int = 180, sigma: float = 12.0) -> np.ndarray:
+    """`picture` (landscape) fitted to the frame's width and centred on a blurred, enlarged copy of itself."""
+    ph, pw = picture.shape[:2]
+    fitted = cv2.resize(picture, (width, round(ph * width / pw)))
+    cover = cv2.resize(picture, (round(pw * height / ph), height))
+    x0 = (cover.shape[1] - width) // 2
+    frame = cv2.GaussianBlur(cover[:, x0 : x0 + width], (0, 0), sigma)
+    y0 = (height - fitted.shape[0]) // 2
+    frame[y0 : y0 + fitted.shape[0]] = fitted
+    return frame
+
+
+def test_blurred_fill_bars_are_found_like_black_bars(settings, frames):
+    cfg = settings.video
+    for i, frame in enumerate(frames):
+        landscape = cv2.resize(frame, (320, 180))  # a 16:9 picture from the textured canvas
+        boxed = _blurred_fill(landscape, sigma=8.0 + 2 * i)
+        inside = round(180 * 180 / 320)
+        band = (320 - inside) // 2
+        assert border_bars(_gray(boxed), cfg) == (0, 0, 0, 0)  # neither dark nor flat: not black bars
+        top, bottom = blurred_fill_bars(_gray(boxed), cfg)
+        assert top == pytest.approx(band, abs=2) and bottom == pytest.approx(320 - band - inside, abs=2)
+        cues = frame_cues(boxed, cfg, detect_faces=False)
+        assert cues["letterbox_share"] == pytest.approx(1 - inside / 320, abs=0.02)
+        # the blurred bands are kept out of the picture cues: sharpness is the picture's own
+        assert cues["sharpness"] == pytest.approx(frame_cues(landscape, cfg, detect_faces=False)["sharpness"], abs=0.35)
+
+
+def test_blurred_fill_does_not_fire_on_portrait_pictures(settings, frames):
+    cfg = settings.video
+    for frame in frames:
+        assert blurred_fill_bars(_gray(frame), cfg) == (0, 0)
+        # a soft sky over a sharp ground, with a straight horizon: one soft band, not two
+        sky = frame.copy()
+        sky[:110] = cv2.GaussianBlur(frame, (0, 0), 12)[:110]
+        assert blurred_fill_bars(_gray(sky), cfg) == (0, 0)
+        # soft at both ends but not centred (a shelf photo, a doorway): not a fitted landscape clip
+        ends = frame.copy()
+        ends[:60] = cv2.GaussianBlur(frame, (0, 0), 12)[:60]
+        ends[200:] = cv2.GaussianBlur(frame, (0, 0), 12)[200:]
+        assert blurred_fill_bars(_gray(ends), cfg) == (0, 0)
+    flat = np.full((320, 180), 128, np.uint8)
+    assert blurred_fill_bars(flat, cfg) == (0, 0)
 
 
 def test_a_dark_frame_is_not_all_bars(settings):
