@@ -129,8 +129,7 @@ def train_model(
             promote, metric,
             compared.new_value if compared.new_value is not None else new_value,
             compared.champion_value, compared.version, compared.problem,
-            decisions=compared.decisions if compared.version and not compared.problem else None,
-            since=compared.since,
+            decisions=compared.decisions, since=compared.since,
         )
         registry.apply_promotion(client, name, logged.model_version, decision)
         client.set_tag(logged.run_id, "sparkpick.promotion", decision.reason)

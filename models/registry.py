@@ -24,6 +24,7 @@ from typing import Any
 
 import mlflow
 import mlflow.data
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -261,14 +262,14 @@ class ChampionComparison:
     """The champion and the new model measured on the same validation decisions, the ones the champion
     was not fitted on (a champion refit on every row has seen older ones, and would win on them unfairly).
 
-    `decisions` is how many such decisions there were; `problem` says why the champion could not be
-    evaluated at all. Versions and values are None when there is no champion yet.
+    `decisions` is how many such decisions there were (None when nothing was compared: no champion, or
+    `problem` says why it could not be evaluated at all). Versions and values are None without a champion.
     """
 
     version: str | None = None
     champion_value: float | None = None
     new_value: float | None = None
-    decisions: int = 0
+    decisions: int | None = None
     since: str | None = None
     problem: str | None = None
 
@@ -291,9 +292,8 @@ def evaluate_champion(
         return ChampionComparison(version=version, problem=str(exc))
     valid = fitted.valid
     since = served.model.metadata.get(TRAINED_THROUGH)
-    unseen = (pd.to_datetime(valid[DECISION_TIME]) > pd.Timestamp(since)).to_numpy() if since else None
-    if unseen is None:
-        unseen = pd.Series(True, index=valid.index).to_numpy()
+    times = pd.to_datetime(valid[DECISION_TIME])
+    unseen = (times > pd.Timestamp(since)).to_numpy() if since else np.ones(len(valid), dtype=bool)
     rows = valid[unseen]
     if rows.empty:
         return ChampionComparison(version=version, decisions=0, since=since)
@@ -442,7 +442,7 @@ def log_training_run(
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / MODEL_ARTIFACT
             path.write_text(model.to_json())
-            example = integers_as_doubles(model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS))
+            example = model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS)  # float64 already
             with _unprinted():
                 info = mlflow.pyfunc.log_model(
                     name="model",

@@ -222,13 +222,13 @@ def blurred_fill_bars(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, int]:
     t, b = np.meshgrid(tops, bottoms, indexing="ij")
     total = np.r_[0.0, np.cumsum(detail)]
 
-    def mean(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-        return (total[stop] - total[start]) / np.maximum(stop - start, 1)
+    def band_sum(start: np.ndarray | int, stop: np.ndarray | int) -> np.ndarray:
+        return total[stop] - total[start]
 
-    inside = mean(t + 1, h - b - 1)
-    outside = (total[np.maximum(t - 1, 0)] + total[h] - total[np.minimum(h - b + 1, h)]) / np.maximum(
-        np.maximum(t - 1, 0) + h - np.minimum(h - b + 1, h), 1
-    )
+    # Rows right at an edge are left out of both sides: the edge itself is detail.
+    inside = band_sum(t + 1, h - b - 1) / np.maximum(h - b - 2 - t, 1)
+    top_end, bottom_start = np.maximum(t - 1, 0), np.minimum(h - b + 1, h)
+    outside = (band_sum(0, top_end) + band_sum(bottom_start, h)) / np.maximum(top_end + h - bottom_start, 1)
     ok = (np.abs(t - b) <= cfg.blurfill_symmetry * h) & (h - t - b >= lo) & (inside > 0)
     ok &= outside <= cfg.blurfill_detail_ratio * inside
     if not ok.any():

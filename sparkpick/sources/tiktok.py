@@ -82,7 +82,6 @@ from sparkpick.contract import METRICS, PARTNERSHIPS, SPECS, as_utc
 from sparkpick.errors import InputError, SparkpickError
 from sparkpick.sources.local import (
     TABLE_SUFFIXES,
-    Problem,
     key_text,
     problem_list,
     read_table_file,
@@ -552,21 +551,14 @@ def configured_advertisers(cfg: TiktokConfig) -> set[str]:
     return set(cfg.advertiser_ids) | set(cfg.account_advertisers.values())
 
 
-def _raise_partnership_problems(path: Path, problems: list[Problem]) -> None:
-    if problems:
-        raise InputError(
-            f"Partnerships file {path} has {len(problems)} problem(s); nothing was written to the warehouse.\n"
-            f"{problem_list(sorted(problems, key=lambda p: p.row or 0))}"
-        )
-
-
 def read_partnerships(path: Path, cfg: TiktokConfig) -> pd.DataFrame:
     """Read and check a partnerships file (CSV or Parquet in the contract's partnerships columns).
 
     Every problem names the file, the row and the column: a missing column, an unknown `kind`, a boolean
     that is not true/false, an unparseable time, a pair listed twice, an advertiser the config does not
-    name. Creator ids are checked by `check_partnership_creators` once the API has said which creators
-    exist. Raises `InputError`; returns the typed rows, indexed by their position in the file.
+    name. Creator ids can only be checked once the API has said which creators exist: `fetch_tables`
+    reports and skips a row whose creator it did not return. Raises `InputError`; returns the typed rows,
+    indexed by their position in the file.
     """
     if not path.is_file():
         raise InputError(f"Partnerships file {path} does not exist.")
@@ -583,7 +575,11 @@ def read_partnerships(path: Path, cfg: TiktokConfig) -> pd.DataFrame:
             typed, "advertiser_id", configured_advertisers(cfg),
             "not in tiktok.advertiser_ids or tiktok.account_advertisers", str(path), key_text(PARTNERSHIPS, typed),
         )
-    _raise_partnership_problems(path, problems)
+    if problems:
+        raise InputError(
+            f"Partnerships file {path} has {len(problems)} problem(s); nothing was written to the warehouse.\n"
+            f"{problem_list(sorted(problems, key=lambda p: p.row or 0))}"
+        )
     return typed
 
 
