@@ -150,7 +150,7 @@ def describe_model(fitted: FittedModels) -> str:
     if fitted.ranker.refit_:
         seen = len(fitted.train) + len(fitted.valid) + fitted.split.purged
         return (f"model: mean of {members} lambdarank rankers ({trees} trees) refit on all {seen} labelled "
-                "boosts; the validation figures below are from their held-out fits")
+                "boosts; its validation figures are from their held-out fits")
     return f"model: mean of {members} lambdarank rankers ({trees} trees) fitted on {len(fitted.train)} boosts"
 
 

@@ -66,10 +66,19 @@ def demo(
     _print_outcome(console, home.reports / report_date(as_of, settings.nightly.timezone))
     console.print(
         f"\nDone in {time.monotonic() - started:.0f} s. Everything is under {home.root}.\n"
-        f"MLflow UI: sparkpick --home {home.root} ui   (then open http://{settings.mlflow.ui_host}:"
-        f"{settings.mlflow.ui_port})"
+        f"MLflow: experiment '{settings.mlflow.experiment}', run {trained.run_id}, model "
+        f"{trained.model_name} v{trained.model_version}; to browse it: {_program()} --home {home.root} ui   "
+        f"(then open http://{settings.mlflow.ui_host}:{settings.mlflow.ui_port})"
     )
     if not result.ok:
         for line in result.stage_failures:
             console.print(f"[red]Failed:[/] {line}")
         raise typer.Exit(1)
+
+
+def _program() -> str:
+    """How this command was started (`.venv/bin/sparkpick` after `make demo`), to repeat it in hints."""
+    import shlex
+    import sys
+
+    return shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("sparkpick") else "sparkpick"
