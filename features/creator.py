@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.labels import uplift_labels
+from features.labels import uplift_labels
 from sparkpick.config import LabelConfig
 
 

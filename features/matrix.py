@@ -23,8 +23,8 @@ import pandas as pd
 from features import caption as caption_mod
 from features import creator as creator_mod
 from features import engagement, readiness
+from features.labels import grade, uplift_labels
 from features.quality import DataQualityReport, clean_metrics
-from models.labels import grade, uplift_labels
 from sparkpick.config import FeaturesConfig, Settings
 from sparkpick.contract import SPECS
 from sparkpick.errors import InputError

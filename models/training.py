@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.labels import grade
 from models.baselines import (
     PointwiseRegressor,
     engagement_rate_scores,
@@ -20,7 +21,6 @@ from models.baselines import (
     views_scores,
 )
 from models.evaluate import TimeSplit, gain_curve, ranking_metrics, time_split
-from models.labels import grade
 from models.ranker import (
     RankerEnsemble,
     ScoringModel,

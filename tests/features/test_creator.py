@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features import creator
-from models.labels import uplift_labels
+from features.labels import uplift_labels
 from sparkpick.config import Settings
 
 T0 = pd.Timestamp("2026-04-01")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.labels import uplift_labels
 from features.matrix import (
     DISPLAY_COLUMNS,
     FEATURE_DESCRIPTIONS,
@@ -16,7 +17,6 @@ from features.matrix import (
     feature_version,
     training_matrix,
 )
-from models.labels import uplift_labels
 from sparkpick.config import Settings
 from sparkpick.errors import InputError
 from tests.features.synth import START, make_tables

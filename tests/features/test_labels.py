@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.labels import (
+from features.labels import (
     global_grades,
     grade,
     match_baselines,
