@@ -17,8 +17,9 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 
 from sparkpick.config import Home, Settings, load_settings
+from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
-from sparkpick.sources.local import FolderData, Problem, problem_list, read_folder, validate_frames
+from sparkpick.sources.local import read_folder
 from sparkpick.warehouse import UpsertCounts, Warehouse
 
 DEMO_WORLD_DIR = "demo-world"
@@ -62,7 +63,7 @@ def _known_ids(wh: Warehouse) -> dict[str, set[str]]:
     }
 
 
-def _write_rejected(data: FolderData, home: Home, settings: Settings, source: str) -> Path:
+def _write_rejected(data: CheckedTables, home: Home, settings: Settings, source: str) -> Path:
     folder = home.root / settings.ingest.rejected_dir
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -80,7 +81,7 @@ def _write_rejected(data: FolderData, home: Home, settings: Settings, source: st
 
 
 def load_validated(
-    data: FolderData, home: Home, settings: Settings, source: str, skip_invalid: bool
+    data: CheckedTables, home: Home, settings: Settings, source: str, skip_invalid: bool
 ) -> IngestSummary:
     """Write validated tables: all or nothing, unless `skip_invalid` sets bad rows aside in a file."""
     summary = IngestSummary(source=source, problems=list(data.problems))

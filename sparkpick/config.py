@@ -283,7 +283,7 @@ class NightlyConfig(_Section):
 
 
 class TiktokConfig(_Section):
-    """The TikTok API for Business source (`sparkpick/sources/tiktok.py`); the token itself never lives here."""
+    """The TikTok API for Business source (`sparkpick/sources/tiktok/`); the token itself never lives here."""
 
     base_url: str
     token_env: str

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from sparkpick.contract import SPECS, TableSpec
+from sparkpick.contract import SPECS, TableSpec, typed_frame
 from sparkpick.errors import SparkpickError
 
 _SQL_TYPES = {
@@ -123,7 +123,7 @@ class Warehouse:
             spec = SPECS.get(table)
             if spec is None:
                 return pd.DataFrame()
-            return _empty_frame(spec)
+            return typed_frame(spec)
         sql = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
         return self.con.execute(sql, params or []).df()
 
@@ -210,10 +210,3 @@ class Warehouse:
             con.unregister("_sp_stage")
         return UpsertCounts(new=n_new, changed=n_changed, unchanged=len(frame) - n_new - n_changed)
 
-
-def _empty_frame(spec: TableSpec) -> pd.DataFrame:
-    dtypes = {
-        "id": "str", "str": "str", "path": "str", "time": "datetime64[us]", "int": "Int64",
-        "float": "float64", "rate": "float64", "bool": "boolean",
-    }
-    return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})

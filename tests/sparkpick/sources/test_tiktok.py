@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from sparkpick.config import Settings, with_overrides
-from sparkpick.contract import METRICS, SPECS, as_utc
+from sparkpick.contract import METRICS, SPECS, as_utc, validate_frames
 from sparkpick.errors import InputError
-from sparkpick.sources.local import validate_frames
 from sparkpick.sources.tiktok import (
     SPARK_LIST,
     VIDEO_LIST,

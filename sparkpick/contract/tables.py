@@ -1,18 +1,33 @@
 """The data contract: the six tables users fill, their columns, keys and checks.
 
-One `TableSpec` per table is the single source of truth: the local-folder reader parses with it, pandera
-schemas are built from it, and the warehouse creates its tables from it. Ids are strings everywhere
+One `TableSpec` per table is the single source of truth: the contract check (`check.py`) parses with it,
+pandera schemas are built from it, and the warehouse creates its tables from it. `DTYPES` is the one map
+from a column kind to its pandas dtype, used by the check, the sources and the warehouse. Ids are strings everywhere
 (TikTok item ids are 19-digit numbers that a float silently corrupts); all times are UTC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 Kind = Literal["id", "str", "time", "int", "float", "bool", "rate", "path"]
+
+# The pandas dtype of each column kind once checked: ids and text as strings (never through a float),
+# times naive UTC in microseconds, counts nullable integers, booleans nullable.
+DTYPES: dict[str, str] = {
+    "id": "str",
+    "str": "str",
+    "path": "str",
+    "time": "datetime64[us]",
+    "int": "Int64",
+    "float": "float64",
+    "rate": "float64",
+    "bool": "boolean",
+}
 
 AUTH_STATUSES = ("none", "requested", "authorized", "expired")
 PARTNERSHIP_KINDS = ("own", "ongoing", "one_off")
@@ -163,3 +178,17 @@ def as_utc(value: str | pd.Timestamp) -> pd.Timestamp:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.as_unit("us")
+
+
+def typed_frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame:
+    """Rows (already valid values) as a frame with the table's columns, in order, in `DTYPES`."""
+    frame = pd.DataFrame(list(rows), columns=spec.column_names)
+    for col in spec.columns:
+        values = frame[col.name]
+        if col.kind == "time":
+            frame[col.name] = pd.to_datetime(values).astype(DTYPES["time"])
+        elif col.kind == "int":
+            frame[col.name] = pd.array(values.tolist(), dtype=DTYPES["int"])
+        else:
+            frame[col.name] = values.astype(DTYPES[col.kind])
+    return frame

@@ -1,0 +1,322 @@
+"""The contract check: raw tables (from a folder or an API) parsed and validated against the contract.
+
+Nothing is written here. `validate_frames` returns the valid rows, typed, and every problem found, each
+naming the file, the row and the column. Parsing is ours (so that a bad value gets a precise message);
+value checks (ranges, allowed values, unique keys) are pandera schemas built from the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from sparkpick.contract.tables import DTYPES, TABLES, Column, TableSpec
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+# A big id that went through a float: "7.2e+18" or "123.0".
+_FLOATED_ID = re.compile(r"^\d+(\.\d*)?[eE][+-]?\d+$|^\d+\.0+$")
+# An error message lists at most this many problems (the rest are counted).
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one value, row or file."""
+
+    file: str
+    row: int | None  # 1-based data row (line row + 1 in a CSV with its header); None for the whole file
+    column: str | None
+    message: str
+    key: str | None = None  # the row's natural key, to find it quickly
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            line = f", line {self.row + 1}" if self.file.endswith(".csv") else ""
+            where += f", row {self.row}{line}"
+            if self.key:
+                where += f" ({self.key})"
+        if self.column:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class CheckedTables:
+    """What the check found: the valid rows per table, every problem, and the rejected rows with reasons."""
+
+    tables: dict[str, pd.DataFrame]
+    problems: list[Problem] = field(default_factory=list)
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        return values.isna() | (values.astype("str").str.strip() == "")
+    return values.isna()
+
+
+class _Parser:
+    """Turns one raw column into typed values, collecting a problem per bad cell."""
+
+    def __init__(self, file: str, folder: Path | None, keys: pd.Series) -> None:
+        self.file = file
+        self.folder = folder
+        self.keys = keys
+        self.problems: list[Problem] = []
+        self.bad_rows: set[int] = set()
+
+    def _flag(self, rows: pd.Index, column: str, message_of: pd.Series | str) -> None:
+        for i in rows:
+            msg = message_of if isinstance(message_of, str) else str(message_of.loc[i])
+            self.problems.append(Problem(self.file, int(i) + 1, column, msg, self.keys.get(i)))
+            self.bad_rows.add(int(i))
+
+    def parse(self, col: Column, raw: pd.Series) -> pd.Series:
+        blank = _blank(raw)
+        if col.required and not col.nullable:
+            self._flag(raw.index[blank], col.name, "missing value")
+        parsed = getattr(self, f"_{col.kind}")(col, raw, blank)
+        return parsed
+
+    def _text(self, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        out = raw.astype("str").str.strip()
+        return out.where(~blank, None).astype(DTYPES["str"])
+
+    def _id(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        if pd.api.types.is_float_dtype(raw):
+            self._flag(raw.index[~blank], col.name, "ids must be text or integers, not floating point numbers")
+        text = self._text(raw, blank)
+        floated = text.str.match(_FLOATED_ID) & ~blank
+        self._flag(
+            text.index[floated], col.name,
+            text.map(lambda v: f"id {v!r} looks like a number that went through a float; store ids as text"),
+        )
+        return text
+
+    def _str(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        text = self._text(raw, blank)
+        if col.allowed:
+            bad = ~blank & ~text.isin(col.allowed)
+            self._flag(
+                text.index[bad], col.name,
+                text.map(lambda v: f"{v!r} is not one of {', '.join(col.allowed)}"),
+            )
+        return text
+
+    def _path(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        text = self._text(raw, blank)
+        out = pd.Series([None] * len(text), index=text.index, dtype="object")
+        root = self.folder.resolve() if self.folder else None
+        for i, value in text[~blank].items():
+            candidate = Path(value)
+            if root is None:
+                resolved = candidate.resolve()
+            else:
+                resolved = (root / candidate).resolve()
+                if not resolved.is_relative_to(root):
+                    self._flag(pd.Index([i]), col.name, f"video path {value!r} points outside the folder {root}")
+                    continue
+            if not resolved.is_file():
+                self._flag(pd.Index([i]), col.name, f"video file {value!r} does not exist")
+                continue
+            out.loc[i] = str(resolved)
+        return out.astype(DTYPES["path"])
+
+    def _time(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            parsed = pd.to_datetime(raw, utc=True)
+        else:
+            parsed = pd.to_datetime(raw.where(~blank, None), utc=True, format="ISO8601", errors="coerce")
+        bad = parsed.isna() & ~blank
+        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"unparseable time {v!r} (use ISO 8601)"))
+        return parsed.dt.tz_localize(None).astype(DTYPES["time"])
+
+    def _number(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        values = pd.to_numeric(raw.where(~blank, None), errors="coerce")
+        bad = values.isna() & ~blank
+        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"{v!r} is not a number"))
+        return values.astype(DTYPES["float"])
+
+    def _int(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        values = self._number(col, raw, blank)
+        fractional = values.notna() & (values != values.round())
+        self._flag(values.index[fractional], col.name, values.map(lambda v: f"{v} is not a whole number"))
+        return values.round().astype(DTYPES["int"])
+
+    def _float(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        return self._number(col, raw, blank)
+
+    def _rate(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        return self._number(col, raw, blank)
+
+    def _bool(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
+        if pd.api.types.is_bool_dtype(raw):
+            return raw.astype(DTYPES["bool"])
+        text = raw.astype("str").str.strip().str.lower()
+        out = pd.Series(pd.NA, index=raw.index, dtype=DTYPES["bool"])
+        out[text.isin(_TRUE)] = True
+        out[text.isin(_FALSE)] = False
+        bad = out.isna() & ~blank
+        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"{v!r} is not a boolean (true or false)"))
+        return out
+
+
+def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {}
+    for col in spec.columns:
+        checks: list[pa.Check] = []
+        if col.non_negative:
+            checks.append(pa.Check.ge(0, error="must not be negative"))
+        if col.kind == "rate":
+            checks.append(pa.Check.in_range(0, 1, error="must be between 0 and 1"))
+        columns[col.name] = pa.Column(checks=checks, nullable=True, required=False)
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def _value_problems(spec: TableSpec, file: str, frame: pd.DataFrame, keys: pd.Series) -> list[Problem]:
+    try:
+        _pandera_schema(spec).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        out: list[Problem] = []
+        for _, case in cases.iterrows():
+            idx = case["index"]
+            row = None if pd.isna(idx) else int(idx)
+            check = str(case["check"])
+            message = f"{case['failure_case']!r} {check}" if " " in check else f"fails {check}"
+            out.append(Problem(file, None if row is None else row + 1, case["column"], message,
+                               None if row is None else keys.get(row)))
+        return out
+    return []
+
+
+def problem_list(problems: list[Problem]) -> str:
+    """Problems as indented lines, at most `MAX_PROBLEMS_SHOWN`, then how many more there are."""
+    shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    return shown + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def key_text(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
+    """Each row's natural key in words ("advertiser_id A, creator_id B"), to find it in a message."""
+    parts = [f"{k} " + frame[k].astype("str") for k in spec.key if k in frame.columns]
+    if not parts:
+        return pd.Series(dtype="str")
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + ", " + part
+    return out
+
+
+def unknown_ids(
+    frame: pd.DataFrame, column: str, known: Collection[str], why: str, file: str, keys: pd.Series
+) -> list[Problem]:
+    """A problem for each row whose `column` holds an id outside `known` (`why` says where it was looked for)."""
+    unknown = frame[column].notna() & ~frame[column].isin(known)
+    return [
+        Problem(file, int(i) + 1, column, f"unknown {column} {frame.loc[i, column]!r}: {why}", keys.get(i))
+        for i in frame.index[unknown]
+    ]
+
+
+def validate_table(
+    spec: TableSpec,
+    raw: pd.DataFrame,
+    file: str,
+    folder: Path | None,
+    known: Mapping[str, set[str]],
+) -> tuple[pd.DataFrame, list[Problem], set[int]]:
+    """Parse and check one table's raw rows. Returns the typed frame (all rows), problems and bad rows."""
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    if missing:
+        probs = [Problem(file, None, name, "required column is missing") for name in missing]
+        return pd.DataFrame(), probs, set(range(len(raw)))
+    keys = key_text(spec, raw)
+    parser = _Parser(file, folder, keys)
+    typed = pd.DataFrame(index=raw.index)
+    for col in spec.columns:
+        source = raw[col.name] if col.name in raw.columns else pd.Series([None] * len(raw), index=raw.index)
+        typed[col.name] = parser.parse(col, source)
+    problems = parser.problems
+    bad = set(parser.bad_rows)
+
+    value_probs = _value_problems(spec, file, typed, keys)
+    problems += value_probs
+    bad |= {p.row - 1 for p in value_probs if p.row is not None}
+
+    dup = typed.duplicated(list(spec.key), keep=False) & typed[list(spec.key)].notna().all(axis=1)
+    for i in typed.index[dup]:
+        first = int(typed.index[(typed[list(spec.key)] == typed.loc[i, list(spec.key)]).all(axis=1)][0])
+        if first != i:
+            problems.append(Problem(file, int(i) + 1, ", ".join(spec.key),
+                                    f"duplicate key: same as row {first + 1}", keys.get(i)))
+            bad.add(int(i))
+
+    for column, parent, _parent_col in spec.references:
+        unknown = unknown_ids(typed, column, known.get(parent, set()), f"not in {parent}", file, keys)
+        problems += unknown
+        bad |= {p.row - 1 for p in unknown if p.row is not None}
+
+    for start, end in (("boosted_at", "ended_at"), ("period_start", "period_end")):
+        if start in typed.columns and end in typed.columns:
+            backwards = typed[end] < typed[start]
+            for i in typed.index[backwards]:
+                problems.append(Problem(file, int(i) + 1, end, f"{end} is before {start}", keys.get(i)))
+                bad.add(int(i))
+    return typed, problems, bad
+
+
+def validate_frames(
+    raw_tables: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    folder: Path | None = None,
+    known: Mapping[str, set[str]] | None = None,
+) -> CheckedTables:
+    """Validate raw tables (as read from files or fetched from an API) against the contract.
+
+    `known` holds ids already stored (for example creators in the warehouse) so that a folder with only
+    new posts may name creators loaded earlier. Rows rejected in a parent table make their children's
+    references unknown, so they are rejected too (and say why).
+    """
+    known_ids: dict[str, set[str]] = {k: set(v) for k, v in (known or {}).items()}
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    rejected_rows: list[dict[str, object]] = []
+    for spec in TABLES:
+        if spec.name not in raw_tables:
+            continue
+        raw = raw_tables[spec.name]
+        file = files.get(spec.name, spec.name)
+        typed, probs, bad = validate_table(spec, raw, file, folder, known_ids)
+        problems += probs
+        reasons: dict[int, list[str]] = {}
+        for p in probs:
+            if p.row is not None:
+                reasons.setdefault(p.row - 1, []).append(str(p))
+        for i in sorted(bad):
+            raw_row = {str(k): (None if pd.isna(v) else str(v)) for k, v in raw.iloc[i].items()} if i < len(raw) else {}
+            rejected_rows.append({
+                "file": file, "row": i + 1,
+                "reasons": " | ".join(reasons.get(i, ["whole file rejected"])),
+                "values": json.dumps(raw_row, ensure_ascii=False),
+            })
+        if typed.empty and len(raw):
+            continue
+        good = typed.drop(index=sorted(bad)) if bad else typed
+        tables[spec.name] = good.reset_index(drop=True)
+        if spec.name in {"creators", "posts"}:
+            key = spec.key[0]
+            known_ids.setdefault(spec.name, set()).update(good[key].dropna().tolist())
+    return CheckedTables(tables, problems, pd.DataFrame(rejected_rows))

@@ -1,0 +1,49 @@
+"""The TikTok API for Business source.
+
+`client.py` is the HTTP client (envelope, errors, throttling back-off, pagination); `records.py` maps one
+API record to contract values; `fetch.py` reads the configured accounts and advertisers into the contract
+tables (its docstring says which API field feeds which column); `partnerships.py` holds the contracts the
+API does not know, read from a partnerships file.
+"""
+
+from sparkpick.sources.tiktok.client import (
+    TikTokApiError,
+    TikTokClient,
+    TikTokPermissionError,
+    TikTokTokenError,
+    TikTokUnavailableError,
+)
+from sparkpick.sources.tiktok.fetch import (
+    ACCOUNT_GET,
+    AD_GET,
+    REPORT,
+    SPARK_LIST,
+    VIDEO_LIST,
+    account_advertisers,
+    fetch_tables,
+    report_windows,
+)
+from sparkpick.sources.tiktok.partnerships import configured_advertisers, read_partnerships
+from sparkpick.sources.tiktok.records import BadRecord, FetchProblem, FetchResult, item_posted_at
+
+__all__ = [
+    "ACCOUNT_GET",
+    "AD_GET",
+    "REPORT",
+    "SPARK_LIST",
+    "VIDEO_LIST",
+    "BadRecord",
+    "FetchProblem",
+    "FetchResult",
+    "TikTokApiError",
+    "TikTokClient",
+    "TikTokPermissionError",
+    "TikTokTokenError",
+    "TikTokUnavailableError",
+    "account_advertisers",
+    "configured_advertisers",
+    "fetch_tables",
+    "item_posted_at",
+    "read_partnerships",
+    "report_windows",
+]
