@@ -8,6 +8,7 @@ environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -310,6 +311,49 @@ class TiktokConfig(_Section):
     timeout_s: float = Field(gt=0)
 
 
+class MonitorSettings(_Section):
+    """Watching live boosts (models/monitor.py); configs/default.yaml explains each knob."""
+
+    # Before any verdict: hours since the boost started, and spend in units of the in-feed CPA.
+    min_hours: float = Field(ge=0)
+    min_spend_cpas: float = Field(ge=0)
+    # Pause when an anytime-valid test says "dearer than in-feed" at this confidence (1 - alpha).
+    pause_confidence: float = Field(gt=0, lt=1)
+    # Scale when an anytime-valid test says "at least scale_margin cheaper" at this confidence and the
+    # boost has at least scale_min_conversions conversions. scale_margin: 0.2 = in-feed CPA >= 1.2x.
+    scale_confidence: float = Field(gt=0, lt=1)
+    scale_margin: float = Field(ge=0)
+    scale_min_conversions: int = Field(ge=0)
+    # Central probability of the low/high interval on the estimated uplift.
+    interval: float = Field(gt=0, lt=1)
+    # Prior on the boost's log uplift: the champion's prediction (band read as ranker.band_coverage)
+    # with at least prior_min_sd; else the advertiser's past boosts (at least prior_min_past_boosts
+    # finished); else all advertisers' past boosts; else N(0, prior_default_sd).
+    prior_min_sd: float = Field(gt=0)
+    prior_default_sd: float = Field(gt=0)
+    prior_min_past_boosts: int = Field(ge=1)
+    # Reporting lag: a discretised delay kernel on these bin edges (hours, from 0 to the longest lag),
+    # flat within each bin, fitted by maximum likelihood on finished boosts.
+    lag_bin_edges_hours: list[int]
+    # Learning phase: conversions-per-dollar multipliers for hours since start in these bins
+    # ([0, e1), [e1, e2), ...); from the last edge on the multiplier is 1 (settled delivery).
+    learning_bin_edges_hours: list[int]
+    # Finished boosts (with conversions) needed to fit the lag and learning phase; fewer: no correction.
+    norms_min_boosts: int = Field(ge=1)
+    # Faster signals (thumb-stop, clicks, 6-second views) as evidence on the uplift: a regression fitted
+    # on at least fast_min_boosts finished boosts, used only when its residual spread is below the
+    # spread of uplifts among those boosts (it carries information).
+    fast_signals: bool
+    fast_min_boosts: int = Field(ge=3)
+
+    @field_validator("lag_bin_edges_hours", "learning_bin_edges_hours")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if len(value) < 2 or value[0] != 0 or any(b <= a for a, b in pairwise(value)):
+            raise ValueError("bin edges must start at 0 and strictly increase (at least two edges)")
+        return value
+
+
 class Settings(_Section):
     ingest: IngestConfig
     world: WorldConfig
@@ -321,6 +365,7 @@ class Settings(_Section):
     report: ReportConfig
     nightly: NightlyConfig
     tiktok: TiktokConfig
+    monitor: MonitorSettings
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
