@@ -44,6 +44,8 @@ Extract = Callable[..., VideoResult]
 def _child(
     conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None, extract: Extract
 ) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides, and kills this child if it stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import cv2
 
@@ -57,6 +59,8 @@ def _child(
                              error=f"{task.path}: extraction raised {type(exc).__name__}: {exc}")
     try:
         conn.send(result.to_dict())
+    except OSError:  # the parent stopped (interrupted) and closed its end: nobody wants the result
+        pass
     finally:
         conn.close()
 
