@@ -30,11 +30,12 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 import pandas as pd
 
 from features.matrix import candidate_matrix, feature_columns, feature_version, training_matrix
-from flows.train import read_inputs
+from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores, random_scores, views_scores
 from models.evaluate import captured_sums
 from models.training import ABLATION, ENGAGEMENT, MODEL, POINTWISE, RANDOM, VIEWS_BASELINE, fit_models
 from sparkpick.config import Home, Settings, load_settings
+from sparkpick.warehouse import read_model_inputs
 
 K = 5
 # The ranker's members before they were refit on the validation rows too (what refitting adds).
@@ -73,7 +74,8 @@ def prepare_home(root: Path, settings: Settings, size: str, seed: int, video: bo
 
 def backtest(home: Home, truth: pd.DataFrame, settings: Settings, cut_weeks: int) -> dict[str, tuple[float, float]]:
     """(gain, possible) sums of captured@K per ordering over all weekly decisions after the cut."""
-    tables, video = read_inputs(home, settings)
+    inputs = read_model_inputs(home.warehouse)
+    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
     posts = tables["posts"]
     end = pd.Timestamp(settings.world.end)
     cut = (end - pd.Timedelta(weeks=cut_weeks)).normalize()

@@ -1,9 +1,9 @@
 """Fill the warehouse with video features for every post that has a video: wiring only.
 
 `featurize_videos` is the plain function (the CLI and tests call it); `featurize_flow` wraps it as a
-Prefect flow for the nightly run. Features are cached by the video file's SHA-256 and the feature
-version, so an unchanged video is never decoded again and a changed one is. A file's hash is reused
-while its size and modification time are unchanged, so a re-run costs one `stat` per video.
+Prefect flow for the nightly run. What to compute and what to report comes from the cache plan
+(`features/video/cache.py`: a video is cached by its SHA-256 and the feature version); this module runs
+the plan's tasks and stores the results in batches.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from features.video.extract import VideoResult, file_sha256
+from features.video.cache import plan_videos, post_video_rows
+from features.video.extract import VideoResult
 from features.video.pool import VideoTask, run_videos
-from features.video.table import POST_VIDEOS_KEY, VIDEO_FEATURES_KEY, video_feature_rows
+from features.video.table import video_feature_rows
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
-from sparkpick.warehouse import Warehouse
+from sparkpick.warehouse import POST_VIDEOS, POST_VIDEOS_KEY, VIDEO_FEATURES, VIDEO_FEATURES_KEY, Warehouse
 
-POST_VIDEOS = "post_videos"
-VIDEO_FEATURES = "video_features"
 THUMBNAILS = "thumbnails"
 _WRITE_EVERY = 25  # results are saved in batches so that an interrupted run keeps its work
 
@@ -63,58 +62,6 @@ def thumbnail_dir(home: Home) -> Path:
     return home.cache / THUMBNAILS
 
 
-def _stat(path: Path) -> tuple[int, float] | str:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return f"{path} does not exist"
-    except OSError as exc:
-        return f"{path} cannot be read: {exc}"
-    if not path.is_file():
-        return f"{path} is not a file"
-    return st.st_size, st.st_mtime_ns / 1e9
-
-
-def _post_video_rows(posts: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """post_id -> video file, its hash (reused when size and mtime are unchanged) and any file error."""
-    known: dict[str, tuple] = {}
-    if not previous.empty:
-        for row in previous.itertuples(index=False):
-            known[str(row.video_path)] = (row.file_size, row.file_mtime, row.video_sha256)
-    rows = []
-    for post in posts[["post_id", "video_path"]].itertuples(index=False):
-        raw = post.video_path
-        row: dict = {"post_id": str(post.post_id), "video_path": None, "video_sha256": None,
-                     "file_size": None, "file_mtime": None, "file_error": None}
-        if raw is None or (isinstance(raw, float) and pd.isna(raw)) or str(raw).strip() == "":
-            rows.append(row)
-            continue
-        path = Path(str(raw))
-        row["video_path"] = str(path)
-        stat = _stat(path)
-        if isinstance(stat, str):
-            row["file_error"] = stat
-        else:
-            size, mtime = stat
-            row["file_size"], row["file_mtime"] = size, mtime
-            old = known.get(str(path))
-            if old is not None and old[0] == size and old[1] == mtime and isinstance(old[2], str):
-                row["video_sha256"] = old[2]
-            else:
-                try:
-                    row["video_sha256"] = file_sha256(path)
-                except OSError as exc:
-                    row["file_error"] = f"{path} cannot be read: {exc}"
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=["post_id", "video_path", "video_sha256", "file_size", "file_mtime",
-                                        "file_error"])
-    for col in ("post_id", "video_path", "video_sha256", "file_error"):
-        frame[col] = frame[col].astype("str")
-    frame["file_size"] = pd.to_numeric(frame["file_size"]).astype("Int64")
-    frame["file_mtime"] = pd.to_numeric(frame["file_mtime"]).astype("float64")
-    return frame
-
-
 def featurize_videos(
     home: Home,
     settings: Settings,
@@ -140,34 +87,13 @@ def featurize_videos(
             wh.read(VIDEO_FEATURES, "feature_version = ?", [version])[["video_sha256", "status", "error"]]
             if wh.has_table(VIDEO_FEATURES) else pd.DataFrame(columns=["video_sha256", "status", "error"])
         )
-    post_videos = _post_video_rows(posts, previous)
-
-    summary = FeaturizeSummary()
-    with_video = post_videos[post_videos["video_path"].notna()]
-    summary.posts_with_video = len(with_video)
-    for row in with_video[with_video["file_error"].notna()].itertuples(index=False):
-        summary.missing += 1
-        summary.failures.append({"post_id": row.post_id, "status": "missing", "reason": row.file_error})
-
-    hashed = with_video[with_video["video_sha256"].notna()]
-    by_sha = hashed.drop_duplicates("video_sha256")
-    summary.videos = len(by_sha)
-    cached_status = dict(zip(cached["video_sha256"], cached["status"], strict=True))
-    tasks = []
-    for row in by_sha.itertuples(index=False):
-        status = cached_status.get(row.video_sha256)
-        if status is None or (retry_failed and status == "failed"):
-            tasks.append(VideoTask(key=row.video_sha256, path=row.video_path, video_sha256=row.video_sha256))
-        else:
-            summary.cached += 1
-    # Previously cached failures still leave their posts without video features: say so every run.
-    posts_of = hashed.groupby("video_sha256")["post_id"].apply(list).to_dict()
-    cached_err = dict(zip(cached["video_sha256"], cached["error"], strict=True))
-    for sha, status in cached_status.items():
-        if status == "failed" and sha in posts_of and not any(t.key == sha for t in tasks):
-            for post_id in posts_of[sha]:
-                summary.failures.append({"post_id": post_id, "status": "failed (cached)",
-                                         "reason": str(cached_err.get(sha))})
+    post_videos = post_video_rows(posts, previous)
+    plan = plan_videos(post_videos, cached, retry_failed=retry_failed)
+    tasks, posts_of = plan.tasks, plan.posts_of
+    summary = FeaturizeSummary(
+        posts_with_video=plan.posts_with_video, videos=plan.videos, cached=plan.cached, missing=len(plan.missing),
+        failures=[*plan.missing, *plan.cached_failures],
+    )
 
     with Warehouse(home.warehouse) as wh:
         wh.upsert_frame(POST_VIDEOS, post_videos, POST_VIDEOS_KEY)

@@ -18,14 +18,12 @@ from prefect import flow
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
-from sparkpick.warehouse import Warehouse
+from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
     from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
-SCORES_TABLE = "scores"
-SCORES_KEY = ("run_id", "advertiser_id", "post_id")
 VIDEO_PREFIX = "video_"
 _REMOTE_SCHEMES = ("http://", "https://", "databricks")
 
@@ -47,22 +45,6 @@ class TrainResult:
     tracking_uri: str
     propensity_weighted: bool
     model_summary: str = ""
-
-
-def read_inputs(home: Home, settings: Settings) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
-    """The contract tables and, when videos have been featurised, the per-post video features."""
-    if not home.warehouse.exists():
-        raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
-    with Warehouse(home.warehouse, read_only=True) as wh:
-        tables = wh.contract_tables()
-        video = None
-        if wh.has_table("post_videos") and wh.has_table("video_features"):
-            from features.video.table import post_video_features
-
-            video = post_video_features(
-                wh.read("post_videos"), wh.read("video_features"), settings.video.feature_version
-            )
-    return tables, video
 
 
 def _artifact_root(home: Home, uri: str) -> object:
@@ -93,7 +75,10 @@ def train_model(
     if promote not in registry.PROMOTION_MODES:
         raise InputError(f"--promote must be one of {', '.join(registry.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None
-    tables, video = read_inputs(home, settings)
+    from features.video.table import video_of_posts
+
+    inputs = read_model_inputs(home.warehouse)
+    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
     rows = training_matrix(tables, settings, video=video, until=until_ts)
     if until_ts is not None:
         rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
@@ -178,7 +163,10 @@ def score_candidates(
     with registry.tracking(home.tracking_uri(settings)) as client:
         served = registry.load_model(client, uri)
     registry.check_feature_version(served, feature_version(settings))
-    tables, video = read_inputs(home, settings)
+    from features.video.table import video_of_posts
+
+    inputs = read_model_inputs(home.warehouse)
+    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
     candidates = candidate_matrix(tables, as_of_ts, settings, video=video)
     missing = [f for f in served.model.feature_names if f not in candidates.columns]
     if [f for f in missing if not f.startswith(VIDEO_PREFIX)]:
@@ -217,7 +205,7 @@ def _store_scores(home: Home, scored: pd.DataFrame) -> None:
         if col.startswith("flag_"):
             frame[col] = frame[col].astype("boolean")
     with Warehouse(home.warehouse) as wh:
-        wh.upsert_frame(SCORES_TABLE, frame, SCORES_KEY)
+        wh.upsert_frame(SCORES, frame, SCORES_KEY)
 
 
 @flow(name="train", log_prints=True)

@@ -18,7 +18,15 @@ import duckdb
 import pandas as pd
 
 from sparkpick.contract import SPECS, TableSpec, typed_frame
-from sparkpick.errors import SparkpickError
+from sparkpick.errors import InputError, SparkpickError
+
+# The derived tables (the contract's six are named in `sparkpick.contract`) and their natural keys.
+POST_VIDEOS = "post_videos"  # each post's video file, its content hash, size and mtime
+POST_VIDEOS_KEY = ("post_id",)
+VIDEO_FEATURES = "video_features"  # cues per video hash and feature version
+VIDEO_FEATURES_KEY = ("video_sha256", "feature_version")
+SCORES = "scores"  # every scoring run's rows
+SCORES_KEY = ("run_id", "advertiser_id", "post_id")
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -210,3 +218,25 @@ class Warehouse:
             con.unregister("_sp_stage")
         return UpsertCounts(new=n_new, changed=n_changed, unchanged=len(frame) - n_new - n_changed)
 
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the features and the models read: the contract tables and the stored video tables.
+
+    `post_videos` and `video_features` are None until videos have been featurised.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    post_videos: pd.DataFrame | None
+    video_features: pd.DataFrame | None
+
+
+def read_model_inputs(path: Path) -> ModelInputs:
+    """The one reader of the model inputs (read-only; a missing warehouse is the user's to fix)."""
+    if not Path(path).exists():
+        raise InputError(f"No warehouse at {path}: run `sparkpick ingest` first to load data.")
+    with Warehouse(path, read_only=True) as wh:
+        tables = wh.contract_tables()
+        if wh.has_table(POST_VIDEOS) and wh.has_table(VIDEO_FEATURES):
+            return ModelInputs(tables, wh.read(POST_VIDEOS), wh.read(VIDEO_FEATURES))
+    return ModelInputs(tables, None, None)

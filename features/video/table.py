@@ -11,17 +11,15 @@ import numpy as np
 import pandas as pd
 
 from features.video.cues import CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS, VIDEO_PREFIX
+from sparkpick.warehouse import ModelInputs
 
 __all__ = [
-    "POST_VIDEOS_KEY",
-    "VIDEO_FEATURES_KEY",
     "VIDEO_FEATURE_DESCRIPTIONS",
     "post_video_features",
     "video_feature_rows",
+    "video_of_posts",
 ]
 
-POST_VIDEOS_KEY = ("post_id",)
-VIDEO_FEATURES_KEY = ("video_sha256", "feature_version")
 _META_STR = ("video_sha256", "feature_version", "status", "error", "polish_reasons", "thumbnail_path")
 _META_NUM = ("decoded_s", "duration_s", "polish_score")
 
@@ -117,3 +115,10 @@ def post_video_features(
         values = pd.to_numeric(merged[cue], errors="coerce") if cue in merged.columns else np.nan
         result[f"{VIDEO_PREFIX}{cue}"] = np.where(usable, values, np.nan).astype("float64")
     return result[out_cols].reset_index(drop=True)
+
+
+def video_of_posts(inputs: ModelInputs, feature_version: str) -> pd.DataFrame | None:
+    """`post_video_features` of the stored video tables; None when no video has been featurised yet."""
+    if inputs.post_videos is None or inputs.video_features is None:
+        return None
+    return post_video_features(inputs.post_videos, inputs.video_features, feature_version)

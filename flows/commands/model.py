@@ -111,6 +111,8 @@ def score(
         from flows.nightly import default_as_of
 
         as_of = str(default_as_of(settings, pd.Timestamp.now(tz="UTC").floor("s")))
+    from sparkpick.warehouse import SCORES
+
     shortlist = score_candidates(ctx.obj.home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)
     if shortlist.empty:
         console.print("No candidates: no advertiser has posts in the candidate window before this time.")
@@ -118,7 +120,7 @@ def score(
         first = shortlist.iloc[0]
         console.print(
             f"scored as of {first['as_of']} with model v{first['model_version']} (run {first['run_id']});"
-            f" all scores are in the warehouse table 'scores'"
+            f" all scores are in the warehouse table '{SCORES}'"
         )
         table = Table(title=f"Top {top_k} per advertiser", title_justify="left")
         band_name = f"uplift ({settings.ranker.band_coverage:.0%} band)"

@@ -12,11 +12,6 @@ from sparkpick.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-# Derived warehouse tables written by `sparkpick video-features` (see flows/featurize.py).
-VIDEO_TABLE = "video_features"
-POST_VIDEOS_TABLE = "post_videos"
-
-
 def _time(value: str, option: str) -> pd.Timestamp:
     from sparkpick.contract import as_utc
 
@@ -58,19 +53,13 @@ def register(app: typer.Typer) -> None:
 
         from features.matrix import candidate_matrix, describe_feature, feature_columns, training_matrix
         from features.quality import DataQualityReport
-        from sparkpick.warehouse import Warehouse
+        from features.video.table import video_of_posts
+        from sparkpick.warehouse import read_model_inputs
 
         inv = ctx.obj
         settings, home = inv.settings, inv.home
-        with Warehouse(home.warehouse, read_only=True) as wh:
-            tables = wh.contract_tables()
-            video = None
-            if wh.has_table(POST_VIDEOS_TABLE) and wh.has_table(VIDEO_TABLE):
-                from features.video.table import post_video_features
-
-                video = post_video_features(
-                    wh.read(POST_VIDEOS_TABLE), wh.read(VIDEO_TABLE), settings.video.feature_version
-                )
+        inputs = read_model_inputs(home.warehouse)
+        tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
         if training:
             frame = training_matrix(
                 tables, settings, video=video, until=_time(until, "--until") if until else None

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from features.video.table import post_video_features
-from flows.featurize import POST_VIDEOS, VIDEO_FEATURES, featurize_videos, thumbnail_dir
-from sparkpick.warehouse import Warehouse
+from flows.featurize import featurize_videos, thumbnail_dir
+from sparkpick.warehouse import POST_VIDEOS, VIDEO_FEATURES, Warehouse
 from tests.features.video.clips import Shot, write_clip
 
 

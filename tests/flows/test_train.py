@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.train import SCORES_TABLE, score_candidates, train_model
+from flows.train import score_candidates, train_model
 from models import registry
 from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.sources.demo.tables import generate_tables
-from sparkpick.warehouse import Warehouse
+from sparkpick.warehouse import SCORES, Warehouse
 
 FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
                    "early_stopping_rounds": 15}}
@@ -81,7 +81,7 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
     top = score_candidates(loaded, fast, as_of=as_of, top_k=2)
     assert top.groupby("advertiser_id").size().max() <= 2
     with Warehouse(loaded.warehouse, read_only=True) as wh:
-        stored = wh.read(SCORES_TABLE)
+        stored = wh.read(SCORES)
     assert len(stored) == len(scored)
     assert stored[["run_id", "advertiser_id", "post_id"]].duplicated().sum() == 0
 
