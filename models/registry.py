@@ -57,6 +57,10 @@ GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
 _REQUIRED_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
 _SECRET_WORDS = ("password", "secret", "api_key", "access_token")
 _INPUT_EXAMPLE_ROWS = 5
+# Model-version tags of what validation promised, and the prefix of the track record's metrics and tags.
+BAND_COVERAGE_TAG = "band_coverage"
+RANK_CORRELATION_TAG = "validation_rank_correlation"
+TRACK_RECORD_PREFIX = "track_record."
 _MAX_TAG_CHARS = 4000
 # MLflow's own logger and alembic's (its store migrations): only their errors reach the user.
 _QUIET_LOGGERS = ("mlflow", "alembic")
@@ -463,4 +467,73 @@ def log_training_run(
     client.set_model_version_tag(model_name, version, "features", listed)
     for metric, value in fitted.metrics.loc[MODEL].items():
         client.set_model_version_tag(model_name, version, metric, f"{value:.6f}")
+    # What validation promises about single boosts, which the nightly track record holds the model to.
+    client.set_model_version_tag(model_name, version, BAND_COVERAGE_TAG, f"{model.calibration.coverage:.6f}")
+    rho = validation_rank_correlation(fitted)
+    if rho is not None:
+        client.set_model_version_tag(model_name, version, RANK_CORRELATION_TAG, f"{rho:.6f}")
+        client.log_metric(run.info.run_id, RANK_CORRELATION_TAG, rho)
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
+
+
+def validation_rank_correlation(fitted: FittedModels) -> float | None:
+    """Spearman correlation of the held-out fits' scores with the realised uplift over all validation
+    boosts (pooled, as the track record pools boosts), or None when it is undefined."""
+    uplift = fitted.valid[UPLIFT].to_numpy(dtype="float64")
+    scores = np.asarray(fitted.valid_scores[MODEL], dtype="float64")
+    ok = np.isfinite(uplift) & np.isfinite(scores)
+    if ok.sum() < 3 or np.ptp(uplift[ok]) == 0 or np.ptp(scores[ok]) == 0:
+        return None
+    rho = float(pd.Series(scores[ok]).corr(pd.Series(uplift[ok]), method="spearman"))
+    return rho if math.isfinite(rho) else None
+
+
+@dataclass(frozen=True)
+class ServingPromises:
+    """The serving (champion) version and what its validation promised; None where it did not say."""
+
+    version: str | None
+    run_id: str | None
+    band_coverage: float | None
+    rank_correlation: float | None
+
+
+def _tag_float(tags: dict[str, str], name: str) -> float | None:
+    try:
+        value = float(tags[name])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def serving_promises(tracking_uri: str, model_name: str) -> ServingPromises:
+    """The champion's version, run and validation promises (band coverage, rank correlation)."""
+    with tracking(tracking_uri) as client:
+        try:
+            mv = client.get_model_version_by_alias(model_name, CHAMPION)
+        except MlflowException:
+            return ServingPromises(None, None, None, None)
+        tags = dict(mv.tags or {})
+        return ServingPromises(str(mv.version), mv.run_id, _tag_float(tags, BAND_COVERAGE_TAG),
+                               _tag_float(tags, RANK_CORRELATION_TAG))
+
+
+def log_track_record(
+    tracking_uri: str, model_name: str, version: str, figures: dict[str, float], as_of: pd.Timestamp,
+    summary: str,
+) -> None:
+    """Record the rolling track record on a served model version: each figure as a metric of its training
+    run (`track_record.<name>`, one step per day since 1970, so the MLflow UI draws the series; a day
+    already logged is not logged again) and the latest ones as model-version tags."""
+    step = int(pd.Timestamp(as_of).normalize().value // 86_400_000_000_000)
+    stamp = int(pd.Timestamp(as_of).value // 1_000_000)
+    with tracking(tracking_uri) as client:
+        mv = client.get_model_version(model_name, version)
+        for name, value in figures.items():
+            key = f"{TRACK_RECORD_PREFIX}{name}"
+            if mv.run_id and not any(m.step == step for m in client.get_metric_history(mv.run_id, key)):
+                client.log_metric(mv.run_id, key, float(value), timestamp=stamp, step=step)
+            client.set_model_version_tag(model_name, version, key, f"{value:.6g}")
+        tags = {"as_of": pd.Timestamp(as_of).isoformat(), "summary": summary[:_MAX_TAG_CHARS]}
+        for name, text in tags.items():
+            client.set_model_version_tag(model_name, version, f"{TRACK_RECORD_PREFIX}{name}", text)

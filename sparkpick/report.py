@@ -77,6 +77,34 @@ class ReportMeta:
         return out
 
 
+# The monitor's decisions in a marketer's words: (badge, what to do).
+DECISIONS: dict[str, tuple[str, str]] = {
+    "too_early": ("Too early to tell", "Keep it running: not enough evidence yet either way."),
+    "keep": ("Keep running", "No clear sign it is better or worse than your in-feed ads: keep it running."),
+    "pause": ("Pause", "It is clearly dearer than your in-feed ads: pause it."),
+    "scale": ("Add budget", "It is clearly cheaper than your in-feed ads: consider adding budget."),
+}
+LIVE_BOOSTS_CSV = "live_boosts.csv"
+# Chart size in CSS pixels (an inline SVG: no script, no image file, nothing to fetch).
+_CHART_W, _CHART_H, _CHART_PAD = 260, 90, 4
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    """What the report shows about live boosts and the model's track record.
+
+    `boosts`: one row per live boost (the monitor's columns, optionally `creator_handle` and `caption`);
+    `hourly`: those boosts' hourly rows up to the as-of time (`post_id`, `boosted_at`, `hour_start`,
+    `spend`, `conversions`); `track_record`: the rolling figures (`TrackRecord.to_dict()`), or None;
+    `problem`: why the monitor could not run this time (the shortlist is unaffected), or None.
+    """
+
+    boosts: pd.DataFrame
+    hourly: pd.DataFrame
+    track_record: Mapping[str, Any] | None = None
+    problem: str | None = None
+
+
 @dataclass(frozen=True)
 class ReportPaths:
     """Where one run's report went."""
@@ -142,6 +170,44 @@ def ratio_band(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
     if low is not None and high is not None:
         return math.exp(low), math.exp(high)
     return None, None
+
+
+def money(value: Any) -> str:
+    """An amount in the account's currency, without a symbol (the contract carries none): "1,234" / "12.50"."""
+    v = _num(value)
+    if v is None:
+        return "–"
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
+
+
+def log_ratio_phrase(value: Any) -> str:
+    """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as "1.8x cheaper" and so on."""
+    v = _num(value)
+    return "no estimate" if v is None else ratio_phrase(math.exp(max(-50.0, min(50.0, v))))
+
+
+def track_record_sentence(record: Mapping[str, Any] | None) -> str:
+    """The model's track record in one line ("Last 60 days: predicted 2.4x cheaper, realised 2.1x cheaper;
+    77% inside the range (31 boosts)."), or "" when there is nothing to say."""
+    if not record:
+        return ""
+    days = f"{float(record.get('window_days') or 0):g}"
+    n = int(record.get("count") or 0)
+    if n == 0:
+        return f"Last {days} days: no finished boost had a prediction from before it started."
+    predicted, realised = log_ratio_phrase(record.get("predicted_mean")), log_ratio_phrase(record.get("realised_mean"))
+    coverage = _num(record.get("coverage"))
+    inside = "" if coverage is None else f"; {coverage:.0%} inside the predicted range"
+    boosts = "boost" if n == 1 else "boosts"
+    return f"Last {days} days: predicted {predicted} on average, realised {realised}{inside} ({n} finished {boosts})."
+
+
+def retrain_sentence(record: Mapping[str, Any] | None) -> str:
+    """"Retraining is due: ..." when the track record says so, else ""."""
+    if not record or not record.get("retrain_due"):
+        return ""
+    why = "; ".join(str(w) for w in record.get("why") or ())
+    return f"Retraining is due: {why}. Run `sparkpick train`." if why else "Retraining is due. Run `sparkpick train`."
 
 
 def compact_count(value: Any) -> str:
@@ -301,10 +367,92 @@ def _row_view(
     }
 
 
-def render_shortlist_html(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes]) -> str:
+_DECISION_ORDER = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
+
+
+def _points(xs: list[float], ys: list[float], x_max: float, y_max: float) -> str:
+    """SVG polyline points (numbers only) for ys over xs, scaled into the chart box."""
+    w, h, pad = _CHART_W, _CHART_H, _CHART_PAD
+    out = []
+    for x, y in zip(xs, ys, strict=True):
+        px = pad + (w - 2 * pad) * (x / x_max if x_max > 0 else 0.0)
+        py = h - pad - (h - 2 * pad) * (y / y_max if y_max > 0 else 0.0)
+        out.append(f"{px:.1f},{py:.1f}")
+    return " ".join(out)
+
+
+def delivery_chart(hourly: pd.DataFrame) -> dict[str, Any] | None:
+    """One boost's cumulative spend and conversions over its hours, as SVG polyline points and the
+    figures its legend shows; None without hourly rows."""
+    if hourly is None or hourly.empty:
+        return None
+    frame = hourly.sort_values("hour_start", kind="stable")
+    start = pd.Timestamp(frame["hour_start"].iloc[0])
+    # Each value counts at the end of its hour.
+    hours = [(pd.Timestamp(t) - start).total_seconds() / 3600 + 1 for t in frame["hour_start"]]
+    spend = pd.to_numeric(frame["spend"], errors="coerce").fillna(0).cumsum().tolist()
+    conv = pd.to_numeric(frame["conversions"], errors="coerce").fillna(0).cumsum().tolist()
+    xs, spend, conv = [0.0, *hours], [0.0, *spend], [0.0, *conv]
+    x_max = max(xs[-1], 1.0)
+    return {
+        "width": _CHART_W, "height": _CHART_H, "hours": f"{xs[-1]:.0f}",
+        "spend_points": _points(xs, spend, x_max, max(spend[-1], 1e-9)),
+        "conv_points": _points(xs, conv, x_max, max(conv[-1], 1.0)),
+        "spend_total": money(spend[-1]), "conv_total": f"{conv[-1]:.0f}",
+    }
+
+
+def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> dict:
+    decision = _text(row.get("decision")) or "too_early"
+    label, help_text = DECISIONS.get(decision, (decision, ""))
+    predicted = _num(row.get("predicted_uplift"))
+    estimate, low, high = (_num(row.get(c)) for c in ("estimated_uplift", "low", "high"))
+    spend, conversions = _num(row.get("spend")), _num(row.get("conversions"))
+    cpa, baseline = _num(row.get("cpa")), _num(row.get("baseline_cpa"))
+    hours = _num(row.get("hours_live"))
+    mine = hourly
+    if len(hourly):
+        mine = hourly[(hourly["post_id"].astype("str") == _text(row.get("post_id")))
+                      & (pd.to_datetime(hourly["boosted_at"]) == pd.Timestamp(row.get("boosted_at")))]
+    return {
+        "advertiser_id": _text(row.get("advertiser_id")),
+        "post_id": _text(row.get("post_id")),
+        "handle": _text(row.get("creator_handle")).lstrip("@"),
+        "caption": _text(row.get("caption")),
+        "boosted": _fmt_time(_local(row.get("boosted_at"), tz)),
+        "hours": "–" if hours is None else f"{hours:.0f} h",
+        "spend": money(spend),
+        "conversions": "–" if conversions is None else f"{conversions:.0f}",
+        "cpa": money(cpa) if cpa is not None else "no conversions yet",
+        "baseline_cpa": money(baseline) if baseline is not None else "no in-feed baseline",
+        "decision": decision,
+        "decision_label": label,
+        "decision_help": help_text,
+        "reason": _text(row.get("reason")),
+        "predicted": log_ratio_phrase(predicted) if predicted is not None else "",
+        "estimate": log_ratio_phrase(estimate) if estimate is not None else "no estimate yet",
+        "estimate_range": (f"{log_ratio_phrase(low)} to {log_ratio_phrase(high)}"
+                           if low is not None and high is not None else ""),
+        "chart": delivery_chart(mine),
+        "order": (_DECISION_ORDER.get(decision, 9), _text(row.get("advertiser_id")), _text(row.get("boosted_at"))),
+    }
+
+
+def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict]:
+    """The live-boost cards: the ones to act on (pause, then add budget) first."""
+    if monitor is None or monitor.boosts is None or monitor.boosts.empty:
+        return []
+    views = [_live_view(r, monitor.hourly, tz) for r in monitor.boosts.to_dict("records")]
+    return sorted(views, key=lambda v: v["order"])
+
+
+def render_shortlist_html(
+    shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes], monitor: MonitorView | None = None,
+) -> str:
     """The shortlist as one self-contained HTML page (no network, no external files).
 
     `thumbnails` maps post_id to image bytes (JPEG/PNG/WebP); posts without one show a placeholder.
+    `monitor` adds the "Live boosts" section (cards, the track record line) above the shortlist.
     """
     tz = ZoneInfo(meta.display_timezone)
     as_of = as_utc(meta.as_of)
@@ -333,6 +481,10 @@ def render_shortlist_html(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails:
         as_of=_fmt_time(_local(meta.as_of, tz)),
         ran_at=_fmt_time(_local(meta.ran_at, tz)),
         polish_threshold=f"{meta.polish_ad_threshold:.0f}",
+        monitor=monitor,
+        live=live_views(monitor, tz),
+        track_record=track_record_sentence(monitor.track_record) if monitor else "",
+        retrain=retrain_sentence(monitor.track_record) if monitor else "",
     )
 
 
@@ -370,6 +522,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """A table a person opens in a spreadsheet, written atomically (the one CSV writer for reports)."""
+    _write_atomic(path, frame.to_csv(index=False).encode("utf-8"))
+
+
 def _folder_date(folder: Path) -> str | None:
     try:
         return json.loads((folder / _META_FILE).read_text(encoding="utf-8"))["date"]
@@ -402,11 +559,13 @@ def write_report(
     reports_dir: Path,
     date: Date | str,
     thumbnails: Mapping[str, bytes] | None = None,
+    monitor: MonitorView | None = None,
 ) -> ReportPaths:
     """Write `<reports_dir>/<date>/shortlist.{csv,html}` (replacing that date's files: a re-run of the
     same night gives the same report) and refresh `<reports_dir>/latest/`.
 
-    Thumbnails default to the files named in the shortlist's `thumbnail_path` column.
+    Thumbnails default to the files named in the shortlist's `thumbnail_path` column. With `monitor`, the
+    page gets its "Live boosts" section and `live_boosts.csv` is written beside the shortlist.
     """
     day = date.isoformat() if isinstance(date, Date) else str(date)
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
@@ -416,9 +575,16 @@ def write_report(
     thumbs = load_thumbnails(shortlist) if thumbnails is None else dict(thumbnails)
     csv_path, html_path = folder / "shortlist.csv", folder / "shortlist.html"
     csv_frame = shortlist_csv_frame(shortlist, meta.polish_ad_threshold)
-    _write_atomic(csv_path, csv_frame.to_csv(index=False).encode("utf-8"))
-    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs).encode("utf-8"))
+    write_csv(csv_path, csv_frame)
+    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor).encode("utf-8"))
     info = {"date": day, "rows": len(csv_frame), **meta.to_json()}
+    live_csv = folder / LIVE_BOOSTS_CSV
+    if monitor is not None:
+        write_csv(live_csv, monitor.boosts)
+        info["live_boosts"] = len(monitor.boosts)
+        info["track_record"] = dict(monitor.track_record) if monitor.track_record else None
+    elif live_csv.exists():  # a re-run without the monitor must not leave an older night's live boosts
+        live_csv.unlink()
     _write_atomic(folder / _META_FILE, json.dumps(info, indent=2, default=str).encode("utf-8"))
     latest = _refresh_latest(Path(reports_dir), folder, day)
     return ReportPaths(folder=folder, csv=csv_path, html=html_path, latest=latest, rows=len(csv_frame))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -12,13 +14,16 @@ import pandas as pd
 import pytest
 
 from sparkpick.report import (
+    MonitorView,
     ReportMeta,
     band_sentence,
     data_uri,
+    delivery_chart,
     post_link,
     ratio_band,
     ratio_phrase,
     render_shortlist_html,
+    track_record_sentence,
     uplift_sentence,
     write_report,
 )
@@ -273,3 +278,113 @@ def test_report_filters_and_sorts_in_chromium(written_report: Path) -> None:
     assert "3 of 12 posts" in dom
     screenshot(browser, written_report.as_uri() + "#flag=flag_no_auth_code",
                ARTIFACTS / "report" / "shortlist-filtered.png", size=(1440, 900))
+
+
+# -- live boosts and the track record ----------------------------------------------------------------------
+def make_monitor(problem: str | None = None, retrain: bool = False) -> MonitorView:
+    """Four live boosts, one per decision, with hourly rows; one carries hostile text everywhere."""
+    rows, hourly = [], []
+    for i, decision in enumerate(("too_early", "keep", "scale", "pause")):
+        hours = 6 + 12 * i
+        boosted = AS_OF - pd.Timedelta(hours=hours)
+        spend = np.full(hours, 9.0 + i)
+        conv = np.zeros(hours, dtype=int)
+        conv[2::5] = 1
+        rows.append({
+            "advertiser_id": "adv-1" if i < 2 else "adv-2", "post_id": f"live{i}", "boosted_at": boosted,
+            "as_of": AS_OF, "hours_live": hours, "spend": spend.sum(), "conversions": conv.sum(),
+            "cpa": spend.sum() / conv.sum(), "baseline_cpa": 40.0,
+            "predicted_uplift": None if i == 1 else np.log(1.5), "estimated_uplift": np.log(0.5 + 0.4 * i),
+            "low": np.log(0.3 + 0.4 * i), "high": np.log(0.8 + 0.4 * i), "decision": decision,
+            "reason": EVIL if decision == "pause" else f"{hours} h in: reason for {decision}",
+            "creator_handle": EVIL if decision == "pause" else f"live_creator_{i}", "caption": EVIL,
+        })
+        hourly += [{"post_id": f"live{i}", "boosted_at": boosted, "hour_start": boosted.floor("h") + pd.Timedelta(hours=h),
+                    "spend": spend[h], "conversions": conv[h]} for h in range(hours)]
+    record = {"window_days": 60, "count": 31, "predicted_mean": np.log(2.4), "realised_mean": np.log(2.1),
+              "coverage": 0.77, "retrain_due": retrain,
+              "why": ["only 52% of the last 31 boosts landed inside the predicted range, where validation promised 80%"]
+              if retrain else []}
+    return MonitorView(boosts=pd.DataFrame(rows), hourly=pd.DataFrame(hourly), track_record=record, problem=problem)
+
+
+def test_live_boost_cards_above_the_shortlist() -> None:
+    html = render_shortlist_html(make_shortlist(), make_meta(), {}, make_monitor())
+    live = html.index('id="live-boosts"')
+    assert live < html.index('id="shortlist"')
+    decisions = re.findall(r'<article class="live-card (\w+)"', html)
+    assert decisions == ["pause", "scale", "keep", "too_early"]  # the ones to act on first
+    for label in ("Pause", "Add budget", "Keep running", "Too early to tell"):
+        assert f">{label}</span>" in html
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
+    # The prediction beside the estimate, in words; a boost never scored says so.
+    assert "1.5x cheaper" in html and "no prediction (not scored before the boost)" in html
+    assert "2.0x more expensive" in html  # estimate of the "too_early" boost: exp(log 0.5)
+    assert html.count('<svg class="chart"') == 4
+    assert "Last 60 days: predicted 2.4x cheaper on average, realised 2.1x cheaper; 77% inside the predicted range" in html
+    assert 'id="retrain"' not in html
+
+
+def test_chart_follows_cumulative_spend_and_conversions() -> None:
+    view = make_monitor()
+    one = view.hourly[view.hourly["post_id"] == "live1"]
+    chart = delivery_chart(one)
+    spend_y = [float(p.split(",")[1]) for p in chart["spend_points"].split()]
+    conv_y = [float(p.split(",")[1]) for p in chart["conv_points"].split()]
+    assert len(spend_y) == len(one) + 1
+    assert spend_y == sorted(spend_y, reverse=True)  # cumulative: never falls (SVG y grows downwards)
+    assert conv_y == sorted(conv_y, reverse=True) and len(set(conv_y)) == one["conversions"].sum() + 1
+    assert chart["hours"] == "18" and chart["conv_total"] == "4"
+    assert delivery_chart(one.iloc[:0]) is None
+
+
+def test_retraining_due_and_monitor_failure_are_shown() -> None:
+    html = render_shortlist_html(make_shortlist(), make_meta(), {}, make_monitor(retrain=True))
+    assert 'id="retrain"' in html and "Retraining is due: only 52% of the last 31 boosts" in html
+    broken = make_monitor(problem="the live-boost monitor failed: warehouse locked")
+    html = render_shortlist_html(make_shortlist(), make_meta(), {}, broken)
+    assert "could not run this time: the live-boost monitor failed" in html
+    assert '<article class="live-card' not in html and 'id="shortlist"' in html
+    empty = MonitorView(boosts=pd.DataFrame(), hourly=pd.DataFrame())
+    assert "No boosts are live right now." in render_shortlist_html(make_shortlist(), make_meta(), {}, empty)
+    assert 'id="live-boosts"' not in render_shortlist_html(make_shortlist(), make_meta(), {})
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [(None, ""),
+     ({"window_days": 60, "count": 0}, "Last 60 days: no finished boost had a prediction from before it started."),
+     ({"window_days": 30, "count": 1, "predicted_mean": 0.0, "realised_mean": math.log(0.5), "coverage": 1.0},
+      "Last 30 days: predicted about the same cost on average, realised 2.0x more expensive; 100% inside the predicted range (1 finished boost).")],
+)
+def test_track_record_sentence(record: dict | None, expected: str) -> None:
+    assert track_record_sentence(record) == expected
+
+
+def test_write_report_writes_live_boosts_csv(tmp_path: Path) -> None:
+    out = write_report(make_shortlist(), make_meta(), tmp_path, "2026-11-01", thumbnails={}, monitor=make_monitor())
+    live = pd.read_csv(out.folder / "live_boosts.csv", dtype={"post_id": str})
+    assert sorted(live["post_id"]) == ["live0", "live1", "live2", "live3"]
+    info = json.loads((out.folder / "report.json").read_text())
+    assert info["live_boosts"] == 4 and info["track_record"]["count"] == 31
+    # The same night without the monitor does not keep the earlier live boosts.
+    write_report(make_shortlist(), make_meta(), tmp_path, "2026-11-01", thumbnails={})
+    assert not (out.folder / "live_boosts.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def written_live_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = write_report(make_shortlist(), make_meta(), tmp_path_factory.mktemp("live"), "2026-11-01",
+                       thumbnails={}, monitor=make_monitor(retrain=True))
+    return out.html
+
+
+def test_live_boosts_in_headless_chromium(written_live_report: Path) -> None:
+    browser = require_chromium()
+    dom, log = dump_dom(browser, written_live_report.as_uri())
+    assert 'data-js="ready"' in dom and console_errors(log) == []
+    assert len(re.findall(r'<article class="live-card', dom)) == 4
+    assert "PWNED" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    assert len(re.findall(r'<polyline class="spend"', dom)) == 4
+    shot = screenshot(browser, written_live_report.as_uri(), ARTIFACTS / "report" / "live-boosts.png")
+    assert shot.stat().st_size > 20_000
