@@ -74,7 +74,8 @@ def main() -> None:
     """Entry point: run the app and turn errors into one paragraph and an exit status (2 input, 1 other)."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) a `typer.Exit`'s code: pass it on.
+        code = app(standalone_mode=False)
     except InputError as exc:
         if debug:
             traceback.print_exc()
@@ -97,6 +98,7 @@ def main() -> None:
         kind = "" if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: "
         _echo_err(f"Error: {kind}{exc}\n(run again with --debug for the traceback)")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 # Commands live in flows/commands/*.py, one module per stage, each registering on `app`.
