@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from sparkpick import storage
 from sparkpick.contract.tables import DTYPES, TABLES, Column, TableSpec
 
 _TRUE = {"true", "1", "yes"}
@@ -120,6 +121,13 @@ class _Parser:
         out = pd.Series([None] * len(text), index=text.index, dtype="object")
         root = self.folder.resolve() if self.folder else None
         for i, value in text[~blank].items():
+            if storage.is_url(value):  # object storage (s3://, gs://) or file://: read through fsspec
+                problem = storage.check(value)
+                if problem is not None:
+                    self._flag(pd.Index([i]), col.name, f"video URL unreachable: {problem}")
+                    continue
+                out.loc[i] = value
+                continue
             candidate = Path(value)
             if root is None:
                 resolved = candidate.resolve()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sparkpick.sources.local import read_folder
-from tests.sparkpick.contract_folder import POST_A, POST_B, replace_line, write_folder
+from tests.sparkpick.contract_folder import POST_A, POST_B, POST_C, replace_line, write_folder
 
 
 def _messages(folder: Path) -> list[str]:
@@ -76,3 +76,17 @@ def test_children_of_rejected_rows_are_rejected_with_a_reason(tmp_path: Path) ->
     assert POST_A not in data.tables["metrics"]["post_id"].tolist()
     assert any("unknown post_id" in str(p) and p.file == "metrics.csv" for p in data.problems)
     assert set(data.rejected["file"]) >= {"posts.csv", "metrics.csv", "spark_results.csv"}
+
+
+def test_a_video_url_is_accepted_and_an_unreachable_one_is_named_per_post(tmp_path: Path) -> None:
+    clip = tmp_path / "elsewhere" / "b.mp4"
+    clip.parent.mkdir()
+    clip.write_bytes(b"not checked here, only reachable")
+    rows = replace_line("posts.csv", "honest review, with a comma\",,", f"honest review, with a comma\",{clip.as_uri()},")
+    rows["posts.csv"] = rows["posts.csv"].replace("<script>alert(1)</script>,,", "<script>alert(1)</script>,file:///nonexistent/c.mp4,")
+    data = read_folder(write_folder(tmp_path / "src", rows))
+    posts = data.tables["posts"].set_index("post_id")
+    assert posts.loc[POST_B, "video_path"] == clip.as_uri()  # kept as the URL: workers read it where they run
+    problems = [str(p) for p in data.problems if p.column == "video_path"]
+    assert len(problems) == 1 and POST_C in problems[0]
+    assert "column 'video_path': video URL unreachable: file:///nonexistent/c.mp4 does not exist" in problems[0]
