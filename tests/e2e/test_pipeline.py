@@ -49,7 +49,7 @@ def test_pipeline_never_reads_truth(world_copy: Path, home: Home, settings: Sett
     # The night gathers from the same folder (the default source would build the default demo world).
     settings = with_overrides(settings, {"ingest": {"source": f"local:{world_copy}"}})
     truth = world_copy / "truth.csv"
-    assert truth.is_file()
+    assert truth.is_file() and (world_copy / "truth_boosts.csv").is_file()
     posts = pd.read_csv(world_copy / "posts.csv", dtype=str)
     as_of = pd.Timestamp(settings.world.end)
 
@@ -65,7 +65,7 @@ def test_pipeline_never_reads_truth(world_copy: Path, home: Home, settings: Sett
 
     assert _opened, "the audit hook saw no file opens: the check would prove nothing"
     assert any(p.endswith("posts.csv") for p in _opened)
-    assert not [p for p in _opened if Path(p).name == "truth.csv"]
+    assert not [p for p in _opened if Path(p).name in ("truth.csv", "truth_boosts.csv")]
     shortlist = pd.read_csv(result.paths.csv if hasattr(result, "paths") else home.reports / "latest" / "shortlist.csv",
                             dtype={"post_id": str, "advertiser_id": str})
     assert len(shortlist) > 0
@@ -74,13 +74,14 @@ def test_pipeline_never_reads_truth(world_copy: Path, home: Home, settings: Sett
 
 
 def test_static_guard_only_the_world_writer_names_truth() -> None:
-    """A cheap static guard beside the audit test: only the demo world's writer may name truth.csv."""
+    """A cheap static guard beside the audit test: only the demo world's writer may name truth.csv or
+    truth_boosts.csv."""
     root = Path(__file__).resolve().parents[2]
     writers = ("sparkpick/sources/demo/", "flows/commands/world.py")
     offenders = []
     for package in ("sparkpick", "features", "models", "flows"):
         for path in (root / package).rglob("*.py"):
             rel = path.relative_to(root).as_posix()
-            if re.search(r"truth\.csv|[\"']truth[\"']", path.read_text(encoding="utf-8")) and not rel.startswith(writers):
+            if re.search(r"truth(_boosts)?\.csv|[\"']truth(_boosts)?[\"']", path.read_text(encoding="utf-8")) and not rel.startswith(writers):
                 offenders.append(rel)
     assert not offenders, f"pipeline modules that mention truth: {offenders}"

@@ -192,7 +192,7 @@ def build_world(
     out_dir = Path(out_dir)
     video_dir = out_dir / VIDEO_DIR
     video_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in {**tables.contract(), "truth": tables.truth}.items():
+    for name, frame in {**tables.tables(), **tables.truths()}.items():
         _write_atomic(out_dir / f"{name}.csv", to_csv_text(frame).encode("utf-8"))
 
     specs = clip_specs(tables, config, out_dir)

@@ -122,7 +122,8 @@ def baselines(advertisers: list[Advertiser], start: pd.Timestamp, end: pd.Timest
 
 def spark_result(adv: Advertiser, rates: PaidRates, i: int, spend: float, month: pd.Timestamp,
                  noise: float, rng: np.random.Generator) -> dict[str, float | int]:
-    """Realised totals of one boost of post `i` (row in `rates`) with the given spend."""
+    """Realised totals of one boost of post `i` (row in `rates`) with the given spend, and the mean its
+    conversions were drawn from (`expected_conversions`, not a contract column)."""
     s = season(month)
     cpm = adv.cpm * s * np.exp(rates.log_cpm_mult[i] + rng.normal(0, 0.6 * noise))
     impressions = int(spend / cpm * 1000)
@@ -137,4 +138,6 @@ def spark_result(adv: Advertiser, rates: PaidRates, i: int, spend: float, month:
         "spend": round(spend, 2), "impressions": impressions, "views_2s": views_2s, "views_6s": views_6s,
         "likes": likes, "comments": rng.binomial(likes, 0.05), "shares": rng.binomial(likes, 0.08),
         "clicks": clicks, "conversions": int(rng.poisson(mean_conv)),
+        # The boost's true mean (truth side: the hourly split measures its settled cost against it).
+        "expected_conversions": float(mean_conv),
     }

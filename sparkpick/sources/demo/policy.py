@@ -42,7 +42,8 @@ def _baseline_cpa(baselines: pd.DataFrame) -> dict[tuple[str, pd.Timestamp], flo
 def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates: paid.PaidRates,
                advertisers: dict[str, Advertiser], baselines: pd.DataFrame, rng: np.random.Generator,
                end: pd.Timestamp) -> pd.DataFrame:
-    """The spark_results table (with boost_propensity) of every flight the old policy ran."""
+    """The spark_results table (with boost_propensity) of every flight the old policy ran, plus each
+    flight's true mean conversions (`expected_conversions`, truth side)."""
     pol = config.policy
     n = len(posts)
     posted = posts["posted_at"]
@@ -93,7 +94,7 @@ def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates
                 r1 = min(r0 + rng.integers(pol.flight_days[0], pol.flight_days[1] + 1) * DAY, auth_end.iat[i])
                 if r1 - r0 >= MIN_FLIGHT and r1 <= end:
                     flights.append((r0, r1, pol.reboost_rate, True))
-    columns = [c.name for c in SPARK_RESULTS.columns]
+    columns = [c.name for c in SPARK_RESULTS.columns] + ["expected_conversions"]
     out = pd.DataFrame(rows, columns=columns)
     out[["boosted_at", "ended_at"]] = out[["boosted_at", "ended_at"]].astype("datetime64[us]")
     return out.sort_values(["boosted_at", "post_id"], kind="stable").reset_index(drop=True)

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from sparkpick.config import WorldConfig
+from sparkpick.contract import SPARK_RESULTS, SPECS
 from sparkpick.errors import InputError
+from sparkpick.sources.demo import delivery, paid, policy, world
 from sparkpick.sources.demo import organic as organic_mod
-from sparkpick.sources.demo import paid, policy, world
 
 VIDEO_DIR = "videos"
 TRUTH_COLUMNS = ("post_id", "advertiser_id", "expected_uplift", "hook", "authenticity", "polish", "topic_fit",
@@ -23,7 +24,8 @@ TRUTH_COLUMNS = ("post_id", "advertiser_id", "expected_uplift", "hook", "authent
 
 @dataclass(frozen=True)
 class WorldTables:
-    """The six contract tables, the truth table, and the posts with everything hidden (for rendering)."""
+    """The contract tables (spark_hourly included), the truth tables, and the posts with everything hidden
+    (for rendering). `truth` is per post, `truth_boosts` per boost (past and live)."""
 
     creators: pd.DataFrame
     partnerships: pd.DataFrame
@@ -31,13 +33,25 @@ class WorldTables:
     metrics: pd.DataFrame
     spark_results: pd.DataFrame
     baselines: pd.DataFrame
+    spark_hourly: pd.DataFrame
     truth: pd.DataFrame
+    truth_boosts: pd.DataFrame
     hidden: pd.DataFrame
     advertisers: tuple[world.Advertiser, ...]
 
-    def contract(self) -> dict[str, pd.DataFrame]:
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table a source would deliver, by contract name (written as <name>.csv)."""
         return {"creators": self.creators, "partnerships": self.partnerships, "posts": self.posts,
-                "metrics": self.metrics, "spark_results": self.spark_results, "baselines": self.baselines}
+                "metrics": self.metrics, "spark_results": self.spark_results, "baselines": self.baselines,
+                "spark_hourly": self.spark_hourly}
+
+    def contract(self) -> dict[str, pd.DataFrame]:
+        """The tables the data contract knows (what ingest and the warehouse take)."""
+        return {name: frame for name, frame in self.tables().items() if name in SPECS}
+
+    def truths(self) -> dict[str, pd.DataFrame]:
+        """The truth-side tables (never read by the pipeline)."""
+        return {"truth": self.truth, "truth_boosts": self.truth_boosts}
 
 
 def generate_tables(config: WorldConfig, size: str, seed: int) -> WorldTables:
@@ -45,7 +59,8 @@ def generate_tables(config: WorldConfig, size: str, seed: int) -> WorldTables:
     if size not in config.sizes:
         raise InputError(f"Unknown world size {size!r}; choose one of {', '.join(config.sizes)}.")
     spec = config.sizes[size]
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
+    # Child streams keep their seeds when more are spawned: later stages never reshuffle earlier ones.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     end = world.world_end(config)
     start = world.world_start(spec, end)
 
@@ -57,6 +72,11 @@ def generate_tables(config: WorldConfig, size: str, seed: int) -> WorldTables:
     rates = paid.paid_rates(posts, advertisers, config.effects)
     baselines = paid.baselines(cast.advertisers, start, end, streams[4])
     spark = policy.run_boosts(config, posts, org, rates, advertisers, baselines, streams[5], end)
+    live = delivery.live_flights(config, posts, rates, advertisers, spark, streams[7], end)
+    flights = pd.concat([spark.assign(live=False, planned_end=spark["ended_at"]), live.assign(live=True)],
+                        ignore_index=True)
+    advertiser_of = posts.set_index("post_id")["advertiser_id"]
+    hourly, truth_boosts = delivery.hourly_delivery(flights, advertiser_of, advertisers, streams[6], end)
 
     posts = posts.assign(
         video_path=np.where(posts["has_video"], VIDEO_DIR + "/" + posts["post_id"] + ".mp4", None),
@@ -75,9 +95,11 @@ def generate_tables(config: WorldConfig, size: str, seed: int) -> WorldTables:
         posts=posts[["post_id", "advertiser_id", "creator_id", "posted_at", "caption", "video_path",
                      "spark_auth_status", "spark_auth_expires_at", "duration_s", "width", "height", "fps"]],
         metrics=metrics,
-        spark_results=spark,
+        spark_results=spark[[c.name for c in SPARK_RESULTS.columns]],
         baselines=baselines,
+        spark_hourly=hourly,
         truth=truth[list(TRUTH_COLUMNS)],
+        truth_boosts=truth_boosts,
         hidden=posts.merge(creators[["creator_id", "skin_b", "skin_g", "skin_r"]], on="creator_id", how="left"),
         advertisers=tuple(cast.advertisers),
     )

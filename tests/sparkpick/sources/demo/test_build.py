@@ -17,7 +17,8 @@ from sparkpick.sources.demo import build_world
 from sparkpick.sources.local import read_folder
 from tests.sparkpick.sources.demo.measures import clip_measures
 
-TABLE_FILES = ("creators", "partnerships", "posts", "metrics", "spark_results", "baselines", "truth")
+TABLE_FILES = ("creators", "partnerships", "posts", "metrics", "spark_results", "baselines", "spark_hourly", "truth",
+               "truth_boosts")
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame:

@@ -34,7 +34,8 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(settings) ->
     a = generate_tables(settings.world, "tiny", 3)
     b = generate_tables(settings.world, "tiny", 3)
     c = generate_tables(settings.world, "tiny", 4)
-    for name in ("creators", "partnerships", "posts", "metrics", "spark_results", "baselines", "truth"):
+    for name in ("creators", "partnerships", "posts", "metrics", "spark_results", "baselines", "spark_hourly", "truth",
+                 "truth_boosts"):
         assert to_csv_text(getattr(a, name)) == to_csv_text(getattr(b, name)), name
     assert to_csv_text(a.posts) != to_csv_text(c.posts)
 
@@ -192,3 +193,54 @@ def test_truth_covers_every_post_with_traits(small: WorldTables) -> None:
     assert t.loc[own.to_numpy(), "produced"].mean() > 0.6
     assert t.loc[~own.to_numpy(), "produced"].mean() < 0.35
     assert t.loc[own.to_numpy(), "produced"].mean() < 1.0 and t.loc[~own.to_numpy(), "produced"].any()
+
+
+HOURLY_COUNTS = ["spend", "impressions", "views_2s", "views_6s", "likes", "comments", "shares", "clicks", "conversions"]
+
+
+def test_hourly_rows_of_past_boosts_sum_exactly_to_their_results(settings, small: WorldTables) -> None:
+    h = small.spark_hourly
+    assert (h["hour_start"] == h["hour_start"].dt.floor("h")).all()
+    assert (h["hour_start"] + pd.Timedelta(hours=1) <= as_utc(settings.world.end)).all()
+    assert not h.duplicated(["post_id", "boosted_at", "hour_start"]).any()
+    assert (h[HOURLY_COUNTS] >= 0).all().all()
+    assert (h["views_2s"] <= h["impressions"]).all() and (h["views_6s"] <= h["views_2s"]).all()
+    sums = h.groupby(["post_id", "boosted_at"])[HOURLY_COUNTS].sum()
+    results = small.spark_results.set_index(["post_id", "boosted_at"])[HOURLY_COUNTS]
+    joined = results.merge(sums, left_index=True, right_index=True, how="left", suffixes=("", "_h"))
+    for col in HOURLY_COUNTS[1:]:
+        assert (joined[col] == joined[f"{col}_h"]).all(), col
+    np.testing.assert_array_equal(joined["spend"].to_numpy(), joined["spend_h"].round(2).to_numpy())
+    # the first row is the hour the boost started in
+    first = h.groupby(["post_id", "boosted_at"])["hour_start"].min().reset_index()
+    assert (first["hour_start"] == first["boosted_at"].dt.floor("h")).all()
+
+
+def test_live_boosts_run_at_the_world_end_without_results(settings, small: WorldTables) -> None:
+    end = as_utc(settings.world.end)
+    tb = small.truth_boosts
+    live = tb[tb["live"]]
+    assert len(live) >= small.posts["advertiser_id"].nunique() - 1  # about one per advertiser at least
+    assert (live["boosted_at"] >= end - pd.Timedelta(days=5)).all() and (live["planned_end"] > end).all()
+    keys = set(zip(small.spark_results["post_id"], small.spark_results["boosted_at"], strict=True))
+    assert not any(k in keys for k in zip(live["post_id"], live["boosted_at"], strict=True))
+    hourly_keys = set(zip(small.spark_hourly["post_id"], small.spark_hourly["boosted_at"], strict=True))
+    assert all(k in hourly_keys for k in zip(live["post_id"], live["boosted_at"], strict=True))
+    assert len(tb) == len(small.spark_results) + len(live)
+    assert (tb["true_cost_ratio"] > 0).all()
+
+
+def test_delivery_has_a_daily_rhythm_a_learning_phase_and_a_reporting_lag(small: WorldTables) -> None:
+    h = small.spark_hourly.merge(small.truth_boosts[["post_id", "boosted_at", "planned_end"]])
+    age = (h["hour_start"] - h["boosted_at"].dt.floor("h")) / pd.Timedelta(hours=1)
+    by_hour = h.groupby(h["hour_start"].dt.hour)["spend"].sum()
+    assert by_hour.max() > 2.5 * by_hour.min()  # evenings, not nights
+    # conversions per dollar on day one well below days 4-7 (learning), pooled over boosts
+    day1, settled = h[age < 24], h[(age >= 96) & (age < 168) & (h["hour_start"] < h["planned_end"])]
+    assert day1["conversions"].sum() / day1["spend"].sum() < 0.8 * settled["conversions"].sum() / settled["spend"].sum()
+    # conversions keep arriving after the spend stopped (reported late)
+    after = h[h["hour_start"] >= h["planned_end"]]
+    assert (after["spend"] == 0).all() and after["conversions"].sum() > 0
+    # the true settled cost ratio follows the post's expected uplift (truth side agrees with itself)
+    tb = small.truth_boosts.merge(small.truth[["post_id", "expected_uplift"]])
+    assert _spearman(-np.log(tb["true_cost_ratio"]), tb["expected_uplift"]) > 0.5
