@@ -20,7 +20,7 @@ import pandas as pd
 from sparkpick.contract import SPECS, TableSpec, typed_frame
 from sparkpick.errors import InputError, SparkpickError
 
-# The derived tables (the contract's six are named in `sparkpick.contract`) and their natural keys.
+# The derived tables (the contract tables are named in `sparkpick.contract`) and their natural keys.
 POST_VIDEOS = "post_videos"  # each post's video file, its content hash, size and mtime
 POST_VIDEOS_KEY = ("post_id",)
 VIDEO_FEATURES = "video_features"  # cues per video hash and feature version
@@ -136,7 +136,7 @@ class Warehouse:
         return self.con.execute(sql, params or []).df()
 
     def contract_tables(self) -> dict[str, pd.DataFrame]:
-        """All six contract tables, keyed by name."""
+        """All contract tables, keyed by name (an optional table never loaded reads empty)."""
         return {name: self.read(name) for name in SPECS}
 
     def count(self, table: str) -> int:

@@ -277,6 +277,21 @@ def validate_table(
         problems += unknown
         bad |= {p.row - 1 for p in unknown if p.row is not None}
 
+    for col in spec.columns:
+        if col.on_the_hour:
+            times = typed[col.name]
+            off = times.notna() & (times != times.dt.floor("h"))
+            for i in typed.index[off]:
+                problems.append(Problem(file, int(i) + 1, col.name,
+                                        f"{times[i]} is not on the hour (hourly rows start at HH:00:00)", keys.get(i)))
+                bad.add(int(i))
+    if "hour_start" in typed.columns and "boosted_at" in typed.columns:
+        early = typed["hour_start"] < typed["boosted_at"].dt.floor("h")
+        for i in typed.index[early]:
+            problems.append(Problem(file, int(i) + 1, "hour_start",
+                                    "hour_start is before the hour the boost started in (boosted_at)", keys.get(i)))
+            bad.add(int(i))
+
     for start, end in (("boosted_at", "ended_at"), ("period_start", "period_end")):
         if start in typed.columns and end in typed.columns:
             backwards = typed[end] < typed[start]

@@ -1,4 +1,4 @@
-"""The data contract: the six tables users fill, their columns, keys and checks.
+"""The data contract: the tables users fill, their columns, keys and checks.
 
 One `TableSpec` per table is the single source of truth: the contract check (`check.py`) parses with it,
 pandera schemas are built from it, and the warehouse creates its tables from it. `DTYPES` is the one map
@@ -41,6 +41,8 @@ class Column:
     nullable: bool = False
     allowed: tuple[str, ...] = ()
     non_negative: bool = False
+    # A time that must fall exactly on the hour (hourly reports).
+    on_the_hour: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,34 @@ BASELINES = TableSpec(
     key=("advertiser_id", "period_start"),
 )
 
+# A boost's delivery hour by hour (increments, not running totals), as reported so far: the live-boost
+# monitor's input. `post_id, boosted_at` name the boost as in spark_results (a live boost has no result row
+# yet); the first hour is the one the boost started in. A re-exported hour replaces the old one (upsert):
+# TikTok attributes conversions late and rewrites earlier hours. `conversions` are the report's
+# `conversion` metric, counted at the impression's time.
+SPARK_HOURLY = TableSpec(
+    "spark_hourly",
+    (
+        Column("post_id", "id"),
+        Column("boosted_at", "time"),
+        Column("hour_start", "time", on_the_hour=True),
+        _amount("spend"),
+        _count("impressions"),
+        _count("views_2s"),
+        _count("views_6s"),
+        _count("likes"),
+        _count("comments"),
+        _count("shares"),
+        _count("clicks"),
+        _count("conversions"),
+    ),
+    key=("post_id", "boosted_at", "hour_start"),
+    optional_file=True,
+    references=(("post_id", "posts", "post_id"),),
+)
+
 # In load order: a table's references point only to tables earlier in this tuple.
-TABLES: tuple[TableSpec, ...] = (CREATORS, PARTNERSHIPS, POSTS, METRICS, SPARK_RESULTS, BASELINES)
+TABLES: tuple[TableSpec, ...] = (CREATORS, PARTNERSHIPS, POSTS, METRICS, SPARK_RESULTS, BASELINES, SPARK_HOURLY)
 SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}
 
 
