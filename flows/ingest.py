@@ -20,6 +20,7 @@ from sparkpick.config import Home, Settings, load_settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.sources.local import read_folder
+from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import UpsertCounts, Warehouse
 
 DEMO_WORLD_DIR = "demo-world"
@@ -76,7 +77,7 @@ def _write_rejected(data: CheckedTables, home: Home, settings: Settings, source:
             [{"file": p.file, "row": None, "reasons": str(p), "values": json.dumps({})} for p in file_level]
         )
         rows = pd.concat([rows, extra], ignore_index=True)
-    rows.to_csv(path, index=False)
+    write_csv(path, rows)
     return path
 
 

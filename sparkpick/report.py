@@ -26,6 +26,7 @@ import jinja2
 import pandas as pd
 
 from sparkpick.contract import as_utc
+from sparkpick.spreadsheet import write_csv
 
 FLAG_COLUMNS: dict[str, tuple[str, str]] = {
     # shortlist column: (short label, what the marketer should do or know)
@@ -520,11 +521,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    """A table a person opens in a spreadsheet, written atomically (the one CSV writer for reports)."""
-    _write_atomic(path, frame.to_csv(index=False).encode("utf-8"))
 
 
 def _folder_date(folder: Path) -> str | None:

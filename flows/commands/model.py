@@ -133,8 +133,9 @@ def score(
         console.print(table)
         console.print("uplift: expected times cheaper per conversion than the advertiser's in-feed ads")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shortlist.to_csv(out, index=False)
+        from sparkpick.spreadsheet import write_csv
+
+        write_csv(out, shortlist)
         console.print(f"wrote {len(shortlist)} rows to {out}")
 
 
