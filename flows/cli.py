@@ -6,15 +6,14 @@ that a command like `video-features` starts quickly.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from flows.invocation import HOME_ENV, resolve
 from sparkpick.errors import InputError, SparkpickError
 
 app = typer.Typer(
@@ -23,34 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="sparkpick: rank organic TikTok posts by expected Spark Ad uplift.",
 )
-
-HOME_ENV = "SPARKPICK_HOME"
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What every command receives: where to write, which settings, whether to show tracebacks."""
-
-    home_dir: Path
-    config_file: Path | None
-    debug: bool
-
-    @property
-    def settings(self):
-        from sparkpick.config import load_settings
-
-        return load_settings(self.config_file)
-
-    @property
-    def home(self):
-        from sparkpick.config import Home
-
-        return Home.at(self.home_dir).ensure()
-
-
-def _inv(ctx: typer.Context) -> Invocation:
-    return ctx.obj
-
 
 @app.callback()
 def _root(
@@ -62,8 +33,7 @@ def _root(
     config: Annotated[Path | None, typer.Option(help="YAML file overlaid on configs/default.yaml.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
-    home_dir = home or Path(os.environ.get(HOME_ENV) or Path.cwd())
-    ctx.obj = Invocation(home_dir=home_dir, config_file=config, debug=debug)
+    ctx.obj = resolve(home, config, debug)
 
 
 def _echo_err(message: str) -> None:

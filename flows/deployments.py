@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 from prefect import flow
 
-from sparkpick.config import Home, Settings, load_settings
+from flows.invocation import child_environment, export, resolve
+from sparkpick.config import Home, Settings
 from sparkpick.errors import SparkpickError
 
 NIGHTLY = "nightly"
@@ -37,11 +38,10 @@ _STOP_TIMEOUT_S = 20.0
 @flow(name="train-weekly", validate_parameters=True)
 def train_weekly_flow(home_dir: str | None = None, config_file: str | None = None) -> dict[str, Any]:
     """Retrain the ranker on every finished boost; the promotion gate decides whether it becomes champion."""
-    from flows.nightly import _resolve_home
     from flows.train import train_model
 
-    settings = load_settings(Path(config_file) if config_file else None)
-    result = train_model(_resolve_home(home_dir), settings)
+    inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
+    result = train_model(inv.home, inv.settings)
     return {"model_version": result.model_version, "promoted_to": result.promoted_to,
             "reason": result.promotion_reason}
 
@@ -125,10 +125,9 @@ def local_prefect_server(
     Its database lives in `prefect_home` so flow-run history survives restarts.
     """
     prefect_home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != API_URL_ENV}
-    env.update({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "DO_NOT_TRACK": "1", "PREFECT_SERVER_API_HOST": SERVER_HOST,
-                "PREFECT_SERVER_API_PORT": str(port)})
+    env = child_environment({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                             "DO_NOT_TRACK": "1", "PREFECT_SERVER_API_HOST": SERVER_HOST,
+                             "PREFECT_SERVER_API_PORT": str(port)}, drop=(API_URL_ENV,))
     out = open(log_file or prefect_home / "server.log", "ab")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         [*_prefect_executable(), "server", "start", "--host", SERVER_HOST, "--port", str(port)],
@@ -193,7 +192,7 @@ def _serve(home: Home, settings: Settings, config_file: Path | None, url: str,
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     # Flow runs started by the runner are subprocesses: they read the API from the environment.
-    os.environ[API_URL_ENV] = url
+    export(API_URL_ENV, url)
     cfg = settings.nightly
     with temporary_settings(updates={PREFECT_API_URL: url}):
         deployments = build_deployments(home, settings, config_file)

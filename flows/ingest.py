@@ -7,7 +7,6 @@ Prefect wrapper with retries for the outside world.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
 
-from sparkpick.config import Home, Settings, load_settings
+from flows.invocation import resolve
+from sparkpick.config import Home, Settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.sources.local import read_folder
@@ -201,13 +202,12 @@ def _ingest_tiktok(
     return summary
 
 
-@task(retries=3, retry_delay_seconds=[5, 20, 60])
+@task
 def ingest_task(home_dir: str, config_file: str | None, source: str, skip_invalid: bool) -> dict[str, object]:
-    """Ingest with retries: the outside world (an API, a network folder) fails now and then."""
-    settings = load_settings(Path(config_file) if config_file else None)
-    # The flow is an entry point (top floor): the token is read here, by name from config, never logged.
-    token = os.environ.get(settings.tiktok.token_env) if source == "tiktok" else None
-    summary = ingest_source(Home.at(home_dir), settings, source, skip_invalid, access_token=token)
+    """Ingest with retries (`nightly.retries`, set by `ingest_flow`): the outside world fails now and then."""
+    # A flow run is an entry point: it resolves its invocation (the token too, never logged) like the CLI.
+    inv = resolve(home_dir, config_file)
+    summary = ingest_source(inv.home, inv.settings, source, skip_invalid, access_token=inv.access_token(source))
     get_run_logger().info("ingest %s: %s", source, "; ".join(summary.lines()) or "nothing new")
     return {"source": source, "new_rows": summary.new_rows, "rejected": summary.rejected,
             "tables": {k: str(v) for k, v in summary.counts.items()}}
@@ -218,5 +218,10 @@ def ingest_flow(
     home_dir: str, config_file: str | None = None, source: str | None = None, skip_invalid: bool = True
 ) -> dict[str, object]:
     """Gather what is new from the configured source into the warehouse."""
-    settings = load_settings(Path(config_file) if config_file else None)
-    return ingest_task(home_dir, config_file, source or settings.ingest.source, skip_invalid)
+    settings = resolve(home_dir, config_file).settings
+    cfg = settings.nightly
+    retrying = ingest_task.with_options(
+        retries=cfg.retries,
+        retry_delay_seconds=exponential_backoff(backoff_factor=cfg.retry_delay_s) if cfg.retry_delay_s else 0,
+    )
+    return retrying(home_dir, config_file, source or settings.ingest.source, skip_invalid)

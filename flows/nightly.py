@@ -13,11 +13,9 @@ after writing it); scoring or the report failing ends the night. One bad post or
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -27,15 +25,15 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from flows.invocation import resolve
 from flows.lock import LOCK_NAME, run_lock
-from sparkpick.config import Home, Settings, load_settings
+from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError, SparkpickError
 from sparkpick.report import ReportMeta, ReportPaths, top_picks_table, write_report
 
 T = TypeVar("T")
 log = logging.getLogger("sparkpick.nightly")
-HOME_ENV = "SPARKPICK_HOME"
 MAX_FAILURES_LISTED = 200
 
 
@@ -266,11 +264,6 @@ def run_nightly(
 
 
 # -- Prefect ---------------------------------------------------------------------------------------------
-def _resolve_home(home_dir: str | None) -> Home:
-    # Flows are entry points (like the CLI): the home may come from the environment here.
-    return Home.at(home_dir or os.environ.get(HOME_ENV) or Path.cwd())
-
-
 class PrefectRunner:
     """Runs each stage as a Prefect task with the configured retries and exponential back-off."""
 
@@ -317,13 +310,12 @@ def publish_artifacts(result: NightlyResult) -> None:
 def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None,
                      as_of: str | None = None) -> dict[str, Any]:
     """Ingest, featurize, score with the champion and write the shortlist report for one night."""
-    settings = load_settings(Path(config_file) if config_file else None)
-    home = _resolve_home(home_dir)
-    token = os.environ.get(settings.tiktok.token_env) if settings.ingest.source == "tiktok" else None
+    inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
+    settings = inv.settings
     result = run_nightly(
-        home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
+        inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
         runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
-        logger=get_run_logger(), access_token=token,
+        logger=get_run_logger(), access_token=inv.access_token(settings.ingest.source),
     )
     publish_artifacts(result)
     if result.stage_failures:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +37,7 @@ def register(app: typer.Typer) -> None:
         inv = ctx.obj
         settings, home = inv.settings, inv.home
         chosen = source or settings.ingest.source
-        token = os.environ.get(settings.tiktok.token_env) if chosen == "tiktok" else None
+        token = inv.access_token(chosen)
         console = Console()
         with progress_bar("Building the demo world", console) as progress:
             summary = ingest_source(

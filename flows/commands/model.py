@@ -1,12 +1,11 @@
 """`sparkpick train`, `sparkpick score` and `sparkpick ui`: the ranker's commands.
 
-The standard `MLFLOW_TRACKING_URI` environment variable is honoured here (the CLI layer) when the config
-leaves `mlflow.tracking_uri` empty; nothing deeper reads the environment.
+The MLflow store is the invocation's (`flows/invocation.py`): `mlflow.tracking_uri`, else the standard
+`MLFLOW_TRACKING_URI` environment variable, else the home's own store, the same for every command.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,21 +16,9 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sparkpick.config import Settings
 
-TRACKING_ENV = "MLFLOW_TRACKING_URI"
 UI_STOP_TIMEOUT_S = 10
 _METRIC_LABELS = {"ndcg_at_k": "NDCG@{k}", "precision_at_k": "precision@{k}", "captured_at_k": "captured@{k}"}
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    from sparkpick.config import with_overrides
-
-    settings = ctx.obj.settings
-    env_uri = os.environ.get(TRACKING_ENV)
-    if env_uri and not settings.mlflow.tracking_uri:
-        settings = with_overrides(settings, {"mlflow": {"tracking_uri": env_uri}})
-    return settings
 
 
 def metrics_table(metrics: pd.DataFrame, k: int, title: str):
@@ -62,7 +49,7 @@ def train(
 
     from flows.train import train_model
 
-    settings = _settings(ctx)
+    settings = ctx.obj.settings
     console = Console()
     with console.status("training the ranker and its baselines..."):
         result = train_model(ctx.obj.home, settings, until=until, promote=promote)
@@ -98,7 +85,7 @@ def score(
 
     from flows.train import score_candidates
 
-    settings = _settings(ctx)
+    settings = ctx.obj.settings
     top_k = top or settings.report.top_k
     if top_k <= 0:
         from sparkpick.errors import InputError
@@ -145,7 +132,7 @@ def ui(
     port: Annotated[int | None, typer.Option(help="Port (default: mlflow.ui_port).")] = None,
 ) -> None:
     """Start the MLflow UI on this home's store (loopback by default); Ctrl+C stops it."""
-    settings = _settings(ctx)
+    settings = ctx.obj.settings
     home = ctx.obj.home
     uri = home.tracking_uri(settings)
     command = [

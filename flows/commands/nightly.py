@@ -32,12 +32,12 @@ def nightly(
     Safe to repeat: the same night twice gives the same shortlist. A second run at the same time waits for
     the first (nightly.lock_timeout_s).
     """
-    import os
+    from flows.invocation import export
 
     # Prefect's temporary server (no PREFECT_API_URL) can take over 20 s to start on a busy 2-core machine.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    export("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180", keep_existing=True)
     # Offline by design: no usage analytics from the temporary server.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    export("PREFECT_SERVER_ANALYTICS_ENABLED", "false", keep_existing=True)
     import pandas as pd
     from rich.console import Console
 
@@ -59,8 +59,7 @@ def nightly(
     if prefect:
         from flows.nightly import nightly_flow
 
-        state = nightly_flow(home_dir=str(home.root), config_file=str(inv.config_file) if inv.config_file else None,
-                             as_of=moment.isoformat(), return_state=True)
+        state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), return_state=True)
         if not state.is_completed():
             error = state.result(raise_on_failure=False)
             failed.append(str(error) if isinstance(error, BaseException) else str(state.message))
@@ -70,8 +69,7 @@ def nightly(
         from flows.nightly import run_nightly
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        token = os.environ.get(settings.tiktok.token_env) if settings.ingest.source == "tiktok" else None
-        result = run_nightly(home, settings, as_of=moment, access_token=token)
+        result = run_nightly(home, settings, as_of=moment, access_token=inv.access_token(settings.ingest.source))
         failed += result.stage_failures
     _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone))
     if failed:

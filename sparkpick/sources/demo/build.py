@@ -122,10 +122,9 @@ def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) ->
         return
     queue = list(reversed(specs))
     errors: list[str] = []
-    env = {**os.environ, "OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1"}
     procs = [
         subprocess.Popen([sys.executable, "-m", "sparkpick.sources.demo.render"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, bufsize=0, env=env)
+                         stdout=subprocess.PIPE, bufsize=0)
         for _ in range(min(workers, len(specs)))
     ]
     selector = selectors.DefaultSelector()

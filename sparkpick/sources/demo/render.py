@@ -483,6 +483,8 @@ def serve() -> None:
 
     A failing clip is reported and the worker carries on with the next one.
     """
+    # Workers already run in parallel: OpenCV's own threads would only fight over the cores.
+    cv2.setNumThreads(1)
     for line in sys.stdin:
         if not line.strip():
             continue
