@@ -25,6 +25,7 @@ from features import creator as creator_mod
 from features import engagement, readiness
 from features.labels import grade, uplift_labels
 from features.quality import DataQualityReport, clean_metrics
+from features.video import VIDEO_PREFIX
 from sparkpick.config import FeaturesConfig, Settings
 from sparkpick.contract import SPECS
 from sparkpick.errors import InputError
@@ -41,7 +42,6 @@ DISPLAY_COLUMNS: tuple[str, ...] = (
     "engagement_rate", "auth_status", "video_status", "polish_score", "polish_reasons", "thumbnail_path",
 )
 VIDEO_DISPLAY: tuple[str, ...] = ("video_status", "polish_score", "polish_reasons", "thumbnail_path")
-VIDEO_PREFIX = "video_"
 # The polish score as a model input (the display column `polish_score` is not one), so that reasons can
 # name it; `video_decoded_s` says how much of the file decoded, a data-quality fact, not a content cue.
 POLISH_FEATURE = "video_polish_score"

@@ -31,6 +31,7 @@ from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError, SparkpickError
 from sparkpick.report import ReportMeta, ReportPaths, top_picks_table, write_report
+from sparkpick.shortlist import top_per_advertiser
 
 T = TypeVar("T")
 log = logging.getLogger("sparkpick.nightly")
@@ -148,13 +149,6 @@ def _failure_lines(summary: Any, attr: str) -> list[str]:
     return lines
 
 
-def _select_top(scored: pd.DataFrame, top_k: int) -> pd.DataFrame:
-    if scored.empty or "rank" not in scored.columns:
-        return scored
-    ordered = scored.sort_values(["advertiser_id", "rank"], kind="stable")
-    return ordered.groupby("advertiser_id", sort=False).head(top_k).reset_index(drop=True)
-
-
 # -- the night -------------------------------------------------------------------------------------------
 def run_nightly(
     home: Home,
@@ -236,7 +230,7 @@ def run_nightly(
         # 4. Score every advertiser's candidates with the champion. Without scores there is no shortlist.
         scored = timed("score", fns["score"], home, settings, as_of=as_of, top_k=None)
         result.candidates = len(scored)
-        shortlist = _select_top(scored, settings.report.top_k)
+        shortlist = top_per_advertiser(scored, settings.report.top_k)
         result.shortlist = shortlist
         if "model_version" in shortlist.columns and len(shortlist):
             result.model_version = str(shortlist["model_version"].iloc[0])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from prefect import flow
 
+from features.video import VIDEO_PREFIX
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # the models stack is imported when a command needs it, not a
     from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
-VIDEO_PREFIX = "video_"
 _REMOTE_SCHEMES = ("http://", "https://", "databricks")
 
 

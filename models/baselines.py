@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from features.video import VIDEO_PREFIX
 from models.ranker import DETERMINISTIC_PARAMS, as_feature_matrix
 
 ENGAGEMENT_RATE = "engagement_rate"
 VIEWS = "views"
 _ENGAGEMENTS = ("likes", "comments", "shares")
 # Feature-name markers of what comes from the video (the ablation drops these).
-VIDEO_PREFIX = "video_"
 POLISH_MARKER = "polish"
 
 

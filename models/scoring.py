@@ -11,6 +11,7 @@ import pandas as pd
 
 from models.explain import top_reasons
 from models.ranker import ScoringModel
+from sparkpick.shortlist import top_per_advertiser
 
 ADVERTISER = "advertiser_id"
 POST = "post_id"
@@ -62,4 +63,4 @@ def score_frame(
 
 def shortlist(scored: pd.DataFrame, top_k: int) -> pd.DataFrame:
     """The top `top_k` rows of each advertiser."""
-    return scored[scored["rank"] <= top_k].reset_index(drop=True)
+    return top_per_advertiser(scored, top_k)

@@ -26,6 +26,7 @@ import jinja2
 import pandas as pd
 
 from sparkpick.contract import as_utc
+from sparkpick.shortlist import top_per_advertiser
 from sparkpick.spreadsheet import write_csv
 
 FLAG_COLUMNS: dict[str, tuple[str, str]] = {
@@ -590,8 +591,7 @@ def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[di
     """The first picks per advertiser as plain rows (for a Prefect table artifact or a terminal)."""
     if shortlist.empty:
         return []
-    frame = shortlist.sort_values(["advertiser_id", "rank"], kind="stable")
-    frame = frame.groupby("advertiser_id", sort=True).head(per_advertiser)
+    frame = top_per_advertiser(shortlist, per_advertiser)
     rows: list[dict[str, Any]] = []
     for r in frame.to_dict("records"):
         rows.append({

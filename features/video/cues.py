@@ -25,6 +25,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
+from features.video import VIDEO_PREFIX
 from sparkpick.config import VideoConfig
 
 # Name -> plain-English description with its unit. The order is the column order of `video_features`.
@@ -76,8 +77,7 @@ CUE_DESCRIPTIONS: dict[str, str] = {
 }
 CUE_NAMES: tuple[str, ...] = tuple(CUE_DESCRIPTIONS)
 
-# Columns joined into the feature matrix carry this prefix (see `table.post_video_features`).
-VIDEO_PREFIX = "video_"
+# Columns joined into the feature matrix carry `VIDEO_PREFIX` (see `table.post_video_features`).
 VIDEO_FEATURE_DESCRIPTIONS: dict[str, str] = {
     **{f"{VIDEO_PREFIX}{name}": text for name, text in CUE_DESCRIPTIONS.items()},
     "polish_score": "how produced the video looks, 0 raw phone footage to 100 studio advert",
