@@ -89,14 +89,27 @@ VIDEO_FEATURE_DESCRIPTIONS: dict[str, str] = {
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
+def _exact_mean(values: np.ndarray) -> float:
+    """Mean of whole numbers (below 2^53 in total): exact, so the same whatever the summation order."""
+    return float(values.sum(dtype=np.float64)) / values.size
+
+
 def _flat_mask(g: np.ndarray, quantile: float) -> np.ndarray:
-    """Pixels whose Sobel gradient is at or below `quantile`: where noise, not texture, dominates."""
-    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    """Pixels whose Sobel gradient is at or below `quantile`: where noise, not texture, dominates.
+
+    `g` holds whole numbers (a uint8 frame as float32), so the squared gradient is exact at every step and
+    the mask is the same bit for bit on any machine. Not `cv2.magnitude`: its IPP square roots round
+    differently depending on the 32-byte alignment of the output buffer, which NumPy leaves to chance,
+    so pixels tied at the threshold flipped between runs and `noise` and `sharpness` moved in the fourth
+    digit. Comparing squares gives the same mask as comparing exact roots (sqrt is monotone).
+    """
+    sx, sy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    grad2 = cv2.add(cv2.multiply(sx, sx), cv2.multiply(sy, sy))  # at most 2 * 1020^2 < 2^24: exact
     # The threshold from every other pixel in each direction: the same quantile at a quarter of the cost
     # (a partial sort of the subsample, the lower of the two middle values as np.quantile's "lower").
-    sub = grad[::2, ::2].ravel()
+    sub = grad2[::2, ::2].ravel()
     k = min(sub.size - 1, int(quantile * (sub.size - 1)))
-    return grad <= np.partition(sub, k)[k]
+    return grad2 <= np.partition(sub, k)[k]
 
 
 def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
@@ -112,11 +125,13 @@ def sharpness(gray: np.ndarray, flat_quantile: float, noise_k: float) -> float:
 
 def _sharpness(g: np.ndarray, flat: np.ndarray, noise_k: float) -> float:
     lap = cv2.Laplacian(g, cv2.CV_32F, ksize=1)
-    lap2 = cv2.multiply(lap, lap)
-    # OpenCV's masked mean and clamped subtraction: no boolean-indexed copies of the frame.
-    floor = cv2.mean(lap2, mask=flat.view(np.uint8))[0] if flat.any() else 0.0
-    excess = cv2.max(cv2.subtract(lap2, noise_k * floor), 0.0)
-    return math.log10(1.0 + cv2.mean(excess)[0])
+    lap2 = cv2.multiply(lap, lap)  # whole numbers below 2^24: exact
+    # Sums of whole numbers are exact in float64 whatever their order (SIMD width, threads), so these
+    # means are the same bit for bit on any machine; the excess is summed as (sum above) - n * floor.
+    floor = noise_k * _exact_mean(lap2[flat]) if flat.any() else 0.0
+    above = lap2 > math.floor(floor)  # lap2 holds whole numbers: > floor(x) is > x
+    excess = float(lap2[above].sum(dtype=np.float64)) - floor * int(np.count_nonzero(above))
+    return math.log10(1.0 + excess / lap2.size)
 
 
 def noise_sigma(gray: np.ndarray, flat_quantile: float) -> float:
@@ -138,7 +153,7 @@ def _noise(g: np.ndarray, flat_full: np.ndarray) -> float:
     flat = flat_full[1:-1, 1:-1]
     if not flat.any():
         return float("nan")
-    return float(math.sqrt(math.pi / 2) * cv2.mean(response, mask=flat.view(np.uint8))[0] / 6.0)
+    return float(math.sqrt(math.pi / 2) * _exact_mean(response[flat]) / 6.0)
 
 
 def colourfulness(bgr: np.ndarray) -> float:
@@ -368,7 +383,7 @@ class MotionTracker:
 
     It runs on every decoded frame, so each step is a handful of OpenCV calls on a ~64 px float32
     frame (no NumPy temporaries): the mean-removed frame is computed once and reused as the next
-    step's reference.
+    step's reference. The plain difference is taken on the 8-bit frames themselves (exact).
     """
 
     cfg: VideoConfig
@@ -380,6 +395,7 @@ class MotionTracker:
     frame_times: list[float] = field(default_factory=list)
     brightness: list[float] = field(default_factory=list)
     _prev: np.ndarray | None = None  # previous frame, float32, mean removed
+    _prev_tiny: np.ndarray | None = None  # previous frame as given (uint8)
     _window: np.ndarray | None = None
 
     def add(self, t: float, tiny: np.ndarray) -> None:
@@ -389,10 +405,10 @@ class MotionTracker:
         cur = cv2.subtract(tiny, mean, dtype=cv2.CV_32F)
         self.frame_times.append(t)
         self.brightness.append(mean)
-        prev = self._prev
+        prev, prev_tiny = self._prev, self._prev_tiny
         prev_mean = self.brightness[-2] if len(self.brightness) > 1 else mean
-        self._prev = cur
-        if prev is None or prev.shape != cur.shape:
+        self._prev, self._prev_tiny = cur, tiny
+        if prev is None or prev_tiny is None or prev.shape != cur.shape:
             return
         window = None
         if self.cfg.phase_taper > 0:
@@ -404,9 +420,9 @@ class MotionTracker:
         (sx, sy), _response = cv2.phaseCorrelate(a, b, window)  # type: ignore[arg-type]
         h, w = cur.shape
         diag = math.hypot(h, w)
-        # Back to the original levels: |(cur + m1) - (prev + m0)|.
+        # On the 8-bit frames: a sum of whole numbers, exact and the same on any machine.
+        diff = cv2.norm(tiny, prev_tiny, cv2.NORM_L1) / tiny.size
         step = mean - prev_mean
-        diff = cv2.norm(cur + step if step else cur, prev, cv2.NORM_L1) / cur.size
         residual = diff
         mx, my = math.ceil(abs(sx)) + 1, math.ceil(abs(sy)) + 1
         if mx < w // 4 and my < h // 4:
