@@ -21,13 +21,15 @@ CPA), the scores table's unit, so positive = cheaper than in-feed ads):
   out) is the signals' likelihood term, used when the regression's residual spread is below the
   population's.
 - The posterior on a grid of `u` gives `estimated_uplift` (median) and `low`/`high`.
-- Decisions are anytime-valid tests, not thresholds on the estimate. `pause`: the e-process
-  `int (lambda1 / lambda0)^C exp(-(lambda1 - lambda0) E) dpi(lambda1)` with `pi` the prior restricted to
-  `lambda1 < lambda0`; for any true rate `lambda >= lambda0` each term is a nonnegative supermartingale
-  in T, so by Ville's inequality the chance it ever reaches 1 / alpha is at most alpha, however often it
-  is checked. `scale`: the mirror test against "the in-feed CPA is at most (1 + margin) x the boost's",
-  with enough conversions. The e-processes use the prior (fixed before the boost's own data), never the
-  signals or the posterior, which would break their validity.
+- Decisions are anytime-valid tests, not thresholds on the estimate. `pause` tests H0: lambda >= lambda0
+  with the mean of two e-processes: the mixture `int (lambda1 / lambda0)^C exp(-(lambda1 - lambda0) E)
+  dpi(lambda1)` with `pi` the prior restricted to `lambda1 < lambda0`, and a predictable plug-in that,
+  hour by hour, bets on the rate the posterior before that hour expects (fast signals included; see
+  `_plug_in`). For any true rate `lambda >= lambda0` both are nonnegative supermartingales in T, so by
+  Ville's inequality the chance their mean ever reaches 1 / alpha is at most alpha, however often it is
+  checked. `scale` is the mirror test against "the in-feed CPA is at most (1 + margin) x the boost's",
+  with enough conversions. Their validity rests on the norms (lag, learning) being right: they are
+  learnt from other, finished boosts, never from the boost under test.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ OUTPUT_COLUMNS = ["advertiser_id", "post_id", "boosted_at", "as_of", "hours_live
                   "baseline_cpa", "predicted_uplift", "estimated_uplift", "low", "high", "decision", "reason"]
 # Posterior grid on the log uplift: +-4 covers 55x dearer to 55x cheaper, in steps of 0.5 %.
 U_GRID = np.linspace(-4.0, 4.0, 1601)
+# The plug-in e-processes bet on a grid 8x coarser, for blocks of this many boosts at once.
+PLUG_IN_STEP = 8
+PLUG_IN_CHUNK = 32
 # Half a pseudo-conversion keeps the log rate of a boost without conversions finite (Jeffreys-like).
 HALF = 0.5
 
@@ -392,6 +397,69 @@ def _log_e_value(log_prior: np.ndarray, region: np.ndarray, conversions: np.ndar
     return logsumexp(w + np.where(region[None, :], log_lr, -np.inf), axis=1)
 
 
+def _plug_in(grid: _Grid, norms: DeliveryNorms, log_prior: np.ndarray, rate0: np.ndarray,
+             base_counts: dict[str, np.ndarray], margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """log of the predictable plug-in e-processes (pause, scale) of each boost, replayed hour by hour.
+
+    Hour t bets on the alternative rate ratio r_t = E[exp(u - shift) | u on the alternative's side, data
+    before t] (the posterior before the hour, fast signals included), multiplying by
+    r_t^c_t exp(-(r_t - 1) x_t), c_t being the conversions reported in the hour and x_t those expected at
+    the null rate: for a true rate on the null's side each factor has mean at most 1 whatever was chosen
+    before, so the product is a test supermartingale. The bets use a coarser grid (they need no precision).
+    """
+    last = grid.keys["last_index"].to_numpy()
+    n_b, width = grid.values["spend"].shape
+    pause, scale = np.zeros(n_b), np.zeros(n_b)
+    u = U_GRID[::PLUG_IN_STEP]
+    lp_prior = log_prior[:, ::PLUG_IN_STEP]
+    live = np.arange(width)[None, :] <= last[:, None]
+    sm = grid.values["spend"] * norms.multiplier(np.arange(width))[None, :]
+    dexp = np.zeros((n_b, width))
+    for i in np.flatnonzero(np.isfinite(rate0)):
+        dexp[i] = rate0[i] * np.convolve(sm[i], norms.lag_kernel)[:width]
+    dexp = np.where(live, dexp, 0.0)
+    conv = np.where(live, grid.values["conversions"], 0.0)
+
+    def before(a: np.ndarray) -> np.ndarray:  # totals known before each hour
+        return np.concatenate([np.zeros((n_b, 1)), np.cumsum(a, axis=1)[:, :-1]], axis=1)
+
+    cum = {c: before(grid.values[c]) for c in HOURLY_COUNTS}
+    _, m_t, p_t = _signal_evidence(norms.fast, cum, {c: v[:, None] for c, v in base_counts.items()})
+    x_before = before(dexp)
+    for lo in range(0, n_b, PLUG_IN_CHUNK):
+        sl = slice(lo, lo + PLUG_IN_CHUNK)
+        lp = (lp_prior[sl, None, :] + cum["conversions"][sl, :, None] * u - x_before[sl, :, None] * np.exp(u)
+              - 0.5 * p_t[sl, :, None] * (u - m_t[sl, :, None]) ** 2)
+        for out, region, shift in ((pause, u < 0, 0.0), (scale, margin < u, margin)):
+            w = lp[:, :, region]
+            w = np.exp(w - w.max(axis=2, keepdims=True))
+            r = (w @ np.exp(u[region] - shift)) / w.sum(axis=2)
+            out[sl] = (conv[sl] * np.log(r) - (r - 1.0) * dexp[sl] * np.exp(shift)).sum(axis=1)
+    ok = np.isfinite(rate0)
+    return np.where(ok, pause, 0.0), np.where(ok, scale, 0.0)
+
+
+def _signal_evidence(fast: FastSignalModel | None, counts: dict[str, np.ndarray], base: dict[str, np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the fast signals say about the uplift: the regression's prediction, and the mean and precision
+    of the Gaussian likelihood p(u | signals) / p(u) (precision 0 where the signals say nothing)."""
+    shape = np.shape(counts["impressions"])
+    signal, mean, prec = np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
+    if fast is None or not fast.informative:
+        return signal, mean, prec
+    x, xvar = _fast_features({k: np.ravel(v) for k, v in counts.items()},
+                             {k: np.broadcast_to(v, shape).ravel() for k, v in base.items()})
+    ok = np.isfinite(x).all(axis=1)
+    design = np.column_stack([np.ones(len(x)), np.nan_to_num(x)])
+    pred = design @ fast.coef
+    var = fast.resid_var + np.einsum("ij,jk,ik->i", design, fast.cov, design) + (xvar * fast.coef[1:] ** 2).sum(1)
+    p = 1.0 / var - 1.0 / fast.population_var
+    ok &= p > 0
+    signal = np.where(ok, pred, np.nan)
+    mean = np.where(ok, (pred / var - fast.population_mean / fast.population_var) / np.where(ok, p, 1.0), 0.0)
+    return signal.reshape(shape), mean.reshape(shape), np.where(ok, p, 0.0).reshape(shape)
+
+
 def _money(x: float) -> str:
     return f"${x:,.0f}" if x >= 10 else f"${x:,.2f}"
 
@@ -466,21 +534,9 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     mean0, sd0, source = _prior_for(boosts, norms, settings, band_coverage)
     log_prior = _normal_logpdf(U_GRID[None, :], mean0[:, None], sd0[:, None])
     log_post = log_prior + conv[:, None] * U_GRID[None, :] - expected[:, None] * np.exp(U_GRID)[None, :]
-    signal = np.full(len(boosts), np.nan)
-    fast = norms.fast
-    if fast is not None and fast.informative:
-        base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
-        x, xvar = _fast_features(totals, base_counts)
-        ok = np.isfinite(x).all(axis=1)
-        design = np.column_stack([np.ones(len(x)), np.nan_to_num(x)])
-        signal = np.where(ok, design @ fast.coef, np.nan)
-        var = fast.resid_var + np.einsum("ij,jk,ik->i", design, fast.cov, design) + (xvar * fast.coef[1:] ** 2).sum(1)
-        # p(u | signals) / p(u): a Gaussian likelihood with precision 1/var - 1/population_var (when > 0).
-        prec = 1.0 / var - 1.0 / fast.population_var
-        ok &= prec > 0
-        lik_mean = np.where(ok, (signal / var - fast.population_mean / fast.population_var) / np.where(ok, prec, 1), 0)
-        term = -0.5 * np.where(ok, prec, 0)[:, None] * (U_GRID[None, :] - lik_mean[:, None]) ** 2
-        log_post = log_post + term
+    base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
+    signal, lik_mean, prec = _signal_evidence(norms.fast, totals, base_counts)
+    log_post = log_post - 0.5 * prec[:, None] * (U_GRID[None, :] - lik_mean[:, None]) ** 2
     post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
     cdf = np.cumsum(post, axis=1)
     cdf /= cdf[:, -1:]
@@ -492,8 +548,12 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     estimate, low, high = quantile(0.5), quantile(tail), quantile(1 - tail)
     prob_dearer = cdf[:, np.searchsorted(U_GRID, 0.0) - 1]
     margin = float(np.log1p(settings.scale_margin))
+    # Each decision's e-process is the mean of two: the prior mixture and the predictable plug-in.
     log_e_pause = _log_e_value(log_prior, U_GRID < 0, conv, expected, 0.0)
     log_e_scale = _log_e_value(log_prior, margin < U_GRID, conv, expected, margin)
+    plug_pause, plug_scale = _plug_in(grid, norms, log_prior, rate0, base_counts, margin)
+    log_e_pause = np.logaddexp(log_e_pause, plug_pause) - np.log(2)
+    log_e_scale = np.logaddexp(log_e_scale, plug_scale) - np.log(2)
     hours_live = ((t - pd.to_datetime(boosts["boosted_at"])) / HOUR).to_numpy()
 
     decisions, reasons = [], []

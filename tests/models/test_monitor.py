@@ -127,16 +127,25 @@ def test_lag_correction_keeps_an_early_lagged_boost_from_looking_dearer(norms: m
     assert naive["estimated_uplift"].median() < out["estimated_uplift"].median() - 0.2
 
 
+def _false_pause_check(norms: monitor.DeliveryNorms, config: MonitorSettings, at_par: int, cheaper: int,
+                       seed: int) -> None:
+    start = T_NORMS
+    hourly, boosts = _live(seed, [0.0] * at_par + [0.3] * cheaper, start, 96, 8.0)
+    paused, _ = _ever_paused(hourly, boosts, norms, config, start, range(6, 97))
+    alpha = 1 - config.pause_confidence
+    assert paused[:at_par].mean() <= alpha + 2 * np.sqrt(alpha * (1 - alpha) / at_par)
+    assert paused[at_par:].mean() <= alpha / 2
+
+
 def test_false_pauses_stay_below_alpha_under_hourly_looks(norms: monitor.DeliveryNorms, settings: Settings) -> None:
     """Boosts exactly as good as in-feed ads (the hardest honest case) and cheaper ones, looked at every hour
     for 96 hours: the share ever paused stays within alpha (plus binomial noise)."""
-    start = T_NORMS
-    uplifts = [0.0] * 80 + [0.3] * 40
-    hourly, boosts = _live(6, uplifts, start, 96, 8.0)
-    paused, _ = _ever_paused(hourly, boosts, norms, settings.monitor, start, range(6, 97))
-    alpha = 1 - settings.monitor.pause_confidence
-    assert paused[:80].mean() <= alpha + 2 * np.sqrt(alpha * (1 - alpha) / 80)
-    assert paused[80:].sum() == 0
+    _false_pause_check(norms, settings.monitor, at_par=60, cheaper=20, seed=6)
+
+
+@pytest.mark.slow
+def test_false_pauses_stay_below_alpha_on_many_boosts(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    _false_pause_check(norms, settings.monitor, at_par=400, cheaper=100, seed=16)
 
 
 def test_bad_boosts_get_paused(norms: monitor.DeliveryNorms, settings: Settings) -> None:
