@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -17,6 +18,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
+
+from models.sparkpick_ranker_pyfunc import (
+    as_feature_matrix,
+    calibrate,
+    mean_score,
+    read_ranker,
+    score_position,
+    write_ranker,
+)
 
 # LightGBM's default label_gain has 31 entries (2^i - 1 for i < 31): grades must stay below it.
 MAX_GRADE = 30
@@ -72,20 +82,6 @@ def check_grades(y: np.ndarray) -> np.ndarray:
     if y.size and (y.min() < 0 or y.max() > MAX_GRADE):
         raise ValueError(f"Relevance grades must lie in 0..{MAX_GRADE}, got {y.min()}..{y.max()}.")
     return y.astype(np.int32)
-
-
-def as_feature_matrix(frame: pd.DataFrame, features: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """The feature columns in model order as float64 (booleans 0/1, missing stays NaN)."""
-    missing = [f for f in features if f not in frame.columns]
-    if missing:
-        raise ValueError(f"Feature columns missing from the frame: {', '.join(missing)}.")
-    out = {}
-    for name in features:
-        col = frame[name]
-        if col.dtype == bool or str(col.dtype) == "boolean":
-            col = col.astype("Float64")
-        out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=frame.index)
 
 
 def gain_params(kind: str) -> dict[str, Any]:
@@ -306,27 +302,10 @@ class ScoreCalibration:
 
     def position(self, scores: np.ndarray) -> np.ndarray:
         """Each score's percentile (0..1) among the reference scores (the score itself without one)."""
-        scores = np.asarray(scores, dtype=float)
-        if not self.reference:
-            return scores
-        ref = np.asarray(self.reference, dtype=float)
-        # Tied reference scores share their mean percentile (np.interp needs increasing points).
-        values, inverse = np.unique(ref, return_inverse=True)
-        pct = np.bincount(inverse, weights=percentile_grid(len(ref))) / np.bincount(inverse)
-        return np.interp(scores, values, pct)
+        return score_position(scores, self.reference)
 
     def predict(self, scores: np.ndarray) -> pd.DataFrame:
-        x = self.position(scores)
-        mean = np.interp(x, self.knots_x, self.knots_y)
-        inner_edges = np.asarray(self.bin_edges[1:-1])
-        bins = np.searchsorted(inner_edges, x, side="right")
-        return pd.DataFrame(
-            {
-                "predicted_uplift": mean,
-                "uplift_low": mean + np.asarray(self.low)[bins],
-                "uplift_high": mean + np.asarray(self.high)[bins],
-            }
-        )
+        return calibrate(scores, self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -342,11 +321,6 @@ class ScoreCalibration:
             bin_edges=tuple(data["bin_edges"]), low=tuple(data["low"]), high=tuple(data["high"]),
             coverage=float(data["coverage"]), reference=tuple(data.get("reference", ())),
         )
-
-
-def percentile_grid(n: int) -> np.ndarray:
-    """Mid-point percentiles of n sorted values: (i + 0.5) / n."""
-    return (np.arange(n) + 0.5) / max(n, 1)
 
 
 def percentiles(values: np.ndarray) -> np.ndarray:
@@ -414,7 +388,8 @@ class ScoringModel:
     """What is registered and served: the ensemble's boosters at their tree counts, its features and
     the calibration. The score is the boosters' mean.
 
-    Both sparkpick's own scoring and the MLflow pyfunc wrapper go through `predict`, so they agree.
+    sparkpick's own scoring and the registered MLflow model compute through the same functions
+    (`models/sparkpick_ranker_pyfunc.py`), so they agree.
     """
 
     boosters: tuple[lgb.Booster, ...]
@@ -447,8 +422,7 @@ class ScoringModel:
         return as_feature_matrix(frame, self.feature_names)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        X = self.matrix(frame)
-        return np.mean([b.predict(X) for b in self.boosters], axis=0)
+        return mean_score(self.boosters, self.matrix(frame))
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`score` (orders candidates), `predicted_uplift` with `uplift_low`/`uplift_high`, row-aligned."""
@@ -466,6 +440,21 @@ class ScoringModel:
         X = self.matrix(frame)
         values = np.mean([b.predict(X, pred_contrib=True) for b in self.boosters], axis=0)
         return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
+
+    def save(self, folder: Path) -> Path:
+        """The model as plain files in `folder`: what the registered model carries (see
+        `models/sparkpick_ranker_pyfunc.py`)."""
+        return write_ranker(folder, self.boosters, self.feature_names, self.calibration.to_dict(),
+                            self.feature_version, self.metadata)
+
+    @classmethod
+    def load(cls, folder: Path) -> ScoringModel:
+        files = read_ranker(folder)
+        return cls(
+            boosters=files["boosters"], feature_names=files["features"],
+            calibration=ScoreCalibration.from_dict(files["calibration"]),
+            feature_version=files["feature_version"], metadata=files["metadata"],
+        )
 
     def to_json(self) -> str:
         return json.dumps(

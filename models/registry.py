@@ -1,10 +1,11 @@
 """Everything that touches MLflow: the tracking store, the training run's record, the model registry,
 the promotion gate and loading a served model. No other module in `models/` imports MLflow.
 
-The registered model is a `mlflow.pyfunc` model wrapping `ScoringModel` (booster at its best iteration,
-feature list, score calibration) stored as one JSON artifact. `mlflow.pyfunc.load_model(uri).predict(df)`
-returns `score`, `predicted_uplift`, `uplift_low`, `uplift_high`, computed by the same code sparkpick's own
-scoring runs, so both agree exactly.
+The registered model is a `mlflow.pyfunc` model logged from code: `models/sparkpick_ranker_pyfunc.py` travels
+with it, its boosters, feature list and calibration are plain files beside it, and it declares (pinned) the
+packages it needs. So it loads where sparkpick is not installed (a notebook, `mlflow models serve`), and
+`mlflow.pyfunc.load_model(uri).predict(df)` returns `score`, `predicted_uplift`, `uplift_low`, `uplift_high`
+through the same functions sparkpick's own scoring runs: both agree exactly.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM, disable_logging, enable_logging
 
+from models import sparkpick_ranker_pyfunc
 from models.evaluate import ranking_metrics
 from models.explain import shap_summary
 from models.plots import gain_curve_figure, importance_figure, shap_beeswarm_figure
@@ -49,11 +51,12 @@ from sparkpick.errors import InputError, SparkpickError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-MODEL_ARTIFACT = "scoring_model.json"
+# The model's code, logged with it (it imports only the requirements below).
+MODEL_CODE = Path(sparkpick_ranker_pyfunc.__file__)
 PROMOTION_MODES = ("auto", "never", "force")
 GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
 # The logged model's requirements, pinned to the versions it was trained with (inferring them costs
-# seconds per run). Loading it also needs sparkpick itself importable (its `models` package).
+# seconds per run). They are all it needs: sparkpick itself is not one of them.
 _REQUIRED_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
 _SECRET_WORDS = ("password", "secret", "api_key", "access_token")
 _INPUT_EXAMPLE_ROWS = 5
@@ -73,7 +76,8 @@ def pip_requirements() -> list[str]:
 
 
 class RankerPyfunc(mlflow.pyfunc.PythonModel):
-    """The MLflow face of `ScoringModel`: predict(frame of features) -> scores and calibrated uplift."""
+    """The pickled pyfunc of models registered before the model travelled (one `scoring_model.json`
+    artifact): kept so that such a champion still loads and scores here. New models are logged from code."""
 
     def load_context(self, context: Any) -> None:
         self.model = ScoringModel.from_json(Path(context.artifacts["scoring_model"]).read_text())
@@ -368,9 +372,16 @@ def load_model(client: MlflowClient, uri: str) -> ServedModel:
     except (MlflowException, OSError) as exc:
         raise InputError(f"Cannot load the model {uri}: {exc}") from exc
     inner = pyfunc.unwrap_python_model()
-    if not isinstance(inner, RankerPyfunc):
+    if isinstance(inner, RankerPyfunc):
+        model = inner.model
+    elif isinstance(getattr(inner, "folder", None), Path):
+        try:
+            model = ScoringModel.load(inner.folder)
+        except ValueError as exc:
+            raise InputError(f"{uri} is not a sparkpick ranker: {exc}") from exc
+    else:
         raise InputError(f"{uri} is not a sparkpick ranker (it wraps {type(inner).__name__}).")
-    return ServedModel(model=inner.model, uri=uri, name=name, version=version, run_id=run_id)
+    return ServedModel(model=model, uri=uri, name=name, version=version, run_id=run_id)
 
 
 def check_feature_version(served: ServedModel, current: str) -> None:
@@ -444,14 +455,13 @@ def log_training_run(
         mlflow.log_text(fitted.metrics.to_csv(), "evaluation/metrics.csv")
         mlflow.log_text(summary.to_csv(), "evaluation/shap_summary.csv")
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / MODEL_ARTIFACT
-            path.write_text(model.to_json())
+            folder = model.save(Path(tmp) / sparkpick_ranker_pyfunc.ARTIFACT_KEY)
             example = model.matrix(fitted.valid).head(_INPUT_EXAMPLE_ROWS)  # float64 already
             with _unprinted():
                 info = mlflow.pyfunc.log_model(
                     name="model",
-                    python_model=RankerPyfunc(),
-                    artifacts={"scoring_model": str(path)},
+                    python_model=MODEL_CODE,
+                    artifacts={sparkpick_ranker_pyfunc.ARTIFACT_KEY: str(folder)},
                     signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
                     input_example=example,
                     pip_requirements=pip_requirements(),

@@ -125,7 +125,12 @@ def test_run_is_recorded_registered_and_served(
     # the artifacts really are files under the store's folder
     pngs = list(root.rglob("gain_curve.png"))
     assert pngs and pngs[0].stat().st_size > 1000
-    assert list(root.rglob("scoring_model.json"))
+    # the model travels: its code and its files (boosters, calibration, feature list) are in the model folder
+    code = next(root.rglob("sparkpick_ranker_pyfunc.py"))
+    files = code.parent / "artifacts" / "ranker"
+    assert sorted(p.name for p in files.iterdir()) == ["booster_0.txt", "booster_1.txt", "calibration.json",
+                                                      "features.json"]
+    assert json.loads((files / "features.json").read_text())["features"] == FEATURES
     assert list(root.rglob("MLmodel"))
     requirements = next(root.rglob("requirements.txt")).read_text()
     assert "lightgbm==" in requirements and "scikit-learn==" in requirements
@@ -264,3 +269,25 @@ def test_validation_promises_and_track_record_on_the_serving_version(
         tags = client.get_model_version("sparkpick-ranker", logged.model_version).tags
         assert tags["track_record.count"] == "41" and tags["track_record.summary"] == "next night"
         assert tags["track_record.as_of"].startswith("2026-10-02")
+
+
+def test_a_champion_registered_before_the_model_travelled_still_loads(
+    boosts, fast: Settings, store: tuple[str, Path], tmp_path: Path
+) -> None:
+    # the earlier format: a pickled `RankerPyfunc` with the whole model in one `scoring_model.json`
+    fitted = fit_models(boosts(n_weeks=10, seed=5), FEATURES, fast.ranker, "test-v1")
+    path = tmp_path / "scoring_model.json"
+    path.write_text(fitted.scoring_model.to_json())
+    uri, root = store
+    with registry.tracking(uri) as client:
+        exp = registry.ensure_experiment(client, "sparkpick", root)
+        with mlflow.start_run(experiment_id=exp):
+            info = mlflow.pyfunc.log_model(name="model", python_model=registry.RankerPyfunc(),
+                                           artifacts={"scoring_model": str(path)},
+                                           registered_model_name="sparkpick-ranker")
+        registry.apply_promotion(client, "sparkpick-ranker", str(info.registered_model_version),
+                                 registry.PromotionDecision("champion", "first"))
+        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    valid = fitted.valid
+    assert np.array_equal(served.model.scores(valid), fitted.scoring_model.scores(valid))
+    assert served.model.feature_version == "test-v1"
