@@ -8,15 +8,19 @@ score up the most; if fewer than `n` did, the strongest ones holding it back fol
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+from sparkpick.report import ratio_phrase
 
 BIAS = "bias"
 
 
 def format_value(value: object) -> str:
-    """A feature value as a person reads it: thousands separated, small numbers to 3 significant digits."""
+    """A number as a person reads it: thousands separated, small numbers to 2 significant digits."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "unknown"
     if isinstance(value, bool | np.bool_):
@@ -31,10 +35,27 @@ def format_value(value: object) -> str:
         return f"{int(number):,}"
     if abs(number) >= 100:
         return f"{number:,.0f}"
-    return f"{number:.3g}"
+    return f"{number:.2g}" if abs(number) < 10 else f"{number:.0f}"
 
 
-# Marketer's words for the video cues whose full descriptions are measurement recipes.
+def percent(fraction: float) -> str:
+    """0.43 -> "43%", 0.042 -> "4.2%", 0.0042 -> "0.42%"."""
+    p = 100 * fraction
+    return f"{p:.0f}%" if abs(p) >= 10 else f"{p:.1f}%" if abs(p) >= 1 else f"{p:.2f}%"
+
+
+def typical(z: float) -> str:
+    """A robust z-score against the usual as words."""
+    if z >= 2:
+        return "far above usual"
+    if z >= 1:
+        return "above usual"
+    if z > -1:
+        return "about usual"
+    return "below usual" if z > -2 else "far below usual"
+
+
+# Marketer's words for model inputs whose descriptions are measurement recipes.
 PLAIN_LABELS: dict[str, str] = {
     "video_sharpness": "picture sharpness",
     "video_noise": "sensor grain (phone footage)",
@@ -42,14 +63,22 @@ PLAIN_LABELS: dict[str, str] = {
     "video_saturation": "colour saturation",
     "video_brightness": "brightness",
     "video_contrast": "contrast",
+    "video_highlights_clipped": "blown-out highlights",
+    "video_shadows_clipped": "crushed shadows",
     "video_edge_density": "visual busyness",
-    "video_text_coverage": "text overlays on screen",
-    "video_text_frame_share": "share of frames with text or graphics",
-    "video_face_share": "face on camera",
+    "video_text_coverage": "screen area under text overlays",
+    "video_text_frame_share": "frames with text or graphics",
+    "video_face_share": "frames with a face on camera",
     "video_face_size": "face size (close-up)",
-    "video_cuts_per_10s": "hard cuts per 10 s (editing pace)",
+    "video_faces_per_frame": "faces on screen",
+    "video_letterbox_share": "letterbox bars (landscape footage)",
+    "video_has_audio": "has sound",
+    "video_vertical": "vertical video",
+    "video_native_vertical": "shot vertical (not cropped landscape)",
+    "video_duration_s": "video length",
+    "video_cuts_per_10s": "editing pace",
     "video_hard_cuts": "hard cuts",
-    "video_mean_shot_s": "average shot length (s)",
+    "video_mean_shot_s": "average shot length",
     "video_shake": "handheld camera shake",
     "video_camera_motion": "camera movement",
     "video_motion_energy": "movement on screen",
@@ -60,19 +89,106 @@ PLAIN_LABELS: dict[str, str] = {
     "video_hook_cuts": "cuts in the first seconds",
     "video_hook_face_share": "face in the first seconds",
     "video_hook_text_coverage": "text in the first seconds",
-    "video_polish_score": "polish score (0 phone footage, 100 studio ad)",
+    "video_polish_score": "polish score",
 }
+# How a value reads, where its description's unit does not say: "percent" (a 0-1 share), "seconds",
+# "per10s", "times" (a ratio), "of100", or "standing" (a lab scale nobody outside it can read: only where
+# the post stands among the candidates is shown).
+VALUE_KINDS: dict[str, str] = {
+    "video_sharpness": "standing", "video_noise": "standing", "video_colourfulness": "standing",
+    "video_edge_density": "standing", "video_shake": "standing", "video_camera_motion": "standing",
+    "video_motion_energy": "standing", "video_exposure_drift": "standing",
+    "video_hook_motion_energy": "standing", "video_faces_per_frame": "standing",
+    "video_brightness": "standing", "video_contrast": "standing",
+    "video_saturation": "percent", "video_highlights_clipped": "percent", "video_shadows_clipped": "percent",
+    "video_text_coverage": "percent", "video_text_frame_share": "percent", "video_face_share": "percent",
+    "video_face_size": "percent", "video_letterbox_share": "percent", "video_static_share": "percent",
+    "video_hook_face_share": "percent", "video_hook_text_coverage": "percent",
+    "video_duration_s": "seconds", "video_mean_shot_s": "seconds", "video_cuts_per_10s": "per10s",
+    "video_hook_motion_ratio": "times", "video_polish_score": "of100",
+}
+_UNIT = re.compile(r"\s*\(([^()]*)\)\s*$")
+_LOG_RATIO = "log cost ratio"
+
+
+def _unit(description: str) -> str:
+    found = _UNIT.search(description)
+    return found.group(1).strip().lower() if found else ""
+
+
+def _kind(feature: str, description: str) -> str:
+    if feature in VALUE_KINDS:
+        return VALUE_KINDS[feature]
+    unit = _unit(description)
+    if unit == _LOG_RATIO:
+        return "log_ratio"
+    if unit == "robust z-score":
+        return "z"
+    if unit in ("fraction", "0-1") or "per view" in description:
+        return "percent"
+    return {"seconds": "seconds", "hours": "hours", "days": "days", "views/hour": "per_hour"}.get(unit, "number")
+
+
+def reading(feature: str, value: object, description: str) -> str | None:
+    """The value in a marketer's words ("4.2%", "about usual", "12 s"), or None when its scale means
+    nothing outside the lab (then only where it stands among the candidates is worth saying)."""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number):
+        return "unknown"
+    x = float(number)
+    kind = _kind(feature, description)
+    if kind == "standing":
+        return None
+    if kind == "log_ratio":
+        return cost_phrase(math.exp(min(max(x, -20.0), 20.0)))  # no overflow on a wild value
+    if kind == "z":
+        return typical(x)
+    if kind == "percent":
+        return percent(x)
+    if kind == "seconds":
+        return f"{x:.0f} s" if abs(x) >= 10 else f"{x:.1f} s"
+    if kind == "per10s":
+        return f"{x:.1f} cuts per 10 s"
+    if kind == "times":
+        return f"{x:.1f}x"
+    if kind == "of100":
+        return f"{x:.0f} of 100"
+    if kind == "hours":
+        return f"{x / 24:.0f} days" if x >= 72 else f"{x:.0f} h"
+    if kind == "days":
+        return f"{x:.0f} days"
+    if kind == "per_hour":
+        return f"{format_value(round(x))} an hour"
+    if 0 < abs(x) < 1:  # a fraction of a count, a day or a post reads as a bare fraction
+        return "under 1" if x > 0 else "just below 0"
+    return format_value(x)
+
+
+def cost_phrase(ratio: float) -> str:
+    """A cost-per-conversion ratio (in-feed CPA over Spark CPA) as "came 1.7x cheaper than your in-feed ads"."""
+    phrase = ratio_phrase(ratio)
+    if phrase == "about the same cost":
+        return "cost about the same as your in-feed ads"
+    return f"came {phrase} than your in-feed ads"
 
 
 def describe(feature: str, descriptions: dict[str, str]) -> str:
-    """A short readable label: a plain label, else the description without its measurement recipe."""
+    """A short readable label: a plain label, else the description without its unit or recipe."""
     if feature in PLAIN_LABELS:
         return PLAIN_LABELS[feature]
     text = descriptions.get(feature) or feature.replace("_", " ")
     head, sep, _ = text.partition(": ")
     if sep and len(head.split()) <= 3:
         text = head
-    return text.rstrip(". ")
+    return _UNIT.sub("", text).rstrip(". ")
+
+
+# Reasons that read as a sentence of their own: (feature, words for the value) -> the reason.
+SENTENCES: dict[str, Callable[[str], str]] = {
+    "creator_prior_uplift": lambda words: f"this creator's earlier Spark Ads {words}",
+}
 
 
 def standing(percentile: float | None) -> str:
@@ -89,12 +205,18 @@ def standing(percentile: float | None) -> str:
 def reason_text(
     feature: str, value: object, contribution: float, descriptions: dict[str, str], percentile: float | None = None
 ) -> str:
-    """One reason in plain words, e.g. "shares per view: 0.042, top 5% of candidates (helps)": the feature,
-    its value, where it stands among the posts scored together, and whether it pushed this post's expected
-    uplift up (helps) or down (holds it back)."""
+    """One reason in plain words, e.g. "shares per view: 4.2%, top 5% of candidates (helps)": the feature,
+    its value as a marketer reads it (a share as a percentage, a cost ratio as "1.7x cheaper", a z-score
+    as "above usual"), where it stands among the posts scored together, and whether it pushed this post's
+    expected uplift up (helps) or down (holds it back)."""
     effect = "helps" if contribution > 0 else "holds it back"
-    where = standing(percentile) if not isinstance(value, bool | np.bool_) else ""
-    return f"{describe(feature, descriptions)}: {format_value(value)}{', ' + where if where else ''} ({effect})"
+    binary = isinstance(value, bool | np.bool_)
+    words = reading(feature, value, descriptions.get(feature, ""))
+    where = "" if binary else standing(percentile)
+    if feature in SENTENCES and words not in (None, "unknown"):
+        return f"{SENTENCES[feature](words or '')} ({effect})"
+    said = ", ".join(part for part in (words, where) if part) or "about average among candidates"
+    return f"{describe(feature, descriptions)}: {said} ({effect})"
 
 
 def top_reasons(

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -68,6 +69,9 @@ _MAX_TAG_CHARS = 4000
 # MLflow's own logger and alembic's (its store migrations): only their errors reach the user.
 _QUIET_LOGGERS = ("mlflow", "alembic")
 _MLFLOW_MODULES = r"mlflow(\.|$)"
+# MLflow's tqdm bar while it copies a model's files (one per load): noise on a user's terminal.
+_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_URI_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def pip_requirements() -> list[str]:
@@ -124,7 +128,7 @@ def _quiet() -> Iterator[None]:
     """
     loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _environment({_PROGRESS_BAR_ENV: "false"}):
         warnings.filterwarnings("ignore", module=_MLFLOW_MODULES)
         for logger in loggers:
             logger.setLevel(logging.ERROR)
@@ -133,6 +137,26 @@ def _quiet() -> Iterator[None]:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+
+
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """MLflow's environment settings as given for the duration (None: unset), then exactly as they were."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @contextmanager
@@ -156,7 +180,9 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
     """
     previous = mlflow.get_tracking_uri()
     previous_registry = mlflow.get_registry_uri()
-    with _quiet():
+    # `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI (for subprocesses): leave the
+    # environment as it was, or a later command in this process would read the store as a user's choice.
+    with _quiet(), _environment({name: os.environ.get(name) for name in _URI_ENV}):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:

@@ -53,20 +53,20 @@ PHRASES: dict[str, tuple[Phrase, Phrase]] = {
         else f"text on only {_pct(c['text_frame_share'])} of frames",
     ),
     "saturation": (
-        lambda c: f"strongly graded colour (saturation {c['saturation']:.2f})",
-        lambda c: f"natural, ungraded colour (saturation {c['saturation']:.2f})",
+        lambda c: f"strongly graded colour (saturation {_pct(c['saturation'])})",
+        lambda c: f"natural, ungraded colour (saturation {_pct(c['saturation'])})",
     ),
     "colourfulness": (
         lambda c: f"vivid colours (colourfulness {c['colourfulness']:.0f})",
         lambda c: f"muted colours (colourfulness {c['colourfulness']:.0f})",
     ),
     "noise": (
-        lambda c: f"clean, noise-free picture (noise {c['noise']:.1f})",
-        lambda c: f"visible sensor noise (noise {c['noise']:.1f} levels)",
+        lambda c: "clean, noise-free picture",
+        lambda c: "visible sensor grain, as phone footage has",
     ),
     "exposure_drift": (
         lambda c: "locked exposure",
-        lambda c: f"auto-exposure drifting ({c['exposure_drift']:.1f} levels/s)",
+        lambda c: "auto-exposure drifting, as in natural light",
     ),
     "sharpness": (
         lambda c: "crisp focus",
@@ -120,5 +120,6 @@ def polish_score(
             break
         produced_phrase, native_phrase = PHRASES.get(name, (None, None))
         phrase = produced_phrase if produced_side else native_phrase
-        reasons.append(phrase(cues) if phrase else f"{name} = {cues[name]:.3g}")
+        side = "looks produced" if produced_side else "looks like phone footage"
+        reasons.append(phrase(cues) if phrase else f"{name.replace('_', ' ')} {side}")
     return round(score, 1), reasons

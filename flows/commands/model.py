@@ -84,6 +84,7 @@ def score(
     from rich.table import Table
 
     from flows.train import score_candidates
+    from sparkpick.report import ratio_phrase
 
     settings = ctx.obj.settings
     top_k = top or settings.report.top_k
@@ -110,15 +111,16 @@ def score(
             f" all scores are in the warehouse table '{SCORES}'"
         )
         table = Table(title=f"Top {top_k} per advertiser", title_justify="left")
-        band_name = f"uplift ({settings.ranker.band_coverage:.0%} band)"
+        band_name = f"cost per conversion (likely range, {settings.ranker.band_coverage:.0%} of outcomes)"
         for col in ("advertiser", "rank", "post", "creator", band_name, "main reason"):
             table.add_column(col, overflow="ellipsis", no_wrap=col != "main reason")
         for _, row in shortlist.iterrows():
-            band = f"{row['uplift_ratio']:.2f}x ({row['uplift_ratio_low']:.2f}-{row['uplift_ratio_high']:.2f})"
+            band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
+                    f"{ratio_phrase(row['uplift_ratio_high'])})")
             table.add_row(str(row["advertiser_id"]), str(row["rank"]), str(row["post_id"]),
                           str(row.get("creator_handle", "")), band, str(row["reason_1"]))
         console.print(table)
-        console.print("uplift: expected times cheaper per conversion than the advertiser's in-feed ads")
+        console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads")
     if out is not None:
         from sparkpick.spreadsheet import write_csv
 

@@ -86,7 +86,8 @@ def test_registered_model_loads_with_only_its_declared_requirements(boosts, sett
     out = json.loads(out_path.read_text())
     assert "sparkpick" not in out["imported"] and not set(DECOYS) & set(out["imported"])
     # the fresh environment really lacks sparkpick
-    probe = subprocess.run([python, "-c", "import sparkpick"], capture_output=True, text=True, env=clean)
+    probe = subprocess.run([python, "-c", "import sparkpick"], capture_output=True, text=True, env=clean,
+                           cwd=tmp_path)
     assert probe.returncode != 0 and "No module named 'sparkpick'" in probe.stderr
     # and its predictions are sparkpick's own, to the last bit
     mine = fitted.scoring_model.predict(rows).reset_index(drop=True)

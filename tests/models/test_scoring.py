@@ -85,11 +85,11 @@ def test_reasons_are_plain_words_from_treeshap(fitted, candidates: pd.DataFrame)
 
 def test_format_and_reason_text() -> None:
     assert format_value(12345.0) == "12,345"
-    assert format_value(0.04213) == "0.0421"
+    assert format_value(0.04213) == "0.042"
     assert format_value(float("nan")) == "unknown"
     assert format_value(True) == "yes"
     text = reason_text("share_rate", 0.05, -0.2, {"share_rate": "shares per view."})
-    assert text == "shares per view: 0.05 (holds it back)"
+    assert text == "shares per view: 5.0% (holds it back)"
 
 
 def test_reasons_say_where_a_value_stands_in_plain_words() -> None:
@@ -99,10 +99,10 @@ def test_reasons_say_where_a_value_stands_in_plain_words() -> None:
     assert standing(0.04) == "bottom 4% of candidates"
     assert standing(0.5) == "higher than 50% of candidates"
     assert describe("video_noise", {"video_noise": "grain: Immerkaer noise sigma (8-bit levels)"}) == "sensor grain (phone footage)"
-    assert describe("x", {"x": "shares per view (ratio)"}) == "shares per view (ratio)"
+    assert describe("x", {"x": "shares per view (ratio)"}) == "shares per view"
     contrib = pd.DataFrame({"share_rate": [0.3, -0.1, 0.0], "own_account": [0.0, 0.2, 0.0], "bias": [0.0] * 3})
     values = pd.DataFrame({"share_rate": [0.09, 0.01, 0.02], "own_account": [0.0, 1.0, 0.0]})
     reasons = top_reasons(contrib, values, {"share_rate": "shares per view", "own_account": "brand's own account"}, 2)
-    assert reasons.loc[0, "reason_1"] == "shares per view: 0.09, top 1% of candidates (helps)"
+    assert reasons.loc[0, "reason_1"] == "shares per view: 9.0%, top 1% of candidates (helps)"
     assert reasons.loc[1, "reason_1"] == "brand's own account: yes (helps)"
     assert reasons.loc[1, "reason_2"].endswith("(holds it back)")
