@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import Any
 
 import mlflow
 import mlflow.data
+import mlflow.environment_variables as mlflow_env
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -70,8 +70,7 @@ _MAX_TAG_CHARS = 4000
 _QUIET_LOGGERS = ("mlflow", "alembic")
 _MLFLOW_MODULES = r"mlflow(\.|$)"
 # MLflow's tqdm bar while it copies a model's files (one per load): noise on a user's terminal.
-_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-_URI_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_PROGRESS_BAR = mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 
 def pip_requirements() -> list[str]:
@@ -128,7 +127,7 @@ def _quiet() -> Iterator[None]:
     """
     loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings(), _environment({_PROGRESS_BAR_ENV: "false"}):
+    with warnings.catch_warnings(), _mlflow_settings({_PROGRESS_BAR: "false"}):
         warnings.filterwarnings("ignore", module=_MLFLOW_MODULES)
         for logger in loggers:
             logger.setLevel(logging.ERROR)
@@ -140,23 +139,24 @@ def _quiet() -> Iterator[None]:
 
 
 @contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """MLflow's environment settings as given for the duration (None: unset), then exactly as they were."""
-    before = {name: os.environ.get(name) for name in values}
+def _mlflow_settings(values: dict[Any, str | None]) -> Iterator[None]:
+    """MLflow's own settings (its environment variables, through its API) as given for the duration
+    (None: unset), then exactly as they were. sparkpick's configuration is not read here."""
+    before = {variable: variable.get_raw() for variable in values}
     try:
-        for name, value in values.items():
-            _set_env(name, value)
+        for variable, value in values.items():
+            _put(variable, value)
         yield
     finally:
-        for name, value in before.items():
-            _set_env(name, value)
+        for variable, value in before.items():
+            _put(variable, value)
 
 
-def _set_env(name: str, value: str | None) -> None:
+def _put(variable: Any, value: str | None) -> None:
     if value is None:
-        os.environ.pop(name, None)
+        variable.unset()
     else:
-        os.environ[name] = value
+        variable.set(value)
 
 
 @contextmanager
@@ -182,7 +182,8 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
     previous_registry = mlflow.get_registry_uri()
     # `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI (for subprocesses): leave the
     # environment as it was, or a later command in this process would read the store as a user's choice.
-    with _quiet(), _environment({name: os.environ.get(name) for name in _URI_ENV}):
+    uris = (mlflow_env.MLFLOW_TRACKING_URI, mlflow_env.MLFLOW_REGISTRY_URI)
+    with _quiet(), _mlflow_settings({variable: variable.get_raw() for variable in uris}):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:
