@@ -1,32 +1,43 @@
 """Fill the warehouse with video features for every post that has a video: wiring only.
 
 `featurize_videos` is the plain function (the CLI and tests call it); `featurize_flow` wraps it as a
-Prefect flow for the nightly run. What to compute and what to report comes from the cache plan
-(`features/video/cache.py`: a video is cached by its SHA-256 and the feature version); this module runs
-the plan's tasks and stores the results in batches.
+Prefect flow for the nightly run (built on first use, so that a plain run never imports Prefect). What
+to compute and what to report comes from the cache plan (`features/video/cache.py`: a video is cached by
+its SHA-256 and the feature version); this module runs the plan's tasks, in local processes or on a Dask
+cluster, and stores the results as they arrive.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
 
 from features.video.cache import plan_videos, post_video_rows
+from features.video.cluster import run_videos_on_cluster
 from features.video.extract import VideoResult
 from features.video.pool import VideoTask, run_videos
 from features.video.table import video_feature_rows
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
+from sparkpick.errors import SparkpickError
 from sparkpick.warehouse import POST_VIDEOS, POST_VIDEOS_KEY, VIDEO_FEATURES, VIDEO_FEATURES_KEY, Warehouse
 
+if TYPE_CHECKING:
+    from distributed import Client
+
+log = logging.getLogger("sparkpick.featurize")
 THUMBNAILS = "thumbnails"
-_WRITE_EVERY = 25  # results are saved in batches so that an interrupted run keeps its work
+# Results are saved as they arrive, in small batches (one warehouse write per batch): at most this many
+# results or this many seconds' worth wait in memory, so that even a hard kill loses little.
+_WRITE_EVERY = 25
+_WRITE_AFTER_S = 2.0
 
 
 @dataclass
@@ -62,6 +73,46 @@ def thumbnail_dir(home: Home) -> Path:
     return home.cache / THUMBNAILS
 
 
+def uses_dask(settings: Settings) -> bool:
+    """True when the settings send the video work to a Dask cluster (`video.dask_address`/`dask_workers`)."""
+    return bool(settings.video.dask_address or settings.video.dask_workers)
+
+
+@contextmanager
+def _dask_client(settings: Settings, announce: Callable[[str], None]) -> Iterator[Client]:
+    """A `distributed.Client` on the configured cluster: the scheduler at `video.dask_address`, or a
+    `LocalCluster` of `video.dask_workers` processes started for this run and closed after it."""
+    from distributed import Client
+
+    from features.video.cluster import start_local_cluster
+
+    cfg = settings.video
+    with ExitStack() as stack:
+        if cfg.dask_address:
+            try:
+                client = stack.enter_context(Client(cfg.dask_address, timeout=cfg.dask_connect_timeout_s))
+            except OSError as exc:
+                raise SparkpickError(
+                    f"cannot reach the Dask scheduler at {cfg.dask_address} (video.dask_address / "
+                    f"--dask-address): {exc}"
+                ) from exc
+        else:
+            cluster = stack.enter_context(start_local_cluster(int(cfg.dask_workers or 1)))
+            client = stack.enter_context(Client(cluster))
+        announce(describe_cluster(client))
+        yield client
+
+
+def describe_cluster(client: Client) -> str:
+    """One line naming the cluster, its workers and its dashboard (where to watch the work)."""
+    from features.video.cluster import dashboard_link
+
+    threads = client.nthreads()
+    link = dashboard_link(client)
+    return (f"Dask cluster {client.scheduler.address}: {len(threads)} workers, {sum(threads.values())} threads; "
+            + (f"dashboard {link}" if link else "no dashboard (install bokeh where the scheduler runs)"))
+
+
 def featurize_videos(
     home: Home,
     settings: Settings,
@@ -70,11 +121,20 @@ def featurize_videos(
     retry_failed: bool = False,
     workers: int | None = None,
     as_of: pd.Timestamp | None = None,
+    dask_client: Callable[[], Client] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> FeaturizeSummary:
     """Compute the video features that are missing for the warehouse's posts, and save them.
 
     `progress(done, total)` is called as videos finish. Failed videos are cached too (a corrupt file
     stays corrupt) unless `retry_failed`. `as_of` stamps `computed_at` (default: now, UTC).
+
+    Where the videos are decoded: on the cluster of the client `dask_client()` returns (the caller owns
+    it; the Prefect flow passes its Dask task runner's), else on the cluster the settings name
+    (`video.dask_address`, `video.dask_workers`), else in `workers` local processes. A cluster is only
+    contacted when there is something to compute; `announce` receives its address and dashboard.
+    Results are stored as they arrive (a few seconds' worth at a time), so an interrupted run keeps
+    everything that finished and a rerun computes only the rest.
     """
     started = pd.Timestamp.now(tz="UTC")
     computed_at = as_utc(as_of if as_of is not None else started)
@@ -102,6 +162,7 @@ def featurize_videos(
             wh.delete(POST_VIDEOS, f"post_id NOT IN ({', '.join('?' * len(gone))})", gone)
 
     batch: list[dict] = []
+    last_write = time.monotonic()
     finished = 0
     if progress:
         progress(0, len(tasks))
@@ -112,7 +173,7 @@ def featurize_videos(
                 wh.upsert_frame(VIDEO_FEATURES, video_feature_rows(rows, version, computed_at), VIDEO_FEATURES_KEY)
 
     def on_result(task: VideoTask, result: VideoResult) -> None:
-        nonlocal finished, batch
+        nonlocal finished, batch, last_write
         result.video_sha256 = task.video_sha256
         batch.append(result.to_dict())
         finished += 1
@@ -126,25 +187,79 @@ def featurize_videos(
             for post_id in posts_of.get(task.key, []):
                 summary.failures.append({"post_id": post_id, "status": result.status,
                                          "reason": result.error or "unknown"})
-        if len(batch) >= _WRITE_EVERY:
-            save(batch)
-            batch = []
+        if len(batch) >= _WRITE_EVERY or time.monotonic() - last_write >= _WRITE_AFTER_S:
+            rows, batch = batch, []
+            save(rows)
+            last_write = time.monotonic()
         if progress:
             progress(finished, len(tasks))
 
+    thumbs = thumbnail_dir(home)
     try:
-        run_videos(tasks, cfg, on_result, thumbnail_dir=thumbnail_dir(home), workers=workers)
+        if not tasks:
+            pass  # nothing new: no worker process, no cluster
+        elif dask_client is not None:
+            client = dask_client()
+            (announce or _quiet)(describe_cluster(client))
+            run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
+        elif uses_dask(settings):
+            with _dask_client(settings, announce or _quiet) as client:
+                run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
+        else:
+            run_videos(tasks, cfg, on_result, thumbnail_dir=thumbs, workers=workers)
     finally:
         save(batch)
     summary.seconds = (pd.Timestamp.now(tz="UTC") - started).total_seconds()
     return summary
 
 
-@flow(name="featurize-videos")
-def featurize_flow(home: Home, settings: Settings, retry_failed: bool = False) -> dict:
-    """Prefect flow: `featurize_videos` with its summary logged and published as a markdown artifact."""
+def _quiet(_line: str) -> None:
+    pass
+
+
+def dask_task_runner(settings: Settings) -> Any:
+    """prefect-dask's `DaskTaskRunner` for the configured cluster (None without one): connected to
+    `video.dask_address`, or running a `LocalCluster` of `video.dask_workers` processes for the flow run."""
+    if not uses_dask(settings):
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    from features.video.cluster import local_cluster_kwargs
+
+    cfg = settings.video
+    if cfg.dask_address:
+        return DaskTaskRunner(address=cfg.dask_address)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs=local_cluster_kwargs(int(cfg.dask_workers or 1)))
+
+
+def _runner_client() -> Client | None:
+    """The Dask client of the running flow's task runner, when that runner is prefect-dask's."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    runner = context.task_runner if context else None
+    if type(runner).__name__ != "DaskTaskRunner":
+        return None
+    return runner.client  # created on first use: the cluster starts only if there is work
+
+
+def _featurize_flow_fn(home: Home, settings: Settings, retry_failed: bool = False,
+                       as_of: pd.Timestamp | None = None) -> FeaturizeSummary:
+    """Prefect flow: `featurize_videos` with its summary logged and published as a markdown artifact.
+
+    Run with a `DaskTaskRunner` (`run_featurize_flow` picks it from the settings), the videos are decoded
+    on that runner's cluster through its Dask client: one Dask task per video, not one Prefect task run,
+    which would cost an API round trip per video for nothing the flow's log and artifact do not say.
+    """
+    from prefect import get_run_logger
+    from prefect.artifacts import create_markdown_artifact
+
     logger = get_run_logger()
-    summary = featurize_videos(home, settings, retry_failed=retry_failed)
+    client = _runner_client()
+    summary = featurize_videos(home, settings, retry_failed=retry_failed, as_of=as_of,
+                               dask_client=(lambda: client) if client is not None else None,
+                               announce=logger.info)
     logger.info(str(summary).splitlines()[0])
     for failure in summary.failures:
         logger.warning("post %s: %s: %s", failure["post_id"], failure["status"], failure["reason"])
@@ -157,4 +272,35 @@ def featurize_flow(home: Home, settings: Settings, retry_failed: bool = False) -
         + (f"| post | status | reason |\n|---|---|---|\n{rows}\n" if rows else "No failures.\n"),
         description="Video featurization summary",
     )
-    return json.loads(json.dumps(summary.to_dict()))
+    return summary
+
+
+def __getattr__(name: str) -> Any:
+    # `featurize_flow` is built on first use: a plain run (CLI, --no-prefect) never imports Prefect.
+    if name == "featurize_flow":
+        from prefect import flow
+
+        globals()[name] = flow(name="featurize-videos")(_featurize_flow_fn)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run_featurize_flow(home: Home, settings: Settings, retry_failed: bool = False,
+                       as_of: pd.Timestamp | None = None) -> FeaturizeSummary:
+    """`featurize_flow` with the configured Dask task runner, if any (else Prefect's default runner)."""
+    runner = dask_task_runner(settings)
+    featurize_flow = __getattr__("featurize_flow")
+    flow_ = featurize_flow.with_options(task_runner=runner) if runner is not None else featurize_flow
+    return flow_(home, settings, retry_failed=retry_failed, as_of=as_of)
+
+
+def featurize_stage(home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None,
+                    as_of: pd.Timestamp | None = None) -> FeaturizeSummary:
+    """The nightly run's featurize stage: inside a Prefect run with a Dask cluster configured, the
+    featurize flow on prefect-dask's task runner; otherwise the plain function (its own Dask client)."""
+    if uses_dask(settings):
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+            return run_featurize_flow(home, settings, as_of=as_of)
+    return featurize_videos(home, settings, progress, as_of=as_of, announce=log.info)

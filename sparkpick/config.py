@@ -150,6 +150,20 @@ class VideoConfig(_Section):
     decode_threads_min_pixels: int = Field(default=921_600, ge=0)
     partial_tolerance_s: float = Field(default=0.5, ge=0)
     start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
+    dask_address: str | None = None
+    dask_workers: int | None = Field(default=None, ge=1)
+    dask_connect_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme, sep, rest = value.strip().partition("://")
+        host, colon, port = rest.rpartition(":")
+        if not sep or scheme not in ("tcp", "tls", "ws", "wss", "ucx") or not colon or not host or not port.isdigit():
+            raise ValueError(f"{value!r} is not a Dask scheduler address such as tcp://HOST:PORT")
+        return value.strip()
     kill_grace_s: float = Field(default=5.0, ge=0)
     # picture
     noise_flat_quantile: float = Field(default=0.5, gt=0, le=1)

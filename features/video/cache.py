@@ -2,7 +2,8 @@
 
 Features are cached by the video file's SHA-256 and the feature version, so an unchanged video is never
 decoded again and a changed one is. A file's hash is reused while its size and modification time are
-unchanged, so a re-run costs one `stat` per video. Nothing here decodes or writes: the featurize flow
+unchanged, so a re-run costs one `stat` per video. A video's location is a local path or an fsspec URL
+(`sparkpick/storage.py`). Nothing here decodes or writes: the featurize flow
 runs the plan's tasks and stores the results.
 """
 
@@ -15,23 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from features.video.extract import file_sha256
 from features.video.pool import VideoTask
+from sparkpick import storage
 
 POST_VIDEO_COLUMNS = ("post_id", "video_path", "video_sha256", "file_size", "file_mtime", "file_error")
-
-
-def _stat(path: Path) -> tuple[int, float] | str:
-    """(size in bytes, modification time in seconds), or why the file cannot be used."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return f"{path} does not exist"
-    except OSError as exc:
-        return f"{path} cannot be read: {exc}"
-    if not path.is_file():
-        return f"{path} is not a file"
-    return st.st_size, st.st_mtime_ns / 1e9
 
 
 def post_video_rows(posts: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
@@ -52,22 +40,26 @@ def post_video_rows(posts: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame
         if raw is None or (isinstance(raw, float) and pd.isna(raw)) or str(raw).strip() == "":
             rows.append(row)
             continue
-        path = Path(str(raw))
-        row["video_path"] = str(path)
-        stat = _stat(path)
-        if isinstance(stat, str):
-            row["file_error"] = stat
+        location = str(raw).strip()
+        location = location if storage.is_url(location) else str(Path(location))
+        row["video_path"] = location
+        try:
+            stat = storage.stat(location)
+        except storage.StorageError as exc:
+            row["file_error"] = str(exc)
+            rows.append(row)
+            continue
+        row["file_size"], row["file_mtime"] = stat.size, stat.mtime
+        old = known.get(location)
+        # A store that gives no modification time (stat.mtime None) is hashed again every run.
+        if (old is not None and stat.mtime is not None and old[0] == stat.size and old[1] == stat.mtime
+                and isinstance(old[2], str)):
+            row["video_sha256"] = old[2]
         else:
-            size, mtime = stat
-            row["file_size"], row["file_mtime"] = size, mtime
-            old = known.get(str(path))
-            if old is not None and old[0] == size and old[1] == mtime and isinstance(old[2], str):
-                row["video_sha256"] = old[2]
-            else:
-                try:
-                    row["video_sha256"] = file_sha256(path)
-                except OSError as exc:
-                    row["file_error"] = f"{path} cannot be read: {exc}"
+            try:
+                row["video_sha256"] = storage.sha256(location)
+            except storage.StorageError as exc:
+                row["file_error"] = str(exc)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(POST_VIDEO_COLUMNS))
     for col in ("post_id", "video_path", "video_sha256", "file_error"):

@@ -93,4 +93,4 @@ def test_featurize_flow_runs_under_prefect(home, settings, videos, prefect_harne
 
     _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["corrupt"])})
     summary = featurize_flow(home, settings)
-    assert summary["done"] == 1 and summary["failed"] == 1
+    assert summary.done == 1 and summary.failed == 1
