@@ -188,8 +188,8 @@ def featurize_videos(
                 summary.failures.append({"post_id": post_id, "status": result.status,
                                          "reason": result.error or "unknown"})
         if len(batch) >= _WRITE_EVERY or time.monotonic() - last_write >= _WRITE_AFTER_S:
-            rows, batch = batch, []
-            save(rows)
+            save(batch)  # cleared only once stored: interrupted mid-write, `finally` stores it again
+            batch = []
             last_write = time.monotonic()
         if progress:
             progress(finished, len(tasks))

@@ -27,7 +27,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.invocation import resolve
 from flows.lock import LOCK_NAME, run_lock
-from sparkpick.config import Home, Settings
+from sparkpick.config import Home, Settings, with_dask
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError, SparkpickError
 from sparkpick.report import ReportMeta, ReportPaths, top_picks_table, write_report
@@ -124,11 +124,11 @@ class PlainRunner:
 
 def _stage_functions() -> dict[str, Callable[..., Any]]:
     """The stage functions, imported late: importing this module stays light."""
-    from flows.featurize import featurize_videos
+    from flows.featurize import featurize_stage
     from flows.ingest import ingest_source
     from flows.train import score_candidates, train_model
 
-    return {"ingest": ingest_source, "featurize": featurize_videos, "score": score_candidates,
+    return {"ingest": ingest_source, "featurize": featurize_stage, "score": score_candidates,
             "train": train_model, "report": write_report, "has_champion": _has_champion}
 
 
@@ -302,10 +302,15 @@ def publish_artifacts(result: NightlyResult) -> None:
 
 
 def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None,
-                     as_of: str | None = None) -> dict[str, Any]:
-    """Ingest, featurize, score with the champion and write the shortlist report for one night."""
+                     as_of: str | None = None, dask_address: str | None = None,
+                     dask_workers: int | None = None) -> dict[str, Any]:
+    """Ingest, featurize, score with the champion and write the shortlist report for one night.
+
+    `dask_address` / `dask_workers` override `video.dask_address` / `video.dask_workers`: the videos are
+    then decoded on that Dask cluster, through prefect-dask's task runner.
+    """
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
-    settings = inv.settings
+    settings = with_dask(inv.settings, dask_address, dask_workers)
     result = run_nightly(
         inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
         runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),

@@ -426,6 +426,23 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     return Settings.model_validate(_merge(settings.model_dump(), overrides))
 
 
+def with_dask(settings: Settings, address: str | None, workers: int | None) -> Settings:
+    """`settings` with the video work sent to a Dask cluster (`--dask-address` / `--dask-workers`).
+
+    Either flag replaces both configured values (a flag for a local cluster wins over a configured
+    address); neither leaves the settings as they are.
+    """
+    if not address and not workers:
+        return settings
+    if address and workers:
+        raise InputError("--dask-address and --dask-workers exclude each other: connect to a cluster, or start one")
+    try:
+        return with_overrides(settings, {"video": {"dask_address": address or None, "dask_workers": workers or None}})
+    except ValidationError as exc:
+        problems = "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in exc.errors())
+        raise InputError(f"--dask-address/--dask-workers: {problems}") from exc
+
+
 @dataclass(frozen=True)
 class Home:
     """The folder that holds everything a run writes."""

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -116,6 +118,20 @@ def _start_forkserver_with_main(ensure_running: Callable[[], None]) -> None:
         spawn.get_preparation_data = original
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM wait (they are delivered on exit). Only the main thread can hold them."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _signal_name(code: int | None) -> str:
     if code is None:
         return "no exit code"
@@ -155,11 +171,14 @@ def run_videos(
         while queue or running:
             while queue and len(running) < n_workers:
                 task = queue.popleft()
-                reader, writer = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract), daemon=True)
-                proc.start()
-                writer.close()  # the child holds the only writer: EOF on the reader means it is gone
-                running.append(_Running(task, proc, reader, time.monotonic()))
+                # Ctrl-C or SIGTERM while a child is being started would leave it half-started (it
+                # prints a traceback) and unknown to the cleanup below: hold signals until it is listed.
+                with _signals_held():
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract), daemon=True)
+                    proc.start()
+                    writer.close()  # the child holds the only writer: EOF on the reader means it is gone
+                    running.append(_Running(task, proc, reader, time.monotonic()))
             now = time.monotonic()
             wait_s = max(0.0, min(r.started + limit for r in running) - now)
             wait([r.reader for r in running] + [r.process.sentinel for r in running], timeout=wait_s)

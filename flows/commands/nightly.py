@@ -26,6 +26,15 @@ def nightly(
     prefect: Annotated[
         bool, typer.Option("--prefect/--no-prefect", help="Run as a Prefect flow (default) or as a plain call.")
     ] = True,
+    dask_address: Annotated[
+        str | None,
+        typer.Option("--dask-address", metavar="tcp://HOST:PORT",
+                     help="Decode new videos on this Dask cluster (default: video.dask_address)."),
+    ] = None,
+    dask_workers: Annotated[
+        int | None,
+        typer.Option("--dask-workers", min=1, help="Decode new videos on a local Dask cluster of N processes."),
+    ] = None,
 ) -> None:
     """Run the nightly job once: ingest what is new, featurize new videos, score, write the shortlist report.
 
@@ -42,11 +51,12 @@ def nightly(
     from rich.console import Console
 
     from flows.nightly import default_as_of, report_date
+    from sparkpick.config import with_dask
     from sparkpick.contract import as_utc
     from sparkpick.errors import InputError
 
     inv = ctx.obj
-    settings, home = inv.settings, inv.home
+    settings, home = with_dask(inv.settings, dask_address, dask_workers), inv.home
     try:
         moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC")))
     except (ValueError, TypeError) as exc:
@@ -59,7 +69,8 @@ def nightly(
     if prefect:
         from flows.nightly import nightly_flow
 
-        state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), return_state=True)
+        state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), dask_address=dask_address,
+                             dask_workers=dask_workers, return_state=True)
         if not state.is_completed():
             error = state.result(raise_on_failure=False)
             failed.append(str(error) if isinstance(error, BaseException) else str(state.message))

@@ -96,21 +96,47 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         retry_failed: Annotated[bool, typer.Option(help="Try videos that failed before again.")] = False,
         workers: Annotated[int | None, typer.Option(min=1, help="Parallel processes (default: config).")] = None,
+        dask_address: Annotated[
+            str | None,
+            typer.Option("--dask-address", metavar="tcp://HOST:PORT",
+                         help="Decode on this Dask cluster (default: video.dask_address). Every worker must "
+                              "be able to read the videos: a shared path or an fsspec URL (s3://, gs://)."),
+        ] = None,
+        dask_workers: Annotated[
+            int | None,
+            typer.Option("--dask-workers", min=1, help="Start a local Dask cluster of N worker processes."),
+        ] = None,
     ) -> None:
-        """Compute the missing video features for the warehouse's posts (cached by video content)."""
+        """Compute the missing video features for the warehouse's posts (cached by video content).
+
+        Results are saved as they arrive: stopped with Ctrl-C or SIGTERM, it keeps every finished video
+        and the next run computes only the rest.
+        """
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from flows.featurize import featurize_videos
+        from flows.interrupt import exit_code, sigterm_as_interrupt
+        from sparkpick.config import with_dask
 
         inv = ctx.obj
-        with Progress(
-            TextColumn("videos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        ) as bar:
-            task = bar.add_task("videos", total=None)
+        settings = with_dask(inv.settings, dask_address, dask_workers)
+        err = Console(stderr=True, soft_wrap=True)
+        counts = [0, 0]
+        try:
+            with sigterm_as_interrupt(), Progress(
+                TextColumn("videos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+            ) as bar:
+                task = bar.add_task("videos", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int) -> None:
+                    counts[:] = [done, total]
+                    bar.update(task, completed=done, total=total)
 
-            summary = featurize_videos(inv.home, inv.settings, progress, retry_failed=retry_failed,
-                                       workers=workers)
+                summary = featurize_videos(inv.home, settings, progress, retry_failed=retry_failed,
+                                           workers=workers, announce=bar.console.print)
+        except KeyboardInterrupt as exc:
+            err.print(f"Stopped: {counts[0]} of {counts[1]} videos finished and are saved; "
+                      "run `sparkpick featurize` again to compute the rest.")
+            raise typer.Exit(exit_code(exc)) from None
         typer.echo(str(summary))
