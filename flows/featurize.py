@@ -167,10 +167,14 @@ def featurize_videos(
     if progress:
         progress(0, len(tasks))
 
+    saved = 0
+
     def save(rows: list[dict]) -> None:
+        nonlocal saved
         if rows:
             with Warehouse(home.warehouse) as wh:
                 wh.upsert_frame(VIDEO_FEATURES, video_feature_rows(rows, version, computed_at), VIDEO_FEATURES_KEY)
+            saved += len(rows)
 
     def on_result(task: VideoTask, result: VideoResult) -> None:
         nonlocal finished, batch, last_write
@@ -207,6 +211,11 @@ def featurize_videos(
                 run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
         else:
             run_videos(tasks, cfg, on_result, thumbnail_dir=thumbs, workers=workers)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: store what finished, then let the caller say so
+        save(batch)
+        batch = []
+        exc.videos_saved, exc.videos_total = saved, len(tasks)  # type: ignore[attr-defined]
+        raise
     finally:
         save(batch)
     summary.seconds = (pd.Timestamp.now(tz="UTC") - started).total_seconds()
@@ -229,7 +238,7 @@ def dask_task_runner(settings: Settings) -> Any:
     cfg = settings.video
     if cfg.dask_address:
         return DaskTaskRunner(address=cfg.dask_address)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+    return DaskTaskRunner(cluster_class="features.video.cluster.quiet_local_cluster",
                           cluster_kwargs=local_cluster_kwargs(int(cfg.dask_workers or 1)))
 
 

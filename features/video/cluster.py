@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +67,27 @@ def local_cluster_kwargs(workers: int) -> dict[str, Any]:
 
 def start_local_cluster(workers: int) -> LocalCluster:
     """A `LocalCluster` of `workers` single-threaded processes (close it when done)."""
+    return quiet_local_cluster(**local_cluster_kwargs(workers))
+
+
+def quiet_local_cluster(**kwargs: Any) -> LocalCluster:
+    """`distributed.LocalCluster(**kwargs)` whose processes ignore Ctrl-C.
+
+    Ctrl-C in a terminal reaches the whole process group: the worker and nanny processes would each
+    print a `KeyboardInterrupt` traceback while the caller is already stopping them in order. Processes
+    started while SIGINT is ignored inherit that (Python then installs no handler of its own). Usable as
+    prefect-dask's `cluster_class`; from a thread other than the main one it cannot change signals and
+    starts a plain `LocalCluster`.
+    """
     from distributed import LocalCluster
 
-    return LocalCluster(**local_cluster_kwargs(workers))
+    if threading.current_thread() is not threading.main_thread():
+        return LocalCluster(**kwargs)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return LocalCluster(**kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard_link(client: Client) -> str | None:

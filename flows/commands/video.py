@@ -122,7 +122,6 @@ def register(app: typer.Typer) -> None:
         inv = ctx.obj
         settings = with_dask(inv.settings, dask_address, dask_workers)
         err = Console(stderr=True, soft_wrap=True)
-        counts = [0, 0]
         try:
             with sigterm_as_interrupt(), Progress(
                 TextColumn("videos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
@@ -130,13 +129,14 @@ def register(app: typer.Typer) -> None:
                 task = bar.add_task("videos", total=None)
 
                 def progress(done: int, total: int) -> None:
-                    counts[:] = [done, total]
                     bar.update(task, completed=done, total=total)
 
                 summary = featurize_videos(inv.home, settings, progress, retry_failed=retry_failed,
-                                           workers=workers, announce=bar.console.print)
+                                           workers=workers,
+                                           announce=lambda line: bar.console.print(line, soft_wrap=True))
         except KeyboardInterrupt as exc:
-            err.print(f"Stopped: {counts[0]} of {counts[1]} videos finished and are saved; "
+            saved, total = getattr(exc, "videos_saved", 0), getattr(exc, "videos_total", "?")
+            err.print(f"Stopped: {saved} of {total} videos finished and are saved; "
                       "run `sparkpick featurize` again to compute the rest.")
             raise typer.Exit(exit_code(exc)) from None
         typer.echo(str(summary))

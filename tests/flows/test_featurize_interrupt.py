@@ -47,11 +47,16 @@ def _stored(home) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("how", "code"), [("ctrl-c", 130), ("sigterm", 143)])
-def test_a_killed_featurize_keeps_what_finished_and_a_rerun_does_the_rest(home, clip_files, how, code):
+@pytest.mark.parametrize(("how", "code", "where"), [
+    ("ctrl-c", 130, ["--workers", "2"]),
+    ("sigterm", 143, ["--workers", "2"]),
+    ("ctrl-c", 130, ["--dask-workers", "2"]),  # a local Dask cluster: its processes must stay quiet too
+])
+def test_a_killed_featurize_keeps_what_finished_and_a_rerun_does_the_rest(home, clip_files, how, code, where):
     _load_posts(home, {f"p{i}": str(p) for i, p in enumerate(clip_files)})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
-    proc = subprocess.Popen(_cli(home.root, "featurize", "--workers", "2"), stdout=subprocess.PIPE,
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path]),
+           "DASK_TEMPORARY_DIRECTORY": str(home.root / "dask")}
+    proc = subprocess.Popen(_cli(home.root, "featurize", *where), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
     thumbs = thumbnail_dir(home)
     deadline = time.monotonic() + 120
