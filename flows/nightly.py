@@ -20,10 +20,6 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from flows.invocation import resolve
 from flows.lock import LOCK_NAME, run_lock
@@ -272,6 +268,10 @@ class PrefectRunner:
                 return is_retryable(exc)
             return True
 
+        from prefect import task
+        from prefect.cache_policies import NO_CACHE
+        from prefect.tasks import exponential_backoff
+
         stage = task(
             fn, name=name, retries=self.retries, cache_policy=NO_CACHE, persist_result=False,
             retry_delay_seconds=exponential_backoff(backoff_factor=self.delay_s) if self.delay_s else 0,
@@ -282,6 +282,8 @@ class PrefectRunner:
 
 def publish_artifacts(result: NightlyResult) -> None:
     """A table of the top picks and a link to the report, on the flow run's page in the Prefect UI."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
     picks = top_picks_table(result.shortlist, per_advertiser=3)
     create_table_artifact(
         picks or [{"advertiser": "", "rank": 0, "post": "no candidates", "creator": "", "uplift": "", "why": ""}],
@@ -309,12 +311,14 @@ def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None
     `dask_address` / `dask_workers` override `video.dask_address` / `video.dask_workers`: the videos are
     then decoded on that Dask cluster, through prefect-dask's task runner.
     """
+    import prefect
+
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
     settings = with_dask(inv.settings, dask_address, dask_workers)
     result = run_nightly(
         inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
         runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
-        logger=get_run_logger(), access_token=inv.access_token(settings.ingest.source),
+        logger=prefect.get_run_logger(), access_token=inv.access_token(settings.ingest.source),
     )
     publish_artifacts(result)
     if result.stage_failures:
@@ -327,4 +331,11 @@ def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None
             "failures": len(result.failures)}
 
 
-nightly_flow = flow(name="nightly", validate_parameters=True)(_nightly_flow_fn)
+def __getattr__(name: str) -> Any:
+    # `nightly_flow` is built on first use: a plain night (`--no-prefect`) never imports Prefect.
+    if name == "nightly_flow":
+        from prefect import flow
+
+        globals()[name] = flow(name="nightly", validate_parameters=True)(_nightly_flow_fn)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
