@@ -558,7 +558,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
 
     decisions, reasons = [], []
     for i in range(len(boosts)):
-        d, r = _decide(i, hours_live[i], spend[i], conv[i], baseline_cpa[i], expected[i], estimate[i], low[i],
+        d, r = _decide(norms, hours_live[i], spend[i], conv[i], baseline_cpa[i], expected[i], estimate[i], low[i],
                        high[i], prob_dearer[i], log_e_pause[i], log_e_scale[i], settings)
         decisions.append(d)
         reasons.append(r)
@@ -582,7 +582,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     return out
 
 
-def _decide(i: int, hours: float, spend: float, conv: float, baseline_cpa: float, expected: float,
+def _decide(norms: DeliveryNorms, hours: float, spend: float, conv: float, baseline_cpa: float, expected: float,
             estimate: float, low: float, high: float, prob_dearer: float, log_e_pause: float,
             log_e_scale: float, settings: MonitorSettings) -> tuple[str, str]:
     """The decision and its reason in a marketer's words."""
@@ -604,6 +604,9 @@ def _decide(i: int, hours: float, spend: float, conv: float, baseline_cpa: float
             "usually reported later or held back while TikTok learns)") if pending >= 1 else ""
     expect = (f"; expected once settled: {_ratio_words(float(np.exp(-estimate)))} "
               f"(likely between {_ratio_words(float(np.exp(-high)))} and {_ratio_words(float(np.exp(-low)))})")
+    if not norms.fitted:  # the tests' validity rests on knowing the reporting lag: no verdict without it
+        return "keep", (f"{head}: {so_far}{expect}; fewer than {settings.norms_min_boosts} finished boosts to "
+                        "learn TikTok's reporting delay from, so no pause or scale yet: keep")
     alpha_pause = 1 - settings.pause_confidence
     alpha_scale = 1 - settings.scale_confidence
     if log_e_pause >= np.log(1 / alpha_pause):
