@@ -61,6 +61,8 @@ class VideoResult:
     polish_reasons: list[str] = field(default_factory=list)
     thumbnail_path: str | None = None
     cues: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CUE_NAMES, float("nan")))
+    # When the hard cuts happen (seconds from the start), for reports and cut-detection checks.
+    cut_times_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +161,7 @@ def extract_video(
         bitrate_kbps=shown.bit_rate_kbps, has_audio=shown.has_audio,
     )
     result.cues = clip_cues(samples, motion, container_facts, cfg)
+    result.cut_times_s = motion.cut_times
     result.polish_score, result.polish_reasons = polish_score(result.cues, cfg.polish)
 
     if thumbnail_dir is not None and best is not None:

@@ -57,6 +57,14 @@ def test_hard_cuts_are_found_at_the_right_times(settings, cut_clips):
     assert false <= 1
 
 
+def test_the_result_says_when_the_cuts_are(settings, cut_clips):
+    path, truth = cut_clips[0]
+    result = extract_video(path, settings.video)
+    assert len(result.cut_times_s) == result.cues["hard_cuts"]
+    assert sum(any(abs(f - t) <= TOLERANCE_S for f in result.cut_times_s) for t in truth) >= len(truth) - 1
+    assert result.cut_times_s == sorted(result.cut_times_s)
+
+
 def test_a_moving_handheld_shot_has_few_false_cuts(settings, clip_dir):
     path = clip_dir / "handheld_long.mp4"
     write_clip(path, [Shot(10.0, 99, shake_px=3.0, pan_px_s=12.0)], seed=5)
