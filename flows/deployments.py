@@ -1,4 +1,4 @@
-"""The scheduled deployments (`nightly` daily, `train` weekly) and serving them from one process.
+"""The scheduled deployments (`nightly` daily, `train` weekly, `monitor` hourly) and serving them from one process.
 
 Schedules need a real Prefect server: `serve_deployments` uses the API the user configured
 (PREFECT_API_URL, in the environment or the active Prefect profile) and otherwise starts
@@ -29,6 +29,7 @@ from sparkpick.errors import SparkpickError
 
 NIGHTLY = "nightly"
 TRAIN = "train"
+MONITOR = "monitor"
 SERVER_HOST = "127.0.0.1"
 API_URL_ENV = "PREFECT_API_URL"
 _HEALTH_POLL_S = 0.5
@@ -46,8 +47,39 @@ def train_weekly_flow(home_dir: str | None = None, config_file: str | None = Non
             "reason": result.promotion_reason}
 
 
+@flow(name="monitor", validate_parameters=True)
+def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as_of: str | None = None
+                 ) -> dict[str, Any]:
+    """Watch the live boosts now: write reports/live/<time>.csv and latest.csv, publish a table artifact."""
+    from prefect import get_run_logger
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from flows.monitor import LIVE_DIR, run_monitor, write_live_csv
+    from sparkpick.report import retrain_sentence, track_record_sentence
+
+    inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
+    home = inv.home
+    run = run_monitor(home, inv.settings, as_of)
+    folder = home.reports / LIVE_DIR
+    path = write_live_csv(run, folder / f"{run.as_of:%Y-%m-%dT%H%M}.csv")
+    write_live_csv(run, folder / "latest.csv")
+    get_run_logger().info("%d live boost(s); %s", len(run.boosts), path)
+    rows = [{"advertiser": str(r["advertiser_id"]), "post": str(r["post_id"]), "decision": str(r["decision"]),
+             "reason": str(r["reason"])} for r in run.boosts.to_dict("records")]
+    create_table_artifact(rows or [{"advertiser": "", "post": "no live boosts", "decision": "", "reason": ""}],
+                          key="sparkpick-live-boosts", description=f"Live boosts as of {run.as_of} UTC")
+    record = run.track_record.to_dict() if run.track_record is not None else None
+    if line := track_record_sentence(record):
+        create_markdown_artifact(f"Model track record: {line}\n\n{retrain_sentence(record)}",
+                                 key="sparkpick-track-record")
+    decisions = run.boosts["decision"].value_counts().to_dict() if len(run.boosts) else {}
+    return {"as_of": str(run.as_of), "live_boosts": len(run.boosts), "csv": str(path),
+            "decisions": {str(k): int(v) for k, v in decisions.items()}}
+
+
 def build_deployments(home: Home, settings: Settings, config_file: Path | None = None) -> list[Any]:
-    """The `nightly` and `train` deployments, scheduled by `nightly.cron`/`train_cron` in `nightly.timezone`.
+    """The `nightly` and `train` deployments, scheduled by `nightly.cron`/`train_cron` in `nightly.timezone`,
+    and the hourly `monitor` (live boosts) on `monitor.cron` unless that is empty.
 
     Each runs at most once at a time (a deployment concurrency limit; late runs queue up), on top of the
     nightly run's own file lock.
@@ -71,7 +103,17 @@ def build_deployments(home: Home, settings: Settings, config_file: Path | None =
         concurrency_limit=one_at_a_time,
         description="Retrain the ranker; promote it only if it beats the champion.", tags=["sparkpick"],
     )
-    return [nightly, train]
+    if not settings.monitor.cron:
+        return [nightly, train]
+    # A late monitor run is worthless once the next hour's is due: skip it rather than queue it.
+    skip_late = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    monitor = monitor_flow.to_deployment(
+        MONITOR, schedule=Cron(settings.monitor.cron, timezone=cfg.timezone), parameters=params,
+        concurrency_limit=skip_late,
+        description="Watch the live boosts: keep, pause or add budget, and why; writes reports/live/.",
+        tags=["sparkpick"],
+    )
+    return [nightly, train, monitor]
 
 
 def configured_api_url() -> str | None:
@@ -196,7 +238,8 @@ def _serve(home: Home, settings: Settings, config_file: Path | None, url: str,
     cfg = settings.nightly
     with temporary_settings(updates={PREFECT_API_URL: url}):
         deployments = build_deployments(home, settings, config_file)
-        echo(f"Serving '{NIGHTLY}' ({cfg.cron}) and '{TRAIN}' ({cfg.train_cron}), {cfg.timezone}; "
+        hourly = f", '{MONITOR}' ({settings.monitor.cron})" if settings.monitor.cron else ""
+        echo(f"Serving '{NIGHTLY}' ({cfg.cron}), '{TRAIN}' ({cfg.train_cron}){hourly}, {cfg.timezone}; "
              f"home {home.root}. Trigger a run now: prefect deployment run 'nightly/{NIGHTLY}'. "
              "Stop with Ctrl-C.")
         previous = signal.getsignal(signal.SIGTERM)

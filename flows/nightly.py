@@ -26,7 +26,15 @@ from flows.lock import LOCK_NAME, run_lock
 from sparkpick.config import Home, Settings, with_dask
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError, SparkpickError
-from sparkpick.report import ReportMeta, ReportPaths, top_picks_table, write_report
+from sparkpick.report import (
+    MonitorView,
+    ReportMeta,
+    ReportPaths,
+    retrain_sentence,
+    top_picks_table,
+    track_record_sentence,
+    write_report,
+)
 from sparkpick.shortlist import top_per_advertiser
 
 T = TypeVar("T")
@@ -57,6 +65,9 @@ class NightlyResult:
     # One line per stage that failed after its retries.
     stage_failures: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    live_boosts: int = 0
+    # The model's track record (TrackRecord.to_dict()), when the monitor ran.
+    track_record: dict[str, Any] | None = None
     new_rows: int = 0
     videos_featurized: int = 0
 
@@ -122,10 +133,12 @@ def _stage_functions() -> dict[str, Callable[..., Any]]:
     """The stage functions, imported late: importing this module stays light."""
     from flows.featurize import featurize_stage
     from flows.ingest import ingest_source
+    from flows.monitor import run_monitor
     from flows.train import score_candidates, train_model
 
     return {"ingest": ingest_source, "featurize": featurize_stage, "score": score_candidates,
-            "train": train_model, "report": write_report, "has_champion": _has_champion}
+            "train": train_model, "report": write_report, "has_champion": _has_champion,
+            "monitor": run_monitor}
 
 
 def _has_champion(home: Home, settings: Settings) -> bool:
@@ -161,7 +174,8 @@ def run_nightly(
     """Run one night under the home's lock and return what it did (see the module docstring).
 
     `as_of` defaults to `default_as_of`; `ran_at` (shown in the report) to now. `stages` replaces the
-    stage functions (ingest, featurize, score, train, report, has_champion) for tests of the wiring.
+    stage functions (ingest, featurize, score, train, report, has_champion, monitor) for tests of the
+    wiring; without a "monitor" there, the night has no live-boost section.
     `progress` maps "ingest" (building the demo world) and "featurize" to `(done, total)` callbacks.
     """
     cfg = settings.nightly
@@ -232,7 +246,23 @@ def run_nightly(
             result.model_version = str(shortlist["model_version"].iloc[0])
         logger.info("scored %d candidates; %d shortlisted", result.candidates, len(shortlist))
 
-        # 5. The report, keyed by the as-of date: re-running the night rewrites the same files.
+        # 5. The live boosts and the model's track record. A failure here is listed in the report and
+        # fails the night, but the shortlist is still written.
+        monitor_view = None
+        if "monitor" in fns:
+            try:
+                looked = timed("monitor", fns["monitor"], home, settings, as_of=as_of, log_to_mlflow=True)
+                monitor_view = looked.view()
+                result.live_boosts = len(looked.boosts)
+                result.track_record = monitor_view.track_record
+                result.notes.append(f"{result.live_boosts} live boost(s) watched")
+                logger.info("monitor: %d live boost(s)", result.live_boosts)
+            except Exception as exc:
+                stage_failed("the live-boost monitor failed; the shortlist is unaffected", exc)
+                monitor_view = MonitorView(boosts=pd.DataFrame(), hourly=pd.DataFrame(),
+                                           problem=result.stage_failures[-1])
+
+        # 6. The report, keyed by the as-of date: re-running the night rewrites the same files.
         shown = result.stage_failures + result.failures[:MAX_FAILURES_LISTED]
         if len(result.failures) > MAX_FAILURES_LISTED:
             shown.append(f"... and {len(result.failures) - MAX_FAILURES_LISTED} more (see the run's log)")
@@ -246,7 +276,8 @@ def run_nightly(
             calibration_hours=settings.features.calibration_hours,
             link_posts=source != "demo",
         )
-        result.report = timed("report", fns["report"], shortlist, meta, home.reports, day)
+        extra = {"monitor": monitor_view} if monitor_view is not None else {}
+        result.report = timed("report", fns["report"], shortlist, meta, home.reports, day, **extra)
         for line in result.failures[:MAX_FAILURES_LISTED]:
             logger.warning("skipped: %s", line)
         logger.info("report: %s", result.report.html if result.report else "none")
@@ -298,7 +329,12 @@ def publish_artifacts(result: NightlyResult) -> None:
              f"- shortlisted: {len(result.shortlist)}",
              f"- model version: {result.model_version or 'unknown'}",
              f"- report: `{result.report.html if result.report else 'none'}`",
-             f"- failures: {len(result.stage_failures) + len(result.failures)}"]
+             f"- failures: {len(result.stage_failures) + len(result.failures)}",
+             f"- live boosts: {result.live_boosts}"]
+    if line := track_record_sentence(result.track_record):
+        lines.append(f"- model track record: {line}")
+    if due := retrain_sentence(result.track_record):
+        lines.append(f"- **{due}**")
     lines += [f"  - {line}" for line in failed]
     create_markdown_artifact("\n".join(lines), key="sparkpick-nightly-summary")
 

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sparkpick.errors import InputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+# The home's own MLflow store (tracking and registry) under mlruns/.
+MLFLOW_DB = "mlflow.db"
 
 
 class _Section(BaseModel):
@@ -326,7 +328,8 @@ class TiktokConfig(_Section):
 
 
 class MonitorSettings(_Section):
-    """Watching live boosts (models/monitor.py); configs/default.yaml explains each knob."""
+    """Watching live boosts (models/monitor.py) and the model's track record (models/track_record.py);
+    configs/default.yaml explains each knob."""
 
     # Before any verdict: hours since the boost started, and spend in units of the in-feed CPA.
     min_hours: float = Field(ge=0)
@@ -359,6 +362,14 @@ class MonitorSettings(_Section):
     # spread of uplifts among those boosts (it carries information).
     fast_signals: bool
     fast_min_boosts: int = Field(ge=3)
+    # The hourly `monitor` deployment (sparkpick serve, prefect.yaml), in nightly.timezone; "" = none.
+    cron: str
+    # The track record covers boosts that finished in this many days before the night.
+    track_record_days: float = Field(gt=0)
+    # Retraining is due when coverage or rank correlation is below validation's promise at this level
+    # (one-sided tests); with fewer finished boosts than track_record_min_boosts nothing is tested.
+    retrain_alpha: float = Field(gt=0, lt=0.5)
+    track_record_min_boosts: int = Field(ge=4)
 
     @field_validator("lag_bin_edges_hours", "learning_bin_edges_hours")
     @classmethod
@@ -473,11 +484,15 @@ class Home:
     def cache(self) -> Path:
         return self.root / "cache"
 
+    def has_model_store(self) -> bool:
+        """Whether the home's own MLflow store exists (nothing has been trained here when it does not)."""
+        return (self.mlruns / MLFLOW_DB).is_file()
+
     def tracking_uri(self, settings: Settings) -> str:
         """The MLflow tracking URI: the configured one, or the home's SQLite store."""
         if settings.mlflow.tracking_uri:
             return settings.mlflow.tracking_uri
-        return f"sqlite:///{self.mlruns / 'mlflow.db'}"
+        return f"sqlite:///{self.mlruns / MLFLOW_DB}"
 
     def ensure(self) -> Home:
         for folder in (self.data, self.mlruns, self.reports, self.cache):

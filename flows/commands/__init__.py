@@ -6,7 +6,7 @@ from importlib import import_module
 
 import typer
 
-_MODULES = ("data", "world", "video", "tabular", "model", "nightly", "demo")
+_MODULES = ("data", "world", "video", "tabular", "model", "nightly", "monitor", "demo")
 
 
 def register_all(app: typer.Typer) -> None:

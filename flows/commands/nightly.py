@@ -95,8 +95,9 @@ def _print_outcome(console: Console, folder: Path) -> None:
 
     import pandas as pd
     from rich.table import Table
+    from rich.text import Text
 
-    from sparkpick.report import top_picks_table
+    from sparkpick.report import retrain_sentence, top_picks_table, track_record_sentence
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
     if not csv.exists():
@@ -113,7 +114,8 @@ def _print_outcome(console: Console, folder: Path) -> None:
             table.add_column(col, overflow="fold", no_wrap=col in ("rank", "uplift"), ratio=3 if col == "why" else None)
         for row in picks:
             if str(row["advertiser"]) == advertiser:
-                table.add_row(*(str(row[c]) for c in columns))
+                # Handles and reasons are hostile text: shown as text, never parsed as rich markup.
+                table.add_row(*(Text(str(row[c])) for c in columns))
         console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     failures = info.get("failures") or []
@@ -121,6 +123,17 @@ def _print_outcome(console: Console, folder: Path) -> None:
         f"{info.get('candidates_considered', '?')} candidates considered, {len(shortlist)} shortlisted, "
         f"{len(failures)} failure(s) listed in the report."
     )
+    if "live_boosts" in info:
+        live = folder / "live_boosts.csv"
+        decisions = pd.read_csv(live)["decision"].value_counts() if info["live_boosts"] and live.exists() else {}
+        act = ", ".join(f"{int(decisions[d])} to {what}" for d, what in (("pause", "pause"), ("scale", "add budget to"))
+                        if d in decisions)
+        console.print(f"{info['live_boosts']} live boost(s) watched{': ' + act if act else ''} "
+                      "(the report's Live boosts section says why).")
+    if line := track_record_sentence(info.get("track_record")):
+        console.print(Text(f"Model track record: {line}"))
+    if due := retrain_sentence(info.get("track_record")):
+        console.print(Text(due, style="bold red"))
     console.print(f"Report: {html}\nOpen it in a browser: {html.as_uri()}")
 
 

@@ -4,6 +4,7 @@ deployments and prefect.yaml. Whole-pipeline runs on a real demo world live in t
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing as mp
 import os
 import time
@@ -199,6 +200,50 @@ def test_featurize_failure_does_not_sink_the_night(home: Home, settings: Setting
     assert result.report is not None and len(result.shortlist) > 0
 
 
+def _monitor_run(*_: Any, **kw: Any) -> Any:
+    from flows.monitor import MonitorRun
+    from models.track_record import TrackRecord
+    from tests.sparkpick.test_report import make_monitor
+
+    view = make_monitor()
+    record = TrackRecord(as_of=str(kw["as_of"]), window_days=60, count=31, predicted_mean=0.88, realised_mean=0.74,
+                         mean_error=-0.14, rank_correlation=0.1, coverage=0.55, promised_coverage=0.8,
+                         promised_rank_correlation=0.5, coverage_p=0.001, rank_p=0.004, retrain_due=True,
+                         why=("only 55% of the last 31 boosts landed inside the predicted range, where validation promised 80%",))
+    assert kw["log_to_mlflow"] is True  # the night records the track record on the serving model version
+    return MonitorRun(as_of=kw["as_of"], boosts=view.boosts, hourly=view.hourly, track_record=record)
+
+
+def test_nightly_includes_live_boosts_and_the_track_record(home: Home, settings: Settings) -> None:
+    stages = {**Stages().as_dict(), "monitor": _monitor_run}
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages)
+    assert result.ok and result.live_boosts == 4 and result.track_record["count"] == 31
+    html = result.report.html.read_text(encoding="utf-8")
+    assert html.index('id="live-boosts"') < html.index('id="shortlist"')
+    assert html.count('<article class="live-card') == 4
+    assert "Retraining is due: only 55% of the last 31 boosts" in html
+    assert (result.report.folder / "live_boosts.csv").exists()
+    info = json.loads((result.report.folder / "report.json").read_text())
+    assert info["live_boosts"] == 4 and info["track_record"]["retrain_due"] is True
+
+
+def test_monitor_failure_does_not_sink_the_night(home: Home, settings: Settings) -> None:
+    calls: list[int] = []
+
+    def broken(*_: Any, **__: Any) -> Any:
+        calls.append(1)
+        raise RuntimeError("hourly table damaged")
+
+    result = run_nightly(home, quick(settings), as_of=AS_OF, stages={**Stages().as_dict(), "monitor": broken})
+    assert len(calls) == 3  # retried like any stage
+    assert result.stage_failures and "live-boost monitor failed" in result.stage_failures[0]
+    assert "hourly table damaged" in result.stage_failures[0]
+    assert result.report is not None and len(result.shortlist) > 0
+    html = result.report.html.read_text(encoding="utf-8")
+    assert 'id="shortlist"' in html and "The live-boost monitor could not run this time" in html
+    assert "live-boost monitor failed" in html.split('id="failures"')[1].split("</details>")[0]
+
+
 def test_no_champion_trains_first(home: Home, settings: Settings) -> None:
     stages = Stages(champion=False)
     result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
@@ -289,8 +334,12 @@ def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
     from flows.deployments import build_deployments
 
     custom = with_overrides(settings, {"nightly": {"cron": "30 5 * * *", "timezone": "America/New_York"}})
-    nightly, train = build_deployments(home, custom, None)
-    assert (nightly.name, train.name) == ("nightly", "train")
+    nightly, train, monitor = build_deployments(home, custom, None)
+    assert (nightly.name, train.name, monitor.name) == ("nightly", "train", "monitor")
+    assert monitor.schedules[0].schedule.cron == custom.monitor.cron
+    assert monitor.schedules[0].schedule.timezone == "America/New_York"
+    no_monitor = with_overrides(custom, {"monitor": {"cron": ""}})
+    assert [d.name for d in build_deployments(home, no_monitor, None)] == ["nightly", "train"]
     schedule = nightly.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 5 * * *", "America/New_York")
     assert train.schedules[0].schedule.cron == custom.nightly.train_cron
@@ -301,7 +350,8 @@ def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
 def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
-    assert set(by_name) == {"nightly", "train"}
+    assert set(by_name) == {"nightly", "train", "monitor"}
+    assert by_name["monitor"]["schedules"][0]["cron"] == settings.monitor.cron
     assert by_name["nightly"]["schedules"][0]["cron"] == settings.nightly.cron
     assert by_name["train"]["schedules"][0]["cron"] == settings.nightly.train_cron
     for d in by_name.values():

@@ -1,0 +1,92 @@
+"""`sparkpick monitor`: the live boosts, each with keep / pause / add budget and why, and the model's track record."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# Terminal control characters (ANSI escapes included) never reach the screen from post text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_STYLE = {"pause": "bold red", "scale": "bold green", "keep": "bold", "too_early": "dim"}
+
+
+def plain(value: object) -> str:
+    """Hostile text made safe for a terminal: control characters out (rich markup is not parsed: the
+    caller wraps the result in `rich.text.Text`)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return _CONTROL.sub("", str(value))
+
+
+def monitor(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Look as of this time (ISO 8601, UTC unless it has an offset); only hours "
+                                     "that ended by then count. Default: now (demo source: the world's end)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this CSV file.")] = None,
+) -> None:
+    """Watch the live boosts: for each, keep, pause or add budget, and why; then the model's track record.
+
+    Exit status 0 when it looked (also with no live boost), 2 on bad input (no warehouse, a bad --as-of),
+    1 when it failed.
+    """
+    import pandas as pd
+    from rich.console import Console
+    from rich.text import Text
+
+    from flows.monitor import run_monitor, write_live_csv
+    from flows.nightly import default_as_of
+    from sparkpick.contract import as_utc
+    from sparkpick.errors import InputError
+    from sparkpick.report import DECISIONS, log_ratio_phrase, retrain_sentence, track_record_sentence
+
+    inv = ctx.obj
+    settings, home = inv.settings, inv.home
+    if not home.warehouse.exists():
+        raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
+    try:
+        moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC").floor("s")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
+    run = run_monitor(home, settings, moment)
+    console = Console(soft_wrap=True)
+    console.print(f"Live boosts as of {moment} UTC (only hours that ended by then count)")
+    if run.boosts.empty:
+        console.print("No live boosts: no boost has hourly delivery without a final result by this time.")
+    order = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
+    boosts = run.boosts.assign(_o=run.boosts["decision"].map(order)) if len(run.boosts) else run.boosts
+    for advertiser, mine in boosts.groupby("advertiser_id", sort=True):
+        console.print(Text(f"\nAdvertiser {plain(advertiser)}", style="bold"))
+        for row in mine.sort_values(["_o", "boosted_at"], kind="stable").to_dict("records"):
+            # One short block per boost: readable at any terminal width, and the reason stays whole.
+            handle = plain(row.get("creator_handle")).lstrip("@")
+            who = f"@{handle}" if handle else f"post {plain(row['post_id'])}"
+            label = DECISIONS.get(str(row["decision"]), (str(row["decision"]), ""))[0]
+            head = Text(f"  {label.upper()}", style=_STYLE.get(str(row["decision"]), ""))
+            head.append(f"  {who}, boosted {row['boosted_at']:%Y-%m-%d %H:%M} UTC, post {plain(row['post_id'])}")
+            console.print(head)
+            console.print(Text(f"    {plain(row.get('reason'))}"))
+            predicted = row.get("predicted_uplift")
+            picked = log_ratio_phrase(predicted) if pd.notna(predicted) else "not scored before the boost"
+            console.print(Text(
+                f"    predicted at pick: {picked}"
+                f"; estimate so far: {log_ratio_phrase(row.get('estimated_uplift'))}"
+                f" (likely {log_ratio_phrase(row.get('low'))} to {log_ratio_phrase(row.get('high'))})"
+            ))
+    record = run.track_record.to_dict() if run.track_record is not None else None
+    if line := track_record_sentence(record):
+        console.print(Text(f"Model track record: {line}"))
+    if due := retrain_sentence(record):
+        console.print(Text(due, style="bold red"))
+    if out is not None:
+        write_live_csv(run, out)
+        console.print(f"wrote {len(run.boosts)} rows to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
