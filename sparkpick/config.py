@@ -320,6 +320,9 @@ class TiktokConfig(_Section):
     max_pages: int = Field(default=500, gt=0)
     report_lookback_days: int = Field(default=365, gt=0)
     report_window_days: int = Field(default=30, gt=0, le=30)
+    # Hourly rows (spark_hourly) of Spark ads that delivered in this many recent days, one request a day;
+    # re-read every time (late conversions change earlier hours). 0: none.
+    hourly_lookback_days: int = Field(ge=0, le=30)
     baseline_period: str = "MS"
     max_retries: int = Field(ge=0)
     backoff_s: float = Field(ge=0)

@@ -42,12 +42,22 @@ metrics       (one snapshot per organic post, `observed_at = as_of`)
   snapshot already holds them); numbers arrive 24-48 h late, so a snapshot stamped `as_of` describes
   the post a day or two earlier; they stop updating 365 days after posting. The API answers with
   today's numbers only, so `as_of` must be the moment of fetching (posts created after it are left out).
-spark_results (one per boost: Spark ads of the same post whose delivery starts on the same day are summed)
+spark_results (one per finished boost: Spark ads of the same post whose delivery starts on the same day are
+              summed; a boost with an ad still delivering (`operation_status` ENABLE and delivery on the
+              as-of day or the day before) is live: no result row yet, so it is never a training label)
   from `report/integrated/get/` (AUCTION_AD, daily rows per `ad_id`, `report_window_days` windows over
   `report_lookback_days`, metric values given as strings) joined to `ad/get/` (`ad_id -> tiktok_item_id`;
   an ad with an item id is a Spark Ad).
   boosted_at / ended_at  first delivery day / the day after the last delivery day (capped at `as_of`);
-                         report days are in the advertiser's time zone and stored as UTC midnights
+                         report days are in the advertiser's time zone (`advertiser/info/`), stored as the
+                         UTC moment of that local midnight
+spark_hourly  (one per boost and hour, for Spark ads that delivered in the last `hourly_lookback_days`)
+  from `report/integrated/get/` with dimensions `["ad_id", "stat_time_hour"]`, one day per request (the
+  API serves hourly rows for short ranges only; the Airbyte connector steps P1D too), filtered to those
+  ads; the whole lookback is re-read every time because conversions are attributed late and earlier
+  hours change (the warehouse upsert replaces them). `stat_time_hour` is in the advertiser's time zone and
+  becomes a UTC `hour_start`; only hours that ended by `as_of` are kept; the boost key (`post_id`,
+  `boosted_at`) is the one its spark_results row has or will have.
   spend, impressions, clicks, likes, comments, shares   same names
   views_2s, views_6s, conversions   `video_watched_2s`, `video_watched_6s`, `conversion`
   boost_propensity   unknown to the API: empty
@@ -63,9 +73,11 @@ token never appears in logs, errors or reprs.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
@@ -98,6 +110,11 @@ ACCOUNT_GET = "business/get/"
 SPARK_LIST = "tt_video/list/"
 AD_GET = "ad/get/"
 REPORT = "report/integrated/get/"
+ADVERTISER_INFO = "advertiser/info/"
+DAILY_DIMENSIONS = ["ad_id", "stat_time_day"]
+HOURLY_DIMENSIONS = ["ad_id", "stat_time_hour"]
+# An enabled Spark ad that delivered this recently (days, in the account's time zone) is still running.
+RUNNING_WITHIN_DAYS = 1
 
 VIDEO_FIELDS = [
     "item_id", "create_time", "caption", "video_duration", "share_url", "video_views", "reach", "likes",
@@ -105,7 +122,8 @@ VIDEO_FIELDS = [
     "full_video_watched_rate",
 ]
 ACCOUNT_FIELDS = ["username", "display_name", "followers_count"]
-AD_FIELDS = ["ad_id", "advertiser_id", "tiktok_item_id", "identity_type", "identity_id", "create_time"]
+AD_FIELDS = ["ad_id", "advertiser_id", "tiktok_item_id", "identity_type", "identity_id", "create_time",
+             "operation_status"]
 # Report metric -> contract column (spark_results and baselines share them).
 REPORT_METRICS = {
     "spend": "spend",
@@ -177,6 +195,7 @@ def fetch_tables(
         "metrics": typed_frame(SPECS["metrics"], got.metrics),
         "spark_results": _spark_results(got, as_of),
         "baselines": _baselines(got, period),
+        "spark_hourly": _spark_hourly(got),
     }
     notes = got.notes + client.notes
     log.info(
@@ -331,10 +350,45 @@ def report_windows(as_of: pd.Timestamp, lookback_days: int, window_days: int) ->
     return out
 
 
+def advertiser_timezone(client: TikTokClient, advertiser: str, got: Gathered) -> ZoneInfo:
+    """The ad account's time zone (`advertiser/info/`), in which report days and hours are given; UTC, with
+    a note, when the API does not say or names an unknown zone."""
+    try:
+        data = client.get(ADVERTISER_INFO, {"advertiser_ids": [advertiser], "fields": ["advertiser_id", "timezone"]})
+    except TikTokApiError as exc:
+        if isinstance(exc, (TikTokTokenError, TikTokUnavailableError)):
+            raise
+        got.notes.append(f"advertiser {advertiser}: no time zone from {ADVERTISER_INFO} ({exc}); "
+                         "report times read as UTC")
+        return ZoneInfo("UTC")
+    records = data.get("list") if isinstance(data.get("list"), list) else []
+    name = next((str(r.get("timezone") or "") for r in records
+                 if isinstance(r, dict) and str(r.get("advertiser_id", advertiser)) == advertiser), "")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        got.notes.append(f"advertiser {advertiser}: time zone {name!r} unknown; report times read as UTC")
+        return ZoneInfo("UTC")
+
+
+def local_to_utc(local: pd.Timestamp, tz: ZoneInfo) -> pd.Timestamp:
+    """A naive wall-clock time in `tz` as naive UTC (a skipped DST hour moves forward; a repeated one reads
+    as its first, daylight-saving occurrence)."""
+    aware = pd.Timestamp(local).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    return as_utc(aware)
+
+
+def hourly_days(as_of: pd.Timestamp, tz: ZoneInfo, lookback_days: int) -> list[pd.Timestamp]:
+    """The local dates (naive midnights) of the hourly lookback, oldest first, ending on as_of's local date."""
+    today = as_utc(as_of).tz_localize("UTC").tz_convert(tz).tz_localize(None).normalize()
+    return [today - pd.Timedelta(days=n) for n in range(lookback_days - 1, -1, -1)]
+
+
 def _fetch_ad_results(
     client: TikTokClient, cfg: TiktokConfig, advertiser: str, as_of: pd.Timestamp, got: Gathered
 ) -> None:
     try:
+        tz = advertiser_timezone(client, advertiser, got)
         ads = list(client.iter_pages(
             AD_GET,
             {"advertiser_id": advertiser, "fields": AD_FIELDS, "filtering": {"primary_status": "STATUS_ALL"}},
@@ -344,7 +398,7 @@ def _fetch_ad_results(
         for start, end in report_windows(as_of, cfg.report_lookback_days, cfg.report_window_days):
             rows += client.iter_pages(REPORT, {
                 "advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
-                "data_level": "AUCTION_AD", "dimensions": ["ad_id", "stat_time_day"],
+                "data_level": "AUCTION_AD", "dimensions": DAILY_DIMENSIONS,
                 "metrics": list(REPORT_METRICS), "start_date": start, "end_date": end,
             }, "list", page_size=cfg.report_page_size)
     except TikTokApiError as exc:
@@ -352,6 +406,7 @@ def _fetch_ad_results(
         return
 
     item_of: dict[str, str | None] = {}
+    enabled: set[str] = set()
     for n, ad in enumerate(ads, start=1):
         try:
             ad_id = parse_id(ad.get("ad_id"), "ad_id")
@@ -359,6 +414,8 @@ def _fetch_ad_results(
             got.skip(AD_GET, f"ad #{n} of advertiser {advertiser}", str(exc))
             continue
         raw_item = ad.get("tiktok_item_id")
+        if str(ad.get("operation_status") or "").upper() == "ENABLE":
+            enabled.add(ad_id)
         try:
             item_of[ad_id] = parse_id(raw_item, "tiktok_item_id") if raw_item not in (None, "", 0, "0") else None
         except BadRecord as exc:
@@ -395,15 +452,103 @@ def _fetch_ad_results(
                 unknown_ads.add(ad_id)
                 got.skip(REPORT, f"ad {ad_id}", "not returned by ad/get: cannot tell its post; its rows are skipped")
             continue
-        kept.append({"advertiser_id": advertiser, "ad_id": ad_id, "day": day, **numbers})
+        # The report's day is a local date: stored as the UTC moment its local midnight began.
+        kept.append({"advertiser_id": advertiser, "ad_id": ad_id, "day": local_to_utc(day, tz), "local_day": day,
+                     **numbers})
+    recent = hourly_days(as_of, tz, max(cfg.hourly_lookback_days, RUNNING_WITHIN_DAYS + 1))
+    spark_days: dict[pd.Timestamp, set[str]] = {}
     for record in kept:
         if record["ad_id"] in tainted:
             continue
         item = item_of[record["ad_id"]]
+        local_day = record.pop("local_day")
         if item is None:
             got.baseline_rows.append(record)
-        else:
-            got.spark_rows.append({**record, "post_id": item})
+            continue
+        got.spark_rows.append({**record, "post_id": item})
+        if record["impressions"] > 0 or record["spend"] > 0:
+            spark_days.setdefault(local_day, set()).add(record["ad_id"])
+            if record["ad_id"] in enabled and local_day >= recent[-1 - RUNNING_WITHIN_DAYS]:
+                got.running_ads.add(record["ad_id"])
+    if cfg.hourly_lookback_days > 0:
+        days = recent[-cfg.hourly_lookback_days:]
+        _fetch_hourly(client, cfg, advertiser, tz, as_of, {d: spark_days[d] for d in days if d in spark_days},
+                      item_of, got)
+
+
+def _fetch_hourly(
+    client: TikTokClient, cfg: TiktokConfig, advertiser: str, tz: ZoneInfo, as_of: pd.Timestamp,
+    ads_by_day: dict[pd.Timestamp, set[str]], item_of: Mapping[str, str | None], got: Gathered,
+) -> None:
+    """Hourly rows of the Spark ads that delivered on each recent local day, one request (and its pages) a day."""
+    rows: list[dict[str, Any]] = []
+    try:
+        for day, ad_ids in sorted(ads_by_day.items()):
+            date = day.strftime("%Y-%m-%d")
+            rows += client.iter_pages(REPORT, {
+                "advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
+                "data_level": "AUCTION_AD", "dimensions": HOURLY_DIMENSIONS, "metrics": list(REPORT_METRICS),
+                "start_date": date, "end_date": date,
+                "filtering": [{"field_name": "ad_ids", "filter_type": "IN",
+                               "filter_value": json.dumps(sorted(ad_ids))}],
+            }, "list", page_size=cfg.report_page_size)
+    except TikTokApiError as exc:
+        _per_scope(got, exc.endpoint, f"hourly rows of advertiser {advertiser}", exc)
+        return
+    tainted: set[str] = set()
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        dims = row.get("dimensions") if isinstance(row.get("dimensions"), dict) else {}
+        values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
+        ad_id = None
+        try:
+            ad_id = parse_id(dims.get("ad_id"), "dimensions.ad_id")
+            local = parse_api_time(dims.get("stat_time_hour"), "dimensions.stat_time_hour")
+            if local is None:
+                raise BadRecord("dimensions.stat_time_hour is missing")
+            numbers = {
+                col: (parse_number(values, metric) if col == "spend" else parse_count(values, metric))
+                for metric, col in REPORT_METRICS.items()
+            }
+        except BadRecord as exc:
+            if ad_id is not None and ad_id not in tainted:
+                tainted.add(ad_id)
+                got.skip(REPORT, f"hourly row of ad {ad_id}",
+                         f"{exc}; every hourly row of ad {ad_id} is left out (its hours would be wrong)")
+            elif ad_id is None:
+                got.skip(REPORT, f"hourly row of advertiser {advertiser}", str(exc))
+            continue
+        item = item_of.get(ad_id)
+        if not item:
+            continue  # not a Spark Ad of this advertiser (the filter should have kept it out)
+        hour_start = local_to_utc(local.floor("h"), tz)
+        if hour_start + pd.Timedelta(hours=1) > as_of:
+            continue  # the hour is still running: its figures are not final
+        kept.append({"ad_id": ad_id, "post_id": item, "hour_start": hour_start, **numbers})
+    got.hourly_rows += [r for r in kept if r["ad_id"] not in tainted]
+
+
+def _boost_starts(got: Gathered) -> pd.DataFrame:
+    """Per Spark ad and post: the first day it delivered (UTC), which names its boost with `post_id`."""
+    cols = list(REPORT_METRICS.values())
+    daily = pd.DataFrame(got.spark_rows, columns=["advertiser_id", "ad_id", "day", "post_id", *cols])
+    daily = daily[(daily["impressions"] > 0) | (daily["spend"] > 0)]
+    return daily.groupby(["post_id", "ad_id"], as_index=False).agg(boosted_at=("day", "min"))
+
+
+def _spark_hourly(got: Gathered) -> pd.DataFrame:
+    cols = list(REPORT_METRICS.values())
+    hourly = pd.DataFrame(got.hourly_rows, columns=["ad_id", "post_id", "hour_start", *cols])
+    hourly = hourly[(hourly["impressions"] > 0) | (hourly["spend"] > 0) | (hourly["conversions"] > 0)]
+    if hourly.empty:
+        return typed_frame(SPECS["spark_hourly"], [])
+    hourly = hourly.merge(_boost_starts(got), on=["post_id", "ad_id"], how="inner")
+    early = hourly["hour_start"] < hourly["boosted_at"].dt.floor("h")
+    for rec in hourly[early].drop_duplicates(["ad_id"]).to_dict("records"):
+        got.notes.append(f"ad {rec['ad_id']}: hourly rows before its first delivery day left out")
+    hourly = hourly[~early & hourly["post_id"].isin(got.posts)]
+    sums = hourly.groupby(["post_id", "boosted_at", "hour_start"], as_index=False)[cols].sum()
+    return typed_frame(SPECS["spark_hourly"], sums.to_dict("records"))
 
 
 def _spark_results(got: Gathered, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -416,11 +561,15 @@ def _spark_results(got: Gathered, as_of: pd.Timestamp) -> pd.DataFrame:
         boosted_at=("day", "min"), last_day=("day", "max"), **{c: (c, "sum") for c in cols}
     )
     per_ad["ended_at"] = (per_ad["last_day"] + pd.Timedelta(days=1)).clip(upper=as_of)
+    per_ad["running"] = per_ad["ad_id"].isin(got.running_ads)
     boosts = per_ad.groupby(["post_id", "boosted_at"], as_index=False).agg(
-        ended_at=("ended_at", "max"), **{c: (c, "sum") for c in cols}
+        ended_at=("ended_at", "max"), running=("running", "any"), **{c: (c, "sum") for c in cols}
     )
+    live = boosts[boosts["running"]]
+    if len(live):
+        got.notes.append(f"{len(live)} boost(s) still delivering: no result yet (live), see spark_hourly")
     rows: list[dict[str, Any]] = []
-    for rec in boosts.to_dict("records"):
+    for rec in boosts[~boosts["running"]].drop(columns="running").to_dict("records"):
         if rec["post_id"] not in got.posts:
             got.skip(REPORT, f"Spark Ad result of item {rec['post_id']}",
                      "the boosted post is neither an organic post of a configured account nor authorised "

@@ -162,6 +162,9 @@ class Gathered:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     spark_rows: list[dict[str, Any]] = field(default_factory=list)
     baseline_rows: list[dict[str, Any]] = field(default_factory=list)
+    # Hourly rows of Spark ads (`hour_start` in UTC) and the Spark ads still delivering at as_of.
+    hourly_rows: list[dict[str, Any]] = field(default_factory=list)
+    running_ads: set[str] = field(default_factory=set)
     problems: list[FetchProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     username_to_creator: dict[str, str] = field(default_factory=dict)

@@ -8,14 +8,16 @@ import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
-from sparkpick.config import Settings, with_overrides
+from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.contract import METRICS, SPECS, as_utc, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.sources.tiktok import (
+    REPORT,
     SPARK_LIST,
     VIDEO_LIST,
     FetchResult,
@@ -313,6 +315,10 @@ def test_spark_results_and_baselines_add_up_to_the_report(fetched: FetchResult, 
     report = _report_frame(world)
     item_of = {a["ad_id"]: a["tiktok_item_id"] for a in world.ads[ADV]}
     report["item"] = report["ad_id"].map(item_of)
+    # A boost whose ad still delivers is live: it has hourly rows but no result yet (never a label).
+    running = {a["ad_id"] for a in world.ads[ADV] if a.get("operation_status") == "ENABLE"}
+    assert running and report["ad_id"].isin(running).any()
+    report = report[~report["ad_id"].isin(running)]
     results = fetched.tables["spark_results"].set_index("post_id")
     posts = set(fetched.tables["posts"]["post_id"])
     spark = report[report["item"].fillna("").ne("") & report["item"].isin(posts)]
@@ -474,3 +480,73 @@ def test_item_ids_encode_their_posting_time() -> None:
     assert item_posted_at(item) == as_utc(pd.Timestamp(moment))
     assert item_posted_at("not-an-id") is None
     assert item_posted_at(item_id_at(moment + timedelta(seconds=1), random.Random(3))) > item_posted_at(item)
+
+
+# -- hourly delivery of live boosts -----------------------------------------------------------------------
+def _hourly_fetch(settings: Settings, timezone: str, **tiktok: object) -> tuple[FetchResult, FakeTikTokServer, World]:
+    world = sample_world(AS_OF, timezone=timezone)
+    cfg = configured(settings, **tiktok)
+    with FakeTikTokServer(world, TOKEN) as srv, TikTokClient(srv.base_url, TOKEN, cfg.tiktok) as c:
+        return fetch_tables(c, cfg, _as_of()), srv, world
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "America/Los_Angeles", "Asia/Shanghai"])
+def test_hourly_rows_of_the_live_boost_in_utc(settings: Settings, timezone: str) -> None:
+    fetched, srv, world = _hourly_fetch(settings, timezone, hourly_lookback_days=3)
+    hourly = fetched.tables["spark_hourly"]
+    live_ad = next(a for a in world.ads[ADV] if a.get("operation_status") == "ENABLE")
+    item = live_ad["tiktok_item_id"]
+    assert set(hourly["post_id"]) == {item}
+    assert item not in set(fetched.tables["spark_results"]["post_id"])  # live: no result yet
+    # Every served hour but the unfinished current one, moved from the account's clock to UTC.
+    tz = ZoneInfo(timezone)
+    served = [r for r in world.hourly_rows[ADV] if r["dimensions"]["ad_id"] == live_ad["ad_id"]]
+    utc = [as_utc(pd.Timestamp(r["dimensions"]["stat_time_hour"]).tz_localize(tz)) for r in served]
+    done = [(t, r) for t, r in zip(utc, served, strict=True) if t + pd.Timedelta(hours=1) <= _as_of()]
+    assert len(done) == len(served) - 1
+    assert sorted(hourly["hour_start"]) == sorted(t for t, _ in done)
+    assert hourly["spend"].sum() == pytest.approx(sum(float(r["metrics"]["spend"]) for _, r in done))
+    assert hourly["conversions"].sum() == sum(int(r["metrics"]["conversion"]) for _, r in done)
+    # The boost is named as its result row will be: the local midnight of its first day, in UTC.
+    first_local = pd.Timestamp(served[0]["dimensions"]["stat_time_hour"]).normalize()
+    assert set(hourly["boosted_at"]) == {as_utc(first_local.tz_localize(tz))}
+    assert (hourly["hour_start"] >= hourly["boosted_at"]).all()
+    # One request per local day with deliveries, filtered to the Spark ads, never more than a day long.
+    hourly_calls = [c for c in srv.calls(REPORT) if "stat_time_hour" in c.params.get("dimensions", "")]
+    days = {c.params["start_date"] for c in hourly_calls}
+    assert all(c.params["start_date"] == c.params["end_date"] for c in hourly_calls)
+    assert len(days) == len({r["dimensions"]["stat_time_hour"][:10] for r in served})
+    assert all(live_ad["ad_id"] in c.params["filtering"] for c in hourly_calls)
+    checked = validate_frames(fetched.tables, {n: f"tiktok:{n}" for n in fetched.tables})
+    assert checked.problems == []
+
+
+def test_hourly_rows_go_through_ingest_and_the_monitor_sees_the_boost(
+    settings: Settings, home: Home, tmp_path: Path
+) -> None:
+    from flows.ingest import ingest_tables
+    from flows.monitor import run_monitor
+
+    fetched, _, world = _hourly_fetch(settings, "Asia/Shanghai", hourly_lookback_days=2)
+    ingest_tables(home, configured(settings), fetched.tables, "tiktok", skip_invalid=True)
+    run = run_monitor(home, configured(settings), _as_of())
+    live_item = next(a["tiktok_item_id"] for a in world.ads[ADV] if a.get("operation_status") == "ENABLE")
+    assert run.boosts["post_id"].tolist() == [live_item]
+    assert run.boosts["hours_live"].iloc[0] > 24
+
+
+def test_no_hourly_rows_when_switched_off(settings: Settings) -> None:
+    fetched, srv, _ = _hourly_fetch(settings, "UTC", hourly_lookback_days=0)
+    assert fetched.tables["spark_hourly"].empty
+    assert not [c for c in srv.calls(REPORT) if "stat_time_hour" in c.params.get("dimensions", "")]
+
+
+def test_a_bad_hourly_row_leaves_that_ads_hours_out(settings: Settings) -> None:
+    world = sample_world(AS_OF)
+    rows = world.hourly_rows[ADV]
+    rows[3]["metrics"]["impressions"] = "lots"
+    cfg = configured(settings, hourly_lookback_days=3)
+    with FakeTikTokServer(world, TOKEN) as srv, TikTokClient(srv.base_url, TOKEN, cfg.tiktok) as c:
+        fetched = fetch_tables(c, cfg, _as_of())
+    assert fetched.tables["spark_hourly"].empty
+    assert any("every hourly row of ad" in str(p) and "'lots'" in str(p) for p in fetched.problems)

@@ -4,7 +4,9 @@ It serves a generated world (`sample_world`) with the API's habits: the `{code, 
 envelope with errors under HTTP 200, `Access-Token` checking (40105), cursor paging with short pages while
 `has_more` stays true, page paging with `page_info`, report rows whose metric values are strings, a 30-day
 cap on report windows and a 20-item cap on `max_count` (40002), and injected faults: throttling
-(40100/40132), HTTP 429/5xx, a truncated JSON body, token and permission codes, partial success.
+(40100/40132), HTTP 429/5xx, a truncated JSON body, token and permission codes, partial success. Hourly
+report rows (`stat_time_hour`, in the advertiser's time zone from `advertiser/info/`) are served one day
+per request, filtered by `ad_ids`, as the real API limits hourly ranges.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ class World:
     authorisations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     report_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # advertiser -> hourly rows ({"dimensions": {ad_id, stat_time_hour (local)}, "metrics": {...}}).
+    hourly_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # advertiser -> IANA time zone of its ad account (report days and hours are local to it).
+    timezones: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,11 @@ def item_id_at(moment: datetime, rng: random.Random) -> str:
     return str((int(moment.timestamp()) << 32) | rng.getrandbits(32))
 
 
-def sample_world(as_of: datetime, seed: int = 1) -> World:
+def sample_world(as_of: datetime, seed: int = 1, timezone: str = "UTC") -> World:
     """A small, credible world: one advertiser, its brand account, a creator account, creators' Spark
-    authorisations in every state, Spark and non-Spark ads with daily rows over about 80 days, and a few
-    broken records (missing item id, unparseable count, bad report number, an ad unknown to ad/get)."""
+    authorisations in every state, Spark and non-Spark ads with daily rows over about 80 days, a few
+    broken records (missing item id, unparseable count, bad report number, an ad unknown to ad/get), and a
+    live Spark ad (still enabled, delivering hour by hour up to as_of) in an ad account in `timezone`."""
     rng = random.Random(seed)
     adv, brand, creator = ADV, BRAND, CREATOR
     world = World()
@@ -197,7 +204,47 @@ def sample_world(as_of: datetime, seed: int = 1) -> World:
                          "metrics": metrics})
     rows[5]["metrics"]["spend"] = "1,2.x"  # broken record: unparseable number
     world.report_rows[adv] = rows
+    for ad in ads:
+        ad["operation_status"] = "DISABLE"  # the past boosts are over
+    world.timezones[adv] = timezone
+    add_live_boost(world, as_of, str(brand_videos[0]["item_id"]), ad_id="1781111111111111111", seed=seed)
     return world
+
+
+def add_live_boost(world: World, as_of: datetime, item_id: str, ad_id: str, seed: int, hours: int = 30) -> None:
+    """An enabled Spark ad of `item_id` that started `hours` ago (local clock of the ad account) and has
+    delivered every hour since, the current (unfinished) hour included, with matching daily rows."""
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(seed + 7919)  # its own generator: the rest of the world stays as it was
+    adv = ADV
+    tz = ZoneInfo(world.timezones.get(adv, "UTC"))
+    world.ads[adv].append({"ad_id": ad_id, "advertiser_id": adv, "tiktok_item_id": item_id,
+                           "identity_type": "BC_AUTH_TT", "identity_id": "", "create_time": "2026-01-01 00:00:00",
+                           "operation_status": "ENABLE"})
+    local_now = as_of.astimezone(tz).replace(tzinfo=None)
+    start = (local_now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    daily: dict[str, dict[str, float]] = {}
+    hourly = world.hourly_rows.setdefault(adv, [])
+    hour = start
+    while hour <= local_now:
+        imp = rng.randint(300, 3000)
+        metrics = {
+            "spend": round(imp * rng.uniform(0.004, 0.012), 2), "impressions": imp, "clicks": int(imp * 0.01),
+            "video_watched_2s": int(imp * 0.35), "video_watched_6s": int(imp * 0.15), "likes": int(imp * 0.03),
+            "comments": int(imp * 0.002), "shares": int(imp * 0.003), "conversion": int(rng.random() < 0.3),
+        }
+        hourly.append({"dimensions": {"ad_id": ad_id, "stat_time_hour": hour.strftime("%Y-%m-%d %H:%M:%S")},
+                       "metrics": {k: (f"{v:.2f}" if k == "spend" else str(v)) for k, v in metrics.items()}})
+        day = hour.strftime("%Y-%m-%d 00:00:00")
+        for k, v in metrics.items():
+            daily.setdefault(day, {}).setdefault(k, 0)
+            daily[day][k] += v
+        hour += timedelta(hours=1)
+    for day, metrics in daily.items():
+        world.report_rows[adv].append({"dimensions": {"ad_id": ad_id, "stat_time_day": day},
+                                       "metrics": {k: (f"{v:.2f}" if k == "spend" else str(int(v)))
+                                                   for k, v in metrics.items()}})
 
 
 class FakeTikTokServer:
@@ -315,6 +362,7 @@ class FakeTikTokServer:
                     "tt_video/list/": server._authorisations,
                     "ad/get/": server._ads,
                     "report/integrated/get/": server._report,
+                    "advertiser/info/": server._advertiser_info,
                     "tt_video/authorize/": server._authorize,
                 }.get(endpoint)
                 if route is None:
@@ -396,12 +444,35 @@ class FakeTikTokServer:
         self._json_list(params, "fields")
         return self._paged(self.world.ads.get(params.get("advertiser_id", ""), []), params)
 
+    def _advertiser_info(self, params: dict[str, str]) -> dict[str, Any]:
+        ids = self._json_list(params, "advertiser_ids")
+        return {"list": [{"advertiser_id": a, "timezone": self.world.timezones.get(a, "UTC")}
+                         for a in ids if a in self.world.ads]}
+
+    def _hourly(self, params: dict[str, str], metrics: list[Any]) -> dict[str, Any]:
+        """Hourly rows: one day per request (start_date == end_date), optionally filtered by ad_ids."""
+        if params.get("start_date") != params.get("end_date") or not params.get("start_date"):
+            raise ValueError("end_date: hourly reports cover one day per request (start_date == end_date)")
+        wanted: set[str] | None = None
+        for rule in self._json_list(params, "filtering") if "filtering" in params else []:
+            if rule.get("field_name") == "ad_ids" and rule.get("filter_type") == "IN":
+                wanted = set(json.loads(rule["filter_value"]))
+        rows = []
+        for row in self.world.hourly_rows.get(params.get("advertiser_id", ""), []):
+            dims = row["dimensions"]
+            if dims["stat_time_hour"][:10] == params["start_date"] and (wanted is None or dims["ad_id"] in wanted):
+                rows.append({"dimensions": dims, "metrics": {k: v for k, v in row["metrics"].items() if k in metrics}})
+        return self._paged(rows, params)
+
     def _report(self, params: dict[str, str]) -> dict[str, Any]:
         for name, wanted in (("service_type", "AUCTION"), ("report_type", "BASIC"), ("data_level", "AUCTION_AD")):
             if params.get(name) != wanted:
                 raise ValueError(f"{name}: this fake serves only {wanted}")
-        if self._json_list(params, "dimensions") != ["ad_id", "stat_time_day"]:
-            raise ValueError("dimensions: expected [ad_id, stat_time_day]")
+        dimensions = self._json_list(params, "dimensions")
+        if dimensions == ["ad_id", "stat_time_hour"]:
+            return self._hourly(params, self._json_list(params, "metrics"))
+        if dimensions != ["ad_id", "stat_time_day"]:
+            raise ValueError("dimensions: expected [ad_id, stat_time_day] or [ad_id, stat_time_hour]")
         metrics = self._json_list(params, "metrics")
         try:
             start = datetime.strptime(params["start_date"], "%Y-%m-%d").replace(tzinfo=UTC)
