@@ -71,17 +71,46 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_same_night_twice_adds_nothing(world: tuple[Path, Path]) -> None:
     home, config = world
     csv = home / "reports" / "2026-11-01" / "shortlist.csv"
-    before, counts = csv.read_bytes(), _counts(home)
+    live = csv.parent / "live_boosts.csv"
+    before, live_before, counts = csv.read_bytes(), live.read_bytes(), _counts(home)
     again = _sparkpick(home, config, "nightly", "--no-prefect")
     assert again.returncode == 0, again.stderr[-3000:]
     assert _counts(home) == counts
     assert csv.read_bytes() == before
+    assert live.read_bytes() == live_before
     # Nothing new: no video was decoded again, everything came from the cache.
     notes = json.loads((csv.parent / "report.json").read_text())["notes"]
     assert any(n.startswith("0 videos analysed") for n in notes), notes
     shortlist = pd.read_csv(csv, dtype={"post_id": str})
     assert shortlist.groupby("advertiser_id").size().max() <= 5
     assert not shortlist.duplicated(["advertiser_id", "post_id"]).any()
+
+
+def test_the_night_watches_live_boosts_and_keeps_a_track_record(world: tuple[Path, Path]) -> None:
+    home, config = world
+    folder = home / "reports" / "2026-11-01"
+    info = json.loads((folder / "report.json").read_text())
+    live = pd.read_csv(folder / "live_boosts.csv", dtype={"post_id": str})
+    assert info["live_boosts"] == len(live) > 0, "the demo world has boosts live at its end"
+    assert set(live["decision"]) <= {"too_early", "keep", "pause", "scale"} and live["reason"].notna().all()
+    assert info["track_record"]["window_days"] == 60 and info["track_record"]["count"] >= 0
+    html = (folder / "shortlist.html").read_text(encoding="utf-8")
+    assert html.index('id="live-boosts"') < html.index('id="shortlist"')
+    assert html.count('<article class="live-card') == len(live)
+    # The track record is on the serving model version in MLflow.
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("sparkpick-ranker", "champion")
+    assert version.tags["track_record.count"] == str(info["track_record"]["count"])
+    assert "validation_rank_correlation" in version.tags or "band_coverage" in version.tags
+    # `sparkpick monitor` at the same time agrees with the night.
+    done = _sparkpick(home, config, "monitor", "--as-of", "2026-11-01T00:00", "--out", str(home / "live.csv"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = pd.read_csv(home / "live.csv", dtype={"post_id": str})
+    assert sorted(again["post_id"]) == sorted(live["post_id"])
+    assert "Model track record" in done.stdout
 
 
 def test_two_nightly_commands_at_once(world: tuple[Path, Path]) -> None:

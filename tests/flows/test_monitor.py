@@ -154,3 +154,14 @@ def test_monitor_on_the_tiny_demo_world(tiny_world: Path, home: Home, settings: 
     assert set(table["decision"]) <= {"too_early", "keep", "pause", "scale"}
     assert table["reason"].str.len().gt(10).all()
     assert "Model track record" in result.output
+
+
+@pytest.mark.slow
+def test_hourly_monitor_flow_writes_the_live_csv(loaded: Home, prefect_harness: object) -> None:
+    from flows.deployments import monitor_flow
+
+    out = monitor_flow(home_dir=str(loaded.root), as_of="2026-04-21T16:00:00")
+    assert out["live_boosts"] == 1 and sum(out["decisions"].values()) == 1
+    latest = pd.read_csv(loaded.reports / "live" / "latest.csv", dtype={"post_id": str})
+    assert latest["post_id"].tolist() == [POST_C]
+    assert (loaded.reports / "live" / "2026-04-21T1600.csv").read_bytes() == (loaded.reports / "live" / "latest.csv").read_bytes()
