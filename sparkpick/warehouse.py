@@ -7,6 +7,7 @@ written to them and gain columns as new ones appear. All timestamps are naive UT
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +125,20 @@ class Warehouse:
             "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [name]
         ).fetchall()
         return bool(rows)
+
+    def fingerprint(self, exclude: tuple[str, ...] = ()) -> str:
+        """A digest of every table's rows, in any order: equal digests mean the same contents (for
+        deciding that nothing changed, not for security)."""
+        names = sorted(
+            name for (name,) in self.con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+            if name not in exclude
+        )
+        parts = []
+        for name in names:
+            count, digest = self.con.execute(f'SELECT count(*), bit_xor(hash(t)) FROM "{name}" t').fetchall()[0]
+            parts.append(f"{name}:{count}:{digest}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def read(self, table: str, where: str | None = None, params: list[Any] | None = None) -> pd.DataFrame:
         """A table (optionally filtered by a SQL condition with `?` parameters) as a DataFrame."""

@@ -81,6 +81,7 @@ def test_same_night_twice_adds_nothing(world: tuple[Path, Path]) -> None:
     # Nothing new: no video was decoded again, everything came from the cache.
     notes = json.loads((csv.parent / "report.json").read_text())["notes"]
     assert any(n.startswith("0 videos analysed") for n in notes), notes
+    assert any("scores are reused" in n for n in notes), notes  # nothing changed: nothing scored again
     shortlist = pd.read_csv(csv, dtype={"post_id": str})
     assert shortlist.groupby("advertiser_id").size().max() <= 5
     assert not shortlist.duplicated(["advertiser_id", "post_id"]).any()
