@@ -75,6 +75,11 @@ def train_model(
     if promote not in registry.PROMOTION_MODES:
         raise InputError(f"--promote must be one of {', '.join(registry.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None
+    uri, name = home.tracking_uri(settings), settings.mlflow.model_name
+    with registry.tracking(uri) as client:  # a training killed earlier leaves no litter past this start
+        experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
+        for line in registry.sweep_interrupted(client, experiment_id, name):
+            log.warning("%s", line)
     from features.video.table import video_of_posts
 
     inputs = read_model_inputs(home.warehouse)
@@ -94,8 +99,6 @@ def train_model(
     k = settings.ranker.shortlist_k
     new_value = float(fitted.metrics.loc[MODEL, metric])
 
-    uri = home.tracking_uri(settings)
-    name = settings.mlflow.model_name
     window = {
         "first_decision": str(rows["decision_time"].min()),
         "last_decision": str(rows["decision_time"].max()),
@@ -103,21 +106,16 @@ def train_model(
         "until": str(until_ts) if until_ts is not None else "all",
     }
     with registry.tracking(uri) as client:
-        experiment_id = registry.ensure_experiment(
-            client, settings.mlflow.experiment, _artifact_root(home, uri)
-        )
         compared = registry.evaluate_champion(client, name, fitted, metric, k)
-        logged = registry.log_training_run(
-            client, experiment_id, name, fitted, settings.model_dump(), window, rows, k
-        )
         decision = registry.decide_promotion(
             promote, metric,
             compared.new_value if compared.new_value is not None else new_value,
             compared.champion_value, compared.version, compared.problem,
             decisions=compared.decisions, since=compared.since,
         )
-        registry.apply_promotion(client, name, logged.model_version, decision)
-        client.set_tag(logged.run_id, "sparkpick.promotion", decision.reason)
+        logged = registry.log_training_run(
+            client, experiment_id, name, fitted, settings.model_dump(), window, rows, k, decision=decision
+        )
     log.info("model %s v%s: %s", name, logged.model_version, decision.reason)
     return TrainResult(
         run_id=logged.run_id, model_name=name, model_version=logged.model_version,

@@ -14,7 +14,10 @@ import hashlib
 import json
 import logging
 import math
+import os
+import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +34,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.tracking._model_registry import utils as _registry_utils
+from mlflow.tracking._tracking_service import utils as _tracking_utils
 from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM, disable_logging, enable_logging
 
 from models import sparkpick_ranker_pyfunc
@@ -48,7 +53,7 @@ from models.training import (
     UPLIFT,
     FittedModels,
 )
-from sparkpick.errors import InputError, SparkpickError
+from sparkpick.errors import InputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -66,6 +71,11 @@ BAND_COVERAGE_TAG = "band_coverage"
 RANK_CORRELATION_TAG = "validation_rank_correlation"
 TRACK_RECORD_PREFIX = "track_record."
 _MAX_TAG_CHARS = 4000
+# The gate's judgement on a version; a training run's process (to tell a killed run from a running one).
+PROMOTION_TAG = "promotion"
+PID_TAG, HOST_TAG, INTERRUPTED_TAG = "sparkpick.pid", "sparkpick.host", "sparkpick.interrupted"
+# A RUNNING run from before runs carried their process (or from another host) is abandoned after a day.
+_UNTAGGED_RUN_STALE_S = 24 * 3600
 # MLflow's own logger and alembic's (its store migrations): only their errors reach the user.
 _QUIET_LOGGERS = ("mlflow", "alembic")
 _MLFLOW_MODULES = r"mlflow(\.|$)"
@@ -178,8 +188,9 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
 
     MLflow keeps quiet meanwhile (see `_quiet`): its notices are not for the user of a command.
     """
-    previous = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
+    # The URIs set before, exactly: `get_tracking_uri()` would turn "none set" into ./mlflow.db in the
+    # working folder, and setting that back would send every later MLflow call there.
+    previous = (_tracking_utils._tracking_uri, _registry_utils._registry_uri)
     # `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI (for subprocesses): leave the
     # environment as it was, or a later command in this process would read the store as a user's choice.
     uris = (mlflow_env.MLFLOW_TRACKING_URI, mlflow_env.MLFLOW_REGISTRY_URI)
@@ -189,8 +200,8 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
         try:
             yield MlflowClient(tracking_uri=uri, registry_uri=uri)
         finally:
-            mlflow.set_tracking_uri(previous)
-            mlflow.set_registry_uri(previous_registry)
+            _tracking_utils.set_tracking_uri(previous[0])
+            _registry_utils.set_registry_uri(previous[1])
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
@@ -354,9 +365,62 @@ def has_champion(tracking_uri: str, model_name: str) -> bool:
 
 
 def apply_promotion(client: MlflowClient, name: str, version: str, decision: PromotionDecision) -> None:
+    """Record the gate's judgement on a version, then move the alias (a version holding an alias has always
+    been judged)."""
+    client.set_model_version_tag(name, version, PROMOTION_TAG, decision.reason)
     if decision.alias is not None:
         client.set_registered_model_alias(name, decision.alias, version)
-    client.set_model_version_tag(name, version, "promotion", decision.reason)
+
+
+def _process_gone(tags: dict[str, str]) -> bool:
+    """Whether the process that tagged a run is known to be dead (same host, no such pid)."""
+    if tags.get(HOST_TAG) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(tags.get(PID_TAG, "")), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError, OverflowError):
+        return False
+    return False
+
+
+def sweep_interrupted(client: MlflowClient, experiment_id: str, model_name: str) -> list[str]:
+    """Clean up after trainings that were killed: their runs stuck in RUNNING are marked FAILED, and any
+    version the gate has not judged (no `promotion` tag, or a killed run's version holding no alias) is
+    deleted. Returns one line per thing done.
+
+    A run is abandoned when the process that started it (tagged with its host and pid) is gone, or, for a
+    run without those tags, when it started over `_UNTAGGED_RUN_STALE_S` ago.
+    """
+    done: list[str] = []
+    now_ms = time.time() * 1000
+    abandoned: set[str] = set()
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                  max_results=1000):
+        tags = run.data.tags
+        untagged_stale = PID_TAG not in tags and now_ms - run.info.start_time > _UNTAGGED_RUN_STALE_S * 1000
+        if _process_gone(tags) or untagged_stale:
+            client.set_tag(run.info.run_id, INTERRUPTED_TAG, "the training process stopped before the run ended")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            abandoned.add(run.info.run_id)
+            done.append(f"run {run.info.run_id} was interrupted: marked FAILED")
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        return done
+    for mv in versions:
+        if mv.aliases or (PROMOTION_TAG in (mv.tags or {}) and mv.run_id not in abandoned):
+            continue
+        if mv.run_id not in abandoned:  # an unjudged version of a run still going is that run's business
+            try:
+                if client.get_run(mv.run_id).info.status == "RUNNING":
+                    continue
+            except MlflowException:
+                pass
+        client.delete_model_version(model_name, mv.version)
+        done.append(f"{model_name} v{mv.version} was never judged by the promotion gate: deleted")
+    return done
 
 
 def champion_uri(model_name: str) -> str:
@@ -443,10 +507,19 @@ def log_training_run(
     data_window: dict[str, str],
     training_rows: pd.DataFrame,
     shortlist_k: int,
+    *,
+    decision: PromotionDecision,
 ) -> LoggedRun:
-    """Record one training run (config, data, metrics, plots, model) and register the model version."""
+    """Record one training run (config, data, metrics, plots, model), register the model version with the
+    gate's `decision` and apply it.
+
+    The version is created, with its tags and the judgement, only once everything else is logged, and the
+    run ends after the alias has moved: a training killed on the way leaves a RUNNING run (marked FAILED by
+    `sweep_interrupted` at the next start) and never a version the gate has not judged.
+    """
     model = fitted.scoring_model
     with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.set_tags({PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
         mlflow.log_params(flatten(config))
         mlflow.log_params({f"data.{k}": v for k, v in data_window.items()})
         mlflow.log_params({
@@ -492,24 +565,35 @@ def log_training_run(
                     signature=infer_signature(example, model.predict(example).reset_index(drop=True)),
                     input_example=example,
                     pip_requirements=pip_requirements(),
-                    registered_model_name=model_name,
                 )
-    version = str(info.registered_model_version)
-    if version == "None":
-        raise SparkpickError(f"MLflow did not register {model_name} for run {run.info.run_id}.")
-    client.set_model_version_tag(model_name, version, "feature_version", model.feature_version)
-    listed = json.dumps(fitted.features)
-    if len(listed) > _MAX_TAG_CHARS:  # the registry caps tag values; the full list is in features.json
-        listed = f"{len(fitted.features)} features, listed in the run's features.json"
-    client.set_model_version_tag(model_name, version, "features", listed)
-    for metric, value in fitted.metrics.loc[MODEL].items():
-        client.set_model_version_tag(model_name, version, metric, f"{value:.6f}")
-    # What validation promises about single boosts, which the nightly track record holds the model to.
-    client.set_model_version_tag(model_name, version, BAND_COVERAGE_TAG, f"{model.calibration.coverage:.6f}")
-    rho = validation_rank_correlation(fitted)
-    if rho is not None:
-        client.set_model_version_tag(model_name, version, RANK_CORRELATION_TAG, f"{rho:.6f}")
-        client.log_metric(run.info.run_id, RANK_CORRELATION_TAG, rho)
+        rho = validation_rank_correlation(fitted)
+        if rho is not None:
+            mlflow.log_metric(RANK_CORRELATION_TAG, rho)
+        listed = json.dumps(fitted.features)
+        if len(listed) > _MAX_TAG_CHARS:  # the registry caps tag values; the full list is in features.json
+            listed = f"{len(fitted.features)} features, listed in the run's features.json"
+        tags = {"feature_version": model.feature_version, "features": listed,
+                **{metric: f"{value:.6f}" for metric, value in fitted.metrics.loc[MODEL].items()},
+                # What validation promises about single boosts, which the nightly track record holds it to.
+                BAND_COVERAGE_TAG: f"{model.calibration.coverage:.6f}",
+                **({RANK_CORRELATION_TAG: f"{rho:.6f}"} if rho is not None else {}),
+                PROMOTION_TAG: decision.reason}
+        try:
+            client.create_registered_model(model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        # One call creates the version with its tags and the judgement: it never exists unjudged.
+        registered = client.create_model_version(model_name, source=info.model_uri, run_id=run.info.run_id,
+                                                 tags=tags, model_id=info.model_id)
+        version = str(registered.version)
+        try:
+            if decision.alias is not None:
+                client.set_registered_model_alias(model_name, decision.alias, version)
+            mlflow.set_tag("sparkpick.promotion", decision.reason)
+        except BaseException:  # Ctrl-C or a store error half-way: no version whose judgement was not applied
+            client.delete_model_version(model_name, version)
+            raise
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
 
 

@@ -42,7 +42,7 @@ def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> reg
         exp = registry.ensure_experiment(client, "sparkpick", root)
         window = {"first_decision": "a", "last_decision": "b"}
         return registry.log_training_run(client, exp, name, fitted, {"ranker": {"seed": 42}}, window,
-                                         fitted.train, 5)
+                                         fitted.train, 5, decision=registry.PromotionDecision(None, "test"))
 
 
 @pytest.mark.parametrize(
