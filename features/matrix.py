@@ -35,7 +35,7 @@ TRAINING_COLUMNS: tuple[str, ...] = (
     "group_id", "decision_time", "boosted_at", "ended_at", "uplift", "relevance", "boost_propensity",
 )
 FLAG_COLUMNS: tuple[str, ...] = (
-    "flag_no_auth_code", "flag_auth_expiring", "flag_no_usage_rights", "flag_calibrating",
+    "flag_no_auth_code", "flag_auth_expiring", "flag_no_usage_rights", "flag_calibrating", "flag_looks_like_ad",
 )
 DISPLAY_COLUMNS: tuple[str, ...] = (
     "creator_id", "creator_handle", "posted_at", "caption", "views", "likes", "comments", "shares",
@@ -296,6 +296,7 @@ def _features(
     display["video_status"] = display["video_status"].astype("object").where(
         display["video_status"].notna(), unknown
     )
+    out["flag_looks_like_ad"] = readiness.looks_like_ad(display["polish_score"], settings.report.polish_ad_threshold)
     return pd.concat([out, display], axis=1), report
 
 

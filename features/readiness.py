@@ -1,6 +1,7 @@
 """Readiness as of T: can the post run as a Spark Ad now, and are its numbers settled yet?
 
-Kept both as model features (numbers) and as shortlist flags (`flag_*` booleans, never model inputs).
+Kept both as model features (numbers) and as shortlist flags (`flag_*` booleans, never model inputs). Every
+flag is decided here; the report and the CSV only show them.
 The posts table records the authorisation's current status and expiry only, so the status at a past T
 is reconstructed from the expiry: a code that expires at or before T is expired at T, and a code
 recorded as expired whose expiry lies after T was still valid at T.
@@ -31,6 +32,14 @@ def auth_days_left(status_at_t: pd.Series, expires_at: pd.Series, as_of: pd.Seri
     A code about to lapse cannot carry a boost through its calibration."""
     days = (expires_at - as_of) / _DAY
     return days.where(status_at_t == "authorized").astype("float64")
+
+
+def looks_like_ad(polish_score: pd.Series, threshold: float) -> pd.Series:
+    """The flag `flag_looks_like_ad`: the video's polish score (0-100) above `threshold`
+    (`report.polish_ad_threshold`). A post that looks like a produced advert loses the native feel a
+    Spark Ad is paid for; an unknown score (no video, or not featurised yet) does not raise the flag."""
+    polish = pd.to_numeric(polish_score, errors="coerce")
+    return pd.Series((polish > threshold).fillna(False).to_numpy(bool), index=polish_score.index)
 
 
 def readiness_features(

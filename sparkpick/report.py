@@ -260,13 +260,10 @@ def post_link(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def add_display_flags(shortlist: pd.DataFrame, polish_ad_threshold: float) -> pd.DataFrame:
-    """The shortlist with `flag_looks_like_ad` (polish score above the threshold) and every flag column
-    present as a plain bool (missing flags read as False)."""
+def add_display_flags(shortlist: pd.DataFrame) -> pd.DataFrame:
+    """The shortlist with every flag column present as a plain bool (a missing flag reads as False).
+    Flags are decided with the features (`features/readiness.py`); the report only shows them."""
     out = shortlist.copy()
-    if "polish_score" in out.columns:
-        polish = pd.to_numeric(out["polish_score"], errors="coerce")
-        out["flag_looks_like_ad"] = (polish > polish_ad_threshold).fillna(False).astype(bool)
     for col in FLAG_COLUMNS:
         if col not in out.columns:
             out[col] = False
@@ -458,7 +455,7 @@ def render_shortlist_html(
     """
     tz = ZoneInfo(meta.display_timezone)
     as_of = as_utc(meta.as_of)
-    frame = add_display_flags(shortlist, meta.polish_ad_threshold)
+    frame = add_display_flags(shortlist)
     if len(frame):
         frame = frame.sort_values(["advertiser_id", "rank"], kind="stable")
     thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
@@ -508,9 +505,9 @@ def load_thumbnails(shortlist: pd.DataFrame, max_bytes: int = 2_000_000) -> dict
     return out
 
 
-def shortlist_csv_frame(shortlist: pd.DataFrame, polish_ad_threshold: float) -> pd.DataFrame:
+def shortlist_csv_frame(shortlist: pd.DataFrame) -> pd.DataFrame:
     """The CSV's rows: the shortlist with every flag as a bool and the uplift in words."""
-    out = add_display_flags(shortlist, polish_ad_threshold)
+    out = add_display_flags(shortlist)
     if len(out):
         out = out.sort_values(["advertiser_id", "rank"], kind="stable")
     ratio = out["uplift_ratio"] if "uplift_ratio" in out.columns else pd.Series(None, index=out.index)
@@ -571,7 +568,7 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     thumbs = load_thumbnails(shortlist) if thumbnails is None else dict(thumbnails)
     csv_path, html_path = folder / "shortlist.csv", folder / "shortlist.html"
-    csv_frame = shortlist_csv_frame(shortlist, meta.polish_ad_threshold)
+    csv_frame = shortlist_csv_frame(shortlist)
     write_csv(csv_path, csv_frame)
     _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor).encode("utf-8"))
     info = {"date": day, "rows": len(csv_frame), **meta.to_json()}

@@ -89,6 +89,11 @@ def test_video_cues_are_joined_and_missing_stays_missing(
     by_post = frame.set_index("post_id")
     assert by_post.loc[some[0], "polish_score"] == 80.0
     assert by_post.loc[some[1], "video_polish_score"] == 20.0
+    # the looks-like-an-ad flag is decided here, with the other flags, and is never a model input
+    assert by_post["flag_looks_like_ad"].dtype == bool and "flag_looks_like_ad" not in feats
+    assert settings.report.polish_ad_threshold < 80.0
+    assert by_post.loc[some, "flag_looks_like_ad"].tolist() == [True, False, False]
+    assert not by_post.drop(index=some)["flag_looks_like_ad"].any()
     assert by_post.loc[some[0], "watch_fraction"] == pytest.approx(by_post.loc[some[0], "watch_time_s"] / 10)
     others = by_post.drop(index=some)
     assert others["video_hook_motion"].isna().all()  # never zero-filled

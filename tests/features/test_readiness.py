@@ -44,3 +44,11 @@ def test_flags_and_features(settings: Settings) -> None:
     assert f["calibrating"].tolist() == [0.0, 1.0, 1.0, 0.0]
     assert np.isnan(f["auth_days_left"].iloc[2])
     assert f["flag_no_auth_code"].dtype == bool
+
+
+def test_looks_like_ad_is_a_polish_score_above_the_threshold() -> None:
+    polish = pd.Series([80.0, 65.0, 64.9, np.nan, None], index=[10, 11, 12, 13, 14], dtype="object")
+    flag = readiness.looks_like_ad(polish, 65.0)
+    assert flag.tolist() == [True, False, False, False, False] and flag.dtype == bool
+    assert flag.index.tolist() == [10, 11, 12, 13, 14]
+    assert readiness.looks_like_ad(polish, 10.0).tolist() == [True, True, True, False, False]

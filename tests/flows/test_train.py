@@ -84,6 +84,9 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
         stored = wh.read(SCORES)
     assert len(stored) == len(scored)
     assert stored[["run_id", "advertiser_id", "post_id"]].duplicated().sum() == 0
+    # every readiness flag travels with the scores, looks-like-an-ad too (decided with the features)
+    flags = {"flag_no_auth_code", "flag_auth_expiring", "flag_no_usage_rights", "flag_calibrating", "flag_looks_like_ad"}
+    assert flags <= set(stored.columns) and flags <= set(top.columns)
 
     # retraining on the same data: the champion has seen every validation decision, so there is no fair
     # comparison and the gate keeps it, saying why

@@ -86,6 +86,7 @@ def make_shortlist(advertisers: int = 3, k: int = 4, seed: int = 0) -> pd.DataFr
                 "engagement_rate": (likes + comments + shares) / views,
                 "video_status": "ok",
                 "polish_score": 80.0 if rank == 3 else 20.0 + rank,
+                "flag_looks_like_ad": rank == 3,
                 "polish_reasons": "hard cuts, text overlays" if rank == 3 else "one handheld take",
                 "thumbnail_path": None,
             })
@@ -168,12 +169,13 @@ def test_html_shows_flags_reasons_and_header() -> None:
     assert "2026-11-01 02:00 CET" in html
 
 
-def test_looks_like_ad_follows_the_threshold() -> None:
+def test_looks_like_ad_is_shown_as_decided_not_redecided() -> None:
+    # The flag comes with the scores (features/readiness.py); the threshold in the meta is only explained.
     shortlist = make_shortlist(advertisers=1)
-    strict = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=90.0), {})
-    loose = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=10.0), {})
-    assert strict.count('class="badge" title="High polish') == 0
-    assert loose.count('class="badge" title="High polish') == len(shortlist)
+    for threshold in (10.0, 90.0):
+        html = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=threshold), {})
+        assert html.count('class="badge" title="High polish') == int(shortlist["flag_looks_like_ad"].sum()) == 1
+        assert f"Above {threshold:.0f} it is flagged" in html
 
 
 def test_missing_optional_columns_still_render() -> None:
