@@ -23,12 +23,15 @@ MLFLOW_DB = "mlflow.db"
 
 
 class _Section(BaseModel):
+    """A config section. No Python defaults: `configs/default.yaml` is the one source of every value, so a
+    key missing from it (or unknown to these classes) is an error that names the setting."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class IngestConfig(_Section):
-    source: str = "demo"
-    rejected_dir: str = "data/rejected"
+    source: str
+    rejected_dir: str
 
 
 class WorldSize(_Section):
@@ -37,7 +40,7 @@ class WorldSize(_Section):
     posts: int = Field(gt=0)
     days: int = Field(gt=0)
     # Caps clip length for this size (the tiny test world keeps clips short); None: video.max_duration_s.
-    max_duration_s: float | None = Field(default=None, gt=0)
+    max_duration_s: float | None = Field(gt=0)
 
 
 class WorldVideoConfig(_Section):
@@ -47,13 +50,13 @@ class WorldVideoConfig(_Section):
     min_duration_s: float = Field(gt=0)
     max_duration_s: float = Field(gt=0)
     # Durations are min + a gamma-distributed extra with this mean (skewed short, like most uploads).
-    mean_extra_duration_s: float = Field(default=3.0, ge=0)
+    mean_extra_duration_s: float = Field(ge=0)
     # libx264 settings: a fast preset keeps rendering cheap; crf trades size for quality.
-    preset: str = "ultrafast"
-    crf: int = Field(default=32, ge=0, le=51)
-    keyframe_interval_s: float = Field(default=2.0, gt=0)
+    preset: str
+    crf: int = Field(ge=0, le=51)
+    keyframe_interval_s: float = Field(gt=0)
     # Share of posts whose video file is unavailable (video_path empty), as happens with deleted clips.
-    missing_rate: float = Field(default=0.02, ge=0, lt=1)
+    missing_rate: float = Field(ge=0, lt=1)
 
 
 class WorldOrganicConfig(_Section):
@@ -119,8 +122,8 @@ class WorldConfig(_Section):
     auth: WorldAuthConfig
     policy: WorldPolicyConfig
     effects: WorldEffectsConfig
-    seed: int = 7
-    end: str = "2026-11-01T00:00:00"
+    seed: int
+    end: str
 
 
 class PolishCue(_Section):
@@ -142,19 +145,20 @@ class VideoConfig(_Section):
     workers: int = Field(ge=1)
     timeout_s: float = Field(gt=0)
     thumbnail_long_side: int = Field(gt=16)
-    thumbnail_quality: int = Field(default=80, ge=10, le=100)
-    motion_fps: float = Field(default=15.0, gt=0)
-    motion_long_side: int = Field(default=128, ge=32)
-    max_body_samples: int = Field(default=60, ge=1)
-    max_frame_pixels: int = Field(default=36_000_000, gt=0)
-    skip_loop_filter: bool = True
-    skip_nonref_frames: bool = True
-    decode_threads_min_pixels: int = Field(default=921_600, ge=0)
-    partial_tolerance_s: float = Field(default=0.5, ge=0)
-    start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
-    dask_address: str | None = None
-    dask_workers: int | None = Field(default=None, ge=1)
-    dask_connect_timeout_s: float = Field(default=30.0, gt=0)
+    thumbnail_quality: int = Field(ge=10, le=100)
+    motion_fps: float = Field(gt=0)
+    motion_long_side: int = Field(ge=32)
+    max_body_samples: int = Field(ge=1)
+    max_frame_pixels: int = Field(gt=0)
+    skip_loop_filter: bool
+    skip_nonref_frames: bool
+    decode_threads_min_pixels: int = Field(ge=0)
+    partial_tolerance_s: float = Field(ge=0)
+    start_method: Literal["forkserver", "spawn", "fork"]
+    dask_address: str | None
+    dask_workers: int | None = Field(ge=1)
+    dask_connect_timeout_s: float = Field(gt=0)
+    kill_grace_s: float = Field(ge=0)
 
     @field_validator("dask_address")
     @classmethod
@@ -166,53 +170,52 @@ class VideoConfig(_Section):
         if not sep or scheme not in ("tcp", "tls", "ws", "wss", "ucx") or not colon or not host or not port.isdigit():
             raise ValueError(f"{value!r} is not a Dask scheduler address such as tcp://HOST:PORT")
         return value.strip()
-    kill_grace_s: float = Field(default=5.0, ge=0)
     # picture
-    noise_flat_quantile: float = Field(default=0.5, gt=0, le=1)
-    sharpness_noise_k: float = Field(default=8.0, ge=0)
-    canny_low: int = Field(default=100, ge=0)
-    canny_high: int = Field(default=200, ge=0)
-    clip_high: int = Field(default=250, ge=0, le=255)
-    clip_low: int = Field(default=5, ge=0, le=255)
+    noise_flat_quantile: float = Field(gt=0, le=1)
+    sharpness_noise_k: float = Field(ge=0)
+    canny_low: int = Field(ge=0)
+    canny_high: int = Field(ge=0)
+    clip_high: int = Field(ge=0, le=255)
+    clip_low: int = Field(ge=0, le=255)
     # composition
-    bar_max_luma: float = Field(default=30.0, ge=0)
-    bar_max_std: float = Field(default=4.0, ge=0)
-    bar_min_fraction: float = Field(default=0.03, ge=0, lt=0.5)
-    bar_max_total: float = Field(default=0.8, gt=0, le=1)
-    letterbox_min_share: float = Field(default=0.08, ge=0, le=1)
-    blurfill_context_rows: int = Field(default=3, ge=1)
-    blurfill_edge_ratio: float = Field(default=4.0, gt=1)
-    blurfill_min_step: float = Field(default=1.0, gt=0)
-    blurfill_max_band: float = Field(default=0.45, gt=0, lt=0.5)
-    blurfill_symmetry: float = Field(default=0.03, ge=0)
-    blurfill_detail_ratio: float = Field(default=0.35, gt=0, lt=1)
-    text_min_gradient: int = Field(default=80, ge=1, le=255)
-    text_close_fraction: float = Field(default=0.04, gt=0)
-    text_min_height: float = Field(default=0.015, gt=0)
-    text_max_height: float = Field(default=0.12, gt=0)
-    text_min_aspect: float = Field(default=1.5, gt=0)
-    text_min_density: float = Field(default=0.25, ge=0, le=1)
-    text_max_density: float = Field(default=0.9, ge=0, le=1)
-    text_min_crossings: float = Field(default=1.5, ge=0)
-    text_frame_min_coverage: float = Field(default=0.01, ge=0, le=1)
-    face_hook_samples: int = Field(default=2, ge=0)
-    face_body_samples: int = Field(default=4, ge=0)
-    face_long_side: int = Field(default=224, ge=24)
-    face_min_px: int = Field(default=24, ge=8)
-    face_min_fraction: float = Field(default=0.15, ge=0, le=1)
-    face_scale_factor: float = Field(default=1.2, gt=1)
-    face_min_neighbors: int = Field(default=5, ge=1)
+    bar_max_luma: float = Field(ge=0)
+    bar_max_std: float = Field(ge=0)
+    bar_min_fraction: float = Field(ge=0, lt=0.5)
+    bar_max_total: float = Field(gt=0, le=1)
+    letterbox_min_share: float = Field(ge=0, le=1)
+    blurfill_context_rows: int = Field(ge=1)
+    blurfill_edge_ratio: float = Field(gt=1)
+    blurfill_min_step: float = Field(gt=0)
+    blurfill_max_band: float = Field(gt=0, lt=0.5)
+    blurfill_symmetry: float = Field(ge=0)
+    blurfill_detail_ratio: float = Field(gt=0, lt=1)
+    text_min_gradient: int = Field(ge=1, le=255)
+    text_close_fraction: float = Field(gt=0)
+    text_min_height: float = Field(gt=0)
+    text_max_height: float = Field(gt=0)
+    text_min_aspect: float = Field(gt=0)
+    text_min_density: float = Field(ge=0, le=1)
+    text_max_density: float = Field(ge=0, le=1)
+    text_min_crossings: float = Field(ge=0)
+    text_frame_min_coverage: float = Field(ge=0, le=1)
+    face_hook_samples: int = Field(ge=0)
+    face_body_samples: int = Field(ge=0)
+    face_long_side: int = Field(ge=24)
+    face_min_px: int = Field(ge=8)
+    face_min_fraction: float = Field(ge=0, le=1)
+    face_scale_factor: float = Field(gt=1)
+    face_min_neighbors: int = Field(ge=1)
     # time
-    cut_window: int = Field(default=3, ge=1)
-    cut_ratio: float = Field(default=3.0, gt=1)
-    cut_min_score: float = Field(default=8.0, ge=0)
-    cut_base_floor: float = Field(default=2.0, gt=0)
-    cut_min_shot_s: float = Field(default=0.3, ge=0)
-    shake_smooth_s: float = Field(default=0.5, gt=0)
-    phase_taper: float = Field(default=0.0, ge=0, le=0.5)
-    static_max_diff: float = Field(default=1.0, gt=0)
+    cut_window: int = Field(ge=1)
+    cut_ratio: float = Field(gt=1)
+    cut_min_score: float = Field(ge=0)
+    cut_base_floor: float = Field(gt=0)
+    cut_min_shot_s: float = Field(ge=0)
+    shake_smooth_s: float = Field(gt=0)
+    phase_taper: float = Field(ge=0, le=0.5)
+    static_max_diff: float = Field(gt=0)
     # polish_score: cue -> typical native and produced values and a weight (see features/video/polish.py)
-    polish: dict[str, PolishCue] = {}
+    polish: dict[str, PolishCue]
 
 
 class CaptionConfig(_Section):
@@ -221,7 +224,7 @@ class CaptionConfig(_Section):
     disclosure_tags: list[str]
     cta_phrases: list[str]
     # advertiser_id -> extra brand names to look for (the brand's own account handles are always used).
-    brand_terms: dict[str, list[str]] = {}
+    brand_terms: dict[str, list[str]]
 
 
 class FeaturesConfig(_Section):
@@ -229,7 +232,7 @@ class FeaturesConfig(_Section):
     candidate_window_days: int = Field(gt=0)
     calibration_hours: float = Field(ge=0)
     auth_expiry_warning_days: int = Field(ge=0)
-    decision_period: str = "W"
+    decision_period: str
     peer_window_days: int = Field(gt=0)
     min_peers: int = Field(ge=1)
     peer_z_clip: float = Field(gt=0)
@@ -239,36 +242,36 @@ class FeaturesConfig(_Section):
 
 
 class LabelConfig(_Section):
-    kind: Literal["cpa_ratio", "engagement_ratio", "thumbstop_ratio"] = "cpa_ratio"
+    kind: Literal["cpa_ratio", "engagement_ratio", "thumbstop_ratio"]
     prior_strength_conversions: float = Field(ge=0)
     prior_strength_impressions: float = Field(ge=0)
     relevance_levels: int = Field(ge=2, le=31)
-    relevance_scope: Literal["global", "group"] = "global"
+    relevance_scope: Literal["global", "group"]
 
 
 class RankerConfig(_Section):
     shortlist_k: int = Field(gt=0)
     validation_fraction: float = Field(gt=0, lt=1)
-    seed: int = 42
-    propensity_weighting: bool = False
+    seed: int
+    propensity_weighting: bool
     propensity_clip: float = Field(gt=1)
     params: dict[str, Any]
     early_stopping_rounds: int = Field(gt=0)
-    label_gain: Literal["linear", "exponential"] = "exponential"
-    bags: int = Field(default=5, ge=1)
-    refit_on_all_rows: bool = True
-    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
-    calibration_bins: int = Field(default=4, ge=1)
-    band_coverage: float = Field(default=0.8, gt=0, lt=1)
+    label_gain: Literal["linear", "exponential"]
+    bags: int = Field(ge=1)
+    refit_on_all_rows: bool
+    monotone: dict[str, Literal[-1, 1]]
+    calibration_bins: int = Field(ge=1)
+    band_coverage: float = Field(gt=0, lt=1)
 
 
 class MlflowConfig(_Section):
-    tracking_uri: str = ""
-    experiment: str = "sparkpick"
-    model_name: str = "sparkpick-ranker"
-    promotion_metric: str = "captured_at_k"
-    ui_host: str = "127.0.0.1"
-    ui_port: int = 5000
+    tracking_uri: str
+    experiment: str
+    model_name: str
+    promotion_metric: str
+    ui_host: str
+    ui_port: int
 
 
 class ReportConfig(_Section):
@@ -283,7 +286,7 @@ class NightlyConfig(_Section):
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
     lock_timeout_s: float = Field(ge=0)
-    train_if_no_champion: bool = True
+    train_if_no_champion: bool
     server_port: int = Field(ge=0, le=65535)
     server_start_timeout_s: float = Field(gt=0)
 
@@ -304,29 +307,29 @@ class TiktokConfig(_Section):
 
     base_url: str
     token_env: str
-    business_ids: list[str] = []
-    advertiser_ids: list[str] = []
+    business_ids: list[str]
+    advertiser_ids: list[str]
     # business_id -> advertiser_id its posts belong to; may stay empty when there is one advertiser.
-    account_advertisers: dict[str, str] = {}
+    account_advertisers: dict[str, str]
     # Business ids that are an advertiser's own brand account (partnership kind "own", usage rights true).
-    brand_business_ids: list[str] = []
-    default_partnership_kind: Literal["own", "ongoing", "one_off"] = "one_off"
+    brand_business_ids: list[str]
+    default_partnership_kind: Literal["own", "ongoing", "one_off"]
     # CSV or Parquet of partnerships (kind, started_at, usage_rights per advertiser and creator), relative
     # to the home; "": none. `sparkpick ingest --partnerships FILE` overrides it.
-    partnerships_file: str = ""
+    partnerships_file: str
     page_size: int = Field(gt=0, le=1000)
-    max_count: int = Field(default=20, gt=0, le=20)
-    report_page_size: int = Field(default=1000, gt=0, le=1000)
-    max_pages: int = Field(default=500, gt=0)
-    report_lookback_days: int = Field(default=365, gt=0)
-    report_window_days: int = Field(default=30, gt=0, le=30)
+    max_count: int = Field(gt=0, le=20)
+    report_page_size: int = Field(gt=0, le=1000)
+    max_pages: int = Field(gt=0)
+    report_lookback_days: int = Field(gt=0)
+    report_window_days: int = Field(gt=0, le=30)
     # Hourly rows (spark_hourly) of Spark ads that delivered in this many recent days, one request a day;
     # re-read every time (late conversions change earlier hours). 0: none.
     hourly_lookback_days: int = Field(ge=0, le=30)
-    baseline_period: str = "MS"
+    baseline_period: str
     max_retries: int = Field(ge=0)
     backoff_s: float = Field(ge=0)
-    max_backoff_s: float = Field(default=60.0, ge=0)
+    max_backoff_s: float = Field(ge=0)
     timeout_s: float = Field(gt=0)
 
 
@@ -420,6 +423,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_MESSAGES = {
+    "missing": "missing (every setting must be given in configs/default.yaml)",
+    "extra_forbidden": "unknown setting (check its spelling and section)",
+}
+
+
 def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> Settings:
     """Load the defaults, merge the overlay file on top and validate the result into `Settings`."""
     data = _read_yaml(base)
@@ -430,7 +439,7 @@ def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> S
     except ValidationError as exc:
         where = f"{base}" + (f" overlaid with {overlay}" if overlay else "")
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {_MESSAGES.get(err['type'], err['msg'])}" for err in exc.errors()
         )
         raise InputError(f"Invalid configuration ({where}): {problems}") from exc
 

@@ -22,7 +22,8 @@ T0 = pd.Timestamp("2026-05-04")
 
 
 def cfg(kind: str = "cpa_ratio", k: float = 5.0, m: float = 1000.0) -> LabelConfig:
-    return LabelConfig(kind=kind, prior_strength_conversions=k, prior_strength_impressions=m, relevance_levels=5)
+    return LabelConfig(kind=kind, prior_strength_conversions=k, prior_strength_impressions=m, relevance_levels=5,
+                       relevance_scope="global")
 
 
 def posts() -> pd.DataFrame:
@@ -180,7 +181,7 @@ def test_global_grades_use_the_reference_cut_points() -> None:
     groups = pd.Series(["poor"] * 3 + ["good"] * 3)
     uplift = pd.Series([-1.0, -0.9, -0.8, 0.8, 0.9, 1.0])
     by_scope = {
-        scope: grade(uplift, groups, LabelConfig(prior_strength_conversions=5, prior_strength_impressions=1,
+        scope: grade(uplift, groups, LabelConfig(kind="cpa_ratio", prior_strength_conversions=5, prior_strength_impressions=1,
                                                  relevance_levels=5, relevance_scope=scope)).tolist()
         for scope in ("global", "group")
     }

@@ -22,7 +22,7 @@ from sparkpick.config import LabelConfig
 
 T0 = pd.Timestamp("2026-09-01")
 LABEL = LabelConfig(kind="cpa_ratio", prior_strength_conversions=2.0, prior_strength_impressions=1000.0,
-                    relevance_levels=5)
+                    relevance_levels=5, relevance_scope="global")
 
 
 def scores(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
