@@ -91,3 +91,13 @@ def test_settings_are_frozen_and_overrides_validate():
     assert with_overrides(settings, {"report": {"top_k": 3}}).report.top_k == 3
     with pytest.raises(Exception, match="top_k"):
         with_overrides(settings, {"report": {"top_k": 0}})
+
+
+def test_no_setting_has_a_python_default():
+    from sparkpick import config
+
+    sections = [c for c in vars(config).values() if isinstance(c, type) and issubclass(c, config._Section)]
+    assert len(sections) > 10
+    with_default = [f"{cls.__name__}.{name}" for cls in sections for name, field in cls.model_fields.items()
+                    if not field.is_required()]
+    assert with_default == [], "defaults live in configs/default.yaml only: " + ", ".join(with_default)
