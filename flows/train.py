@@ -19,6 +19,7 @@ from features.video import VIDEO_PREFIX
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
+from sparkpick.report import name_advertisers
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
@@ -178,6 +179,7 @@ def score_candidates(
         log.warning("no video features for %d model input(s); scoring without them", len(missing))
         candidates = candidates.assign(**{f: float("nan") for f in missing})
     scored = score_frame(candidates, served.model, _descriptions(list(served.model.feature_names)))
+    scored = name_advertisers(scored, tables.get("advertisers"))
     run_id = scoring_run_id(as_of_ts, served.version)
     scored.insert(2, "model_version", served.version or "")
     scored["model_uri"] = served.uri

@@ -212,6 +212,23 @@ def retrain_sentence(record: Mapping[str, Any] | None) -> str:
     return f"Retraining is due: {why}. Run `sparkpick train`." if why else "Retraining is due. Run `sparkpick train`."
 
 
+def advertiser_label(row: Mapping[str, Any]) -> str:
+    """How a person knows the row's advertiser: its name (from the `advertisers` table), else its id."""
+    return _text(row.get("advertiser_name")).strip() or _text(row.get("advertiser_id"))
+
+
+def name_advertisers(frame: pd.DataFrame, advertisers: pd.DataFrame | None) -> pd.DataFrame:
+    """`frame` with `advertiser_name` beside `advertiser_id`: the name the `advertisers` table gives,
+    else empty (shown as the id). The names are hostile text: whoever shows them escapes them."""
+    known = {} if advertisers is None or advertisers.empty else dict(
+        zip(advertisers["advertiser_id"].astype(str), advertisers["name"], strict=True))
+    out = frame.drop(columns=["advertiser_name"], errors="ignore")
+    names = out["advertiser_id"].astype(str).map(known) if len(out) else pd.Series(dtype="str")
+    at = list(out.columns).index("advertiser_id") + 1 if "advertiser_id" in out.columns else 0
+    out.insert(at, "advertiser_name", names.fillna("").astype("str"))
+    return out
+
+
 def compact_count(value: Any) -> str:
     """12345 -> "12.3K"; for the table's organic numbers."""
     v = _num(value)
@@ -333,6 +350,7 @@ def _row_view(
     engagement = _num(row.get("engagement_rate"))
     return {
         "advertiser_id": _text(row.get("advertiser_id")),
+        "advertiser_name": _text(row.get("advertiser_name")).strip(),
         "post_id": post_id,
         "rank": int(_num(row.get("rank")) or 0),
         "thumb": thumbs.get(post_id),
@@ -469,11 +487,12 @@ def render_shortlist_html(
         mine = [r for r in rows if r["advertiser_id"] == adv]
         best = max((r["ratio"] for r in mine if r["ratio"] is not None), default=None)
         ready = sum(1 for r in mine if not r["flags"])
-        summary.append({"advertiser_id": adv, "picks": len(mine), "ready": ready, "best": ratio_phrase(best)})
+        summary.append({"advertiser_id": adv, "name": mine[0]["advertiser_name"], "picks": len(mine), "ready": ready,
+                        "best": ratio_phrase(best)})
     template = _environment().get_template("shortlist.html.j2")
     return template.render(
         rows=rows,
-        advertisers=advertisers,
+        advertisers=[{"id": s["advertiser_id"], "label": s["name"] or s["advertiser_id"]} for s in summary],
         summary=summary,
         flags=[{**f, "count": flag_counts[f["key"]]} for f in flag_help],
         meta=meta,
@@ -506,10 +525,15 @@ def load_thumbnails(shortlist: pd.DataFrame, max_bytes: int = 2_000_000) -> dict
 
 
 def shortlist_csv_frame(shortlist: pd.DataFrame) -> pd.DataFrame:
-    """The CSV's rows: the shortlist with every flag as a bool and the uplift in words."""
+    """The CSV's rows: the shortlist with every flag as a bool, the uplift in words and the advertiser's
+    name (its id where no name is known) beside its id."""
     out = add_display_flags(shortlist)
     if len(out):
         out = out.sort_values(["advertiser_id", "rank"], kind="stable")
+    if "advertiser_id" in out.columns:
+        labels = [advertiser_label(r) for r in out.to_dict("records")]
+        out = out.drop(columns=["advertiser_name"], errors="ignore")
+        out.insert(list(out.columns).index("advertiser_id") + 1, "advertiser_name", labels)
     ratio = out["uplift_ratio"] if "uplift_ratio" in out.columns else pd.Series(None, index=out.index)
     out["uplift_text"] = [uplift_sentence(r) for r in ratio]
     return out.reset_index(drop=True)
@@ -592,7 +616,8 @@ def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[di
     rows: list[dict[str, Any]] = []
     for r in frame.to_dict("records"):
         rows.append({
-            "advertiser": _text(r.get("advertiser_id")),
+            "advertiser": advertiser_label(r),
+        "advertiser_id": _text(r.get("advertiser_id")),
             "rank": int(_num(r.get("rank")) or 0),
             "post": _text(r.get("post_id")),
             "creator": "@" + _text(r.get("creator_handle")).lstrip("@") if r.get("creator_handle") else "",

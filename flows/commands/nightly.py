@@ -94,6 +94,7 @@ def _print_outcome(console: Console, folder: Path) -> None:
     import json
 
     import pandas as pd
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -103,18 +104,23 @@ def _print_outcome(console: Console, folder: Path) -> None:
     if not csv.exists():
         console.print("[red]No shortlist was written.[/]")
         return
-    shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str})
+    shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str, "advertiser_name": str})
     # One small table per advertiser: the long ids then cost a title line instead of a column, and the
     # reason (the column a marketer reads) gets the width.
     columns = ("rank", "creator", "uplift", "why")
     picks = top_picks_table(shortlist, per_advertiser=3)
-    for advertiser in dict.fromkeys(str(row["advertiser"]) for row in picks):
-        table = Table(title=f"Top picks for advertiser {advertiser}", title_justify="left", show_lines=False)
+    # one table per advertiser id: two ad accounts may share a name
+    for advertiser_id, advertiser in dict(
+        (str(row["advertiser_id"]), str(row["advertiser"])) for row in picks
+    ).items():
+        # an advertiser's name, a handle, a reason: text from outside, shown as is (never as rich markup)
+        who = advertiser if advertiser != advertiser_id else f"advertiser {advertiser_id}"
+        table = Table(title=f"Top picks for {escape(who)}", title_justify="left", show_lines=False)
         for col in columns:
             table.add_column(col, overflow="fold", no_wrap=col in ("rank", "uplift"), ratio=3 if col == "why" else None)
         for row in picks:
-            if str(row["advertiser"]) == advertiser:
-                # Handles and reasons are hostile text: shown as text, never parsed as rich markup.
+            if str(row["advertiser_id"]) == advertiser_id:
+                # handles and reasons are hostile text: shown as text, never parsed as rich markup
                 table.add_row(*(Text(str(row[c])) for c in columns))
         console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))

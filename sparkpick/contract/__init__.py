@@ -14,6 +14,7 @@ from sparkpick.contract.check import (
     validate_table,
 )
 from sparkpick.contract.tables import (
+    ADVERTISERS,
     AUTH_STATUSES,
     BASELINES,
     CREATORS,
@@ -34,6 +35,7 @@ from sparkpick.contract.tables import (
 )
 
 __all__ = [
+    "ADVERTISERS",
     "AUTH_STATUSES",
     "BASELINES",
     "CREATORS",

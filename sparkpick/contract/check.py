@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import pandera.pandas as pa
@@ -210,6 +211,22 @@ def _value_problems(spec: TableSpec, file: str, frame: pd.DataFrame, keys: pd.Se
     return []
 
 
+def _is_timezone(text: str) -> bool:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# Column.form -> (test, what a valid value is).
+_FORMS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "currency": (lambda text: re.fullmatch(r"[A-Z]{3}", text) is not None,
+                 "a 3-letter ISO 4217 currency code such as USD"),
+    "timezone": (_is_timezone, "an IANA time zone such as Europe/Berlin"),
+}
+
+
 def problem_list(problems: list[Problem]) -> str:
     """Problems as indented lines, at most `MAX_PROBLEMS_SHOWN`, then how many more there are."""
     shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
@@ -278,6 +295,14 @@ def validate_table(
         bad |= {p.row - 1 for p in unknown if p.row is not None}
 
     for col in spec.columns:
+        if col.form:
+            ok, expected = _FORMS[col.form]
+            values = typed[col.name]
+            for i in typed.index[values.notna()]:
+                if not ok(str(values[i])):
+                    problems.append(Problem(file, int(i) + 1, col.name, f"{values[i]!r} is not {expected}",
+                                            keys.get(i)))
+                    bad.add(int(i))
         if col.on_the_hour:
             times = typed[col.name]
             off = times.notna() & (times != times.dt.floor("h"))

@@ -43,6 +43,8 @@ class Column:
     non_negative: bool = False
     # A time that must fall exactly on the hour (hourly reports).
     on_the_hour: bool = False
+    # A text with a known form, checked by the contract check: "currency" (ISO 4217), "timezone" (IANA).
+    form: Literal["", "currency", "timezone"] = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,21 @@ def _count(name: str, required: bool = True) -> Column:
 def _amount(name: str) -> Column:
     return Column(name, "float", non_negative=True)
 
+
+# Who the advertiser ids are, for people: a marketer reads names, not 19-digit ids. Optional: without it
+# (or for an advertiser it does not list) the id is shown. `currency` is an ISO 4217 code, `timezone` an
+# IANA zone name (the ad account's reporting day).
+ADVERTISERS = TableSpec(
+    "advertisers",
+    (
+        Column("advertiser_id", "id"),
+        Column("name", "str"),
+        Column("currency", "str", required=False, nullable=True, form="currency"),
+        Column("timezone", "str", required=False, nullable=True, form="timezone"),
+    ),
+    key=("advertiser_id",),
+    optional_file=True,
+)
 
 CREATORS = TableSpec(
     "creators",
@@ -196,7 +213,9 @@ SPARK_HOURLY = TableSpec(
 )
 
 # In load order: a table's references point only to tables earlier in this tuple.
-TABLES: tuple[TableSpec, ...] = (CREATORS, PARTNERSHIPS, POSTS, METRICS, SPARK_RESULTS, BASELINES, SPARK_HOURLY)
+TABLES: tuple[TableSpec, ...] = (
+    ADVERTISERS, CREATORS, PARTNERSHIPS, POSTS, METRICS, SPARK_RESULTS, BASELINES, SPARK_HOURLY,
+)
 SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}
 
 

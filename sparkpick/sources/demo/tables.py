@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sparkpick.config import WorldConfig
-from sparkpick.contract import SPARK_RESULTS, SPECS
+from sparkpick.contract import ADVERTISERS, SPARK_RESULTS, SPECS
 from sparkpick.errors import InputError
 from sparkpick.sources.demo import delivery, paid, policy, world
 from sparkpick.sources.demo import organic as organic_mod
@@ -39,9 +39,18 @@ class WorldTables:
     hidden: pd.DataFrame
     advertisers: tuple[world.Advertiser, ...]
 
+    def advertiser_table(self) -> pd.DataFrame:
+        """The advertisers by name (the brands), with the world's currency and reporting zone."""
+        return pd.DataFrame({
+            "advertiser_id": [a.advertiser_id for a in self.advertisers],
+            "name": [a.brand.name for a in self.advertisers],
+            "currency": "USD", "timezone": "UTC",
+        }, columns=[c.name for c in ADVERTISERS.columns])
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table a source would deliver, by contract name (written as <name>.csv)."""
-        return {"creators": self.creators, "partnerships": self.partnerships, "posts": self.posts,
+        return {"advertisers": self.advertiser_table(), "creators": self.creators,
+                "partnerships": self.partnerships, "posts": self.posts,
                 "metrics": self.metrics, "spark_results": self.spark_results, "baselines": self.baselines,
                 "spark_hourly": self.spark_hourly}
 

@@ -1,11 +1,14 @@
 """Fetching from the TikTok API for Business: the accounts' and advertisers' records as contract tables.
 
-`fetch_tables` reads the configured accounts and advertisers and returns the six
+`fetch_tables` reads the configured accounts and advertisers and returns the
 contract tables (`sparkpick.contract`) plus every record it had to skip, so that the ingest step validates
 and loads them exactly like a local folder.
 
 Where each contract column comes from
 -------------------------------------
+advertisers   (one per configured advertiser, from `advertiser/info/`, up to 100 ids per request)
+  advertiser_id, name, currency, timezone   same names (an advertiser the API does not name is left out
+                                            and listed in `notes`: the report shows its id)
 creators      (one per business account in `tiktok.business_ids`, and one per creator identity met in
               `tt_video/list/` that is not one of those accounts)
   creator_id        business_id (`business/get/`) | `user_info.identity_id` (`tt_video/list/`; an identity
@@ -122,6 +125,9 @@ VIDEO_FIELDS = [
     "full_video_watched_rate",
 ]
 ACCOUNT_FIELDS = ["username", "display_name", "followers_count"]
+ADVERTISER_FIELDS = ["advertiser_id", "name", "currency", "timezone"]
+# advertiser/info/ takes at most this many ids per request.
+ADVERTISER_INFO_BATCH = 100
 AD_FIELDS = ["ad_id", "advertiser_id", "tiktok_item_id", "identity_type", "identity_id", "create_time",
              "operation_status"]
 # Report metric -> contract column (spark_results and baselines share them).
@@ -181,6 +187,8 @@ def fetch_tables(
         raise InputError(f"tiktok.baseline_period {cfg.baseline_period!r} is not a pandas period alias.") from exc
 
     got = Gathered()
+    # first: the names go in the advertisers table, the time zones read the reports' days and hours
+    advertisers = _fetch_advertisers(client, sorted({*cfg.advertiser_ids, *owners.values()}), got)
     for bid, advertiser in owners.items():
         _fetch_account(client, cfg, bid, advertiser, as_of, got)
     for advertiser in cfg.advertiser_ids:
@@ -189,6 +197,7 @@ def fetch_tables(
         _fetch_ad_results(client, cfg, advertiser, as_of, got)
 
     tables = {
+        "advertisers": typed_frame(SPECS["advertisers"], advertisers),
         "creators": typed_frame(SPECS["creators"], list(got.creators.values())),
         "partnerships": partnership_table(got, cfg, partnerships),
         "posts": typed_frame(SPECS["posts"], list(got.posts.values())),
@@ -204,6 +213,41 @@ def fetch_tables(
         client.requests_made,
     )
     return FetchResult(tables, got.problems, notes)
+
+
+def _fetch_advertisers(client: TikTokClient, ids: list[str], got: Gathered) -> list[dict[str, Any]]:
+    """Name, currency and time zone of each advertiser (`advertiser/info/`). Optional: a refusal or a bad
+    record leaves that advertiser unnamed (the report then shows its id), never the night."""
+    rows: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), ADVERTISER_INFO_BATCH):
+        batch = ids[start:start + ADVERTISER_INFO_BATCH]
+        try:
+            data = client.get(ADVERTISER_INFO, {"advertiser_ids": batch, "fields": ADVERTISER_FIELDS})
+        except TikTokApiError as exc:
+            _per_scope(got, exc.endpoint, f"advertiser(s) {', '.join(batch)}", exc)
+            continue
+        listed = data.get("list") if isinstance(data.get("list"), list) else []
+        for n, record in enumerate(listed, start=1):
+            label = f"advertiser #{n} of {ADVERTISER_INFO}"
+            try:
+                advertiser = parse_id(record.get("advertiser_id"), "advertiser_id")
+                label = f"advertiser {advertiser}"
+                name = parse_text(record.get("name"))
+                if not name:
+                    raise BadRecord("no name")
+            except (BadRecord, AttributeError) as exc:
+                got.skip(ADVERTISER_INFO, label, str(exc))
+                continue
+            if advertiser not in batch:
+                got.notes.append(f"{ADVERTISER_INFO} returned advertiser {advertiser}, not asked for: ignored")
+                continue
+            got.advertisers[advertiser] = rows[advertiser] = {"advertiser_id": advertiser, "name": name,
+                                "currency": parse_text(record.get("currency")),
+                                "timezone": parse_text(record.get("timezone"))}
+    unnamed = [a for a in ids if a not in rows]
+    if unnamed:
+        got.notes.append(f"no name for advertiser(s) {', '.join(unnamed)}: shown by id")
+    return list(rows.values())
 
 
 def _per_scope(got: Gathered, endpoint: str, scope: str, exc: TikTokApiError) -> None:
@@ -351,19 +395,24 @@ def report_windows(as_of: pd.Timestamp, lookback_days: int, window_days: int) ->
 
 
 def advertiser_timezone(client: TikTokClient, advertiser: str, got: Gathered) -> ZoneInfo:
-    """The ad account's time zone (`advertiser/info/`), in which report days and hours are given; UTC, with
-    a note, when the API does not say or names an unknown zone."""
-    try:
-        data = client.get(ADVERTISER_INFO, {"advertiser_ids": [advertiser], "fields": ["advertiser_id", "timezone"]})
-    except TikTokApiError as exc:
-        if isinstance(exc, (TikTokTokenError, TikTokUnavailableError)):
-            raise
-        got.notes.append(f"advertiser {advertiser}: no time zone from {ADVERTISER_INFO} ({exc}); "
-                         "report times read as UTC")
-        return ZoneInfo("UTC")
-    records = data.get("list") if isinstance(data.get("list"), list) else []
-    name = next((str(r.get("timezone") or "") for r in records
-                 if isinstance(r, dict) and str(r.get("advertiser_id", advertiser)) == advertiser), "")
+    """The ad account's time zone (`advertiser/info/`, already read by `_fetch_advertisers` when it named
+    the advertiser), in which report days and hours are given; UTC, with a note, when the API does not say
+    or names an unknown zone."""
+    if advertiser in got.advertisers:
+        name = str(got.advertisers[advertiser].get("timezone") or "")
+    else:
+        try:
+            data = client.get(ADVERTISER_INFO,
+                              {"advertiser_ids": [advertiser], "fields": ["advertiser_id", "timezone"]})
+        except TikTokApiError as exc:
+            if isinstance(exc, (TikTokTokenError, TikTokUnavailableError)):
+                raise
+            got.notes.append(f"advertiser {advertiser}: no time zone from {ADVERTISER_INFO} ({exc}); "
+                             "report times read as UTC")
+            return ZoneInfo("UTC")
+        records = data.get("list") if isinstance(data.get("list"), list) else []
+        name = next((str(r.get("timezone") or "") for r in records
+                     if isinstance(r, dict) and str(r.get("advertiser_id", advertiser)) == advertiser), "")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

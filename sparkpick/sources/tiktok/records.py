@@ -168,6 +168,8 @@ class Gathered:
     problems: list[FetchProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     username_to_creator: dict[str, str] = field(default_factory=dict)
+    # advertiser_id -> its advertisers row (name, currency, time zone) from advertiser/info/
+    advertisers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def skip(self, endpoint: str, record: str, reason: str) -> None:
         log.warning("TikTok %s %s skipped: %s", endpoint, record, reason)

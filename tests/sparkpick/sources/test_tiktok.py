@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import traceback
@@ -34,6 +35,7 @@ from sparkpick.sources.tiktok import (
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.sources.tiktok_server import (
     ADV,
+    ADV_NAME,
     AS_OF,
     BRAND,
     CREATOR,
@@ -550,3 +552,40 @@ def test_a_bad_hourly_row_leaves_that_ads_hours_out(settings: Settings) -> None:
         fetched = fetch_tables(c, cfg, _as_of())
     assert fetched.tables["spark_hourly"].empty
     assert any("every hourly row of ad" in str(p) and "'lots'" in str(p) for p in fetched.problems)
+
+
+# -- advertisers by name -------------------------------------------------------------------------------
+def test_advertisers_are_named_from_advertiser_info(fetched: FetchResult, server: FakeTikTokServer) -> None:
+    advertisers = fetched.tables["advertisers"]
+    assert advertisers.to_dict("records") == [
+        {"advertiser_id": ADV, "name": ADV_NAME, "currency": "USD", "timezone": "UTC"}]
+    asked = server.calls("advertiser/info/")
+    assert len(asked) == 1 and asked[0].token_ok
+    assert json.loads(asked[0].params["advertiser_ids"]) == [ADV]
+    assert set(json.loads(asked[0].params["fields"])) == {"advertiser_id", "name", "currency", "timezone"}
+    checked = validate_frames({"advertisers": advertisers}, {"advertisers": "tiktok:advertisers"})
+    assert checked.problems == [] and checked.tables["advertisers"]["name"].tolist() == [ADV_NAME]
+
+
+def test_a_refused_advertiser_info_leaves_advertisers_unnamed_not_the_night(
+    client: TikTokClient, server: FakeTikTokServer, cfg: Settings
+) -> None:
+    server.fail("advertiser/info/", "permission")
+    result = fetch_tables(client, cfg, _as_of())
+    assert result.tables["advertisers"].empty
+    assert any(p.endpoint == "advertiser/info/" for p in result.problems)
+    assert any("shown by id" in note for note in result.notes)
+    assert len(result.tables["posts"]) > 0  # the rest of the fetch went on
+
+
+def test_advertiser_info_asks_at_most_a_hundred_ids_at_once(client: TikTokClient, server: FakeTikTokServer) -> None:
+    from sparkpick.sources.tiktok.fetch import _fetch_advertisers
+    from sparkpick.sources.tiktok.records import Gathered
+
+    ids = sorted({ADV, *(str(7_100_000_000_000_000_000 + i) for i in range(150))})
+    got = Gathered()
+    rows = _fetch_advertisers(client, ids, got)
+    asked = [json.loads(c.params["advertiser_ids"]) for c in server.calls("advertiser/info/")]
+    assert [len(a) for a in asked] == [100, 51] and sorted(i for a in asked for i in a) == ids
+    assert [r["advertiser_id"] for r in rows] == [ADV]
+    assert any("7100000000000000000" in note and "shown by id" in note for note in got.notes)

@@ -35,6 +35,10 @@ TIKTOK_CONFIG = {
     "page_size": 3, "report_page_size": 25, "report_lookback_days": 90,
 }
 VIDEO_MAX_COUNT = 20
+ADVERTISER_INFO_MAX_IDS = 100
+# The sample advertiser's name: hostile text, as any name from outside is.
+ADV_NAME = 'Glow & Co <script>alert("x")</script> [bold]=HYPERLINK("http://evil")'
+
 PAGE_SIZE_MAX = 1000
 REPORT_MAX_DAYS = 30
 IDLE_DAYS = 7
@@ -71,6 +75,8 @@ class World:
     hourly_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # advertiser -> IANA time zone of its ad account (report days and hours are local to it).
     timezones: dict[str, str] = field(default_factory=dict)
+    # advertiser_id -> its `advertiser/info/` record (the time zone comes from `timezones`).
+    advertisers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,10 @@ def sample_world(as_of: datetime, seed: int = 1, timezone: str = "UTC") -> World
         ad["operation_status"] = "DISABLE"  # the past boosts are over
     world.timezones[adv] = timezone
     add_live_boost(world, as_of, str(brand_videos[0]["item_id"]), ad_id="1781111111111111111", seed=seed)
+    world.advertisers[adv] = {
+        "advertiser_id": adv, "name": ADV_NAME, "currency": "USD", "status": "STATUS_ENABLE",
+        "company": "Glow & Co Ltd",
+    }
     return world
 
 
@@ -440,14 +450,21 @@ class FakeTikTokServer:
     def _authorisations(self, params: dict[str, str]) -> dict[str, Any]:
         return self._paged(self.world.authorisations.get(params.get("advertiser_id", ""), []), params)
 
+    def _advertiser_info(self, params: dict[str, str]) -> dict[str, Any]:
+        """The asked advertisers' records (only the asked `fields`, the id always); unknown ids are left out."""
+        ids = self._json_list(params, "advertiser_ids")
+        if not 0 < len(ids) <= ADVERTISER_INFO_MAX_IDS:
+            raise ValueError(f"advertiser_ids: between 1 and {ADVERTISER_INFO_MAX_IDS} ids")
+        fields = set(self._json_list(params, "fields")) if "fields" in params else None
+        known = [str(i) for i in ids if str(i) in self.world.advertisers or str(i) in self.world.ads]
+        listed = [{"advertiser_id": a, **self.world.advertisers.get(a, {}),
+                   "timezone": self.world.timezones.get(a, "UTC")} for a in known]
+        return {"list": [{k: v for k, v in r.items() if fields is None or k in fields or k == "advertiser_id"}
+                         for r in listed]}
+
     def _ads(self, params: dict[str, str]) -> dict[str, Any]:
         self._json_list(params, "fields")
         return self._paged(self.world.ads.get(params.get("advertiser_id", ""), []), params)
-
-    def _advertiser_info(self, params: dict[str, str]) -> dict[str, Any]:
-        ids = self._json_list(params, "advertiser_ids")
-        return {"list": [{"advertiser_id": a, "timezone": self.world.timezones.get(a, "UTC")}
-                         for a in ids if a in self.world.ads]}
 
     def _hourly(self, params: dict[str, str], metrics: list[Any]) -> dict[str, Any]:
         """Hourly rows: one day per request (start_date == end_date), optionally filtered by ad_ids."""
