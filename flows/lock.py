@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sparkpick.errors import SparkpickError
+from sparkpick.errors import TransientError
 
 LOCK_NAME = "nightly.lock"
 
 
-class LockBusy(SparkpickError):
+class LockBusy(TransientError):
     """Another run holds the lock and did not let go in time."""
 
 

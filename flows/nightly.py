@@ -27,7 +27,7 @@ from flows.lock import LOCK_NAME, run_lock
 from flows.unchanged import keep_scores, reuse_scores, scoring_inputs
 from sparkpick.config import Home, Settings, with_dask
 from sparkpick.contract import as_utc
-from sparkpick.errors import InputError, SparkpickError
+from sparkpick.errors import SparkpickError, is_transient
 from sparkpick.report import (
     MonitorView,
     ReportMeta,
@@ -105,8 +105,9 @@ def _describe_exc(exc: BaseException) -> str:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Bad input (a wrong path, an invalid config or file) fails the same way every time: don't retry."""
-    return not isinstance(exc, InputError)
+    """Only what can heal is retried (network, throttling, locks); bad input, a damaged file or a bug
+    fails the same way every time (see `sparkpick.errors.is_transient`)."""
+    return is_transient(exc)
 
 
 # -- runners ---------------------------------------------------------------------------------------------

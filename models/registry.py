@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import tempfile
 import time
@@ -53,7 +54,7 @@ from models.training import (
     UPLIFT,
     FittedModels,
 )
-from sparkpick.errors import InputError
+from sparkpick.errors import DamagedFileError, InputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -81,6 +82,16 @@ _QUIET_LOGGERS = ("mlflow", "alembic")
 _MLFLOW_MODULES = r"mlflow(\.|$)"
 # MLflow's tqdm bar while it copies a model's files (one per load): noise on a user's terminal.
 _PROGRESS_BAR = mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+
+# SQLite's words for a store file that is not (or no longer) a whole database.
+_DAMAGED_STORE_WORDS = ("malformed", "not a database", "file is encrypted")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line without the driver's class name (`(sqlite3.DatabaseError) ...`)."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"^\([\w.]+\)\s*", "", line)[:200]
 
 
 def pip_requirements() -> list[str]:
@@ -199,6 +210,14 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
         mlflow.set_registry_uri(uri)
         try:
             yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+        except Exception as exc:
+            if uri.startswith("sqlite:///") and any(w in str(exc).lower() for w in _DAMAGED_STORE_WORDS):
+                raise DamagedFileError(
+                    uri[len("sqlite:///"):], "The MLflow store",
+                    "Restore it from a backup; or move it aside and run `sparkpick train` to start a new store "
+                    "(the old runs and registered models are then no longer listed).", _first_line(exc),
+                ) from exc
+            raise
         finally:
             _tracking_utils.set_tracking_uri(previous[0])
             _registry_utils.set_registry_uri(previous[1])
@@ -458,18 +477,28 @@ def load_model(client: MlflowClient, uri: str) -> ServedModel:
             ) from exc
         version, run_id = str(mv.version), mv.run_id
         uri = f"models:/{name}/{version}"
+    def damaged(exc: Exception) -> DamagedFileError:
+        where = client.get_model_version_download_uri(name, version) if name is not None else uri
+        return DamagedFileError(
+            where.removeprefix("file://"), f"The files of model {uri} at",
+            "Restore the home's mlruns/ folder from a backup, or run `sparkpick train --promote force` to "
+            "register and serve a new model.", _first_line(exc),
+        )
+
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
         raise InputError(f"Cannot load the model {uri}: {exc}") from exc
+    except Exception as exc:  # the model's own files fail to parse (half-written, truncated)
+        raise damaged(exc) from exc
     inner = pyfunc.unwrap_python_model()
     if isinstance(inner, RankerPyfunc):
         model = inner.model
     elif isinstance(getattr(inner, "folder", None), Path):
         try:
             model = ScoringModel.load(inner.folder)
-        except ValueError as exc:
-            raise InputError(f"{uri} is not a sparkpick ranker: {exc}") from exc
+        except Exception as exc:
+            raise damaged(exc) from exc
     else:
         raise InputError(f"{uri} is not a sparkpick ranker (it wraps {type(inner).__name__}).")
     return ServedModel(model=model, uri=uri, name=name, version=version, run_id=run_id)

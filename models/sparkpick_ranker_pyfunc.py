@@ -111,6 +111,20 @@ def write_ranker(
     return folder
 
 
+def _whole_booster_file(path: Path) -> Path:
+    """`path`, once it is known to be a whole LightGBM model file: LightGBM can crash the process on a
+    truncated one, so a half-written file is refused here, by name."""
+    try:
+        text = path.read_text()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read: {exc}") from exc
+    lines = text.rstrip().splitlines()
+    if "end of trees" not in text or "end of parameters" not in text or not lines \
+            or not lines[-1].startswith("pandas_categorical:"):
+        raise ValueError(f"{path} is not a whole LightGBM model file (truncated or half-written)")
+    return path
+
+
 def read_ranker(folder: Path) -> dict[str, Any]:
     """The files `write_ranker` wrote, as `boosters`, `features`, `calibration`, `feature_version`,
     `metadata`; an error naming the folder when they are not a sparkpick ranker."""
@@ -123,7 +137,8 @@ def read_ranker(folder: Path) -> dict[str, Any]:
     if described.get("format") != FORMAT:
         raise ValueError(f"{folder / FEATURES_FILE} has format {described.get('format')!r}, not {FORMAT!r}.")
     boosters = tuple(
-        lgb.Booster(model_file=str(folder / BOOSTER_FILE.format(i))) for i in range(int(described["boosters"]))
+        lgb.Booster(model_file=str(_whole_booster_file(folder / BOOSTER_FILE.format(i))))
+        for i in range(int(described["boosters"]))
     )
     return {
         "boosters": boosters, "features": tuple(described["features"]), "calibration": calibration,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from sparkpick.contract import SPECS, TableSpec, typed_frame
-from sparkpick.errors import InputError, SparkpickError
+from sparkpick.errors import DamagedFileError, InputError, SparkpickError, TransientError
 
 # The derived tables (the contract tables are named in `sparkpick.contract`) and their natural keys.
 POST_VIDEOS = "post_videos"  # each post's video file, its content hash, size and mtime
@@ -62,6 +62,15 @@ def _quoted(names: list[str] | tuple[str, ...]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
+# DuckDB's words for a file that is not (or no longer) a whole database.
+_DAMAGE_WORDS = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum",
+                 "invalid database", "failed to read database header")
+
+
+def _damaged(exc: BaseException) -> bool:
+    return any(word in str(exc).lower() for word in _DAMAGE_WORDS)
+
+
 class Warehouse:
     """A DuckDB file holding the contract tables and derived ones.
 
@@ -87,10 +96,15 @@ class Warehouse:
             try:
                 self._con = duckdb.connect(str(self.path), read_only=self.read_only)
                 break
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
+                if _damaged(exc):
+                    raise self.damaged(exc) from exc
                 # Another process holds the write lock: wait for it rather than fail the run.
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
                     raise SparkpickError(f"Cannot open the warehouse {self.path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise TransientError(f"The warehouse {self.path} stayed locked by another process for "
+                                         f"{self.lock_timeout_s:.0f} s: {exc}") from exc
                 time.sleep(0.2)
         self._con.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
@@ -98,10 +112,20 @@ class Warehouse:
                 self._con.execute(_ddl(spec))
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if self._con is not None:
-            self._con.close()
+            with suppress(duckdb.Error):
+                self._con.close()
             self._con = None
+        # A truncated file can open and fail only when a query reaches the missing part: say so here,
+        # for every query made inside the `with` block.
+        if isinstance(exc, duckdb.Error) and _damaged(exc):
+            raise self.damaged(exc) from exc
+
+    def damaged(self, exc: BaseException) -> DamagedFileError:
+        return DamagedFileError(
+            self.path, "The warehouse", "Restore it from a backup, or move it aside and rebuild it from your "
+            "sources with `sparkpick ingest` (then `sparkpick featurize`).", str(exc))
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

@@ -62,8 +62,9 @@ def demo(
     console.print(f"registered {trained.model_name} v{trained.model_version}: {trained.promotion_reason}")
 
     step("4/4 nightly scoring and report")
+    night_started = time.time()
     result = run_nightly(home, settings, as_of=as_of)
-    _print_outcome(console, home.reports / report_date(as_of, settings.nightly.timezone))
+    _print_outcome(console, home.reports / report_date(as_of, settings.nightly.timezone), since=night_started)
     console.print(
         f"\nDone in {time.monotonic() - started:.0f} s. Everything is under {home.root}.\n"
         f"MLflow: experiment '{settings.mlflow.experiment}', run {trained.run_id}, model "

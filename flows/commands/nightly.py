@@ -41,6 +41,8 @@ def nightly(
     Safe to repeat: the same night twice gives the same shortlist. A second run at the same time waits for
     the first (nightly.lock_timeout_s).
     """
+    import time
+
     from flows.invocation import export
 
     # Prefect's temporary server (no PREFECT_API_URL) can take over 20 s to start on a busy 2-core machine.
@@ -66,6 +68,7 @@ def nightly(
     console.print(f"Nightly run for {report_date(moment, settings.nightly.timezone)} "
                   f"(as of {moment} UTC), source [bold]{settings.ingest.source}[/], home {home.root}")
     failed: list[str] = []
+    started = time.time()
     if prefect:
         from flows.nightly import nightly_flow
 
@@ -82,15 +85,16 @@ def nightly(
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         result = run_nightly(home, settings, as_of=moment, access_token=inv.access_token(settings.ingest.source))
         failed += result.stage_failures
-    _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone))
+    _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone), since=started)
     if failed:
         for line in failed:
             console.print(f"[red]Failed:[/] {line}")
         raise typer.Exit(1)
 
 
-def _print_outcome(console: Console, folder: Path) -> None:
-    """The top picks, the counts and where the report is (read back from the files the night wrote)."""
+def _print_outcome(console: Console, folder: Path, since: float) -> None:
+    """The top picks, the counts and where the report is, read back from the files this night wrote (at or
+    after `since`, a `time.time()`): a report left by an earlier run of the same date is not this one's."""
     import json
 
     import pandas as pd
@@ -101,8 +105,9 @@ def _print_outcome(console: Console, folder: Path) -> None:
     from sparkpick.report import retrain_sentence, top_picks_table, track_record_sentence
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
-    if not csv.exists():
-        console.print("[red]No shortlist was written.[/]")
+    info_file = folder / "report.json"
+    if not csv.exists() or not info_file.exists() or info_file.stat().st_mtime < since:
+        console.print("[red]No shortlist was written by this run.[/]")
         return
     shortlist = pd.read_csv(csv, dtype={"post_id": str, "advertiser_id": str, "advertiser_name": str})
     # One small table per advertiser: the long ids then cost a title line instead of a column, and the

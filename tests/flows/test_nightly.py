@@ -27,7 +27,7 @@ from flows.nightly import (
     run_nightly,
 )
 from sparkpick.config import Home, Settings, with_overrides
-from sparkpick.errors import InputError
+from sparkpick.errors import DamagedFileError, InputError, SparkpickError, TransientError, is_transient
 from tests.sparkpick.test_report import make_shortlist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def quick(settings: Settings, **nightly: Any) -> Settings:
 class Stages:
     """Small real stage functions with the stage signatures; they record what they were called with."""
 
-    def __init__(self, ingest_failures: int = 0, ingest_error: type[Exception] = OSError,
+    def __init__(self, ingest_failures: int = 0, ingest_error: type[Exception] = ConnectionError,
                  featurize_fails: bool = False, champion: bool = True, trace: Path | None = None,
                  sleep_s: float = 0.0) -> None:
         self.calls: list[str] = []
@@ -193,6 +193,38 @@ def test_bad_input_is_not_retried(home: Home, settings: Settings) -> None:
     assert not result.ok
 
 
+class _DamagedWarehouse(DamagedFileError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("/h/data/warehouse.duckdb", "The warehouse", "Rebuild it with `sparkpick ingest`.", detail)
+
+
+@pytest.mark.parametrize("error", [_DamagedWarehouse, FileNotFoundError, KeyError, ValueError])
+def test_what_cannot_heal_is_not_retried(home: Home, settings: Settings, error: type[Exception]) -> None:
+    # A 0-byte warehouse made the night retry for minutes: a damaged file or a bug fails the same way again.
+    stages = Stages(ingest_failures=99, ingest_error=error)
+    result = run_nightly(home, quick(settings, retry_delay_s=5), as_of=AS_OF, stages=stages.as_dict())
+    assert stages.calls.count("ingest-start") == 1
+    assert not result.ok
+
+
+@pytest.mark.parametrize(("error", "transient"), [
+    (ConnectionError("connection refused"), True),
+    (TimeoutError("read timed out"), True),
+    (TransientError("TikTok API still throttling"), True),
+    (SparkpickError("Cannot open the warehouse: database is locked"), True),
+    (InputError("posts.csv row 3: views is negative"), False),
+    (DamagedFileError("w.duckdb", "The warehouse", "Rebuild it.", "Could not read enough bytes"), False),
+    (FileNotFoundError("no such file"), False),
+    (ValueError("bad value"), False),
+])
+def test_errors_are_classified_by_whether_they_can_heal(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+    try:
+        raise RuntimeError("wrapped") from error
+    except RuntimeError as wrapped:
+        assert is_transient(wrapped) is transient
+
+
 def test_featurize_failure_does_not_sink_the_night(home: Home, settings: Settings) -> None:
     stages = Stages(featurize_fails=True)
     result = run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
@@ -269,7 +301,7 @@ def test_plain_runner_backs_off_exponentially() -> None:
     def flaky() -> str:
         calls.append(time.monotonic())
         if len(calls) < 3:
-            raise OSError("again")
+            raise TimeoutError("again")
         return "done"
 
     assert PlainRunner(retries=3, delay_s=0.1)("flaky", flaky) == "done"
@@ -288,7 +320,7 @@ def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: o
     def flaky(x: int) -> int:
         attempts.append(x)
         if len(attempts) < 2:
-            raise OSError("network blip")
+            raise ConnectionError("network blip")
         return x * 2
 
     def bad_input() -> None:
@@ -312,7 +344,7 @@ def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: o
         return doubled
 
     assert wiring() == 42
-    assert attempts == [21, 21, -1]  # retried once on OSError, never on InputError
+    assert attempts == [21, 21, -1]  # retried once on a network error, never on InputError
 
     async def read() -> list[Any]:
         async with get_client() as client:

@@ -291,3 +291,24 @@ def test_a_champion_registered_before_the_model_travelled_still_loads(
     valid = fitted.valid
     assert np.array_equal(served.model.scores(valid), fitted.scoring_model.scores(valid))
     assert served.model.feature_version == "test-v1"
+
+
+@pytest.mark.parametrize("damage", ["calibration.json", "booster_0.txt"])
+def test_damaged_model_files_are_named_with_what_to_do(
+    boosts, fast: Settings, store: tuple[str, Path], damage: str
+) -> None:
+    from sparkpick.errors import DamagedFileError
+
+    fitted = fit_models(boosts(n_weeks=10, seed=6), FEATURES, fast.ranker, "test-v1")
+    version = _champion(store, fitted)
+    uri, root = store
+    files = [p for p in root.rglob(damage) if "artifacts" in p.parts]
+    assert files
+    for path in files:  # half-written
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    with registry.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
+        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    message = str(caught.value)
+    assert f"models:/sparkpick-ranker/{version}" in message and str(root) in message
+    assert "sparkpick train --promote force" in message

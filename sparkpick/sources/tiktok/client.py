@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from sparkpick.config import TiktokConfig
-from sparkpick.errors import InputError, SparkpickError
+from sparkpick.errors import InputError, SparkpickError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class TikTokApiError(SparkpickError):
         self.request_id = request_id
 
 
-class TikTokUnavailableError(TikTokApiError):
+class TikTokUnavailableError(TikTokApiError, TransientError):
     """Still throttled, failing or unreachable after every retry: try again later."""
 
 

@@ -1,0 +1,81 @@
+"""A damaged file in the home (a half-written MLflow store, a truncated warehouse) is named, with what to do,
+and the command exits non-zero: no raw database error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models import registry
+from sparkpick.config import Home, Settings
+from sparkpick.errors import DamagedFileError
+from sparkpick.warehouse import Warehouse
+
+REPO = Path(__file__).resolve().parents[2]
+SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
+
+
+@pytest.fixture(scope="module")
+def warehouse_bytes(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> bytes:
+    from sparkpick.sources.demo.tables import generate_tables
+
+    path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    with Warehouse(path) as wh:
+        wh.upsert(generate_tables(settings.world, "tiny", 3).contract())
+    return path.read_bytes()
+
+
+def _read_everything(path: Path) -> None:
+    with Warehouse(path, read_only=True) as wh:
+        for (name,) in wh.con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+            wh.con.execute(f'SELECT * FROM "{name}"').fetchall()
+
+
+@pytest.mark.parametrize("keep", [0, 5000, 0.5])
+def test_a_truncated_warehouse_is_named_with_what_to_do(tmp_path: Path, warehouse_bytes: bytes,
+                                                         keep: float) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    path.write_bytes(warehouse_bytes[: int(keep * len(warehouse_bytes)) if isinstance(keep, float) else keep])
+    with pytest.raises(DamagedFileError) as caught:
+        _read_everything(path)
+    message = str(caught.value)
+    assert str(path) in message and "damaged" in message and "sparkpick ingest" in message
+
+
+def test_a_half_written_mlflow_store_is_named_with_what_to_do(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    with registry.tracking(uri) as client:
+        registry.ensure_experiment(client, "sparkpick", tmp_path)
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedFileError) as caught:
+        registry.has_champion(uri, "sparkpick-ranker")
+    message = str(caught.value)
+    assert str(db) in message and "sparkpick train" in message and "[SQL" not in message
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def test_commands_name_the_damaged_file_and_exit_non_zero(home: Home, warehouse_bytes: bytes) -> None:
+    home.warehouse.write_bytes(warehouse_bytes[:5000])
+    done = subprocess.run([SPARKPICK, "--home", str(home.root), "train"], capture_output=True, text=True,
+                          timeout=300, env=_env(), check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert str(home.warehouse) in done.stderr and "sparkpick ingest" in done.stderr
+    assert "IOException" not in done.stderr and "Traceback" not in done.stderr
+
+    store = home.mlruns / "mlflow.db"
+    data = store.read_bytes()  # the train above created the store before it read the warehouse
+    store.write_bytes(data[: len(data) // 2])
+    done = subprocess.run([SPARKPICK, "--home", str(home.root), "train"], capture_output=True, text=True,
+                          timeout=300, env=_env(), check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert str(store) in done.stderr and "sparkpick train" in done.stderr
+    assert "DatabaseError" not in done.stderr and "Traceback" not in done.stderr
