@@ -184,7 +184,7 @@ def run_videos_on_cluster(
     first = [submit(t) for t in itertools.islice(pending, slots)]
     if not first:
         return
-    queue = as_completed(first)
+    queue = as_completed(first, loop=client.loop)  # this client, not a default one (prefect-dask sets none)
     try:
         for future in queue:
             task = in_flight.pop(future.key)[1]

@@ -94,3 +94,30 @@ def test_featurize_flow_runs_under_prefect(home, settings, videos, prefect_harne
     _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["corrupt"])})
     summary = featurize_flow(home, settings)
     assert summary.done == 1 and summary.failed == 1
+
+
+@pytest.mark.slow
+def test_featurize_flow_on_prefect_dasks_task_runner(home, settings, videos, prefect_harness, tmp_path):
+    """The nightly path: the featurize flow on a DaskTaskRunner (a LocalCluster of 2 workers) stores the
+    same rows as the plain local run, and reports the dashboard."""
+    from flows.featurize import dask_task_runner, run_featurize_flow
+    from sparkpick.config import with_dask
+
+    _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["b"]), "p3": str(videos["corrupt"])})
+    on_dask = with_dask(settings, None, 2)
+    assert type(dask_task_runner(on_dask)).__name__ == "DaskTaskRunner"
+    summary = run_featurize_flow(home, on_dask)
+    assert (summary.done, summary.failed) == (2, 1)
+    with Warehouse(home.warehouse) as wh:
+        cluster_rows = wh.read(VIDEO_FEATURES).drop(columns=["computed_at", "seconds"], errors="ignore")
+
+    local_home = type(home).at(tmp_path / "local").ensure()
+    _load_posts(local_home, {"p1": str(videos["a"]), "p2": str(videos["b"]), "p3": str(videos["corrupt"])})
+    featurize_videos(local_home, settings)
+    with Warehouse(local_home.warehouse) as wh:
+        local_rows = wh.read(VIDEO_FEATURES).drop(columns=["computed_at", "seconds"], errors="ignore")
+    key = "video_sha256"
+    pd.testing.assert_frame_equal(
+        cluster_rows.drop(columns=["thumbnail_path"]).sort_values(key).reset_index(drop=True),
+        local_rows.drop(columns=["thumbnail_path"]).sort_values(key).reset_index(drop=True),
+    )
