@@ -253,8 +253,6 @@ def run_nightly(
 
             # 4. Score every advertiser's candidates with the champion. Without scores there is no shortlist.
             scored = timed("score", fns["score"], home, settings, as_of=as_of, top_k=None)
-            if reuse:
-                keep_scores(home, scoring_inputs(home, settings, as_of), scored)
         result.candidates = len(scored)
         shortlist = top_per_advertiser(scored, settings.report.top_k)
         result.shortlist = shortlist
@@ -297,6 +295,10 @@ def run_nightly(
         for line in result.failures[:MAX_FAILURES_LISTED]:
             logger.warning("skipped: %s", line)
         logger.info("report: %s", result.report.html if result.report else "none")
+        if reuse:
+            # Fingerprinted at the end: what the night wrote after scoring (the scores table, the
+            # monitor's track record in MLflow) is not a scoring input, and the next night starts here.
+            keep_scores(home, scoring_inputs(home, settings, as_of), scored)
     return result
 
 
