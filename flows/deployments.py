@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from prefect import flow
 
-from flows.invocation import child_environment, export, resolve
+from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve
 from sparkpick.config import Home, Settings
 from sparkpick.errors import SparkpickError
 
@@ -215,7 +215,7 @@ def serve_deployments(
         _serve(home, settings, config_file, url, echo)
         return
     port = free_port(settings.nightly.server_port)
-    prefect_home = home.root / "prefect"
+    prefect_home = home.root / PREFECT_FOLDER
     echo(f"No Prefect API configured: starting a local Prefect server on {SERVER_HOST}:{port} "
          f"(data in {prefect_home}, log in {prefect_home / 'server.log'}) ...")
     try:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # the config stack is imported when a command needs it, not a
 
 HOME_ENV = "SPARKPICK_HOME"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
+PREFECT_HOME_ENV = "PREFECT_HOME"
+# The home's folder for Prefect's own state (the `serve` command's local server uses it too).
+PREFECT_FOLDER = "prefect"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Invocation:
 def resolve(home: Path | str | None = None, config_file: Path | str | None = None, debug: bool = False) -> Invocation:
     """The invocation for these options: the home is `home`, else $SPARKPICK_HOME, else the current folder."""
     home_dir = Path(home) if home else Path(os.environ.get(HOME_ENV) or Path.cwd())
+    _keep_libraries_in(home_dir)
     return Invocation(
         home_dir=home_dir, config_file=Path(config_file) if config_file else None, debug=debug,
         tracking_uri=os.environ.get(TRACKING_ENV) or None,
@@ -98,3 +102,18 @@ def export(name: str, value: str, *, keep_existing: bool = False) -> None:
         os.environ.setdefault(name, value)
     else:
         os.environ[name] = value
+
+
+def _keep_libraries_in(home_dir: Path) -> None:
+    """Everything a run writes stays in the home. Prefect keeps its database (flow-run history, also of the
+    temporary server a flow starts) under PREFECT_HOME, ~/.prefect by default, and matplotlib its font cache
+    under ~/.cache: both point into the home before either is imported. An explicit setting wins; a user's
+    Prefect profiles are still read."""
+    from sparkpick.config import Home
+
+    home = Home.at(home_dir.resolve())
+    export(PREFECT_HOME_ENV, str(home.root / PREFECT_FOLDER), keep_existing=True)
+    export("MPLCONFIGDIR", str(home.cache / "matplotlib"), keep_existing=True)
+    profiles = Path.home() / ".prefect" / "profiles.toml"
+    if profiles.is_file():
+        export("PREFECT_PROFILES_PATH", str(profiles), keep_existing=True)

@@ -53,6 +53,19 @@ def _artifact_root(home: Home, uri: str) -> object:
     return None if uri.startswith(_REMOTE_SCHEMES) else home.mlruns
 
 
+def home_store(home: Home, settings: Settings) -> str:
+    """The tracking URI, with the home's own store first pointed at where the home is now (a home can be
+    moved or copied as one folder: see `registry.relocate_store`)."""
+    from models import registry
+
+    uri = home.tracking_uri(settings)
+    if not settings.mlflow.tracking_uri:
+        moved_from = registry.relocate_store(home.mlruns / "mlflow.db", home.mlruns, settings.mlflow.experiment)
+        if moved_from:
+            log.warning("the home was moved: its MLflow store now points at %s (was %s)", home.mlruns, moved_from)
+    return uri
+
+
 def _descriptions(features: list[str]) -> dict[str, str]:
     from features.matrix import describe_feature
 
@@ -76,7 +89,7 @@ def train_model(
     if promote not in registry.PROMOTION_MODES:
         raise InputError(f"--promote must be one of {', '.join(registry.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None
-    uri, name = home.tracking_uri(settings), settings.mlflow.model_name
+    uri, name = home_store(home, settings), settings.mlflow.model_name
     with registry.tracking(uri) as client:  # a training killed earlier leaves no litter past this start
         experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
         for line in registry.sweep_interrupted(client, experiment_id, name):
@@ -159,7 +172,7 @@ def score_candidates(
 
     as_of_ts = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
     uri = model_uri or registry.champion_uri(settings.mlflow.model_name)
-    with registry.tracking(home.tracking_uri(settings)) as client:
+    with registry.tracking(home_store(home, settings)) as client:
         served = registry.load_model(client, uri)
     registry.check_feature_version(served, feature_version(settings))
     from features.video.table import video_of_posts

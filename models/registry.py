@@ -17,11 +17,12 @@ import math
 import os
 import re
 import socket
+import sqlite3
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -221,6 +222,51 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
         finally:
             _tracking_utils.set_tracking_uri(previous[0])
             _registry_utils.set_registry_uri(previous[1])
+
+
+# Columns of MLflow's SQLite store that hold artifact locations (absolute: MLflow resolves them so).
+_LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                     ("model_versions", "storage_location"), ("logged_models", "artifact_location"))
+
+
+def relocate_store(db: Path, artifact_root: Path, experiment: str) -> str | None:
+    """Point a moved home's MLflow store at its artifacts where they are now.
+
+    MLflow records every artifact location as an absolute path. After the home folder is moved or copied,
+    those still name the old place: loading a model fails, and new runs would write into the old folder.
+    The old root is read from `experiment`'s location (`<old root>/<experiment>`); every location under it
+    is rewritten under `artifact_root`, in one transaction. Returns the old root when something moved.
+    """
+    if not db.is_file():
+        return None
+    new_root = artifact_root.resolve().as_uri()
+    with closing(sqlite3.connect(db, timeout=30)) as con, con:
+        row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", [experiment]).fetchone()
+        suffix = f"/{experiment}"
+        if row is None or not str(row[0]).endswith(suffix):
+            return None
+        old_root = str(row[0])[: -len(suffix)]
+        if old_root in (new_root, str(artifact_root.resolve())):
+            return None
+        # The folder the store lives in holds the artifacts only if they were never put elsewhere on purpose.
+        if Path(old_root.removeprefix("file://")).resolve() == artifact_root.resolve():
+            return None
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, column in _LOCATION_COLUMNS:
+            if table in tables:
+                con.execute(
+                    f"UPDATE {table} SET {column} = ? || substr({column}, ? + 1) "
+                    f"WHERE substr({column}, 1, ?) = ?", [new_root, len(old_root), len(old_root), old_root],
+                )
+        # MLflow's Default experiment took the working folder of the first command: keep it in the home too.
+        con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = '0' "
+                    "AND substr(artifact_location, 1, ?) != ?", [f"{new_root}/0", len(new_root), new_root])
+    # Each logged model's MLmodel file records where it was logged (for information): say where it is now.
+    for mlmodel in artifact_root.rglob("MLmodel"):
+        text = mlmodel.read_text(encoding="utf-8")
+        if old_root in text:
+            mlmodel.write_text(text.replace(old_root, new_root), encoding="utf-8")
+    return old_root
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
