@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models import monitor
-from sparkpick.config import load_settings
+from sparkpick.config import Settings, load_settings
 from sparkpick.sources.demo.tables import generate_tables
 
 HOUR = pd.Timedelta(hours=1)
@@ -38,9 +38,8 @@ GOOD_BELOW = 1.0
 BAD_ABOVE = 1.25
 
 
-def replay_world(size: str, seed: int) -> pd.DataFrame:
+def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
     """One row per past boost: truth, total spend, and each method's first pause (hours, inf = never)."""
-    settings = load_settings()
     tables = generate_tables(settings.world, size, seed)
     hourly, results, baselines = tables.spark_hourly, tables.spark_results, tables.baselines
     posts = tables.posts[["post_id", "advertiser_id"]]
@@ -112,10 +111,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--size", default="default")
     args = parser.parse_args()
+    settings = load_settings()
     frames = []
     for seed in args.seeds:
         start = time.perf_counter()
-        frame = replay_world(args.size, seed)
+        frame = replay_world(settings, args.size, seed)
         frames.append(frame)
         s_m, s_r = summary(frame, "monitor"), summary(frame, "rule")
         print(f"seed {seed} ({args.size}, {len(frame)} boosts, {time.perf_counter() - start:.0f} s): "
