@@ -108,7 +108,9 @@ class TikTokClient:
         return self._request("POST", path, body=body)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.__token, "<redacted>") if self.__token in text else text
+        """The text with the token masked: every string the client formats from what it received (message,
+        request_id, echoed parameters, exception texts) passes through here."""
+        return text.replace(self.__token, "<redacted>") if self.__token and self.__token in text else text
 
     def _request(
         self,
@@ -147,7 +149,7 @@ class TikTokClient:
                 continue
             code = _int_or_none(payload.get("code"))
             message = self._redact(str(payload.get("message", "")))
-            request_id = str(payload.get("request_id", "") or "")
+            request_id = self._redact(str(payload.get("request_id", "") or ""))
             if code in (OK, PARTIAL_SUCCESS):
                 if code == PARTIAL_SUCCESS:
                     note = f"{path}: partial success ({message}; request_id {request_id}); kept what came back"

@@ -589,3 +589,23 @@ def test_advertiser_info_asks_at_most_a_hundred_ids_at_once(client: TikTokClient
     assert [len(a) for a in asked] == [100, 51] and sorted(i for a in asked for i in a) == ids
     assert [r["advertiser_id"] for r in rows] == [ADV]
     assert any("7100000000000000000" in note and "shown by id" in note for note in got.notes)
+
+
+def test_the_token_is_redacted_from_every_field_the_api_echoes(
+    server: FakeTikTokServer, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = configured(settings, max_retries=1)
+    with caplog.at_level(logging.DEBUG), TikTokClient(server.base_url, TOKEN, cfg.tiktok) as c:
+        server.fail("business/get/", "echo_token_fields")
+        with pytest.raises(TikTokApiError) as err:
+            c.get("business/get/", {"business_id": BRAND, "fields": ["username"]})
+        server.fail("business/get/", "echo_token_partial")
+        c.get("business/get/", {"business_id": BRAND})
+        notes = list(c.notes)
+    exc = err.value
+    assert "<redacted>" in str(exc) and "rid-<redacted>" in str(exc)
+    for text in (str(exc), repr(exc), str(exc.request_id), *notes, caplog.text,
+                 "".join(traceback.format_exception(exc))):
+        assert TOKEN not in text
+    assert notes and "rid-<redacted>" in notes[0]
+

@@ -287,7 +287,7 @@ class FakeTikTokServer:
 
     def fail(self, endpoint: str, kind: str, times: int = 1) -> None:
         """The next `times` requests to `endpoint` answer with fault `kind` (see FAULTS, plus http500,
-        http429, malformed, partial, echo_token)."""
+        http429, malformed, partial, echo_token, echo_token_fields, echo_token_partial)."""
         with self._lock:
             self._faults.append([endpoint, kind, times])
 
@@ -359,6 +359,14 @@ class FakeTikTokServer:
                     return
                 if fault == "malformed":
                     self._send(200, b'{"code": 0, "message": "OK", "data": {"videos": [{"item_id": "73')
+                    return
+                if fault in ("echo_token_fields", "echo_token_partial"):
+                    # The token echoed in every field the envelope has: message, request_id, echoed parameters.
+                    tok = self.headers.get("Access-Token") or ""
+                    body = {"code": 40002 if fault == "echo_token_fields" else 20001,
+                            "message": f"Invalid parameter access_token={tok}", "request_id": f"rid-{tok}",
+                            "data": {"echo": {"Access-Token": tok, "params": dict(params, token=tok)}}}
+                    self._send(200, json.dumps(body).encode())
                     return
                 if fault == "echo_token":
                     self._envelope(40002, f"Invalid parameter near Access-Token {self.headers.get('Access-Token')}")
