@@ -7,6 +7,7 @@ problem, each naming the file, the row and the column.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,11 +27,30 @@ def find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _refuse_duplicate_columns(path: Path) -> None:
+    """A header naming a column twice is refused: pandas would rename the second (`post_id.1`) and load
+    the first, and which of the two holds the right values cannot be guessed."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return  # reading the file properly reports these
+    names = [name.strip() for name in header]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(
+            f"the header names the column {', '.join(repr(n) for n in twice)} more than once "
+            "(columns " + ", ".join(str(i + 1) for i, n in enumerate(names) if n in twice)
+            + "); keep one of them and load the file again."
+        )
+
+
 def read_table_file(path: Path) -> pd.DataFrame:
     """A CSV (every cell as text) or Parquet file's rows, unparsed; `validate_table` parses them."""
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
+        _refuse_duplicate_columns(path)
         # Everything as text: ids must never pass through a float.
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
     return frame.reset_index(drop=True)

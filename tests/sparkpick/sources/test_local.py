@@ -90,3 +90,14 @@ def test_a_video_url_is_accepted_and_an_unreachable_one_is_named_per_post(tmp_pa
     problems = [str(p) for p in data.problems if p.column == "video_path"]
     assert len(problems) == 1 and POST_C in problems[0]
     assert "column 'video_path': video URL unreachable: file:///nonexistent/c.mp4 does not exist" in problems[0]
+
+
+def test_a_column_named_twice_is_refused_with_file_and_column(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "src")
+    posts = folder / "posts.csv"
+    lines = posts.read_text(encoding="utf-8").splitlines()
+    # a second post_id column with other values: pandas would silently load the first one
+    lines = [lines[0] + ",post_id"] + [f"{line},999{i}" for i, line in enumerate(lines[1:])]
+    posts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    messages = _messages(folder)
+    assert any("posts.csv" in m and "'post_id' more than once (columns 1, 9)" in m for m in messages), messages
