@@ -92,9 +92,10 @@ def nightly(
         raise typer.Exit(1)
 
 
-def _print_outcome(console: Console, folder: Path, since: float) -> None:
+def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     """The top picks, the counts and where the report is, read back from the files this night wrote (at or
-    after `since`, a `time.time()`): a report left by an earlier run of the same date is not this one's."""
+    after `since`, a `time.time()`; 0: whenever): a report left by an earlier run of the same date is not
+    this one's."""
     import json
 
     import pandas as pd
