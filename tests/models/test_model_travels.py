@@ -57,9 +57,8 @@ def test_registered_model_loads_with_only_its_declared_requirements(boosts, sett
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with registry.tracking(uri) as client:
         exp = registry.ensure_experiment(client, "sparkpick", root)
-        logged = registry.log_training_run(client, exp, "sparkpick-ranker", fitted, {}, {}, fitted.train, 5)
-        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
-                                 registry.PromotionDecision("champion", "first"))
+        registry.log_training_run(client, exp, "sparkpick-ranker", fitted, {}, {}, fitted.train, 5,
+                                  decision=registry.PromotionDecision(registry.CHAMPION, "first"))
         requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/sparkpick-ranker@champion"))
     declared = [line.strip() for line in requirements.read_text().splitlines() if line.strip()]
     assert {line.split("==")[0] for line in declared} == {"lightgbm", "pandas", "numpy", "scikit-learn",
