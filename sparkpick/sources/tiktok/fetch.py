@@ -62,7 +62,11 @@ spark_hourly  (one per boost and hour, for Spark ads that delivered in the last 
   becomes a UTC `hour_start`; only hours that ended by `as_of` are kept; the boost key (`post_id`,
   `boosted_at`) is the one its spark_results row has or will have.
   spend, impressions, clicks, likes, comments, shares   same names
-  views_2s, views_6s, conversions   `video_watched_2s`, `video_watched_6s`, `conversion`
+  views_2s, views_6s   `video_watched_2s`, `video_watched_6s`
+  conversions        `real_time_conversion`: counted in the hour the conversion happened, so a finished
+                     boost's hours show the lag between spend and conversions that the monitor learns;
+                     `conversion` (spark_results, baselines) credits the impression's hour and keeps
+                     growing for days, which hides that lag and leaves recent hours short
   boost_propensity   unknown to the API: empty
 baselines     (non-Spark ads of each advertiser, summed per `baseline_period`, default calendar month)
   period_start / period_end   start of the period / start of the next one; views_2s from
@@ -142,6 +146,9 @@ REPORT_METRICS = {
     "clicks": "clicks",
     "conversion": "conversions",
 }
+# Hourly rows take the conversion counted when it happened (see spark_hourly above), the rest as REPORT_METRICS.
+HOURLY_METRICS = {**{k: v for k, v in REPORT_METRICS.items() if k != "conversion"},
+                  "real_time_conversion": "conversions"}
 
 
 def account_advertisers(cfg: TiktokConfig) -> dict[str, str]:
@@ -536,7 +543,7 @@ def _fetch_hourly(
             date = day.strftime("%Y-%m-%d")
             rows += client.iter_pages(REPORT, {
                 "advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
-                "data_level": "AUCTION_AD", "dimensions": HOURLY_DIMENSIONS, "metrics": list(REPORT_METRICS),
+                "data_level": "AUCTION_AD", "dimensions": HOURLY_DIMENSIONS, "metrics": list(HOURLY_METRICS),
                 "start_date": date, "end_date": date,
                 "filtering": [{"field_name": "ad_ids", "filter_type": "IN",
                                "filter_value": json.dumps(sorted(ad_ids))}],
@@ -557,7 +564,7 @@ def _fetch_hourly(
                 raise BadRecord("dimensions.stat_time_hour is missing")
             numbers = {
                 col: (parse_number(values, metric) if col == "spend" else parse_count(values, metric))
-                for metric, col in REPORT_METRICS.items()
+                for metric, col in HOURLY_METRICS.items()
             }
         except BadRecord as exc:
             if ad_id is not None and ad_id not in tainted:

@@ -508,7 +508,9 @@ def test_hourly_rows_of_the_live_boost_in_utc(settings: Settings, timezone: str)
     assert len(done) == len(served) - 1
     assert sorted(hourly["hour_start"]) == sorted(t for t, _ in done)
     assert hourly["spend"].sum() == pytest.approx(sum(float(r["metrics"]["spend"]) for _, r in done))
-    assert hourly["conversions"].sum() == sum(int(r["metrics"]["conversion"]) for _, r in done)
+    # Conversions counted when they happened, not credited back to the impression's hour.
+    assert hourly["conversions"].sum() == sum(int(r["metrics"]["real_time_conversion"]) for _, r in done)
+    assert hourly["conversions"].sum() != sum(int(r["metrics"]["conversion"]) for _, r in done)
     # The boost is named as its result row will be: the local midnight of its first day, in UTC.
     first_local = pd.Timestamp(served[0]["dimensions"]["stat_time_hour"]).normalize()
     assert set(hourly["boosted_at"]) == {as_utc(first_local.tz_localize(tz))}

@@ -244,8 +244,11 @@ def add_live_boost(world: World, as_of: datetime, item_id: str, ad_id: str, seed
             "video_watched_2s": int(imp * 0.35), "video_watched_6s": int(imp * 0.15), "likes": int(imp * 0.03),
             "comments": int(imp * 0.002), "shares": int(imp * 0.003), "conversion": int(rng.random() < 0.3),
         }
+        # The same conversions counted when they happened: two hours after the impression's hour.
+        lagged = [int(r["metrics"]["conversion"]) for r in hourly if r["dimensions"]["ad_id"] == ad_id]
+        served = {**metrics, "real_time_conversion": lagged[-2] if len(lagged) >= 2 else 0}
         hourly.append({"dimensions": {"ad_id": ad_id, "stat_time_hour": hour.strftime("%Y-%m-%d %H:%M:%S")},
-                       "metrics": {k: (f"{v:.2f}" if k == "spend" else str(v)) for k, v in metrics.items()}})
+                       "metrics": {k: (f"{v:.2f}" if k == "spend" else str(v)) for k, v in served.items()}})
         day = hour.strftime("%Y-%m-%d 00:00:00")
         for k, v in metrics.items():
             daily.setdefault(day, {}).setdefault(k, 0)
