@@ -89,6 +89,12 @@ _PROGRESS_BAR = mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 _DAMAGED_STORE_WORDS = ("malformed", "not a database", "file is encrypted")
 
 
+def _damaged_store(db: Path, exc: BaseException) -> DamagedFileError:
+    return DamagedFileError(
+        db, "The MLflow store", "Restore it from a backup; or move it aside and run `sparkpick train` to start "
+        "a new store (the old runs and registered models are then no longer listed).", _first_line(exc))
+
+
 def _first_line(exc: BaseException) -> str:
     """The error's first line without the driver's class name (`(sqlite3.DatabaseError) ...`)."""
     line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -213,11 +219,7 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
             yield MlflowClient(tracking_uri=uri, registry_uri=uri)
         except Exception as exc:
             if uri.startswith("sqlite:///") and any(w in str(exc).lower() for w in _DAMAGED_STORE_WORDS):
-                raise DamagedFileError(
-                    uri[len("sqlite:///"):], "The MLflow store",
-                    "Restore it from a backup; or move it aside and run `sparkpick train` to start a new store "
-                    "(the old runs and registered models are then no longer listed).", _first_line(exc),
-                ) from exc
+                raise _damaged_store(Path(uri[len("sqlite:///"):]), exc) from exc
             raise
         finally:
             _tracking_utils.set_tracking_uri(previous[0])
@@ -239,6 +241,15 @@ def relocate_store(db: Path, artifact_root: Path, experiment: str) -> str | None
     """
     if not db.is_file():
         return None
+    try:
+        return _relocate(db, artifact_root, experiment)
+    except sqlite3.DatabaseError as exc:
+        if any(word in str(exc).lower() for word in _DAMAGED_STORE_WORDS):
+            raise _damaged_store(db, exc) from exc
+        raise
+
+
+def _relocate(db: Path, artifact_root: Path, experiment: str) -> str | None:
     new_root = artifact_root.resolve().as_uri()
     with closing(sqlite3.connect(db, timeout=30)) as con, con:
         row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", [experiment]).fetchone()
