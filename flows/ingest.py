@@ -105,7 +105,8 @@ def ingest_folder(home: Home, settings: Settings, folder: Path, skip_invalid: bo
     home.ensure()
     with Warehouse(home.warehouse) as wh:
         known = _known_ids(wh)
-    data = read_folder(folder, known)
+    # The wall clock, not a night's as-of: a backfill may ingest rows from after its as-of, never from the future.
+    data = read_folder(folder, known, received_at=pd.Timestamp.now(tz="UTC"))
     return load_validated(data, home, settings, f"local:{folder}", skip_invalid)
 
 
@@ -131,13 +132,18 @@ def demo_world_folder(
 
 
 def ingest_tables(
-    home: Home, settings: Settings, raw: Mapping[str, pd.DataFrame], source: str, skip_invalid: bool = False
+    home: Home, settings: Settings, raw: Mapping[str, pd.DataFrame], source: str, skip_invalid: bool = False,
+    received_at: pd.Timestamp | None = None,
 ) -> IngestSummary:
-    """Validate and load tables fetched from an API (same contract, same checks as a folder)."""
+    """Validate and load tables fetched from an API (same contract, same checks as a folder).
+
+    `received_at` is when they were fetched (default: now).
+    """
     home.ensure()
     with Warehouse(home.warehouse) as wh:
         known = _known_ids(wh)
-    data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known)
+    moment = received_at if received_at is not None else pd.Timestamp.now(tz="UTC")
+    data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known, moment)
     return load_validated(data, home, settings, source, skip_invalid)
 
 

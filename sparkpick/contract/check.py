@@ -326,19 +326,61 @@ def validate_table(
     return typed, problems, bad
 
 
+def _first_observed(metrics: pd.DataFrame | None) -> pd.Series:
+    """Each post's earliest engagement snapshot in this batch (naive UTC, by post_id). Unreadable times are
+    left out here: the metrics check reports them."""
+    if metrics is None or not {"post_id", "observed_at"} <= set(metrics.columns) or metrics.empty:
+        return pd.Series(dtype=DTYPES["time"])
+    raw = metrics["observed_at"]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        times = pd.to_datetime(raw, utc=True)
+    else:
+        times = pd.to_datetime(raw.astype("str").str.strip(), utc=True, format="ISO8601", errors="coerce")
+    seen = pd.DataFrame({"post_id": metrics["post_id"].astype("str").str.strip(),
+                         "observed_at": times.dt.tz_localize(None)}).dropna()
+    return seen.groupby("post_id")["observed_at"].min()
+
+
+def post_date_problems(
+    posts: pd.DataFrame, file: str, keys: pd.Series, first_observed: pd.Series, received_at: pd.Timestamp | None
+) -> list[Problem]:
+    """Posts dated after their own first engagement snapshot, or after the moment the data was received.
+
+    Either means a wrong clock or a wrong column (a post cannot be seen before it exists); stored as given,
+    it would put the post's features in the future of every decision that uses them.
+    """
+    problems: list[Problem] = []
+    posted = posts["posted_at"]
+    first = pd.Series(first_observed.reindex(posts["post_id"]).to_numpy(), index=posts.index)
+    for i in posts.index[posted.notna() & first.notna() & (posted > first)]:
+        problems.append(Problem(file, int(i) + 1, "posted_at",
+                                f"posted_at {posted[i]} is after the post's own first metrics snapshot "
+                                f"(observed_at {first[i]})", keys.get(i)))
+    if received_at is not None:
+        limit = received_at.tz_convert("UTC").tz_localize(None) if received_at.tzinfo else received_at
+        for i in posts.index[posted.notna() & (posted > limit)]:
+            problems.append(Problem(file, int(i) + 1, "posted_at",
+                                    f"posted_at {posted[i]} is after the time of this ingest ({limit} UTC)",
+                                    keys.get(i)))
+    return problems
+
+
 def validate_frames(
     raw_tables: Mapping[str, pd.DataFrame],
     files: Mapping[str, str],
     folder: Path | None = None,
     known: Mapping[str, set[str]] | None = None,
+    received_at: pd.Timestamp | None = None,
 ) -> CheckedTables:
     """Validate raw tables (as read from files or fetched from an API) against the contract.
 
     `known` holds ids already stored (for example creators in the warehouse) so that a folder with only
     new posts may name creators loaded earlier. Rows rejected in a parent table make their children's
-    references unknown, so they are rejected too (and say why).
+    references unknown, so they are rejected too (and say why). `received_at` is when the data was
+    gathered: a post dated after it (or after its own first metrics snapshot) is refused.
     """
     known_ids: dict[str, set[str]] = {k: set(v) for k, v in (known or {}).items()}
+    first_observed = _first_observed(raw_tables.get("metrics"))
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     rejected_rows: list[dict[str, object]] = []
@@ -348,6 +390,10 @@ def validate_frames(
         raw = raw_tables[spec.name]
         file = files.get(spec.name, spec.name)
         typed, probs, bad = validate_table(spec, raw, file, folder, known_ids)
+        if spec.name == "posts" and not typed.empty:
+            dated = post_date_problems(typed, file, key_text(spec, raw), first_observed, received_at)
+            probs += dated
+            bad |= {p.row - 1 for p in dated if p.row is not None}
         problems += probs
         reasons: dict[int, list[str]] = {}
         for p in probs:

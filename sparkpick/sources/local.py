@@ -56,8 +56,10 @@ def read_table_file(path: Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def read_folder(folder: Path, known: Mapping[str, set[str]] | None = None) -> CheckedTables:
-    """Read and validate a local folder in the data contract. Writes nothing."""
+def read_folder(
+    folder: Path, known: Mapping[str, set[str]] | None = None, received_at: pd.Timestamp | None = None
+) -> CheckedTables:
+    """Read and validate a local folder in the data contract (`received_at`: when it is ingested). Writes nothing."""
     folder = Path(folder)
     if not folder.is_dir():
         return CheckedTables({}, [Problem(str(folder), None, None, "folder does not exist")])
@@ -81,7 +83,7 @@ def read_folder(folder: Path, known: Mapping[str, set[str]] | None = None) -> Ch
             problems.append(Problem(path.name, None, None, f"cannot be read: {exc}"))
             continue
         files[spec.name] = path.name
-    result = validate_frames(raw_tables, files, folder, known)
+    result = validate_frames(raw_tables, files, folder, known, received_at)
     result.problems = problems + result.problems
     return result
 

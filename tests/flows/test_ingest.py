@@ -179,3 +179,19 @@ def test_cli_refuses_a_bad_partnerships_file_before_calling_the_api(
     assert f"{bad}, row 1, line 2" in result.stderr and "column 'kind': 'exclusive'" in result.stderr
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr + result.stdout
     assert tiktok_api.requests == []
+
+
+def test_a_post_from_the_future_is_refused_and_nothing_is_written(tmp_path: Path, home: Home, settings: Settings) -> None:
+    # No snapshot contradicts it (POST_C's metrics row goes too), only the clock of the ingest does.
+    future = {
+        **replace_line("posts.csv", "2026-04-03T12:00:00,", "2099-04-03T12:00:00,"),
+        "metrics.csv": FILES["metrics.csv"].replace("2026-04-04T12:00:00Z", "2099-04-04T12:00:00Z"),
+    }
+    ingest_folder(home, settings, write_folder(tmp_path / "before"))
+    before = _snapshot(home)
+    with pytest.raises(InputError, match=r"posted_at 2099-04-03 12:00:00 is after the time of this ingest"):
+        ingest_folder(home, settings, write_folder(tmp_path / "src", future))
+    after = _snapshot(home)
+    assert before.keys() == after.keys()
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name])

@@ -101,3 +101,26 @@ def test_a_column_named_twice_is_refused_with_file_and_column(tmp_path: Path) ->
     posts.write_text("\n".join(lines) + "\n", encoding="utf-8")
     messages = _messages(folder)
     assert any("posts.csv" in m and "'post_id' more than once (columns 1, 9)" in m for m in messages), messages
+
+
+def test_a_post_dated_after_its_own_metrics_is_refused_with_its_snapshots(tmp_path: Path) -> None:
+    # POST_B's first snapshot is 2026-04-03: a post dated 2099 was seen before it existed.
+    folder = write_folder(tmp_path / "src", replace_line("posts.csv", "2026-04-02T12:00:00Z", "2099-01-01T00:00:00Z"))
+    data = read_folder(folder)
+    messages = [str(p) for p in data.problems]
+    expected = ("posts.csv, row 2, line 3 (post_id 7300000000000000002), column 'posted_at': posted_at 2099-01-01 "
+                "00:00:00 is after the post's own first metrics snapshot (observed_at 2026-04-03 12:00:00)")
+    assert any(expected in m for m in messages), messages
+    assert POST_B not in data.tables["posts"]["post_id"].tolist()
+    assert POST_B not in data.tables["metrics"]["post_id"].tolist()  # its snapshots go with it, and say why
+    assert POST_A in data.tables["posts"]["post_id"].tolist()  # the rest of the batch is untouched
+
+
+def test_a_post_dated_after_the_ingest_is_refused(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "src")
+    assert read_folder(folder, received_at=pd.Timestamp("2026-05-01T00:00:00Z")).ok
+    # Received at 06:00 UTC on April 2nd: POST_B (12:00 that day) and POST_C (the 3rd) are in the future.
+    data = read_folder(folder, received_at=pd.Timestamp("2026-04-02T08:00:00+02:00"))
+    late = sorted(p.row for p in data.problems if p.column == "posted_at")
+    assert late == [2, 3], data.problems
+    assert any("is after the time of this ingest (2026-04-02 06:00:00 UTC)" in str(p) for p in data.problems)
