@@ -25,6 +25,8 @@ from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import UpsertCounts, Warehouse
 
 DEMO_WORLD_DIR = "demo-world"
+DEMO_WORLD_MARKER = "world.json"  # the built demo world's seed and size
+NEW_SOURCE_FLAG = "--allow-new-source"
 
 
 @dataclass
@@ -83,9 +85,13 @@ def _write_rejected(data: CheckedTables, home: Home, settings: Settings, source:
 
 
 def load_validated(
-    data: CheckedTables, home: Home, settings: Settings, source: str, skip_invalid: bool
+    data: CheckedTables, home: Home, settings: Settings, source: str, skip_invalid: bool,
+    detail: Mapping[str, object] | None = None,
 ) -> IngestSummary:
-    """Write validated tables: all or nothing, unless `skip_invalid` sets bad rows aside in a file."""
+    """Write validated tables: all or nothing, unless `skip_invalid` sets bad rows aside in a file.
+
+    `source` (normalised, see `normalise_source`) becomes the home's recorded source in the same
+    transaction, with `detail` (never a secret) beside it."""
     summary = IngestSummary(source=source, problems=list(data.problems))
     if data.problems and not skip_invalid:
         raise InputError(_describe(data.problems, source))
@@ -93,12 +99,16 @@ def load_validated(
         summary.rejected = max(len(data.rejected), 1)
         summary.rejected_file = _write_rejected(data, home, settings, source)
     with Warehouse(home.warehouse) as wh:
-        summary.counts = wh.upsert(data.tables)
+        summary.counts = wh.upsert(data.tables, source=(source, json.dumps(dict(detail or {}), sort_keys=True)))
     return summary
 
 
-def ingest_folder(home: Home, settings: Settings, folder: Path, skip_invalid: bool = False) -> IngestSummary:
-    """Load a local folder in the data contract into the home's warehouse."""
+def ingest_folder(
+    home: Home, settings: Settings, folder: Path, skip_invalid: bool = False, source: str | None = None,
+    detail: Mapping[str, object] | None = None,
+) -> IngestSummary:
+    """Load a local folder in the data contract into the home's warehouse (recorded as `source`, by
+    default `local:<absolute folder>`)."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise InputError(f"Source folder {folder} does not exist.")
@@ -107,7 +117,67 @@ def ingest_folder(home: Home, settings: Settings, folder: Path, skip_invalid: bo
         known = _known_ids(wh)
     # The wall clock, not a night's as-of: a backfill may ingest rows from after its as-of, never from the future.
     data = read_folder(folder, known, received_at=pd.Timestamp.now(tz="UTC"))
-    return load_validated(data, home, settings, f"local:{folder}", skip_invalid)
+    return load_validated(data, home, settings, source or f"local:{folder}", skip_invalid, detail)
+
+
+def normalise_source(source: str) -> str:
+    """The source as the home records it: `demo`, `tiktok` or `local:` with the absolute folder."""
+    if source.startswith("local:"):
+        return f"local:{Path(source.removeprefix('local:')).expanduser().resolve()}"
+    return source
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The source a run ingests from, and whether the user named it (CLI option or config overlay)."""
+
+    source: str
+    named: bool
+
+
+def choose_source(home: Home, settings: Settings, named: str | None) -> SourceChoice:
+    """The source to ingest from: the one the user named, else the one the home remembers, else
+    `ingest.source` for a new home. A warehouse from before homes remembered their source (data but no
+    record) is adopted only by a named source: guessing could mix the demo world into the user's data."""
+    if named:
+        return SourceChoice(normalise_source(named), True)
+    recorded, has_data = home_source(home)
+    if recorded is not None:
+        return SourceChoice(recorded, False)
+    if has_data:
+        raise InputError(
+            f"The warehouse {home.warehouse} holds data but does not record which source it came from (it "
+            "predates that record). Name the source once, e.g. `sparkpick ingest --source local:DIR` (or "
+            "ingest.source in a --config file), and the home remembers it from then on."
+        )
+    return SourceChoice(normalise_source(settings.ingest.source), False)
+
+
+def fed_settings(home: Home, settings: Settings, named: str | None) -> Settings:
+    """`settings` with `ingest.source` set to the source this run gathers from (`choose_source`)."""
+    from sparkpick.config import with_overrides
+
+    return with_overrides(settings, {"ingest": {"source": choose_source(home, settings, named).source}})
+
+
+def home_source(home: Home) -> tuple[str | None, bool]:
+    """The home's recorded source (None when none) and whether its warehouse holds any data."""
+    if not home.warehouse.exists():
+        return None, False
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        return wh.recorded_source(), wh.holds_data()
+
+
+def check_source(home: Home, source: str, allow_new_source: bool = False) -> None:
+    """Refuse to put data from `source` into a home that holds data from another source (unless allowed)."""
+    recorded, has_data = home_source(home)
+    if recorded is None or recorded == source or allow_new_source or not has_data:
+        return
+    raise InputError(
+        f"This home ({home.root}) is fed from {recorded}; ingesting {source} would mix its data into that "
+        f"warehouse, so nothing was written. Use another --home for {source}, or add it to this one with "
+        f"`sparkpick ingest --source {source} {NEW_SOURCE_FLAG}` (the home is then fed from {source})."
+    )
 
 
 def demo_world_folder(
@@ -121,7 +191,7 @@ def demo_world_folder(
     from sparkpick.sources.demo import build_world
 
     folder = home.cache / DEMO_WORLD_DIR
-    marker = folder / "world.json"
+    marker = folder / DEMO_WORLD_MARKER
     built = json.loads(marker.read_text()) if marker.is_file() else None
     if built is not None and built.get("seed") == settings.world.seed and size in (None, built.get("size")):
         return folder
@@ -134,6 +204,7 @@ def demo_world_folder(
 def ingest_tables(
     home: Home, settings: Settings, raw: Mapping[str, pd.DataFrame], source: str, skip_invalid: bool = False,
     received_at: pd.Timestamp | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> IngestSummary:
     """Validate and load tables fetched from an API (same contract, same checks as a folder).
 
@@ -144,7 +215,7 @@ def ingest_tables(
         known = _known_ids(wh)
     moment = received_at if received_at is not None else pd.Timestamp.now(tz="UTC")
     data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known, moment)
-    return load_validated(data, home, settings, source, skip_invalid)
+    return load_validated(data, home, settings, source, skip_invalid, detail)
 
 
 def ingest_source(
@@ -156,23 +227,29 @@ def ingest_source(
     access_token: str | None = None,
     as_of: pd.Timestamp | None = None,
     partnerships: Path | None = None,
+    allow_new_source: bool = False,
 ) -> IngestSummary:
     """Ingest from `demo`, `local:DIR` or `tiktok` (the TikTok API for Business; needs `access_token`).
 
     `partnerships` (tiktok only; default `tiktok.partnerships_file`) is a CSV or Parquet file of
     partnerships that sets kind and usage rights per advertiser and creator, which the API does not know.
+    A home that holds data from another source is refused (`check_source`) unless `allow_new_source`.
     """
     if partnerships is not None and source != "tiktok":
         raise InputError(
             f"--partnerships is for the tiktok source; {source} carries its own partnerships table."
         )
+    if source not in ("demo", "tiktok") and not source.startswith("local:"):
+        raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
+    source = normalise_source(source)
+    check_source(home, source, allow_new_source)
     if source == "demo":
-        return ingest_folder(home, settings, demo_world_folder(home, settings, progress), skip_invalid)
+        folder = demo_world_folder(home, settings, progress)
+        detail = json.loads((folder / DEMO_WORLD_MARKER).read_text())
+        return ingest_folder(home, settings, folder, skip_invalid, source="demo", detail=detail)
     if source.startswith("local:"):
         return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
-    if source == "tiktok":
-        return _ingest_tiktok(home, settings, access_token, as_of, partnerships)
-    raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
+    return _ingest_tiktok(home, settings, access_token, as_of, partnerships)
 
 
 def partnerships_path(home: Home, settings: Settings, given: Path | None) -> Path | None:
@@ -202,7 +279,8 @@ def _ingest_tiktok(
     with TikTokClient(settings.tiktok.base_url, token, settings.tiktok) as client:
         fetched = fetch_tables(client, settings, moment, partnerships=override)
     # API records are checked one by one: a bad record is set aside, never sinking the batch.
-    summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True)
+    summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True,
+                            detail={"advertiser_ids": list(settings.tiktok.advertiser_ids)})
     summary.problems += [Problem("tiktok", None, None, str(p)) for p in fetched.problems]
     summary.notes += [str(n) for n in fetched.notes]
     return summary
@@ -223,11 +301,13 @@ def ingest_task(home_dir: str, config_file: str | None, source: str, skip_invali
 def ingest_flow(
     home_dir: str, config_file: str | None = None, source: str | None = None, skip_invalid: bool = True
 ) -> dict[str, object]:
-    """Gather what is new from the configured source into the warehouse."""
-    settings = resolve(home_dir, config_file).settings
+    """Gather what is new from the named source (else the home's own, see `choose_source`) into the warehouse."""
+    inv = resolve(home_dir, config_file)
+    settings = inv.settings
+    chosen = choose_source(inv.home, settings, source or inv.named_source).source
     cfg = settings.nightly
     retrying = ingest_task.with_options(
         retries=cfg.retries,
         retry_delay_seconds=exponential_backoff(backoff_factor=cfg.retry_delay_s) if cfg.retry_delay_s else 0,
     )
-    return retrying(home_dir, config_file, source or settings.ingest.source, skip_invalid)
+    return retrying(home_dir, config_file, chosen, skip_invalid)

@@ -65,6 +65,15 @@ class Invocation:
 
         return Home.at(self.home_dir).ensure()
 
+    @cached_property
+    def named_source(self) -> str | None:
+        """`ingest.source` when the config overlay names it (explicit), else None (the home's own source,
+        or the default for a new home, is used)."""
+        from sparkpick.config import overlay_value
+
+        value = overlay_value(self.config_file, "ingest", "source")
+        return str(value) if value else None
+
     @property
     def token(self) -> TokenSource:
         return TokenSource(self.settings.tiktok.token_env)

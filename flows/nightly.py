@@ -367,8 +367,10 @@ def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None
     """
     import prefect
 
+    from flows.ingest import fed_settings
+
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
-    settings = with_dask(inv.settings, dask_address, dask_workers)
+    settings = fed_settings(inv.home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
     result = run_nightly(
         inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
         runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),

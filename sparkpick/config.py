@@ -444,6 +444,15 @@ def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> S
         raise InputError(f"Invalid configuration ({where}): {problems}") from exc
 
 
+def overlay_value(overlay: Path | None, *keys: str) -> Any:
+    """The value the overlay file itself sets at `keys` (e.g. "ingest", "source"), or None when it sets
+    none: what the user asked for explicitly, as opposed to a default."""
+    node: Any = _read_yaml(Path(overlay)) if overlay is not None else None
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     """A copy of `settings` with nested overrides applied and validated (for tests and CLI flags)."""
     return Settings.model_validate(_merge(settings.model_dump(), overrides))

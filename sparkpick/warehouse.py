@@ -28,6 +28,9 @@ VIDEO_FEATURES = "video_features"  # cues per video hash and feature version
 VIDEO_FEATURES_KEY = ("video_sha256", "feature_version")
 SCORES = "scores"  # every scoring run's rows
 SCORES_KEY = ("run_id", "advertiser_id", "post_id")
+# What the home is fed from: one row (`source`: kind and normalised location such as `local:/abs/dir`,
+# `detail`: JSON of the rest, e.g. the demo world's seed and size; never a secret), written with the first ingest.
+HOME_SOURCE = "home_source"
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -183,15 +186,35 @@ class Warehouse:
             return 0
         return int(self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
 
+    def recorded_source(self) -> str | None:
+        """The source this warehouse is fed from (see `HOME_SOURCE`), or None when none is recorded."""
+        if not self.has_table(HOME_SOURCE):
+            return None
+        rows = self.con.execute(f'SELECT source FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def holds_data(self) -> bool:
+        """Whether any contract table has a row."""
+        return any(self.count(name) for name in SPECS)
+
     # -- writing -------------------------------------------------------------------------------------
-    def upsert(self, frames: dict[str, pd.DataFrame]) -> dict[str, UpsertCounts]:
-        """Upsert validated contract frames (see `sparkpick.contract`) in one transaction."""
+    def upsert(
+        self, frames: dict[str, pd.DataFrame], source: tuple[str, str] | None = None
+    ) -> dict[str, UpsertCounts]:
+        """Upsert validated contract frames (see `sparkpick.contract`) in one transaction; `source`
+        (`(source, detail JSON)`) is recorded as the home's source in the same transaction, unless it already is
+        (the record then stays as it was, so the warehouse's fingerprint does too)."""
         counts: dict[str, UpsertCounts] = {}
         with self.transaction():
             for spec in SPECS.values():
                 if spec.name in frames:
                     frame = frames[spec.name][spec.column_names]
                     counts[spec.name] = self._upsert(spec.name, frame, spec.key)
+            if source is not None and source[0] != self.recorded_source():
+                self.con.execute(f'CREATE TABLE IF NOT EXISTS "{HOME_SOURCE}" '
+                                 "(source VARCHAR, detail VARCHAR, recorded_at TIMESTAMP)")
+                self.con.execute(f'DELETE FROM "{HOME_SOURCE}"')
+                self.con.execute(f'INSERT INTO "{HOME_SOURCE}" VALUES (?, ?, now()::TIMESTAMP)', list(source))
         return counts
 
     def upsert_frame(self, table: str, frame: pd.DataFrame, key: tuple[str, ...]) -> UpsertCounts:

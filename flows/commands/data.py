@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         source: Annotated[
             str | None,
-            typer.Option(help="demo, local:DIR or tiktok (default: ingest.source in config)."),
+            typer.Option(help="demo, local:DIR or tiktok (default: ingest.source in the --config file, else the "
+                        "source the home was fed from, else ingest.source)."),
         ] = None,
         skip_invalid: Annotated[
             bool, typer.Option(help="Load the valid rows; write rejected ones, with reasons, to a file.")
@@ -27,22 +28,26 @@ def register(app: typer.Typer) -> None:
                 "started_at, usage_rights); default: tiktok.partnerships_file in config.",
             ),
         ] = None,
+        allow_new_source: Annotated[
+            bool, typer.Option("--allow-new-source",
+                               help="Add data from a source other than the one the home was fed from.")
+        ] = False,
     ) -> None:
         """Validate a source against the data contract and upsert it into the warehouse."""
         from rich.console import Console
 
-        from flows.ingest import ingest_source
+        from flows.ingest import choose_source, ingest_source
         from flows.progress import progress_bar
 
         inv = ctx.obj
         settings, home = inv.settings, inv.home
-        chosen = source or settings.ingest.source
+        chosen = choose_source(home, settings, source or inv.named_source).source
         token = inv.access_token(chosen)
         console = Console()
         with progress_bar("Building the demo world", console) as progress:
             summary = ingest_source(
                 home, settings, chosen, skip_invalid, progress=progress, access_token=token,
-                partnerships=partnerships,
+                partnerships=partnerships, allow_new_source=allow_new_source,
             )
         console.print(f"Ingested [bold]{summary.source}[/] into {home.warehouse}")
         for line in summary.lines():

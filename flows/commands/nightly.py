@@ -52,13 +52,16 @@ def nightly(
     import pandas as pd
     from rich.console import Console
 
+    from flows.ingest import fed_settings
     from flows.nightly import default_as_of, report_date
     from sparkpick.config import with_dask
     from sparkpick.contract import as_utc
     from sparkpick.errors import InputError
 
     inv = ctx.obj
-    settings, home = with_dask(inv.settings, dask_address, dask_workers), inv.home
+    home = inv.home
+    # The source the home was fed from, unless the config names one (the flow run resolves the same).
+    settings = fed_settings(home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
     try:
         moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC")))
     except (ValueError, TypeError) as exc:
