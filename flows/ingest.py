@@ -154,10 +154,13 @@ def choose_source(home: Home, settings: Settings, named: str | None) -> SourceCh
 
 
 def fed_settings(home: Home, settings: Settings, named: str | None) -> Settings:
-    """`settings` with `ingest.source` set to the source this run gathers from (`choose_source`)."""
+    """`settings` with `ingest.source` set to the source this night gathers from (`choose_source`); a named
+    source other than the home's is refused here, before the night starts (exit 2, not a failed stage)."""
     from sparkpick.config import with_overrides
 
-    return with_overrides(settings, {"ingest": {"source": choose_source(home, settings, named).source}})
+    source = choose_source(home, settings, named).source
+    check_source(home, source)
+    return with_overrides(settings, {"ingest": {"source": source}})
 
 
 def home_source(home: Home) -> tuple[str | None, bool]:

@@ -86,6 +86,13 @@ def test_the_demo_into_a_home_fed_from_a_folder_is_refused_and_changes_nothing(
     assert "demo" in out and "--allow-new-source" in out, out
     assert _fingerprint(home) == before
     assert not (home.cache / "demo-world").exists(), "the demo world was built before refusing"
+    # A night whose config names the demo is refused before it starts, with the same exit status.
+    config = home.root / "demo.yaml"
+    config.write_text(yaml.safe_dump({"ingest": {"source": "demo"}}))
+    done = _run(home, "--config", str(config), "nightly", "--no-prefect")
+    out = re.sub(r"\s+", " ", done.stdout + done.stderr)
+    assert done.returncode == 2 and "--allow-new-source" in out, out[-3000:]
+    assert _fingerprint(home) == before
     # `sparkpick demo` is refused the same way, before rendering anything.
     done = _run(home, "demo", "--size", "tiny")
     assert done.returncode == 2, (done.stdout + done.stderr)[-3000:]
