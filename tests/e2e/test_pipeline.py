@@ -25,7 +25,8 @@ sys.addaudithook(_audit)
 
 
 # The tiny world has too few past boosts to train on; this one has enough and still renders in seconds.
-TRAINABLE = {"world": {"sizes": {"e2e": {"advertisers": 2, "creators_per_advertiser": 4, "posts": 160, "days": 60}}}}
+TRAINABLE = {"world": {"sizes": {"e2e": {
+    "advertisers": 2, "creators_per_advertiser": 4, "posts": 160, "days": 60, "max_duration_s": None}}}}
 
 
 @pytest.fixture
