@@ -75,7 +75,8 @@ def test_next_start_fails_a_killed_run_and_deletes_its_unjudged_version(tmp_path
 
 
 def _statuses(db: Path) -> list[str]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+    # Read-write: after a kill the store may hold a hot journal, which only a writer may roll back.
+    with sqlite3.connect(db, timeout=5) as con:
         return [row[0] for row in con.execute("SELECT status FROM runs")]
 
 
