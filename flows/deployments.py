@@ -1,4 +1,10 @@
-"""The scheduled deployments (`nightly` daily, `train` weekly, `monitor` hourly) and serving them from one process.
+"""Every Prefect flow, the scheduled deployments (`nightly` daily, `train` weekly, `monitor` hourly) and serving
+them from one process.
+
+The flows only wire: each resolves its invocation and calls a plain function (`run_nightly`, `train_model`,
+`score_candidates`, `run_monitor`). They live here, not beside those functions, so that the plain path
+(the CLI without Prefect, cron, tests) never imports Prefect; `featurize_flow`, which needs prefect-dask's
+task runner, is built on first use in `flows/featurize.py`.
 
 Schedules need a real Prefect server: `serve_deployments` uses the API the user configured
 (PREFECT_API_URL, in the environment or the active Prefect profile) and otherwise starts
@@ -18,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prefect import flow
@@ -27,6 +33,11 @@ from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve
 from sparkpick.config import Home, Settings
 from sparkpick.errors import SparkpickError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from flows.train import TrainResult
+
 NIGHTLY = "nightly"
 TRAIN = "train"
 MONITOR = "monitor"
@@ -34,6 +45,57 @@ SERVER_HOST = "127.0.0.1"
 API_URL_ENV = "PREFECT_API_URL"
 _HEALTH_POLL_S = 0.5
 _STOP_TIMEOUT_S = 20.0
+
+
+@flow(name="nightly", validate_parameters=True)
+def nightly_flow(home_dir: str | None = None, config_file: str | None = None,
+                 as_of: str | None = None, dask_address: str | None = None,
+                 dask_workers: int | None = None) -> dict[str, Any]:
+    """Ingest, featurize, score with the champion and write the shortlist report for one night.
+
+    `dask_address` / `dask_workers` override `video.dask_address` / `video.dask_workers`: the videos are
+    then decoded on that Dask cluster, through prefect-dask's task runner.
+    """
+    import pandas as pd
+    from prefect import get_run_logger
+
+    from flows.ingest import fed_settings
+    from flows.nightly import PrefectRunner, publish_artifacts, run_nightly
+    from sparkpick.config import with_dask
+
+    inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
+    settings = fed_settings(inv.home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
+    result = run_nightly(
+        inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
+        runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
+        logger=get_run_logger(), access_token=inv.access_token(settings.ingest.source),
+    )
+    publish_artifacts(result)
+    if result.stage_failures:
+        raise SparkpickError(
+            "The night finished with failed stages (the report was written and lists them): "
+            + "; ".join(result.stage_failures)
+        )
+    return {"report": str(result.report.html) if result.report else None, "as_of": str(result.as_of),
+            "candidates": result.candidates, "shortlisted": len(result.shortlist),
+            "failures": len(result.failures)}
+
+
+@flow(name="train", log_prints=True)
+def train_flow(home: Home, settings: Settings, until: str | None = None, promote: str = "auto") -> TrainResult:
+    """`train_model` as a Prefect flow."""
+    from flows.train import train_model
+
+    return train_model(home, settings, until=until, promote=promote)
+
+
+@flow(name="score", log_prints=True)
+def score_flow(home: Home, settings: Settings, as_of: str | None = None, top_k: int | None = None,
+               model_uri: str | None = None) -> pd.DataFrame:
+    """`score_candidates` as a Prefect flow."""
+    from flows.train import score_candidates
+
+    return score_candidates(home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)
 
 
 @flow(name="train-weekly", validate_parameters=True)
@@ -86,8 +148,6 @@ def build_deployments(home: Home, settings: Settings, config_file: Path | None =
     """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
-
-    from flows.nightly import nightly_flow
 
     cfg = settings.nightly
     params = {"home_dir": str(home.root), "config_file": str(Path(config_file).resolve()) if config_file else None}

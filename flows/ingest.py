@@ -1,7 +1,8 @@
 """Ingest: gather from a source, check against the contract, upsert into the warehouse in one transaction.
 
-`ingest_source` is the plain function (CLI, tests and the nightly flow call it); `ingest_flow` is the
-Prefect wrapper with retries for the outside world.
+`ingest_source` is the plain function: the CLI and tests call it, and the nightly run calls it as a stage
+(under Prefect, a task with the night's retries for the outside world). No Prefect import here: a plain
+night starts faster without it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
-from prefect.tasks import exponential_backoff
 
-from flows.invocation import resolve
 from sparkpick.config import Home, Settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
@@ -287,30 +285,3 @@ def _ingest_tiktok(
     summary.problems += [Problem("tiktok", None, None, str(p)) for p in fetched.problems]
     summary.notes += [str(n) for n in fetched.notes]
     return summary
-
-
-@task
-def ingest_task(home_dir: str, config_file: str | None, source: str, skip_invalid: bool) -> dict[str, object]:
-    """Ingest with retries (`nightly.retries`, set by `ingest_flow`): the outside world fails now and then."""
-    # A flow run is an entry point: it resolves its invocation (the token too, never logged) like the CLI.
-    inv = resolve(home_dir, config_file)
-    summary = ingest_source(inv.home, inv.settings, source, skip_invalid, access_token=inv.access_token(source))
-    get_run_logger().info("ingest %s: %s", source, "; ".join(summary.lines()) or "nothing new")
-    return {"source": source, "new_rows": summary.new_rows, "rejected": summary.rejected,
-            "tables": {k: str(v) for k, v in summary.counts.items()}}
-
-
-@flow(name="ingest")
-def ingest_flow(
-    home_dir: str, config_file: str | None = None, source: str | None = None, skip_invalid: bool = True
-) -> dict[str, object]:
-    """Gather what is new from the named source (else the home's own, see `choose_source`) into the warehouse."""
-    inv = resolve(home_dir, config_file)
-    settings = inv.settings
-    chosen = choose_source(inv.home, settings, source or inv.named_source).source
-    cfg = settings.nightly
-    retrying = ingest_task.with_options(
-        retries=cfg.retries,
-        retry_delay_seconds=exponential_backoff(backoff_factor=cfg.retry_delay_s) if cfg.retry_delay_s else 0,
-    )
-    return retrying(home_dir, config_file, chosen, skip_invalid)

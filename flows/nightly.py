@@ -1,9 +1,11 @@
 """The nightly run: ingest what is new, featurize new or changed videos, score every advertiser's candidates
 with the champion model, write the shortlist report, and (as a Prefect flow) publish artifacts.
 
-`run_nightly` is the plain function; `nightly_flow` runs the same steps as Prefect tasks with retries and
-logs through Prefect's run logger. Both hold the home's nightly lock, so two runs never interleave, and
-both are idempotent: the same night run twice upserts nothing new and rewrites the same report.
+`run_nightly` is the plain function; `nightly_flow` (in `flows/deployments.py`, with the other Prefect flows)
+runs the same steps as Prefect tasks with retries and logs through Prefect's run logger. Nothing here
+imports Prefect at start-up: a plain night (`--no-prefect`, cron) does not pay for it. Both hold the
+home's nightly lock, so two runs never interleave, and both are idempotent: the same night run twice
+upserts nothing new and rewrites the same report.
 
 A stage that fails after its retries is reported rather than hidden: ingest or featurize failing leaves
 the shortlist built from what the warehouse already holds (the report says so and the run ends failed
@@ -12,20 +14,19 @@ after writing it); scoring or the report failing ends the night. One bad post or
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow
 
-from flows.invocation import resolve
 from flows.lock import LOCK_NAME, run_lock
-from flows.unchanged import keep_scores, reuse_scores, scoring_inputs
-from sparkpick.config import Home, Settings, with_dask
+from flows.unchanged import KeptNight, forget_night, keep_night, load_kept, night_inputs, source_state
+from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import SparkpickError, is_transient
 from sparkpick.report import (
@@ -132,16 +133,23 @@ class PlainRunner:
                 time.sleep(wait)
 
 
-def _stage_functions() -> dict[str, Callable[..., Any]]:
-    """The stage functions, imported late: importing this module stays light."""
-    from flows.featurize import featurize_stage
-    from flows.ingest import ingest_source
-    from flows.monitor import run_monitor
-    from flows.train import score_candidates, train_model
+def _later(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, imported on the first call: a night that skips a stage never imports its stack."""
 
-    return {"ingest": ingest_source, "featurize": featurize_stage, "score": score_candidates,
-            "train": train_model, "report": write_report, "has_champion": _has_champion,
-            "monitor": run_monitor}
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _stage_functions() -> dict[str, Callable[..., Any]]:
+    """The stage functions, each imported when it first runs (the video and model stacks are heavy)."""
+    return {"ingest": _later("flows.ingest", "ingest_source"),
+            "featurize": _later("flows.featurize", "featurize_stage"),
+            "score": _later("flows.train", "score_candidates"),
+            "train": _later("flows.train", "train_model"), "report": write_report, "has_champion": _has_champion,
+            "monitor": _later("flows.monitor", "run_monitor")}
 
 
 def _has_champion(home: Home, settings: Settings) -> bool:
@@ -206,44 +214,36 @@ def run_nightly(
 
     with run_lock(home.data / LOCK_NAME, cfg.lock_timeout_s, on_wait=logger.warning):
         logger.info("nightly run for %s (as of %s UTC), source %s", day, as_of, source)
+        # What this night's output depends on, the source's state included, taken before ingesting; and
+        # the night kept last (flows/unchanged.py). Replaced stage functions (tests of the wiring) always run.
+        reuse = stages is None
+        state_before = source_state(home, source) if reuse else None  # a first night has no warehouse yet
+        before = night_inputs(home, settings, as_of, source) if reuse else None
+        kept = load_kept(home) if before is not None else None
+        repeat = kept is not None and before is not None and before.same_night(kept.inputs)
 
-        # 1. Ingest what is new. A source that stays down is reported; we still score what we have.
-        try:
-            extra = {"progress": progress["ingest"]} if progress and "ingest" in progress else {}
-            ingest = timed("ingest", fns["ingest"], home, settings, source, skip_invalid=True,
-                           access_token=access_token, as_of=as_of, **extra)
-            result.new_rows = int(getattr(ingest, "new_rows", 0))
-            problems = _failure_lines(ingest, "problems")
-            result.failures += [redact(f"ingest: {p}", [access_token]) for p in problems]
-            result.notes.append(f"{result.new_rows} new or changed rows from {source}")
-            logger.info("ingest: %s", "; ".join(getattr(ingest, "lines", list)()) or "nothing new")
-        except Exception as exc:
-            stage_failed(f"ingest from {source} failed; the shortlist uses the data already loaded", exc)
-
-        # 2. Featurize new or changed videos only (cached by content hash).
-        try:
-            extra = {"progress": progress["featurize"]} if progress and "featurize" in progress else {}
-            feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of, **extra)
-            result.videos_featurized = int(getattr(feat, "done", 0))
-            result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
-            result.notes.append(
-                f"{result.videos_featurized} videos analysed, {int(getattr(feat, 'cached', 0))} from cache"
-            )
-            logger.info("featurize: %s done, %s cached, %s failed", getattr(feat, "done", "?"),
-                        getattr(feat, "cached", "?"), getattr(feat, "failed", "?"))
-        except Exception as exc:
-            stage_failed("featurize failed; posts without video features are scored without them", exc)
+        # 1-2. Ingest and featurize what is new, unless nothing can be.
+        if repeat:
+            assert kept is not None
+            result.failures += list(kept.failures)
+            result.notes.append("nothing changed since this night last ran (same source files, data, model, "
+                                "settings and time): its shortlist and live boosts are repeated")
+            logger.info("nothing changed since this night last ran: ingest, featurize, score and monitor skipped")
+        else:
+            _gather(home, settings, as_of, result, timed, stage_failed, fns, progress, access_token, logger)
 
         # 3-4. Nothing changed since these inputs were last scored (same warehouse contents, champion,
-        # settings and as-of time): reuse those scores (see flows/unchanged.py). Replaced stage functions
-        # (tests of the wiring) always run.
-        reuse = stages is None
-        kept = reuse_scores(home, scoring_inputs(home, settings, as_of)) if reuse else None
-        if kept is not None:
-            scored = kept
+        # settings and as-of time): reuse those scores and live boosts.
+        now = before if repeat else (night_inputs(home, settings, as_of) if reuse else None)
+        if kept is None and now is not None:  # a first night's warehouse exists only now
+            kept = load_kept(home)
+        reused = kept if kept is not None and now is not None and now.same_scoring(kept.inputs) else None
+        if reused is not None:
+            scored = reused.scored
             result.timings_s["score"] = 0.0
-            result.notes.append("nothing changed since these inputs were last scored: their scores are reused")
-            logger.info("nothing changed since the last scoring of these inputs: scores reused")
+            if not repeat:
+                result.notes.append("nothing changed since these inputs were last scored: their scores are reused")
+                logger.info("nothing changed since the last scoring of these inputs: scores reused")
         else:
             # 3. A fresh home has no champion yet: train one first (configurable).
             if cfg.train_if_no_champion and not fns["has_champion"](home, settings):
@@ -263,7 +263,13 @@ def run_nightly(
         # 5. The live boosts and the model's track record. A failure here is listed in the report and
         # fails the night, but the shortlist is still written.
         monitor_view = None
-        if "monitor" in fns:
+        if "monitor" in fns and reused is not None and reused.monitor is not None:
+            monitor_view = reused.monitor
+            result.live_boosts = len(monitor_view.boosts)
+            result.track_record = dict(monitor_view.track_record) if monitor_view.track_record else None
+            result.timings_s["monitor"] = 0.0
+            result.notes.append(f"{result.live_boosts} live boost(s) watched (unchanged since the last look)")
+        elif "monitor" in fns:
             try:
                 looked = timed("monitor", fns["monitor"], home, settings, as_of=as_of, log_to_mlflow=True)
                 monitor_view = looked.view()
@@ -297,9 +303,54 @@ def run_nightly(
         logger.info("report: %s", result.report.html if result.report else "none")
         if reuse:
             # Fingerprinted at the end: what the night wrote after scoring (the scores table, the
-            # monitor's track record in MLflow) is not a scoring input, and the next night starts here.
-            keep_scores(home, scoring_inputs(home, settings, as_of), scored)
+            # monitor's track record in MLflow) is not an input, and the next night starts here. The
+            # source's state is the one taken before ingesting: a file that changed during the night
+            # makes the next one ingest. A failed stage is never repeated as if it had succeeded.
+            after = night_inputs(home, settings, as_of, source)
+            if result.stage_failures or after is None:
+                forget_night(home)
+            else:
+                # after.source is None when the state cannot be trusted (videos at URLs): keep it so. The
+                # demo world is built by the first night itself, into the home: its state after is its state.
+                state = None if after.source is None else after.source if source == "demo" else state_before
+                keep_night(home, KeptNight(inputs=replace(after, source=state), scored=scored,
+                                           monitor=monitor_view, failures=tuple(result.failures)))
     return result
+
+
+def _gather(home: Home, settings: Settings, as_of: pd.Timestamp, result: NightlyResult,
+            timed: Callable[..., Any], stage_failed: Callable[[str, BaseException], None],
+            fns: dict[str, Callable[..., Any]], progress: dict[str, Callable[[int, int], None]] | None,
+            access_token: str | None, logger: logging.Logger | logging.LoggerAdapter) -> None:
+    """Stages 1-2: ingest what is new, then featurize new or changed videos (cached by content hash).
+    A failing stage is recorded in `result` (the night goes on with what the warehouse holds)."""
+    source = settings.ingest.source
+    # 1. Ingest what is new. A source that stays down is reported; we still score what we have.
+    try:
+        extra = {"progress": progress["ingest"]} if progress and "ingest" in progress else {}
+        ingest = timed("ingest", fns["ingest"], home, settings, source, skip_invalid=True,
+                       access_token=access_token, as_of=as_of, **extra)
+        result.new_rows = int(getattr(ingest, "new_rows", 0))
+        problems = _failure_lines(ingest, "problems")
+        result.failures += [redact(f"ingest: {p}", [access_token]) for p in problems]
+        result.notes.append(f"{result.new_rows} new or changed rows from {source}")
+        logger.info("ingest: %s", "; ".join(getattr(ingest, "lines", list)()) or "nothing new")
+    except Exception as exc:
+        stage_failed(f"ingest from {source} failed; the shortlist uses the data already loaded", exc)
+
+    # 2. Featurize new or changed videos only (cached by content hash).
+    try:
+        extra = {"progress": progress["featurize"]} if progress and "featurize" in progress else {}
+        feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of, **extra)
+        result.videos_featurized = int(getattr(feat, "done", 0))
+        result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
+        result.notes.append(
+            f"{result.videos_featurized} videos analysed, {int(getattr(feat, 'cached', 0))} from cache"
+        )
+        logger.info("featurize: %s done, %s cached, %s failed", getattr(feat, "done", "?"),
+                    getattr(feat, "cached", "?"), getattr(feat, "failed", "?"))
+    except Exception as exc:
+        stage_failed("featurize failed; posts without video features are scored without them", exc)
 
 
 # -- Prefect ---------------------------------------------------------------------------------------------
@@ -355,37 +406,3 @@ def publish_artifacts(result: NightlyResult) -> None:
         lines.append(f"- **{due}**")
     lines += [f"  - {line}" for line in failed]
     create_markdown_artifact("\n".join(lines), key="sparkpick-nightly-summary")
-
-
-def _nightly_flow_fn(home_dir: str | None = None, config_file: str | None = None,
-                     as_of: str | None = None, dask_address: str | None = None,
-                     dask_workers: int | None = None) -> dict[str, Any]:
-    """Ingest, featurize, score with the champion and write the shortlist report for one night.
-
-    `dask_address` / `dask_workers` override `video.dask_address` / `video.dask_workers`: the videos are
-    then decoded on that Dask cluster, through prefect-dask's task runner.
-    """
-    import prefect
-
-    from flows.ingest import fed_settings
-
-    inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
-    settings = fed_settings(inv.home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
-    result = run_nightly(
-        inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
-        runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
-        logger=prefect.get_run_logger(), access_token=inv.access_token(settings.ingest.source),
-    )
-    publish_artifacts(result)
-    if result.stage_failures:
-        raise SparkpickError(
-            "The night finished with failed stages (the report was written and lists them): "
-            + "; ".join(result.stage_failures)
-        )
-    return {"report": str(result.report.html) if result.report else None, "as_of": str(result.as_of),
-            "candidates": result.candidates, "shortlisted": len(result.shortlist),
-            "failures": len(result.failures)}
-
-
-# The deployments' entrypoint (prefect.yaml: flows/nightly.py:nightly_flow) names this assignment.
-nightly_flow = flow(name="nightly", validate_parameters=True)(_nightly_flow_fn)

@@ -1,7 +1,7 @@
 """Training and scoring: read the warehouse, build the matrices, fit / score, record in MLflow.
 
-`train_model` and `score_candidates` are the plain functions the CLI, the nightly run and the tests call;
-`train_flow` and `score_flow` are thin Prefect wrappers around them. The work itself lives in
+`train_model` and `score_candidates` are the plain functions the CLI, the nightly run and the tests call
+(their Prefect wrappers live with the other flows in `flows/deployments.py`). The work itself lives in
 `models/` (training, scoring) and `features/` (matrices); MLflow is reached only through
 `models/registry.py`.
 """
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from prefect import flow
 
 from features.video import VIDEO_PREFIX
 from sparkpick.config import Home, Settings
@@ -219,23 +218,3 @@ def _store_scores(home: Home, scored: pd.DataFrame) -> None:
             frame[col] = frame[col].astype("boolean")
     with Warehouse(home.warehouse) as wh:
         wh.upsert_frame(SCORES, frame, SCORES_KEY)
-
-
-@flow(name="train", log_prints=True)
-def train_flow(
-    home: Home, settings: Settings, until: str | None = None, promote: str = "auto"
-) -> TrainResult:
-    """Prefect wrapper of `train_model`."""
-    return train_model(home, settings, until=until, promote=promote)
-
-
-@flow(name="score", log_prints=True)
-def score_flow(
-    home: Home,
-    settings: Settings,
-    as_of: str | None = None,
-    top_k: int | None = None,
-    model_uri: str | None = None,
-) -> pd.DataFrame:
-    """Prefect wrapper of `score_candidates`."""
-    return score_candidates(home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)

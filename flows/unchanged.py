@@ -1,11 +1,24 @@
-"""A night with nothing new costs what changed: the scores of unchanged inputs are kept and reused.
+"""A night with nothing new costs what changed: what a night computed is kept and reused while its inputs
+stay the same.
 
-Scoring is a pure function of the warehouse's contents, the champion model, the settings and the as-of
-time. After scoring, the night keeps the scored frame under a fingerprint of those four
-(`<home>/cache/nightly/`); a later run that finds the same fingerprint reuses the frame instead of
-loading MLflow and LightGBM and scoring again. The model store is fingerprinted by its SQLite file's
-size and modification time (any registration or promotion changes them); a store that is not a local
-SQLite file cannot be fingerprinted cheaply, and such nights always score.
+Scoring and the live-boost monitor are pure functions of the warehouse's contents, the champion model,
+the settings and the as-of time. After a night, its scores, its monitor view and its item failures are
+kept under a fingerprint of those four plus the state of the source it ingested from
+(`<home>/cache/nightly/`). Two checks use it:
+
+- before ingesting: when the source's state is the same too (a local folder whose tables have the same
+  contents and whose other files the same size and modification time), nothing can be new, and the
+  night skips every stage and repeats the kept shortlist and live boosts (`NightInputs.same_night`).
+  `sparkpick nightly` makes this check before starting Prefect, whose start-up would cost more than the
+  whole night.
+- after ingesting and featurizing: when the warehouse, model store, settings and as-of time are the same
+  (say the files were touched but their rows did not change), the kept scores and monitor view are
+  reused instead of loading MLflow and LightGBM (`NightInputs.same_scoring`).
+
+The model store is fingerprinted by its SQLite file's size and modification time (any registration,
+promotion or logged track record changes them). A store that is not a local SQLite file, a source whose
+state cannot be read cheaply (the TikTok API) and video files outside the source folder (fsspec URLs)
+cannot be fingerprinted cheaply: such nights run those stages.
 """
 
 from __future__ import annotations
@@ -13,27 +26,52 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pandas as pd
 
 from sparkpick.config import Home, Settings
-from sparkpick.warehouse import Warehouse
+from sparkpick.report import MonitorView
+from sparkpick.warehouse import POST_VIDEOS, SCORES, Warehouse
 
 log = logging.getLogger("sparkpick.nightly")
 _FOLDER = "nightly"
-_SCORES_TABLE = "scores"  # written by scoring itself: not one of its inputs
+_TABLE_SUFFIXES = (".csv", ".parquet")
+_FILES = ("scored.parquet", "live_boosts.parquet", "live_hourly.parquet", "night.json")
 
 
 @dataclass(frozen=True)
-class ScoringInputs:
-    """The fingerprint of everything the scores of one night depend on."""
+class NightInputs:
+    """The fingerprint of everything one night's output depends on."""
 
     as_of: str
     warehouse: str
     model_store: str
     settings: str
+    # The source's state before ingest; None when it cannot be read cheaply (then the night ingests).
+    source: str | None = None
+
+    def same_night(self, kept: NightInputs) -> bool:
+        """Nothing can be new: the source, warehouse, model, settings and as-of are all as they were."""
+        return self.source is not None and self == kept
+
+    def same_scoring(self, kept: NightInputs) -> bool:
+        """The scores and the monitor would come out the same (the source's state aside)."""
+        return replace(self, source=None) == replace(kept, source=None)
+
+
+@dataclass(frozen=True)
+class KeptNight:
+    """What a night computed, kept for a later run with the same inputs."""
+
+    inputs: NightInputs
+    scored: pd.DataFrame
+    monitor: MonitorView | None
+    failures: tuple[str, ...] = ()
 
 
 def _model_store(home: Home, settings: Settings) -> str | None:
@@ -48,48 +86,142 @@ def _model_store(home: Home, settings: Settings) -> str | None:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def scoring_inputs(home: Home, settings: Settings, as_of: pd.Timestamp) -> ScoringInputs | None:
-    """The fingerprint now, or None when it cannot be taken cheaply (then the night scores)."""
+def folder_state(folder: Path) -> str | None:
+    """A digest of every file under `folder` (None if unreadable or empty): the tables (CSV, Parquet) by their
+    contents, since exports are often rewritten whole every night; any other file (videos) by size and
+    modification time, which is what the video cache itself goes by."""
+    digest = hashlib.sha256()
+    files = 0
+    try:
+        for root, dirs, names in os.walk(folder):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(root) / name
+                digest.update(f"{path.relative_to(folder)}\0".encode())
+                if path.suffix.lower() in _TABLE_SUFFIXES:
+                    with path.open("rb") as fh:
+                        digest.update(hashlib.file_digest(fh, "sha256").digest())
+                else:
+                    st = path.stat()
+                    digest.update(f"{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                files += 1
+    except OSError as exc:
+        log.debug("cannot list %s: %s", folder, exc)
+        return None
+    return digest.hexdigest() if files else None
+
+
+def source_state(home: Home, source: str) -> str | None:
+    """The state of a folder source (a local folder, the built demo world), or None for any other source."""
+    if source.startswith("local:"):
+        folder = Path(source.removeprefix("local:")).expanduser()
+    elif source == "demo":
+        from flows.ingest import DEMO_WORLD_DIR
+
+        folder = home.cache / DEMO_WORLD_DIR
+    else:
+        return None
+    if not folder.is_dir():
+        return None
+    state = folder_state(folder.resolve())
+    return f"{source}:{state}" if state else None
+
+
+def night_inputs(
+    home: Home, settings: Settings, as_of: pd.Timestamp, source: str | None = None
+) -> NightInputs | None:
+    """The fingerprint now (with the state of `source`, when given), or None when it cannot be taken cheaply."""
     store = _model_store(home, settings)
     if store is None or not home.warehouse.exists():
         return None
-    with Warehouse(home.warehouse) as wh:
-        contents = wh.fingerprint(exclude=(_SCORES_TABLE,))
+    try:
+        with Warehouse(home.warehouse, read_only=True) as wh:
+            contents = wh.fingerprint(exclude=(SCORES,))
+            # A video at a URL may change without the folder changing: such a home always ingests.
+            remote_videos = wh.has_table(POST_VIDEOS) and wh.con.execute(
+                f"SELECT count(*) FROM \"{POST_VIDEOS}\" WHERE video_path LIKE '%://%'").fetchall()[0][0] > 0
+    except duckdb.Error as exc:  # another process is writing it: take no shortcut
+        log.debug("no fingerprint of %s: %s", home.warehouse, exc)
+        return None
+    state = source_state(home, source) if source is not None and not remote_videos else None
     config = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
-    return ScoringInputs(as_of=str(as_of), warehouse=contents, model_store=store, settings=config)
+    return NightInputs(as_of=str(as_of), warehouse=contents, model_store=store, settings=config, source=state)
 
 
-def _paths(home: Home) -> tuple[Path, Path]:
+def _paths(home: Home) -> dict[str, Path]:
     folder = home.cache / _FOLDER
-    return folder / "scored.parquet", folder / "scored.json"
+    return {name: folder / name for name in _FILES}
 
 
-def reuse_scores(home: Home, inputs: ScoringInputs | None) -> pd.DataFrame | None:
-    """The scores kept under exactly these inputs, or None."""
-    if inputs is None:
-        return None
-    frame_path, meta_path = _paths(home)
+def kept_inputs(home: Home) -> NightInputs | None:
+    """The inputs of the night kept last, without loading its frames (None: nothing usable kept)."""
     try:
-        kept = json.loads(meta_path.read_text(encoding="utf-8"))
-        if kept != asdict(inputs):
-            return None
-        return pd.read_parquet(frame_path)
-    except (OSError, ValueError) as exc:  # nothing kept yet, or a damaged copy: score again
-        log.debug("no reusable scores: %s", exc)
+        meta = json.loads(_paths(home)["night.json"].read_text(encoding="utf-8"))
+        return NightInputs(**meta["inputs"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def keep_scores(home: Home, inputs: ScoringInputs | None, scored: pd.DataFrame) -> None:
-    """Keep `scored` under `inputs` for the next run (best effort: a failure only costs a re-score)."""
-    frame_path, meta_path = _paths(home)
-    meta_path.unlink(missing_ok=True)  # first forget the old fingerprint: never pair it with new scores
-    if inputs is None:
-        return
+def load_kept(home: Home) -> KeptNight | None:
+    """The night kept last, or None (nothing kept, or a damaged copy: the night then runs its stages)."""
+    paths = _paths(home)
     try:
-        frame_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = frame_path.with_suffix(".tmp")
-        scored.to_parquet(tmp, index=False)
-        tmp.replace(frame_path)
-        meta_path.write_text(json.dumps(asdict(inputs)), encoding="utf-8")
+        meta = json.loads(paths["night.json"].read_text(encoding="utf-8"))
+        inputs = NightInputs(**meta["inputs"])
+        scored = pd.read_parquet(paths["scored.parquet"])
+        monitor = None
+        if meta.get("monitor") is not None:
+            monitor = MonitorView(boosts=pd.read_parquet(paths["live_boosts.parquet"]),
+                                  hourly=pd.read_parquet(paths["live_hourly.parquet"]),
+                                  track_record=meta["monitor"]["track_record"])
+        return KeptNight(inputs=inputs, scored=scored, monitor=monitor, failures=tuple(meta.get("failures", ())))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.debug("no reusable night: %s", exc)
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and timestamps as JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def keep_night(home: Home, night: KeptNight) -> None:
+    """Keep `night` for a later run (best effort: a failure only costs the next night its stages).
+
+    The fingerprint file is removed first and written last: a run killed in between leaves no fingerprint,
+    never an old fingerprint beside new frames."""
+    paths = _paths(home)
+    paths["night.json"].unlink(missing_ok=True)
+    try:
+        paths["night.json"].parent.mkdir(parents=True, exist_ok=True)
+        frames = {"scored.parquet": night.scored}
+        if night.monitor is not None:
+            frames |= {"live_boosts.parquet": night.monitor.boosts, "live_hourly.parquet": night.monitor.hourly}
+        for name, frame in frames.items():
+            tmp = paths[name].with_suffix(".tmp")
+            frame.to_parquet(tmp, index=False)
+            tmp.replace(paths[name])
+        monitor = None if night.monitor is None else {"track_record": night.monitor.track_record}
+        meta = {"inputs": asdict(night.inputs), "monitor": monitor, "failures": list(night.failures)}
+        tmp = paths["night.json"].with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, default=_plain), encoding="utf-8")
+        tmp.replace(paths["night.json"])
     except (OSError, ValueError, TypeError) as exc:
-        log.warning("the night's scores could not be kept for reuse (%s); the next run scores again", exc)
+        paths["night.json"].unlink(missing_ok=True)
+        log.warning("the night's results could not be kept for reuse (%s); the next run computes them again", exc)
+
+
+def forget_night(home: Home) -> None:
+    """Forget the kept night (a night that failed a stage must run its stages again next time)."""
+    _paths(home)["night.json"].unlink(missing_ok=True)
+
+
+def nothing_to_do(home: Home, settings: Settings, as_of: pd.Timestamp) -> bool:
+    """Whether a night at `as_of` would find nothing new and repeat the kept night (cheap: no frames read)."""
+    kept = kept_inputs(home)
+    if kept is None:
+        return False
+    now = night_inputs(home, settings, as_of, settings.ingest.source)
+    return now is not None and now.same_night(kept)

@@ -17,8 +17,8 @@ Why so few samples: on small phone clips decoding costs ~10 ms while the per-sam
 or so frames, whereas cuts and shake need every frame but only a ~64 px thumbnail of it.
 Rotation metadata is honoured: frames come out as the viewer sees them. Memory stays bounded: only the
 current frame is alive at any time (plus, until the first sample, the latest frame).
-Decoding is single-threaded below `decode_threads_min_pixels`: thread start-up per clip costs more CPU
-than it saves on small frames, and the worker pool already runs one video per core.
+Decoding is single-threaded below `decode_threads_min_pixels` (by default always): the worker pool and a
+Dask cluster already run one video per core, where decoder threads only add CPU.
 """
 
 from __future__ import annotations

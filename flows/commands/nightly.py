@@ -73,7 +73,15 @@ def nightly(
     failed: list[str] = []
     started = time.time()
     if prefect:
-        from flows.nightly import nightly_flow
+        from flows.unchanged import nothing_to_do
+
+        if nothing_to_do(home, settings, moment):
+            # Prefect's start-up (a temporary server, a flow run) would cost more than the whole night.
+            console.print("Nothing changed since this night last ran (same source files, data, model, settings "
+                          "and time): repeating its shortlist without starting Prefect.")
+            prefect = False
+    if prefect:
+        from flows.deployments import nightly_flow
 
         state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), dask_address=dask_address,
                              dask_workers=dask_workers, return_state=True)

@@ -78,10 +78,25 @@ def test_same_night_twice_adds_nothing(world: tuple[Path, Path]) -> None:
     assert _counts(home) == counts
     assert csv.read_bytes() == before
     assert live.read_bytes() == live_before
-    # Nothing new: no video was decoded again, everything came from the cache.
+    # Nothing new (the same demo world, data, model, settings and time): the night repeats itself.
     notes = json.loads((csv.parent / "report.json").read_text())["notes"]
+    assert any(n.startswith("nothing changed since this night last ran") for n in notes), notes
+    # As a Prefect flow too, but without starting Prefect (its temporary server costs more than the night).
+    prefect_run = _sparkpick(home, config, "nightly")
+    assert prefect_run.returncode == 0, prefect_run.stderr[-3000:]
+    assert "without starting Prefect" in prefect_run.stdout and "Starting temporary server" not in prefect_run.stderr
+    assert csv.read_bytes() == before and live.read_bytes() == live_before
+    # A source file rewritten with other bytes: the night ingests again (nothing new), decodes nothing and
+    # reuses the scores and live boosts, since the warehouse did not change.
+    posts = home / "cache" / "demo-world" / "posts.csv"
+    posts.write_text(posts.read_text(encoding="utf-8").replace("\n", "\r\n"), encoding="utf-8")
+    touched = _sparkpick(home, config, "nightly", "--no-prefect")
+    assert touched.returncode == 0, touched.stderr[-3000:]
+    notes = json.loads((csv.parent / "report.json").read_text())["notes"]
+    assert any(n.startswith("0 new or changed rows") for n in notes), notes
     assert any(n.startswith("0 videos analysed") for n in notes), notes
-    assert any("scores are reused" in n for n in notes), notes  # nothing changed: nothing scored again
+    assert any("scores are reused" in n for n in notes), notes
+    assert _counts(home) == counts and csv.read_bytes() == before and live.read_bytes() == live_before
     shortlist = pd.read_csv(csv, dtype={"post_id": str})
     assert shortlist.groupby("advertiser_id").size().max() <= 5
     assert not shortlist.duplicated(["advertiser_id", "post_id"]).any()

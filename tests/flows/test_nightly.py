@@ -391,5 +391,5 @@ def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
         module, func = d["entrypoint"].split(":")
         assert (REPO / module).exists()
         source = (REPO / module).read_text()
-        # A module may build its flow on first use (a module __getattr__ naming it), as flows/nightly.py does.
+        # A module may build its flow on first use (a module __getattr__ naming it), as flows/featurize.py does.
         assert f"{func} = " in source or f"def {func}(" in source or f'name == "{func}"' in source

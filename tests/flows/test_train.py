@@ -134,7 +134,7 @@ def test_cli_score_without_champion_exits_2(loaded: Home) -> None:
 
 @pytest.mark.slow
 def test_prefect_flows_wrap_train_and_score(loaded: Home, fast: Settings, prefect_harness) -> None:
-    from flows.train import score_flow, train_flow
+    from flows.deployments import score_flow, train_flow
 
     result = train_flow(loaded, fast, promote="auto")
     assert result.promoted_to == "champion"
