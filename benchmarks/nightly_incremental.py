@@ -108,6 +108,9 @@ def cli_night(home: Home, folder: Path, as_of: pd.Timestamp, overlay: str, prefe
     if done.returncode != 0:
         print(done.stdout[-2000:], done.stderr[-3000:], sep="\n")
         raise SystemExit(f"sparkpick nightly failed (exit {done.returncode})")
+    for line in (done.stdout + done.stderr).splitlines():  # why the night ran its stages, or did not
+        if "changed since" in line or "without starting Prefect" in line:
+            print("   ", line.split(" INFO ")[-1][:200], flush=True)
     info = json.loads((home.reports / report_date(as_of, "UTC") / "report.json").read_text(encoding="utf-8"))
     return list(info.get("notes") or []), wall
 

@@ -221,6 +221,8 @@ def run_nightly(
         before = night_inputs(home, settings, as_of, source) if reuse else None
         kept = load_kept(home) if before is not None else None
         repeat = kept is not None and before is not None and before.same_night(kept.inputs)
+        if kept is not None and before is not None and not repeat:
+            logger.info("changed since the night kept last: %s", ", ".join(before.changed_since(kept.inputs)))
 
         # 1-2. Ingest and featurize what is new, unless nothing can be.
         if repeat:

@@ -34,7 +34,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from sparkpick import __version__
 from sparkpick.config import Home, Settings
+from sparkpick.errors import SparkpickError
 from sparkpick.report import MonitorView
 from sparkpick.warehouse import POST_VIDEOS, SCORES, Warehouse
 
@@ -58,6 +60,13 @@ class NightInputs:
     def same_night(self, kept: NightInputs) -> bool:
         """Nothing can be new: the source, warehouse, model, settings and as-of are all as they were."""
         return self.source is not None and self == kept
+
+    def changed_since(self, kept: NightInputs) -> list[str]:
+        """What differs from `kept`, in words (for the log: why a night runs its stages)."""
+        words = {"as_of": "the as-of time", "warehouse": "the warehouse's rows", "model_store": "the model store",
+                 "settings": "the settings or the sparkpick release", "source": "the source's files"}
+        mine, theirs = asdict(self), asdict(kept)
+        return [words[k] for k in mine if mine[k] != theirs[k] or (k == "source" and mine[k] is None)]
 
     def same_scoring(self, kept: NightInputs) -> bool:
         """The scores and the monitor would come out the same (the source's state aside)."""
@@ -135,16 +144,19 @@ def night_inputs(
     if store is None or not home.warehouse.exists():
         return None
     try:
-        with Warehouse(home.warehouse, read_only=True) as wh:
+        # Read-write, as the night's own connections are (DuckDB refuses a read-only one beside them),
+        # and without waiting: a warehouse another process is writing gives no shortcut.
+        with Warehouse(home.warehouse, lock_timeout_s=0) as wh:
             contents = wh.fingerprint(exclude=(SCORES,))
             # A video at a URL may change without the folder changing: such a home always ingests.
             remote_videos = wh.has_table(POST_VIDEOS) and wh.con.execute(
                 f"SELECT count(*) FROM \"{POST_VIDEOS}\" WHERE video_path LIKE '%://%'").fetchall()[0][0] > 0
-    except duckdb.Error as exc:  # another process is writing it: take no shortcut
+    except (duckdb.Error, SparkpickError) as exc:  # another process is writing it: take no shortcut
         log.debug("no fingerprint of %s: %s", home.warehouse, exc)
         return None
     state = source_state(home, source) if source is not None and not remote_videos else None
-    config = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
+    # The release too: a new sparkpick may score the same inputs differently.
+    config = hashlib.sha256(f"{__version__}\0{settings.model_dump_json()}".encode()).hexdigest()
     return NightInputs(as_of=str(as_of), warehouse=contents, model_store=store, settings=config, source=state)
 
 

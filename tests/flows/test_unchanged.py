@@ -5,6 +5,8 @@ same; the whole night when the source folder's files are the same too."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +169,23 @@ def test_a_remote_model_store_is_never_fingerprinted(home, settings):
     remote = with_overrides(settings, {"mlflow": {"tracking_uri": "http://127.0.0.1:5000"}})
     _load(home, "first")
     assert night_inputs(home, remote, pd.Timestamp("2026-11-01")) is None
+
+
+def test_the_fingerprint_is_taken_beside_the_nights_own_connection_and_never_waits_for_another(home, settings):
+    as_of = pd.Timestamp("2026-11-01")
+    _load(home, "first")
+    (home.mlruns / "mlflow.db").write_bytes(b"registry v1")
+    with Warehouse(home.warehouse) as wh:  # the night's own connection, still open
+        wh.count("posts")
+        assert night_inputs(home, settings, as_of) is not None
+    # Another process writing the warehouse: no shortcut, and no error either.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(60)", str(home.warehouse)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert night_inputs(home, settings, as_of) is None
+        assert not nothing_to_do(home, settings, as_of)
+    finally:
+        holder.kill()
+        holder.wait()
