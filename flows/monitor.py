@@ -88,7 +88,7 @@ def assess_live_boosts(
     seen = scores[pd.to_datetime(scores["as_of"]) <= as_of] if "as_of" in scores.columns else scores
     predictions = pick_time_predictions(live[["post_id", "boosted_at"]], seen)
     assessed = monitor.monitor_boosts(hourly, tables["spark_results"], tables["baselines"], tables["posts"],
-                                      as_of, settings, predictions=predictions)
+                                      as_of, settings, predictions=predictions, advertisers=tables.get("advertisers"))
     live_hourly = hourly.merge(live, on=["post_id", "boosted_at"], how="inner") if len(hourly) else hourly
     return assessed, live_hourly
 

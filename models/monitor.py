@@ -460,8 +460,17 @@ def _signal_evidence(fast: FastSignalModel | None, counts: dict[str, np.ndarray]
     return signal.reshape(shape), mean.reshape(shape), np.where(ok, p, 0.0).reshape(shape)
 
 
-def _money(x: float) -> str:
-    return f"${x:,.0f}" if x >= 10 else f"${x:,.2f}"
+# The few currencies whose sign reads better than their code; any other shows its ISO code after the amount.
+_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def _amount(x: float, currency: str | None = None) -> str:
+    """An amount in the advertiser's currency: "$310", "€12.50", "4,200 JPY"; a bare number when unknown."""
+    amount = f"{x:,.0f}" if x >= 10 else f"{x:,.2f}"
+    if not isinstance(currency, str) or not currency:
+        return amount
+    sign = _SIGNS.get(currency)
+    return f"{sign}{amount}" if sign else f"{amount} {currency}"
 
 
 def _ratio_words(ratio: float) -> str:
@@ -500,7 +509,8 @@ def _prior_for(boosts: pd.DataFrame, norms: DeliveryNorms, settings: MonitorSett
 def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.DataFrame, norms: DeliveryNorms,
                   as_of: pd.Timestamp | str, settings: MonitorSettings, band_coverage: float) -> pd.DataFrame:
     """One row per boost in `boosts` (post_id, boosted_at, advertiser_id, optional predicted_uplift,
-    uplift_low, uplift_high in log(in-feed CPA / Spark CPA)) with the evidence and the decision at T.
+    uplift_low, uplift_high in log(in-feed CPA / Spark CPA), optional `currency`, the advertiser's ISO 4217
+    code for the reasons' amounts) with the evidence and the decision at T.
 
     `band_coverage` is the probability of the prediction's low-high band (ranker.band_coverage).
     Columns: OUTPUT_COLUMNS, then the cost ratio so far (`cost_ratio`, Spark CPA / in-feed CPA),
@@ -557,9 +567,10 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     hours_live = ((t - pd.to_datetime(boosts["boosted_at"])) / HOUR).to_numpy()
 
     decisions, reasons = [], []
+    currencies = boosts["currency"].to_numpy() if "currency" in boosts.columns else [None] * len(boosts)
     for i in range(len(boosts)):
         d, r = _decide(norms, hours_live[i], spend[i], conv[i], baseline_cpa[i], expected[i], estimate[i], low[i],
-                       high[i], prob_dearer[i], log_e_pause[i], log_e_scale[i], settings)
+                       high[i], prob_dearer[i], log_e_pause[i], log_e_scale[i], settings, currencies[i])
         decisions.append(d)
         reasons.append(r)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -584,10 +595,11 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
 
 def _decide(norms: DeliveryNorms, hours: float, spend: float, conv: float, baseline_cpa: float, expected: float,
             estimate: float, low: float, high: float, prob_dearer: float, log_e_pause: float,
-            log_e_scale: float, settings: MonitorSettings) -> tuple[str, str]:
-    """The decision and its reason in a marketer's words."""
+            log_e_scale: float, settings: MonitorSettings, currency: str | None = None) -> tuple[str, str]:
+    """The decision and its reason in a marketer's words (amounts in the advertiser's `currency`)."""
     n = int(conv)
-    head = f"{hours:.0f} h in, {n} conversion{'s' if n != 1 else ''} for {_money(spend)}"
+
+    head = f"{hours:.0f} h in, {n} conversion{'s' if n != 1 else ''} for {_amount(spend, currency)}"
     if not np.isfinite(baseline_cpa):
         return "too_early", f"{head}: no in-feed ads of this advertiser to compare with yet, so no verdict"
     if hours < settings.min_hours:
@@ -595,9 +607,9 @@ def _decide(norms: DeliveryNorms, hours: float, spend: float, conv: float, basel
                              f"first verdict after {settings.min_hours:.0f} h")
     if spend < settings.min_spend_cpas * baseline_cpa:
         return "too_early", (f"{head}: less than your in-feed ads pay for one conversion "
-                             f"({_money(baseline_cpa)}); too early to tell")
+                             f"({_amount(baseline_cpa, currency)}); too early to tell")
     so_far = (f"{_ratio_words(spend / n / baseline_cpa)} than your in-feed ads so far" if n else
-              f"none yet, where your in-feed ads pay {_money(baseline_cpa)} for one")
+              f"none yet, where your in-feed ads pay {_amount(baseline_cpa, currency)} for one")
     # Spend whose conversions are mostly still to be reported (or held back by the learning phase).
     pending = spend / baseline_cpa - expected
     note = (f" (about {pending:.0f} conversion{'s' if round(pending) != 1 else ''} this spend would bring are "
@@ -621,15 +633,20 @@ def _decide(norms: DeliveryNorms, hours: float, spend: float, conv: float, basel
 
 def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines: pd.DataFrame,
                    posts: pd.DataFrame, as_of: pd.Timestamp | str, settings: Settings,
-                   predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+                   predictions: pd.DataFrame | None = None, advertisers: pd.DataFrame | None = None) -> pd.DataFrame:
     """The monitor table at `as_of` from the warehouse tables (live boosts, norms, assessment).
 
     `predictions` (optional): `post_id` (and `boosted_at` if it has one) with `predicted_uplift`,
     `uplift_low`, `uplift_high`: the champion's prediction for the post as of the boost's start.
+    `advertisers` (optional): `advertiser_id` and `currency`, so that reasons show amounts in the
+    account's currency (a bare number when it is unknown).
     """
     t = _ts(as_of)
     live = live_boosts(hourly, spark_results, t)
     live = live.merge(posts[["post_id", "advertiser_id"]].drop_duplicates("post_id"), on="post_id", how="left")
+    if advertisers is not None and "currency" in advertisers.columns and len(live):
+        codes = advertisers[["advertiser_id", "currency"]].drop_duplicates("advertiser_id")
+        live = live.merge(codes, on="advertiser_id", how="left")
     if predictions is not None and not predictions.empty:
         on = [c for c in KEY if c in predictions.columns]
         cols = [c for c in ("predicted_uplift", "uplift_low", "uplift_high") if c in predictions.columns]

@@ -163,10 +163,17 @@ def test_monitor_boosts_wires_the_three_steps(past: tuple, settings: Settings) -
     posts = pd.concat([posts, boosts[["post_id", "advertiser_id"]]], ignore_index=True)
     predictions = pd.DataFrame({"post_id": ["L000"], "predicted_uplift": [0.4], "uplift_low": [0.1],
                                 "uplift_high": [0.7]})
+    usd = pd.DataFrame({"advertiser_id": boosts["advertiser_id"].unique(), "currency": "USD"})
     out = monitor.monitor_boosts(pd.concat([hourly, live_rows]), results, hs.baselines(), posts,
-                                 start + 80 * HOUR, settings, predictions=predictions)
+                                 start + 80 * HOUR, settings, predictions=predictions, advertisers=usd)
     assert list(out["post_id"]) == ["L000", "L001"]
     assert out.loc[0, "predicted_uplift"] == pytest.approx(0.4)
     assert out.loc[0, "prior_source"] == "the model's prediction"
     assert out.loc[1, "decision"] == "pause"
     assert "pause" in out.loc[1, "reason"] and "$" in out.loc[1, "reason"]
+    # Amounts are in the advertiser's currency; with none known, a bare number rather than a wrong "$".
+    for advertisers, shown in ((usd.assign(currency="JPY"), " JPY"), (usd.assign(currency="EUR"), "€"), (None, "")):
+        other = monitor.monitor_boosts(pd.concat([hourly, live_rows]), results, hs.baselines(), posts,
+                                       start + 80 * HOUR, settings, predictions=predictions, advertisers=advertisers)
+        assert list(other["decision"]) == list(out["decision"])
+        assert "$" not in other.loc[1, "reason"] and shown in other.loc[1, "reason"]
