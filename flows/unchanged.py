@@ -36,6 +36,7 @@ import pandas as pd
 
 from sparkpick import __version__
 from sparkpick.config import Home, Settings
+from sparkpick.contract import SPECS
 from sparkpick.errors import SparkpickError
 from sparkpick.report import MonitorView
 from sparkpick.warehouse import POST_VIDEOS, SCORES, Warehouse
@@ -96,9 +97,10 @@ def _model_store(home: Home, settings: Settings) -> str | None:
 
 
 def folder_state(folder: Path) -> str | None:
-    """A digest of every file under `folder` (None if unreadable or empty): the tables (CSV, Parquet) by their
-    contents, since exports are often rewritten whole every night; any other file (videos) by size and
-    modification time, which is what the video cache itself goes by."""
+    """A digest of what the folder reader would read under `folder` (None if unreadable or empty): the
+    contract's tables (CSV, Parquet) by their contents, since exports are often rewritten whole every
+    night; any other file (videos) by size and modification time, which is what the video cache itself
+    goes by. Other tables (a demo world's hidden truth, say) are neither read nor counted."""
     digest = hashlib.sha256()
     files = 0
     try:
@@ -106,8 +108,11 @@ def folder_state(folder: Path) -> str | None:
             dirs.sort()
             for name in sorted(names):
                 path = Path(root) / name
+                is_table = path.suffix.lower() in _TABLE_SUFFIXES
+                if is_table and path.stem not in SPECS:
+                    continue
                 digest.update(f"{path.relative_to(folder)}\0".encode())
-                if path.suffix.lower() in _TABLE_SUFFIXES:
+                if is_table:
                     with path.open("rb") as fh:
                         digest.update(hashlib.file_digest(fh, "sha256").digest())
                 else:

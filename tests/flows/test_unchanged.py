@@ -143,7 +143,7 @@ def test_sources_whose_state_cannot_be_read_cheaply_always_ingest(home, settings
 
 def test_folder_state_sees_tables_by_content_and_other_files_by_size_and_time(tmp_path: Path):
     (tmp_path / "a").mkdir()
-    table, video = tmp_path / "a" / "x.csv", tmp_path / "a" / "v.mp4"
+    table, video = tmp_path / "posts.csv", tmp_path / "a" / "v.mp4"
     table.write_text("post_id\np1\n")
     video.write_bytes(b"frames")
     first = folder_state(tmp_path)
@@ -160,7 +160,10 @@ def test_folder_state_sees_tables_by_content_and_other_files_by_size_and_time(tm
     os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 5_000_000_000))
     assert folder_state(tmp_path) != first
     second = folder_state(tmp_path)
-    table.rename(tmp_path / "a" / "y.csv")
+    # Tables outside the contract (a demo world's hidden truth) are never opened, so never counted.
+    (tmp_path / "truth.csv").write_text("post_id,true_uplift\np1,0.3\n")
+    assert folder_state(tmp_path) == second
+    table.rename(tmp_path / "creators.csv")
     assert folder_state(tmp_path) != second
     assert folder_state(tmp_path / "nothing-here") is None
 
