@@ -18,7 +18,7 @@ import pandas as pd
 
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
-from sparkpick.report import MonitorView, track_record_sentence
+from sparkpick.report import MonitorView, name_advertisers, track_record_sentence
 from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import SCORES, Warehouse
 
@@ -44,10 +44,12 @@ class MonitorRun:
         return MonitorView(boosts=self.boosts, hourly=self.hourly, track_record=record)
 
     def table(self) -> pd.DataFrame:
-        """The monitor's own columns (the CSV), without the display-only ones."""
+        """The monitor's own columns (the CSV) with the advertiser's name beside its id, without the other
+        display-only ones."""
         from models.monitor import OUTPUT_COLUMNS
 
-        return self.boosts.reindex(columns=OUTPUT_COLUMNS)
+        at = OUTPUT_COLUMNS.index("advertiser_id") + 1
+        return self.boosts.reindex(columns=[*OUTPUT_COLUMNS[:at], "advertiser_name", *OUTPUT_COLUMNS[at:]])
 
 
 def read_monitor_inputs(home: Home) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -68,12 +70,13 @@ def hours_ended_by(hourly: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def _display_columns(boosts: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The boosts with the creator's handle and the post's caption (hostile text: escaped where shown)."""
+    """The boosts with the advertiser's name, the creator's handle and the post's caption (hostile text:
+    escaped where shown)."""
     posts = tables["posts"][["post_id", "creator_id", "caption"]].drop_duplicates("post_id")
     creators = tables["creators"][["creator_id", "handle"]].drop_duplicates("creator_id")
     extra = posts.merge(creators, on="creator_id", how="left").rename(columns={"handle": "creator_handle"})
     out = boosts.merge(extra[["post_id", "creator_handle", "caption"]], on="post_id", how="left")
-    return out
+    return name_advertisers(out, tables.get("advertisers"))
 
 
 def assess_live_boosts(

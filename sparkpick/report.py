@@ -433,6 +433,7 @@ def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> di
                       & (pd.to_datetime(hourly["boosted_at"]) == pd.Timestamp(row.get("boosted_at")))]
     return {
         "advertiser_id": _text(row.get("advertiser_id")),
+        "advertiser_name": _text(row.get("advertiser_name")).strip(),
         "post_id": _text(row.get("post_id")),
         "handle": _text(row.get("creator_handle")).lstrip("@"),
         "caption": _text(row.get("caption")),

@@ -43,7 +43,7 @@ def monitor(
     from flows.nightly import default_as_of
     from sparkpick.contract import as_utc
     from sparkpick.errors import InputError
-    from sparkpick.report import DECISIONS, log_ratio_phrase, retrain_sentence, track_record_sentence
+    from sparkpick.report import DECISIONS, advertiser_label, log_ratio_phrase, retrain_sentence, track_record_sentence
 
     inv = ctx.obj
     settings, home = inv.settings, inv.home
@@ -61,7 +61,8 @@ def monitor(
     order = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
     boosts = run.boosts.assign(_o=run.boosts["decision"].map(order)) if len(run.boosts) else run.boosts
     for advertiser, mine in boosts.groupby("advertiser_id", sort=True):
-        console.print(Text(f"\nAdvertiser {plain(advertiser)}", style="bold"))
+        name = plain(advertiser_label(mine.iloc[0].to_dict()))
+        console.print(Text(f"\n{name}" if name != plain(advertiser) else f"\nAdvertiser {name}", style="bold"))
         for row in mine.sort_values(["_o", "boosted_at"], kind="stable").to_dict("records"):
             # One short block per boost: readable at any terminal width, and the reason stays whole.
             handle = plain(row.get("creator_handle")).lstrip("@")

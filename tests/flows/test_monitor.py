@@ -42,7 +42,7 @@ def folder_files(last_hour: int) -> dict[str, str]:
     # March's in-feed ads: the baseline a boost in April is judged against before April's period ends.
     baselines = FILES["baselines.csv"] + "adv1,2026-03-01,2026-03-31T23:59:59Z,9000.0,1800000,540000,7000,250,180,18000,300\n"
     return {"spark_hourly.csv": HEADER + hourly_rows(0, last_hour), "creators.csv": creators,
-            "baselines.csv": baselines}
+            "baselines.csv": baselines, "advertisers.csv": f'advertiser_id,name\nadv1,"Acme {HOSTILE}"\n'}
 
 
 def store_scores(home: Home) -> None:
@@ -76,7 +76,8 @@ def test_monitor_command_on_a_local_folder(loaded: Home, tmp_path: Path) -> None
     result = _cli(loaded, "--as-of", "2026-04-21T16:00:00Z", "--out", str(out))
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out, dtype={"post_id": str, "advertiser_id": str})
-    assert list(table.columns) == OUTPUT_COLUMNS
+    assert list(table.columns) == ["advertiser_id", "advertiser_name", *OUTPUT_COLUMNS[1:]]
+    assert table["advertiser_name"].tolist() == [f"Acme {HOSTILE}"]
     assert table["post_id"].tolist() == [POST_C]  # A and B have final results: not live
     row = table.iloc[0]
     assert row["hours_live"] == pytest.approx(30.5)  # 09:30 to 16:00
@@ -89,6 +90,7 @@ def test_monitor_command_on_a_local_folder(loaded: Home, tmp_path: Path) -> None
     # The terminal: the marketer's words, hostile text shown as text (no markup, no escape codes).
     assert "Live boosts as of 2026-04-21 16:00:00 UTC" in result.output
     assert "[blink]li[/blink]" in result.output and "\x1b[2J" not in result.output
+    assert "Acme [blink]li[/blink]" in result.output  # the advertiser by name
     assert "predicted at pick: 1.5x cheaper" in result.output  # exp(0.40)
     assert "Model track record: Last 60 days:" in result.output
 

@@ -293,7 +293,8 @@ def make_monitor(problem: str | None = None, retrain: bool = False) -> MonitorVi
         conv = np.zeros(hours, dtype=int)
         conv[2::5] = 1
         rows.append({
-            "advertiser_id": "adv-1" if i < 2 else "adv-2", "post_id": f"live{i}", "boosted_at": boosted,
+            "advertiser_id": "adv-1" if i < 2 else "adv-2", "advertiser_name": "Brand <One>" if i < 2 else "",
+            "post_id": f"live{i}", "boosted_at": boosted,
             "as_of": AS_OF, "hours_live": hours, "spend": spend.sum(), "conversions": conv.sum(),
             "cpa": spend.sum() / conv.sum(), "baseline_cpa": 40.0,
             "predicted_uplift": None if i == 1 else np.log(1.5), "estimated_uplift": np.log(0.5 + 0.4 * i),
@@ -323,6 +324,9 @@ def test_live_boost_cards_above_the_shortlist() -> None:
     assert "1.5x cheaper" in html and "no prediction (not scored before the boost)" in html
     assert "2.0x more expensive" in html  # estimate of the "too_early" boost: exp(log 0.5)
     assert html.count('<svg class="chart"') == 4
+    # Advertisers by name where one is known (escaped), else by id.
+    assert html.count("Brand &lt;One&gt; ·") == 2 and "Brand <One>" not in html
+    assert html.count('Advertiser <span class="id">adv-2</span> ·') == 2
     assert "Last 60 days: predicted 2.4x cheaper on average, realised 2.1x cheaper; 77% inside the predicted range" in html
     assert 'id="retrain"' not in html
 
