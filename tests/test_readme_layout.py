@@ -32,7 +32,7 @@ def modules_in_tree() -> set[str]:
 def names_in_repository() -> set[str]:
     """Every file name and folder name (`templates/`) in the repository, outside hidden folders and venvs."""
     names: set[str] = set()
-    for folder, dirs, files in os.walk(ROOT):
+    for _folder, dirs, files in os.walk(ROOT):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in {"venv", "__pycache__"}]
         names.update(files)
         names.update(f"{d}/" for d in dirs)
