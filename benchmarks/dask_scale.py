@@ -68,7 +68,6 @@ def main() -> None:
     settings = load_settings()
     cfg = settings.video
     scratch = Path(tempfile.mkdtemp(prefix="sp-bench-scale-"))
-    os.environ.setdefault("DASK_TEMPORARY_DIRECTORY", str(scratch / "dask"))
     world = args.world
     if world is None:
         world = scratch / "world"
@@ -89,7 +88,7 @@ def main() -> None:
     try:
         for n in (1, 2):
             t0 = time.perf_counter()
-            cluster = start_local_cluster(n)
+            cluster = start_local_cluster(n, scratch / f"dask-{n}")
             client = Client(cluster)
             client.wait_for_workers(n)
             starts[f"dask-{n}"] = time.perf_counter() - t0

@@ -27,6 +27,7 @@ from features.video.table import video_feature_rows
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import SparkpickError
+from sparkpick.scratch import run_scratch
 from sparkpick.warehouse import POST_VIDEOS, POST_VIDEOS_KEY, VIDEO_FEATURES, VIDEO_FEATURES_KEY, Warehouse
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sparkpick.featurize")
 THUMBNAILS = "thumbnails"
+# In a run's scratch folder: the local Dask cluster's scheduler and worker space.
+DASK_SPACE = "dask"
 # Results are saved as they arrive, in small batches (one warehouse write per batch): at most this many
 # results or this many seconds' worth wait in memory, so that even a hard kill loses little.
 _WRITE_EVERY = 25
@@ -79,9 +82,10 @@ def uses_dask(settings: Settings) -> bool:
 
 
 @contextmanager
-def _dask_client(settings: Settings, announce: Callable[[str], None]) -> Iterator[Client]:
+def _dask_client(settings: Settings, announce: Callable[[str], None], scratch: Path) -> Iterator[Client]:
     """A `distributed.Client` on the configured cluster: the scheduler at `video.dask_address`, or a
-    `LocalCluster` of `video.dask_workers` processes started for this run and closed after it."""
+    `LocalCluster` of `video.dask_workers` processes started for this run, keeping its files in
+    `scratch`, and closed after it."""
     from distributed import Client
 
     from features.video.cluster import start_local_cluster
@@ -97,7 +101,7 @@ def _dask_client(settings: Settings, announce: Callable[[str], None]) -> Iterato
                     f"--dask-address): {exc}"
                 ) from exc
         else:
-            cluster = stack.enter_context(start_local_cluster(int(cfg.dask_workers or 1)))
+            cluster = stack.enter_context(start_local_cluster(int(cfg.dask_workers or 1), scratch / DASK_SPACE))
             client = stack.enter_context(Client(cluster))
         announce(describe_cluster(client))
         yield client
@@ -206,11 +210,13 @@ def featurize_videos(
             client = dask_client()
             (announce or _quiet)(describe_cluster(client))
             run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
-        elif uses_dask(settings):
-            with _dask_client(settings, announce or _quiet) as client:
-                run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
         else:
-            run_videos(tasks, cfg, on_result, thumbnail_dir=thumbs, workers=workers)
+            with run_scratch(home.scratch) as scratch:
+                if uses_dask(settings):
+                    with _dask_client(settings, announce or _quiet, scratch) as client:
+                        run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
+                else:
+                    run_videos(tasks, cfg, on_result, thumbnail_dir=thumbs, workers=workers, scratch=scratch)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: store what finished, then let the caller say so
         save(batch)
         batch = []
@@ -226,9 +232,10 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def dask_task_runner(settings: Settings) -> Any:
+def dask_task_runner(settings: Settings, scratch: Path) -> Any:
     """prefect-dask's `DaskTaskRunner` for the configured cluster (None without one): connected to
-    `video.dask_address`, or running a `LocalCluster` of `video.dask_workers` processes for the flow run."""
+    `video.dask_address`, or running a `LocalCluster` of `video.dask_workers` processes for the flow run,
+    keeping its files in `scratch`."""
     if not uses_dask(settings):
         return None
     from prefect_dask import DaskTaskRunner
@@ -239,7 +246,7 @@ def dask_task_runner(settings: Settings) -> Any:
     if cfg.dask_address:
         return DaskTaskRunner(address=cfg.dask_address)
     return DaskTaskRunner(cluster_class="features.video.cluster.quiet_local_cluster",
-                          cluster_kwargs=local_cluster_kwargs(int(cfg.dask_workers or 1)))
+                          cluster_kwargs=local_cluster_kwargs(int(cfg.dask_workers or 1), scratch / DASK_SPACE))
 
 
 def _runner_client() -> Client | None:
@@ -297,10 +304,11 @@ def __getattr__(name: str) -> Any:
 def run_featurize_flow(home: Home, settings: Settings, retry_failed: bool = False,
                        as_of: pd.Timestamp | None = None) -> FeaturizeSummary:
     """`featurize_flow` with the configured Dask task runner, if any (else Prefect's default runner)."""
-    runner = dask_task_runner(settings)
     featurize_flow = __getattr__("featurize_flow")
-    flow_ = featurize_flow.with_options(task_runner=runner) if runner is not None else featurize_flow
-    return flow_(home, settings, retry_failed=retry_failed, as_of=as_of)
+    with run_scratch(home.scratch) as scratch:
+        runner = dask_task_runner(settings, scratch)
+        flow_ = featurize_flow.with_options(task_runner=runner) if runner is not None else featurize_flow
+        return flow_(home, settings, retry_failed=retry_failed, as_of=as_of)
 
 
 def featurize_stage(home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None,

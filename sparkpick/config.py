@@ -505,6 +505,12 @@ class Home:
     def cache(self) -> Path:
         return self.root / "cache"
 
+    @property
+    def scratch(self) -> Path:
+        """Temporary files of running steps (Dask's worker space, copies of remote videos); emptied after
+        each run, and a killed run's leftovers are swept at the next start (`sparkpick/scratch.py`)."""
+        return self.cache / "scratch"
+
     def has_model_store(self) -> bool:
         """Whether the home's own MLflow store exists (nothing has been trained here when it does not)."""
         return (self.mlruns / MLFLOW_DB).is_file()

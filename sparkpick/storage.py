@@ -145,12 +145,15 @@ def check(location: str) -> str | None:
 def readable_file(location: str, scratch: Path | None = None) -> Iterator[Path]:
     """A local file with the location's bytes: the file itself when local, else a temporary copy.
 
-    The copy lives in `scratch` (default: the system's temporary folder) and is removed on exit.
+    The copy lives in `scratch` (the caller's own temporary folder) and is removed on exit. Never the
+    system's temporary folder: a run killed mid-copy would leave the copy there for good.
     """
     path = local_path(location)
     if path is not None:
         yield path
         return
+    if scratch is None:
+        raise StorageError(f"{location}: a remote video needs a scratch folder to be copied to (none given)")
     suffix = Path(urlsplit(location).path).suffix[:16]
     fd, name = tempfile.mkstemp(prefix="sparkpick-video-", suffix=suffix, dir=scratch)
     copy = Path(name)

@@ -12,6 +12,9 @@ ours is the bookkeeping around it:
   thumbnail into its home, so workers need no access to it.
 - A video location may be an fsspec URL (`s3://`, `gs://`, `file://`); a worker decodes a local
   temporary copy of a remote file.
+- Temporary files stay in Dask's own worker space (`Worker.local_directory`): for the clusters sparkpick
+  starts, under the run's scratch folder in the home (`local_cluster_kwargs`); on a remote cluster, where
+  the home is not, in that machine's worker space, which Dask itself sweeps when a killed worker left it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from features.video.extract import VideoResult, extract_video
-from features.video.pool import Extract, VideoTask
-from sparkpick import storage
+from features.video.pool import Extract, VideoTask, extract_task
 from sparkpick.config import VideoConfig
 
 if TYPE_CHECKING:
@@ -48,12 +50,14 @@ class WorkerOutput:
     thumbnail: bytes | None
 
 
-def local_cluster_kwargs(workers: int) -> dict[str, Any]:
+def local_cluster_kwargs(workers: int, local_directory: Path) -> dict[str, Any]:
     """`LocalCluster` arguments for `workers` single-threaded worker processes on this machine.
 
     Used as is by `distributed.LocalCluster(**kwargs)` and by prefect-dask's
     `DaskTaskRunner(cluster_class=LocalCluster, cluster_kwargs=kwargs)`. The dashboard takes any free
-    port (":8787" may be taken by another cluster on the same machine).
+    port (":8787" may be taken by another cluster on the same machine). The scheduler, nannies and
+    workers keep their files in `local_directory` (Dask's default is the system's temporary folder,
+    where a killed run's files would stay).
     """
     return {
         "n_workers": workers,
@@ -61,13 +65,15 @@ def local_cluster_kwargs(workers: int) -> dict[str, Any]:
         "processes": True,
         "host": "127.0.0.1",
         "dashboard_address": "127.0.0.1:0",
-        "scheduler_kwargs": dict(_SCHEDULER_KWARGS),
+        "local_directory": str(local_directory),
+        "scheduler_kwargs": {**_SCHEDULER_KWARGS, "local_directory": str(local_directory)},
     }
 
 
-def start_local_cluster(workers: int) -> LocalCluster:
-    """A `LocalCluster` of `workers` single-threaded processes (close it when done)."""
-    return quiet_local_cluster(**local_cluster_kwargs(workers))
+def start_local_cluster(workers: int, local_directory: Path) -> LocalCluster:
+    """A `LocalCluster` of `workers` single-threaded processes keeping their files in `local_directory`
+    (close it when done)."""
+    return quiet_local_cluster(**local_cluster_kwargs(workers, local_directory))
 
 
 def quiet_local_cluster(**kwargs: Any) -> LocalCluster:
@@ -116,18 +122,15 @@ def extract_on_worker(
         _threads_pinned = True
     thumbnail: bytes | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="sparkpick-worker-") as scratch:
+        from distributed import get_worker
+
+        # The worker's own space: under the home for sparkpick's clusters, cleaned by Dask on a remote one.
+        with tempfile.TemporaryDirectory(prefix="sparkpick-video-", dir=get_worker().local_directory) as scratch:
             thumbs = Path(scratch) / "thumbnails" if with_thumbnail else None
-            with storage.readable_file(task.path, Path(scratch)) as local:
-                result = extract(local, cfg, thumbs, video_sha256=task.video_sha256)
-            result.path = task.path  # name the location the user gave, not the temporary copy
-            if result.error and str(local) != task.path:
-                result.error = result.error.replace(str(local), task.path)
+            result = extract_task(task, cfg, thumbs, Path(scratch), extract)
             if result.thumbnail_path:
                 thumbnail = Path(result.thumbnail_path).read_bytes()
                 result.thumbnail_path = None
-    except storage.StorageError as exc:
-        result = VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256, error=str(exc))
     except Exception as exc:  # extraction should not raise; if it does, the video fails, not the run
         result = VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256,
                              error=f"{task.path}: extraction raised {type(exc).__name__}: {exc}")

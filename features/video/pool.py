@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from features.video.extract import VideoResult, extract_video
+from sparkpick import storage
 from sparkpick.config import VideoConfig
 
 # The forkserver imports these once; "__main__" too, or every child would re-import the main module.
@@ -43,8 +44,27 @@ class VideoTask:
 Extract = Callable[..., VideoResult]
 
 
+def extract_task(
+    task: VideoTask, cfg: VideoConfig, thumbnail_dir: Path | None, scratch: Path | None, extract: Extract
+) -> VideoResult:
+    """One task's extraction; a URL is decoded from a local copy in `scratch` (removed afterwards).
+
+    The result names the location the user gave, never the copy. An unreadable location is `failed`.
+    """
+    try:
+        with storage.readable_file(task.path, scratch) as local:
+            result = extract(local, cfg, thumbnail_dir, video_sha256=task.video_sha256)
+    except storage.StorageError as exc:
+        return VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256, error=str(exc))
+    if result.error and str(local) != task.path:
+        result.error = result.error.replace(str(local), task.path)
+    result.path = task.path
+    return result
+
+
 def _child(
-    conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None, extract: Extract
+    conn: Connection, task: VideoTask, cfg: VideoConfig, thumbnail_dir: str | None, extract: Extract,
+    scratch: str | None,
 ) -> None:
     # Ctrl-C reaches the whole process group: the parent decides, and kills this child if it stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -53,9 +73,8 @@ def _child(
 
         # Workers already run in parallel: OpenCV's own threads would only fight over the cores.
         cv2.setNumThreads(1)
-        result = extract(
-            task.path, cfg, Path(thumbnail_dir) if thumbnail_dir else None, video_sha256=task.video_sha256
-        )
+        result = extract_task(task, cfg, Path(thumbnail_dir) if thumbnail_dir else None,
+                              Path(scratch) if scratch else None, extract)
     except BaseException as exc:  # extract_video should not raise; if it does, say so and exit cleanly
         result = VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256,
                              error=f"{task.path}: extraction raised {type(exc).__name__}: {exc}")
@@ -151,10 +170,12 @@ def run_videos(
     workers: int | None = None,
     start_method: str | None = None,
     extract: Extract = extract_video,
+    scratch: Path | None = None,
 ) -> None:
     """Extract every task in child processes, calling `on_result(task, result)` as each one finishes.
 
-    Never raises for a bad video: crashes and timeouts come back as `failed` results. `start_method`
+    Never raises for a bad video: crashes and timeouts come back as `failed` results. A URL task is
+    decoded from a copy in `scratch` (the caller's folder, e.g. the home's; without one it fails). `start_method`
     overrides `cfg.start_method`: "fork" suits a single-threaded caller such as the CLI (children
     start instantly with everything imported); threaded callers (Prefect) need "forkserver".
     `extract` (an importable function with `extract_video`'s signature) is replaceable for tests.
@@ -167,6 +188,7 @@ def run_videos(
     n_workers = max(1, min(workers or cfg.workers, len(queue)))
     running: list[_Running] = []
     thumbs = str(thumbnail_dir) if thumbnail_dir is not None else None
+    scratch_dir = str(scratch) if scratch is not None else None
     try:
         while queue or running:
             while queue and len(running) < n_workers:
@@ -175,7 +197,8 @@ def run_videos(
                 # prints a traceback) and unknown to the cleanup below: hold signals until it is listed.
                 with _signals_held():
                     reader, writer = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract), daemon=True)
+                    proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract, scratch_dir),
+                                       daemon=True)
                     proc.start()
                     writer.close()  # the child holds the only writer: EOF on the reader means it is gone
                     running.append(_Running(task, proc, reader, time.monotonic()))

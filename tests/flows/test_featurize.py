@@ -105,7 +105,7 @@ def test_featurize_flow_on_prefect_dasks_task_runner(home, settings, videos, pre
 
     _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["b"]), "p3": str(videos["corrupt"])})
     on_dask = with_dask(settings, None, 2)
-    assert type(dask_task_runner(on_dask)).__name__ == "DaskTaskRunner"
+    assert type(dask_task_runner(on_dask, tmp_path)).__name__ == "DaskTaskRunner"
     summary = run_featurize_flow(home, on_dask)
     assert (summary.done, summary.failed) == (2, 1)
     with Warehouse(home.warehouse) as wh:
@@ -121,3 +121,45 @@ def test_featurize_flow_on_prefect_dasks_task_runner(home, settings, videos, pre
         cluster_rows.drop(columns=["thumbnail_path"]).sort_values(key).reset_index(drop=True),
         local_rows.drop(columns=["thumbnail_path"]).sort_values(key).reset_index(drop=True),
     )
+
+
+@pytest.fixture
+def empty_tmpdir(tmp_path, monkeypatch) -> Path:
+    """TMPDIR pointed at an empty folder, for this process (tempfile caches it) and the ones it starts."""
+    import tempfile
+
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return folder
+
+
+@pytest.mark.slow
+def test_featurize_on_a_local_dask_cluster_leaves_nothing_outside_the_home(home, settings, videos, empty_tmpdir):
+    """Dask's worker space and the per-video scratch live under the home while the run lasts, then go;
+    the system's temporary folder is not touched (a killed run would have littered it)."""
+    from sparkpick.config import with_dask
+
+    _load_posts(home, {"p1": str(videos["a"]), "p2": videos["b"].resolve().as_uri()})  # a URL: copied to scratch
+    summary = featurize_videos(home, with_dask(settings, None, 2))
+    assert (summary.done, summary.failed) == (2, 0), summary.failures
+    assert sorted(p.name for p in empty_tmpdir.iterdir()) == []
+    assert list(home.scratch.iterdir()) == []
+
+
+def test_the_local_pool_copies_urls_into_the_home_and_sweeps_a_killed_runs_scratch(home, settings, videos,
+                                                                                   empty_tmpdir):
+    """A URL video decoded by the local pool is copied under the home's scratch, not the system's
+    temporary folder; a scratch left by a killed run is swept at the next start, and nothing else there."""
+    stale = home.scratch / "run-killed"
+    (stale / "dask").mkdir(parents=True)
+    (stale / "sparkpick-video-x.mp4").write_bytes(b"half a copy")
+    keep = home.scratch / "not-ours.txt"
+    keep.write_text("an operator's note")
+    _load_posts(home, {"p1": videos["a"].resolve().as_uri(), "p2": str(videos["b"])})
+    summary = featurize_videos(home, settings)
+    assert (summary.done, summary.failed) == (2, 0), summary.failures
+    assert not stale.exists()
+    assert sorted(p.name for p in home.scratch.iterdir()) == ["not-ours.txt"]
+    assert list(empty_tmpdir.iterdir()) == []

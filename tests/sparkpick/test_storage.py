@@ -49,3 +49,15 @@ def test_an_unreachable_location_is_named_with_the_reason(location, words):
 def test_an_empty_file_is_reported(tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
     assert "empty" in storage.check((tmp_path / "empty.mp4").as_uri())
+
+
+def test_a_remote_file_is_never_copied_to_the_system_temporary_folder(tmp_path):
+    import fsspec
+
+    with fsspec.open("memory://sparkpick-test/other.mp4", "wb") as out:
+        out.write(b"remote bytes")
+    with pytest.raises(storage.StorageError, match="scratch folder"), \
+            storage.readable_file("memory://sparkpick-test/other.mp4"):
+        pass
+    with storage.readable_file(str(tmp_path / "local.mp4")) as path:  # a local file needs no copy
+        assert path == tmp_path / "local.mp4"

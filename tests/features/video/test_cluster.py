@@ -36,11 +36,9 @@ def exit_on_die_name(path, cfg, thumbnail_dir=None, video_sha256=None) -> VideoR
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     distributed = pytest.importorskip("distributed")
-    import dask
 
     scratch = tmp_path_factory.mktemp("dask")
-    with dask.config.set({"temporary-directory": str(scratch)}), \
-            distributed.LocalCluster(**local_cluster_kwargs(2)) as cluster, distributed.Client(cluster) as c:
+    with distributed.LocalCluster(**local_cluster_kwargs(2, scratch)) as cluster, distributed.Client(cluster) as c:
         yield c
 
 
