@@ -19,7 +19,7 @@ from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.contract_folder import FILES, POST_A, replace_line, write_folder
-from tests.sparkpick.sources.tiktok_server import (
+from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
     AS_OF,
     BRAND,

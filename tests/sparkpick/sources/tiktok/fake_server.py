@@ -7,6 +7,7 @@ cap on report windows and a 20-item cap on `max_count` (40002), and injected fau
 (40100/40132), HTTP 429/5xx, a truncated JSON body, token and permission codes, partial success. Hourly
 report rows (`stat_time_hour`, in the advertiser's time zone from `advertiser/info/`) are served one day
 per request, filtered by `ad_ids`, as the real API limits hourly ranges.
+`configured` points sparkpick's `tiktok:` settings at the sample world (`AS_OF_UTC` is its fetch time).
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pandas as pd
+
+from sparkpick.config import Settings, with_overrides
+from sparkpick.contract import as_utc
+
 PREFIX = "/open_api/v1.3/"
 # What `sample_world` holds and how tests reach it.
 TOKEN = "act.7f3c9e2b1d4a4c8e9b0f5a6d7c8e9f01SECRETTOKEN"
 AS_OF = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+AS_OF_UTC = as_utc(pd.Timestamp(AS_OF))  # AS_OF as sparkpick holds moments (naive UTC): the fetch's as_of
 ADV = "7028479839571156993"
 BRAND, CREATOR = "-000BrandAcct9xQ", "-000CreatorMia7Lp"
 # The `tiktok:` config section for reading `sample_world` quickly: its accounts, tiny back-off, small pages.
@@ -34,6 +41,7 @@ TIKTOK_CONFIG = {
     "backoff_s": 0.001, "max_backoff_s": 0.005, "max_retries": 3, "timeout_s": 5.0,
     "page_size": 3, "report_page_size": 25, "report_lookback_days": 90,
 }
+
 VIDEO_MAX_COUNT = 20
 ADVERTISER_INFO_MAX_IDS = 100
 # The sample advertiser's name: hostile text, as any name from outside is.
@@ -52,6 +60,11 @@ FAULTS = {
     "scope": (200, {"code": 40130, "message": "The scope of this API is not authorized."}),
     "bad_param": (200, {"code": 40002, "message": "Invalid parameter."}),
 }
+
+
+def configured(settings: Settings, **tiktok: object) -> Settings:
+    """`settings` reading `sample_world` (TIKTOK_CONFIG), with `tiktok` overriding single keys."""
+    return with_overrides(settings, {"tiktok": {**TIKTOK_CONFIG, **tiktok}})
 
 
 @dataclass
