@@ -37,7 +37,10 @@ def _root(
 
 
 def _echo_err(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
+    from flows.commands.terminal_text import terminal_safe
+
+    # An error may quote outside text (a bad cell's value, an API's message): shown, never obeyed.
+    typer.secho(terminal_safe(message, lines=True), fg=typer.colors.RED, err=True)
 
 
 def main() -> None:

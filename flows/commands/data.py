@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate a source against the data contract and upsert it into the warehouse."""
         from rich.console import Console
+        from rich.text import Text
 
+        from flows.commands.terminal_text import shown
         from flows.ingest import choose_source, ingest_source
         from flows.progress import progress_bar
 
@@ -49,10 +51,11 @@ def register(app: typer.Typer) -> None:
                 home, settings, chosen, skip_invalid, progress=progress, access_token=token,
                 partnerships=partnerships, allow_new_source=allow_new_source,
             )
-        console.print(f"Ingested [bold]{summary.source}[/] into {home.warehouse}")
+        console.print(Text.assemble("Ingested ", shown(summary.source, "bold"), " into ", shown(home.warehouse)))
+        # counts, and notes that may quote the source's own words
         for line in summary.lines():
-            console.print(f"  {line}")
+            console.print(Text("  ").append_text(shown(line)))
         if summary.problems:
             console.print(f"[yellow]{len(summary.problems)} problem(s) set aside:[/]")
-            for problem in summary.problems[:10]:
-                console.print(f"  - {problem}", markup=False)
+            for problem in summary.problems[:10]:  # a problem may quote the bad cell's value
+                console.print(Text("  - ").append_text(shown(problem)))

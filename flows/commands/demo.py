@@ -19,9 +19,11 @@ def demo(
 ) -> None:
     """Build the demo world, ingest it, featurize its videos, train the ranker, score and write the report."""
     from rich.console import Console
+    from rich.text import Text
 
     from flows.commands.model import metrics_table
     from flows.commands.nightly import _print_outcome
+    from flows.commands.terminal_text import shown
     from flows.featurize import featurize_videos
     from flows.ingest import DEMO_WORLD_MARKER, check_source, demo_world_folder, ingest_folder
     from flows.nightly import report_date, run_nightly
@@ -49,7 +51,7 @@ def demo(
     summary = ingest_folder(home, settings, folder, source="demo",
                             detail=json.loads((folder / DEMO_WORLD_MARKER).read_text()))
     for line in summary.lines():
-        console.print(f"  {line}")
+        console.print(Text("  ").append_text(shown(line)))
 
     step("2/4 video features")
     with progress_bar("decoding videos", console) as progress:
@@ -75,8 +77,8 @@ def demo(
         f"(then open http://{settings.mlflow.ui_host}:{settings.mlflow.ui_port})"
     )
     if not result.ok:
-        for line in result.stage_failures:
-            console.print(f"[red]Failed:[/] {line}")
+        for line in result.stage_failures:  # an error may quote outside text
+            console.print(Text("Failed: ", style="red").append_text(shown(line, lines=True)))
         raise typer.Exit(1)
 
 

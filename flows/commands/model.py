@@ -81,9 +81,9 @@ def score(
 ) -> None:
     """Score every advertiser's candidates with the champion and print (or write) the shortlist."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    from flows.commands.terminal_text import shown
     from flows.train import score_candidates
     from sparkpick.report import advertiser_label, ratio_phrase
 
@@ -118,9 +118,9 @@ def score(
         for _, row in shortlist.iterrows():
             band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
                     f"{ratio_phrase(row['uplift_ratio_high'])})")
-            # names, handles and reasons are text from outside: shown as they are, never as rich markup
-            table.add_row(escape(advertiser_label(row)), str(row["rank"]), str(row["post_id"]),
-                          escape(str(row.get("creator_handle", ""))), band, escape(str(row["reason_1"])))
+            # names, ids, handles and reasons are text from outside: shown as they read, never as markup
+            table.add_row(shown(advertiser_label(row)), str(row["rank"]), shown(row["post_id"]),
+                          shown(row.get("creator_handle")), band, shown(row["reason_1"]))
         console.print(table)
         console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads")
     if out is not None:

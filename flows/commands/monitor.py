@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-# Terminal control characters (ANSI escapes included) never reach the screen from post text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STYLE = {"pause": "bold red", "scale": "bold green", "keep": "bold", "too_early": "dim"}
-
-
-def plain(value: object) -> str:
-    """Hostile text made safe for a terminal: control characters out (rich markup is not parsed: the
-    caller wraps the result in `rich.text.Text`)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return _CONTROL.sub("", str(value))
 
 
 def monitor(
@@ -39,6 +28,7 @@ def monitor(
     from rich.console import Console
     from rich.text import Text
 
+    from flows.commands.terminal_text import terminal_safe
     from flows.monitor import run_monitor, write_live_csv
     from flows.nightly import default_as_of
     from sparkpick.contract import as_utc
@@ -61,17 +51,18 @@ def monitor(
     order = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
     boosts = run.boosts.assign(_o=run.boosts["decision"].map(order)) if len(run.boosts) else run.boosts
     for advertiser, mine in boosts.groupby("advertiser_id", sort=True):
-        name = plain(advertiser_label(mine.iloc[0].to_dict()))
-        console.print(Text(f"\n{name}" if name != plain(advertiser) else f"\nAdvertiser {name}", style="bold"))
+        name = terminal_safe(advertiser_label(mine.iloc[0].to_dict()))
+        title = f"\n{name}" if name != terminal_safe(advertiser) else f"\nAdvertiser {name}"
+        console.print(Text(title, style="bold"))
         for row in mine.sort_values(["_o", "boosted_at"], kind="stable").to_dict("records"):
             # One short block per boost: readable at any terminal width, and the reason stays whole.
-            handle = plain(row.get("creator_handle")).lstrip("@")
-            who = f"@{handle}" if handle else f"post {plain(row['post_id'])}"
+            handle, post = terminal_safe(row.get("creator_handle")).lstrip("@"), terminal_safe(row["post_id"])
+            who = f"@{handle}" if handle else f"post {post}"
             label = DECISIONS.get(str(row["decision"]), (str(row["decision"]), ""))[0]
             head = Text(f"  {label.upper()}", style=_STYLE.get(str(row["decision"]), ""))
-            head.append(f"  {who}, boosted {row['boosted_at']:%Y-%m-%d %H:%M} UTC, post {plain(row['post_id'])}")
+            head.append(f"  {who}, boosted {row['boosted_at']:%Y-%m-%d %H:%M} UTC, post {post}")
             console.print(head)
-            console.print(Text(f"    {plain(row.get('reason'))}"))
+            console.print(Text(f"    {terminal_safe(row.get('reason'))}"))
             predicted = row.get("predicted_uplift")
             picked = log_ratio_phrase(predicted) if pd.notna(predicted) else "not scored before the boost"
             console.print(Text(

@@ -51,7 +51,9 @@ def nightly(
     export("PREFECT_SERVER_ANALYTICS_ENABLED", "false", keep_existing=True)
     import pandas as pd
     from rich.console import Console
+    from rich.text import Text
 
+    from flows.commands.terminal_text import shown
     from flows.ingest import fed_settings
     from flows.nightly import default_as_of, report_date
     from sparkpick.config import with_dask
@@ -68,8 +70,8 @@ def nightly(
         raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
     # soft_wrap: paths and long lines stay whole (copyable) when the output is not a wide terminal.
     console = Console(soft_wrap=True)
-    console.print(f"Nightly run for {report_date(moment, settings.nightly.timezone)} "
-                  f"(as of {moment} UTC), source [bold]{settings.ingest.source}[/], home {home.root}")
+    night = f"Nightly run for {report_date(moment, settings.nightly.timezone)} (as of {moment} UTC), source "
+    console.print(Text.assemble(night, shown(settings.ingest.source, "bold"), ", home ", shown(home.root)))
     failed: list[str] = []
     started = time.time()
     if prefect:
@@ -98,8 +100,8 @@ def nightly(
         failed += result.stage_failures
     _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone), since=started)
     if failed:
-        for line in failed:
-            console.print(f"[red]Failed:[/] {line}")
+        for line in failed:  # an error may quote outside text (a bad cell, an API message)
+            console.print(Text("Failed: ", style="red").append_text(shown(line, lines=True)))
         raise typer.Exit(1)
 
 
@@ -110,10 +112,10 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     import json
 
     import pandas as pd
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
+    from flows.commands.terminal_text import shown
     from sparkpick.report import retrain_sentence, top_picks_table, track_record_sentence
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
@@ -132,13 +134,13 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     ).items():
         # an advertiser's name, a handle, a reason: text from outside, shown as is (never as rich markup)
         who = advertiser if advertiser != advertiser_id else f"advertiser {advertiser_id}"
-        table = Table(title=f"Top picks for {escape(who)}", title_justify="left", show_lines=False)
+        table = Table(title=shown(f"Top picks for {who}"), title_justify="left", show_lines=False)
         for col in columns:
             table.add_column(col, overflow="fold", no_wrap=col in ("rank", "uplift"), ratio=3 if col == "why" else None)
         for row in picks:
             if str(row["advertiser_id"]) == advertiser_id:
                 # handles and reasons are hostile text: shown as text, never parsed as rich markup
-                table.add_row(*(Text(str(row[c])) for c in columns))
+                table.add_row(*(shown(row[c]) for c in columns))
         console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     failures = info.get("failures") or []

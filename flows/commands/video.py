@@ -37,10 +37,12 @@ def _json_line(result: dict[str, Any]) -> str:
 
 def _text_block(result: dict[str, Any]) -> str:
     from features.video.cues import CUE_DESCRIPTIONS
+    from flows.commands.terminal_text import terminal_safe
 
-    lines = [f"{result['path']}: {result['status']}"]
+    # a file's name and a decoder's message are outside text
+    lines = [f"{terminal_safe(result['path'])}: {result['status']}"]
     if result["error"]:
-        lines.append(f"  problem: {result['error']}")
+        lines.append(f"  problem: {terminal_safe(result['error'])}")
     if result["status"] != "failed":
         score = result["polish_score"]
         lines.append(f"  polish_score: {score:.0f}/100" if score is not None else "  polish_score: n/a")
@@ -115,6 +117,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from flows.commands.terminal_text import terminal_safe
         from flows.featurize import featurize_videos
         from flows.interrupt import exit_code, sigterm_as_interrupt
         from sparkpick.config import with_dask
@@ -139,4 +142,4 @@ def register(app: typer.Typer) -> None:
             err.print(f"Stopped: {saved} of {total} videos finished and are saved; "
                       "run `sparkpick featurize` again to compute the rest.")
             raise typer.Exit(exit_code(exc)) from None
-        typer.echo(str(summary))
+        typer.echo(terminal_safe(summary, lines=True))  # failures name posts and quote decoders
