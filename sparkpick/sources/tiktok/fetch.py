@@ -74,15 +74,17 @@ baselines     (non-Spark ads of each advertiser, summed per `baseline_period`, d
 
 A bad record (missing or float item id, unparseable number or time, negative count) is skipped and
 reported in `FetchResult.problems` with its id and reason; the rest of the batch goes on. An ad with one
-unreadable daily row is left out whole (a partial sum would be a wrong result, not a missing one). The access
-token never appears in logs, errors or reprs.
+unreadable daily row is left out whole (a partial sum would be a wrong result, not a missing one), and so are
+its hourly rows when one hourly row is unreadable (`_parse_report_rows` reads both). The access token never
+appears in logs, errors or reprs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,8 +120,6 @@ SPARK_LIST = "tt_video/list/"
 AD_GET = "ad/get/"
 REPORT = "report/integrated/get/"
 ADVERTISER_INFO = "advertiser/info/"
-DAILY_DIMENSIONS = ["ad_id", "stat_time_day"]
-HOURLY_DIMENSIONS = ["ad_id", "stat_time_hour"]
 # An enabled Spark ad that delivered this recently (days, in the account's time zone) is still running.
 RUNNING_WITHIN_DAYS = 1
 
@@ -149,6 +149,59 @@ REPORT_METRICS = {
 # Hourly rows take the conversion counted when it happened (see spark_hourly above), the rest as REPORT_METRICS.
 HOURLY_METRICS = {**{k: v for k, v in REPORT_METRICS.items() if k != "conversion"},
                   "real_time_conversion": "conversions"}
+
+
+@dataclass(frozen=True)
+class ReportGrain:
+    """The daily or the hourly rows of `report/integrated/get/`: their time dimension, their metrics and how
+    a problem with one of them is worded."""
+
+    time_dimension: str  # "stat_time_day" | "stat_time_hour", on the advertiser's clock
+    metrics: Mapping[str, str]  # report metric -> contract column
+    row: str  # how a problem names one row
+    loss: str  # what an ad's sums would get wrong with a row left out
+    dated: bool  # a problem names the ad's day ("ad X on 2026-10-01") once the day is read
+
+    def params(self, advertiser: str, start: str, end: str) -> dict[str, Any]:
+        """The request for this grain's rows of `advertiser` from `start` to `end` (inclusive local dates)."""
+        return {"advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
+                "data_level": "AUCTION_AD", "dimensions": ["ad_id", self.time_dimension],
+                "metrics": list(self.metrics), "start_date": start, "end_date": end}
+
+    def label(self, advertiser: str, ad_id: str | None, time: pd.Timestamp | None, time_read: bool) -> str:
+        """How a problem names a row: by its ad (and day) once they are read, else by its advertiser."""
+        if self.dated and ad_id is not None and time_read:
+            return f"ad {ad_id} on {time.date() if time is not None else '?'}"
+        if not self.dated and ad_id is not None:
+            return f"{self.row} of ad {ad_id}"
+        return f"{self.row} of advertiser {advertiser}"
+
+
+DAILY = ReportGrain("stat_time_day", REPORT_METRICS, row="row", loss="totals", dated=True)
+HOURLY = ReportGrain("stat_time_hour", HOURLY_METRICS, row="hourly row", loss="hours", dated=False)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One readable report row: its ad, its day or hour (naive, on the advertiser's clock) and its numbers."""
+
+    ad_id: str
+    local: pd.Timestamp
+    numbers: dict[str, float | int]  # contract column -> value
+
+
+@dataclass(frozen=True)
+class ReportRows:
+    """The readable rows of one report, in the API's order, and the ads that had an unreadable row."""
+
+    readable: list[ReportRow]
+    tainted: frozenset[str]
+
+    @property
+    def kept(self) -> list[ReportRow]:
+        """The rows of the ads whose every row was readable: a partial sum would be a wrong figure, not a
+        missing one, so an ad with one unreadable row is left out whole."""
+        return [row for row in self.readable if row.ad_id not in self.tainted]
 
 
 def account_advertisers(cfg: TiktokConfig) -> dict[str, str]:
@@ -452,11 +505,8 @@ def _fetch_ad_results(
         ))
         rows: list[dict[str, Any]] = []
         for start, end in report_windows(as_of, cfg.report_lookback_days, cfg.report_window_days):
-            rows += client.iter_pages(REPORT, {
-                "advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
-                "data_level": "AUCTION_AD", "dimensions": DAILY_DIMENSIONS,
-                "metrics": list(REPORT_METRICS), "start_date": start, "end_date": end,
-            }, "list", page_size=cfg.report_page_size)
+            rows += client.iter_pages(REPORT, DAILY.params(advertiser, start, end), "list",
+                                      page_size=cfg.report_page_size)
     except TikTokApiError as exc:
         _per_scope(got, exc.endpoint, f"advertiser {advertiser}", exc)
         return
@@ -477,55 +527,26 @@ def _fetch_ad_results(
         except BadRecord as exc:
             got.skip(AD_GET, f"ad {ad_id}", str(exc))
 
-    unknown_ads: set[str] = set()
-    # An ad with an unreadable daily row would get wrong totals: all of its rows are left out.
-    tainted: set[str] = set()
-    kept: list[dict[str, Any]] = []
-    for row in rows:
-        dims = row.get("dimensions") if isinstance(row.get("dimensions"), dict) else {}
-        values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
-        label = f"row of advertiser {advertiser}"
-        ad_id = None
-        try:
-            ad_id = parse_id(dims.get("ad_id"), "dimensions.ad_id")
-            day = parse_api_time(dims.get("stat_time_day"), "dimensions.stat_time_day")
-            label = f"ad {ad_id} on {day.date() if day is not None else '?'}"
-            if day is None:
-                raise BadRecord("dimensions.stat_time_day is missing")
-            numbers = {
-                col: (parse_number(values, metric) if col == "spend" else parse_count(values, metric))
-                for metric, col in REPORT_METRICS.items()
-            }
-        except BadRecord as exc:
-            if ad_id is not None and ad_id not in tainted:
-                tainted.add(ad_id)
-                got.skip(REPORT, label, f"{exc}; every row of ad {ad_id} is left out (its totals would be wrong)")
-            elif ad_id is None:
-                got.skip(REPORT, label, str(exc))
-            continue
-        if ad_id not in item_of:
-            if ad_id not in unknown_ads:
-                unknown_ads.add(ad_id)
-                got.skip(REPORT, f"ad {ad_id}", "not returned by ad/get: cannot tell its post; its rows are skipped")
-            continue
-        # The report's day is a local date: stored as the UTC moment its local midnight began.
-        kept.append({"advertiser_id": advertiser, "ad_id": ad_id, "day": local_to_utc(day, tz), "local_day": day,
-                     **numbers})
+    report = _parse_report_rows(rows, DAILY, advertiser, got)
+    for ad_id in dict.fromkeys(row.ad_id for row in report.readable if row.ad_id not in item_of):
+        got.skip(REPORT, f"ad {ad_id}", "not returned by ad/get: cannot tell its post; its rows are skipped")
     recent = hourly_days(as_of, tz, max(cfg.hourly_lookback_days, RUNNING_WITHIN_DAYS + 1))
     spark_days: dict[pd.Timestamp, set[str]] = {}
-    for record in kept:
-        if record["ad_id"] in tainted:
+    for row in report.kept:
+        if row.ad_id not in item_of:
             continue
-        item = item_of[record["ad_id"]]
-        local_day = record.pop("local_day")
+        item = item_of[row.ad_id]
+        # The report's day is a local date: stored as the UTC moment its local midnight began.
+        record = {"advertiser_id": advertiser, "ad_id": row.ad_id, "day": local_to_utc(row.local, tz),
+                  **row.numbers}
         if item is None:
             got.baseline_rows.append(record)
             continue
         got.spark_rows.append({**record, "post_id": item})
         if record["impressions"] > 0 or record["spend"] > 0:
-            spark_days.setdefault(local_day, set()).add(record["ad_id"])
-            if record["ad_id"] in enabled and local_day >= recent[-1 - RUNNING_WITHIN_DAYS]:
-                got.running_ads.add(record["ad_id"])
+            spark_days.setdefault(row.local, set()).add(row.ad_id)
+            if row.ad_id in enabled and row.local >= recent[-1 - RUNNING_WITHIN_DAYS]:
+                got.running_ads.add(row.ad_id)
     if cfg.hourly_lookback_days > 0:
         days = recent[-cfg.hourly_lookback_days:]
         _fetch_hourly(client, cfg, advertiser, tz, as_of, {d: spark_days[d] for d in days if d in spark_days},
@@ -542,46 +563,57 @@ def _fetch_hourly(
         for day, ad_ids in sorted(ads_by_day.items()):
             date = day.strftime("%Y-%m-%d")
             rows += client.iter_pages(REPORT, {
-                "advertiser_id": advertiser, "service_type": "AUCTION", "report_type": "BASIC",
-                "data_level": "AUCTION_AD", "dimensions": HOURLY_DIMENSIONS, "metrics": list(HOURLY_METRICS),
-                "start_date": date, "end_date": date,
+                **HOURLY.params(advertiser, date, date),
                 "filtering": [{"field_name": "ad_ids", "filter_type": "IN",
                                "filter_value": json.dumps(sorted(ad_ids))}],
             }, "list", page_size=cfg.report_page_size)
     except TikTokApiError as exc:
         _per_scope(got, exc.endpoint, f"hourly rows of advertiser {advertiser}", exc)
         return
+    for row in _parse_report_rows(rows, HOURLY, advertiser, got).kept:
+        item = item_of.get(row.ad_id)
+        if not item:
+            continue  # not a Spark Ad of this advertiser (the filter should have kept it out)
+        hour_start = local_to_utc(row.local.floor("h"), tz)
+        if hour_start + pd.Timedelta(hours=1) > as_of:
+            continue  # the hour is still running: its figures are not final
+        got.hourly_rows.append({"ad_id": row.ad_id, "post_id": item, "hour_start": hour_start, **row.numbers})
+
+
+def _parse_report_rows(
+    rows: Iterable[Mapping[str, Any]], grain: ReportGrain, advertiser: str, got: Gathered
+) -> ReportRows:
+    """The ad, local day or hour and contract numbers of each report row of `advertiser` (spend as a float,
+    the rest whole counts). An unreadable row is skipped and reported in `got`, once per ad, saying that every
+    row of that ad is left out (`ReportRows.kept`); a row without a readable ad id is reported on its own."""
+    readable: list[ReportRow] = []
     tainted: set[str] = set()
-    kept: list[dict[str, Any]] = []
+    time_field = f"dimensions.{grain.time_dimension}"
     for row in rows:
         dims = row.get("dimensions") if isinstance(row.get("dimensions"), dict) else {}
         values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
-        ad_id = None
+        ad_id, local, time_read = None, None, False
         try:
             ad_id = parse_id(dims.get("ad_id"), "dimensions.ad_id")
-            local = parse_api_time(dims.get("stat_time_hour"), "dimensions.stat_time_hour")
+            local = parse_api_time(dims.get(grain.time_dimension), time_field)
+            time_read = True
             if local is None:
-                raise BadRecord("dimensions.stat_time_hour is missing")
+                raise BadRecord(f"{time_field} is missing")
             numbers = {
                 col: (parse_number(values, metric) if col == "spend" else parse_count(values, metric))
-                for metric, col in HOURLY_METRICS.items()
+                for metric, col in grain.metrics.items()
             }
         except BadRecord as exc:
-            if ad_id is not None and ad_id not in tainted:
+            label = grain.label(advertiser, ad_id, local, time_read)
+            if ad_id is None:
+                got.skip(REPORT, label, str(exc))
+            elif ad_id not in tainted:
                 tainted.add(ad_id)
-                got.skip(REPORT, f"hourly row of ad {ad_id}",
-                         f"{exc}; every hourly row of ad {ad_id} is left out (its hours would be wrong)")
-            elif ad_id is None:
-                got.skip(REPORT, f"hourly row of advertiser {advertiser}", str(exc))
+                got.skip(REPORT, label, f"{exc}; every {grain.row} of ad {ad_id} is left out "
+                                        f"(its {grain.loss} would be wrong)")
             continue
-        item = item_of.get(ad_id)
-        if not item:
-            continue  # not a Spark Ad of this advertiser (the filter should have kept it out)
-        hour_start = local_to_utc(local.floor("h"), tz)
-        if hour_start + pd.Timedelta(hours=1) > as_of:
-            continue  # the hour is still running: its figures are not final
-        kept.append({"ad_id": ad_id, "post_id": item, "hour_start": hour_start, **numbers})
-    got.hourly_rows += [r for r in kept if r["ad_id"] not in tainted]
+        readable.append(ReportRow(ad_id, local, numbers))
+    return ReportRows(readable, frozenset(tainted))
 
 
 def _boost_starts(got: Gathered) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from sparkpick.config import Home, Settings
 from sparkpick.contract import METRICS, SPECS, as_utc, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.sources.tiktok import REPORT, FetchResult, TikTokClient, fetch_tables, item_posted_at, report_windows
+from sparkpick.sources.tiktok.fetch import DAILY, HOURLY, ReportGrain, _parse_report_rows
+from sparkpick.sources.tiktok.records import Gathered
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
@@ -256,6 +258,39 @@ def test_a_bad_hourly_row_leaves_that_ads_hours_out(settings: Settings) -> None:
         fetched = fetch_tables(c, cfg, AS_OF_UTC)
     assert fetched.tables["spark_hourly"].empty
     assert any("every hourly row of ad" in str(p) and "'lots'" in str(p) for p in fetched.problems)
+
+
+@pytest.mark.parametrize(("grain", "label", "left_out"), [
+    (DAILY, "ad 11 on 2026-10-02", "every row of ad 11 is left out (its totals would be wrong)"),
+    (HOURLY, "hourly row of ad 11", "every hourly row of ad 11 is left out (its hours would be wrong)"),
+], ids=["daily", "hourly"])
+def test_one_unreadable_report_row_leaves_its_ad_out_whole(grain: ReportGrain, label: str, left_out: str) -> None:
+    def row(ad_id: str | None, when: str, **bad: str) -> dict[str, object]:
+        numbers = {"spend": "2.50", "impressions": "1,200", "video_watched_2s": "40", "video_watched_6s": "20",
+                   "likes": "3", "comments": "1", "shares": "0", "clicks": "9", "conversion": "7",
+                   "real_time_conversion": "2"}
+        return {"dimensions": {"ad_id": ad_id, grain.time_dimension: when}, "metrics": {**numbers, **bad}}
+
+    rows = [row("11", "2026-10-01 00:00:00"), row("22", "2026-10-01 00:00:00"),
+            row("11", "2026-10-02 00:00:00", impressions="lots"), row("11", "2026-10-03 00:00:00", clicks="1.5"),
+            row(None, "2026-10-01 00:00:00"), row("22", "2026-10-02 01:00:00"), row("33", "")]
+    got = Gathered()
+    report = _parse_report_rows(rows, grain, ADV, got)
+    assert [r.ad_id for r in report.readable] == ["11", "22", "22"]
+    assert report.tainted == {"11", "33"}
+    # Ad 11's readable first row goes too: its sums would be wrong, not missing.
+    assert [(r.ad_id, r.local) for r in report.kept] == [
+        ("22", pd.Timestamp("2026-10-01")), ("22", pd.Timestamp("2026-10-02 01:00"))]
+    numbers = report.kept[0].numbers
+    assert set(numbers) == set(grain.metrics.values())
+    assert numbers["spend"] == 2.5 and numbers["impressions"] == 1200 and isinstance(numbers["impressions"], int)
+    # Hourly rows count conversions when they happened (real_time_conversion), daily ones by impression.
+    assert numbers["conversions"] == (2 if grain is HOURLY else 7)
+    problems = [str(p) for p in got.problems]
+    assert len(problems) == 3  # ad 11 once, however many of its rows are bad
+    assert problems[0] == f"{REPORT} {label}: impressions 'lots' is not a number; {left_out}"
+    assert problems[1] == f"{REPORT} {grain.row} of advertiser {ADV}: dimensions.ad_id is missing"
+    assert f"dimensions.{grain.time_dimension} is missing; every {grain.row} of ad 33" in problems[2]
 
 
 # -- advertisers by name -----------------------------------------------------------------------------------------------
