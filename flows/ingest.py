@@ -139,10 +139,10 @@ def choose_source(home: Home, settings: Settings, named: str | None) -> SourceCh
     record) is adopted only by a named source: guessing could mix the demo world into the user's data."""
     if named:
         return SourceChoice(normalise_source(named), True)
-    recorded, has_data = home_source(home)
-    if recorded is not None:
-        return SourceChoice(recorded, False)
-    if has_data:
+    recorded = home_source(home)
+    if recorded.source is not None:
+        return SourceChoice(recorded.source, False)
+    if recorded.has_data:
         raise InputError(
             f"The warehouse {home.warehouse} holds data but does not record which source it came from (it "
             "predates that record). Name the source once, e.g. `sparkpick ingest --source local:DIR` (or "
@@ -157,47 +157,101 @@ def fed_settings(home: Home, settings: Settings, named: str | None) -> Settings:
     from sparkpick.config import with_overrides
 
     source = choose_source(home, settings, named).source
-    check_source(home, source)
+    check_source(home, source, detail=demo_world_wanted(home, settings) if source == "demo" else None)
     return with_overrides(settings, {"ingest": {"source": source}})
 
 
-def home_source(home: Home) -> tuple[str | None, bool]:
-    """The home's recorded source (None when none) and whether its warehouse holds any data."""
+@dataclass(frozen=True)
+class HomeSource:
+    """What the home's warehouse records about its source, and whether it holds any data."""
+
+    source: str | None
+    detail: dict[str, object]
+    has_data: bool
+
+
+def home_source(home: Home) -> HomeSource:
+    """The home's recorded source (None when none), its detail and whether its warehouse holds any data."""
     if not home.warehouse.exists():
-        return None, False
+        return HomeSource(None, {}, False)
     with Warehouse(home.warehouse, read_only=True) as wh:
-        return wh.recorded_source(), wh.holds_data()
+        return HomeSource(wh.recorded_source(), _detail(wh.recorded_detail()), wh.holds_data())
 
 
-def check_source(home: Home, source: str, allow_new_source: bool = False) -> None:
-    """Refuse to put data from `source` into a home that holds data from another source (unless allowed)."""
-    recorded, has_data = home_source(home)
-    if recorded is None or recorded == source or allow_new_source or not has_data:
+def _detail(text: str | None) -> dict[str, object]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:  # a record from an older release: nothing to compare with
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def describe_source(source: str, detail: Mapping[str, object] | None = None) -> str:
+    """The source in words for messages: `demo (world seed 7, size small)`, `local:/abs/dir`, `tiktok`."""
+    if source == "demo" and detail and "seed" in detail:
+        return f"demo (world seed {detail['seed']}, size {detail.get('size', 'unknown')})"
+    return source
+
+
+# The parts of a source's detail that make it another source. A demo world of another seed or size holds
+# other posts whose ids may collide; other advertisers of the same TikTok account belong in the same home.
+_IDENTITY = {"demo": ("seed", "size")}
+
+
+def _same_source(recorded: HomeSource, source: str, detail: Mapping[str, object] | None) -> bool:
+    if recorded.source != source:
+        return False
+    keys = _IDENTITY.get(source, ())
+    if detail is None or not all(key in recorded.detail for key in keys):
+        return True  # nothing to compare (a record from before the detail was kept)
+    return all(recorded.detail[key] == detail.get(key) for key in keys)
+
+
+def check_source(
+    home: Home, source: str, allow_new_source: bool = False, detail: Mapping[str, object] | None = None
+) -> None:
+    """Refuse to put data from `source` (with `detail`, e.g. the demo world's seed and size) into a home that
+    holds data from another source, or another demo world (unless allowed)."""
+    recorded = home_source(home)
+    if recorded.source is None or allow_new_source or not recorded.has_data or _same_source(recorded, source, detail):
         return
+    old, new = describe_source(recorded.source, recorded.detail), describe_source(source, detail)
     raise InputError(
-        f"This home ({home.root}) is fed from {recorded}; ingesting {source} would mix its data into that "
-        f"warehouse, so nothing was written. Use another --home for {source}, or add it to this one with "
-        f"`sparkpick ingest --source {source} {NEW_SOURCE_FLAG}` (the home is then fed from {source})."
+        f"This home ({home.root}) is fed from {old}; ingesting {new} would mix its data into that "
+        f"warehouse, so nothing was written. Use another --home for {new}, or add it to this one with "
+        f"`sparkpick ingest --source {source} {NEW_SOURCE_FLAG}` and the same settings (the home is then fed "
+        f"from {new})."
     )
+
+
+def demo_world_wanted(home: Home, settings: Settings, size: str | None = None) -> dict[str, object]:
+    """The demo world (seed and size) an ingest into this home uses: `world.seed`, and `size` or else the size
+    of the world the home already has of that seed (the one it records being fed from, else the one in its
+    cache), else the default. Nights give no size, so they keep gathering from the home's own world."""
+    seed = settings.world.seed
+    if size is None:
+        marker = home.cache / DEMO_WORLD_DIR / DEMO_WORLD_MARKER
+        recorded = home_source(home)
+        candidates = [recorded.detail if recorded.source == "demo" else {},
+                      _detail(marker.read_text()) if marker.is_file() else {}]
+        size = next((str(c["size"]) for c in candidates if c.get("seed") == seed and c.get("size")), None)
+    return {"seed": seed, "size": size or "default"}
 
 
 def demo_world_folder(
     home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None, size: str | None = None
 ) -> Path:
-    """Build the demo world into the home's cache once (a marker file records seed and size).
-
-    With no `size`, whatever demo world the home already has is reused (so that nightly runs after
-    `sparkpick demo --size small` keep gathering from that world); a new home gets the default size.
-    """
+    """Build the demo world `demo_world_wanted` names into the home's cache once (a marker file records
+    seed and size); a world already there of that seed and size is reused."""
     from sparkpick.sources.demo import build_world
 
     folder = home.cache / DEMO_WORLD_DIR
     marker = folder / DEMO_WORLD_MARKER
-    built = json.loads(marker.read_text()) if marker.is_file() else None
-    if built is not None and built.get("seed") == settings.world.seed and size in (None, built.get("size")):
+    wanted = demo_world_wanted(home, settings, size)
+    built = _detail(marker.read_text()) if marker.is_file() else None
+    if built is not None and built.get("seed") == wanted["seed"] and built.get("size") == wanted["size"]:
         return folder
-    wanted = {"seed": settings.world.seed, "size": size or "default"}
-    build_world(folder, settings, size=wanted["size"], seed=settings.world.seed, progress=progress)
+    build_world(folder, settings, size=str(wanted["size"]), seed=settings.world.seed, progress=progress)
     marker.write_text(json.dumps(wanted))
     return folder
 
@@ -243,11 +297,13 @@ def ingest_source(
     if source not in ("demo", "tiktok") and not source.startswith("local:"):
         raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
     source = normalise_source(source)
-    check_source(home, source, allow_new_source)
     if source == "demo":
-        folder = demo_world_folder(home, settings, progress)
-        detail = json.loads((folder / DEMO_WORLD_MARKER).read_text())
-        return ingest_folder(home, settings, folder, skip_invalid, source="demo", detail=detail)
+        # Checked before the world is built: building another seed's world would overwrite the home's.
+        world = demo_world_wanted(home, settings)
+        check_source(home, source, allow_new_source, detail=world)
+        folder = demo_world_folder(home, settings, progress, size=str(world["size"]))
+        return ingest_folder(home, settings, folder, skip_invalid, source="demo", detail=world)
+    check_source(home, source, allow_new_source)
     if source.startswith("local:"):
         return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
     return _ingest_tiktok(home, settings, access_token, as_of, partnerships)

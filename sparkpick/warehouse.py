@@ -193,6 +193,13 @@ class Warehouse:
         rows = self.con.execute(f'SELECT source FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
         return str(rows[0][0]) if rows else None
 
+    def recorded_detail(self) -> str | None:
+        """The recorded source's detail (JSON, e.g. the demo world's seed and size), or None when none."""
+        if not self.has_table(HOME_SOURCE):
+            return None
+        rows = self.con.execute(f'SELECT detail FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def holds_data(self) -> bool:
         """Whether any contract table has a row."""
         return any(self.count(name) for name in SPECS)
@@ -202,15 +209,15 @@ class Warehouse:
         self, frames: dict[str, pd.DataFrame], source: tuple[str, str] | None = None
     ) -> dict[str, UpsertCounts]:
         """Upsert validated contract frames (see `sparkpick.contract`) in one transaction; `source`
-        (`(source, detail JSON)`) is recorded as the home's source in the same transaction, unless it already is
-        (the record then stays as it was, so the warehouse's fingerprint does too)."""
+        (`(source, detail JSON)`) is recorded as the home's source in the same transaction, unless it already is,
+        detail included (the record then stays as it was, so the warehouse's fingerprint does too)."""
         counts: dict[str, UpsertCounts] = {}
         with self.transaction():
             for spec in SPECS.values():
                 if spec.name in frames:
                     frame = frames[spec.name][spec.column_names]
                     counts[spec.name] = self._upsert(spec.name, frame, spec.key)
-            if source is not None and source[0] != self.recorded_source():
+            if source is not None and tuple(source) != (self.recorded_source(), self.recorded_detail()):
                 self.con.execute(f'CREATE TABLE IF NOT EXISTS "{HOME_SOURCE}" '
                                  "(source VARCHAR, detail VARCHAR, recorded_at TIMESTAMP)")
                 self.con.execute(f'DELETE FROM "{HOME_SOURCE}"')

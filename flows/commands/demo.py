@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
@@ -25,7 +24,7 @@ def demo(
     from flows.commands.nightly import _print_outcome
     from flows.commands.terminal_text import shown
     from flows.featurize import featurize_videos
-    from flows.ingest import DEMO_WORLD_MARKER, check_source, demo_world_folder, ingest_folder
+    from flows.ingest import check_source, demo_world_folder, demo_world_wanted, ingest_folder
     from flows.nightly import report_date, run_nightly
     from flows.progress import progress_bar
     from flows.train import train_model
@@ -43,13 +42,14 @@ def demo(
     def step(title: str) -> None:
         console.rule(f"[bold]{title}[/]  ({time.monotonic() - started:.0f} s)", align="left")
 
-    check_source(home, "demo")  # before minutes of rendering: never into a home fed from elsewhere
+    world = demo_world_wanted(home, settings, size)
+    # Before minutes of rendering: never into a home fed from elsewhere, or from another demo world.
+    check_source(home, "demo", detail=world)
     step("1/4 demo world")
     with progress_bar("rendering posts and videos", console) as progress:
         folder = demo_world_folder(home, settings, progress, size=size)
     console.print(f"world in {folder}")
-    summary = ingest_folder(home, settings, folder, source="demo",
-                            detail=json.loads((folder / DEMO_WORLD_MARKER).read_text()))
+    summary = ingest_folder(home, settings, folder, source="demo", detail=world)
     for line in summary.lines():
         console.print(Text("  ").append_text(shown(line)))
 

@@ -3,6 +3,7 @@ source (above all the demo world) into it unless asked to (`--allow-new-source`)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import yaml
 
 from flows.ingest import choose_source, ingest_source
 from flows.invocation import resolve
-from sparkpick.config import Home, Settings
+from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.warehouse import HOME_SOURCE, Warehouse
 
@@ -152,3 +153,69 @@ def test_the_readme_tells_about_the_remembered_source() -> None:
     home_section = readme.split("## The home folder", 1)[1].split("\n## ", 1)[0]
     assert HOME_SOURCE in home_section and "--allow-new-source" in home_section
 
+
+
+def _demo_home(home: Home, settings: Settings, tiny_world: Path) -> dict[str, object]:
+    """A home fed from the demo world (the tiny one, as `sparkpick demo --size tiny` leaves it)."""
+    from flows.ingest import DEMO_WORLD_DIR, DEMO_WORLD_MARKER, ingest_folder
+
+    built = {"seed": settings.world.seed, "size": "tiny"}
+    world = home.cache / DEMO_WORLD_DIR
+    shutil.copytree(tiny_world, world)
+    (world / DEMO_WORLD_MARKER).write_text(json.dumps(built))
+    ingest_folder(home, settings, world, source="demo", detail=built)
+    return built
+
+
+def test_a_demo_world_of_another_seed_or_size_is_refused_and_changes_nothing(
+    home: Home, settings: Settings, tiny_world: Path
+) -> None:
+    from flows.ingest import DEMO_WORLD_DIR, DEMO_WORLD_MARKER
+
+    built = _demo_home(home, settings, tiny_world)
+    seed = settings.world.seed
+    before = _fingerprint(home)
+    marker = home.cache / DEMO_WORLD_DIR / DEMO_WORLD_MARKER
+    # The same world again (a night: no size given, the home's own world) is fine and adds nothing.
+    assert ingest_source(home, settings, "demo").new_rows == 0
+    assert _fingerprint(home) == before
+    # Another seed (a config overlay) would mix two worlds' posts: refused before the world is built.
+    other_seed = with_overrides(settings, {"world": {"seed": seed + 1}})
+    with pytest.raises(InputError) as refused:
+        ingest_source(home, other_seed, "demo")
+    message = re.sub(r"\s+", " ", str(refused.value))
+    assert f"seed {seed}, size tiny" in message and f"seed {seed + 1}" in message, message
+    assert "--allow-new-source" in message and "--home" in message, message
+    assert _fingerprint(home) == before and json.loads(marker.read_text()) == built
+    # The same through the CLI: a night whose overlay changes the seed exits 2 and writes nothing.
+    config = home.root / "seed.yaml"
+    config.write_text(yaml.safe_dump({"world": {"seed": seed + 1}}))
+    done = _run(home, "--config", str(config), "nightly", "--no-prefect")
+    out = re.sub(r"\s+", " ", done.stdout + done.stderr)
+    assert done.returncode == 2 and f"seed {seed + 1}" in out and "--allow-new-source" in out, out[-3000:]
+    assert _fingerprint(home) == before and json.loads(marker.read_text()) == built
+    # Another size of the same seed is another world too: `sparkpick demo --size small` is refused at once.
+    done = _run(home, "demo", "--size", "small")
+    out = re.sub(r"\s+", " ", done.stdout + done.stderr)
+    assert done.returncode == 2 and f"seed {seed}, size small" in out, out[-3000:]
+    assert _fingerprint(home) == before and json.loads(marker.read_text()) == built
+
+
+def test_a_night_rebuilds_the_homes_own_demo_world_when_its_cache_is_gone(
+    home: Home, settings: Settings, tiny_world: Path
+) -> None:
+    """With no size given, a night uses the world the home was fed from (not the default size)."""
+    from flows.ingest import DEMO_WORLD_DIR, demo_world_wanted
+
+    built = _demo_home(home, settings, tiny_world)
+    shutil.rmtree(home.cache / DEMO_WORLD_DIR)
+    assert demo_world_wanted(home, settings) == built
+    assert demo_world_wanted(home, settings, "small") == {"seed": settings.world.seed, "size": "small"}
+
+
+def test_allowing_another_demo_world_records_its_seed(home: Home, settings: Settings, tiny_world: Path) -> None:
+    _demo_home(home, settings, tiny_world)
+    other = {"seed": settings.world.seed + 1, "size": "tiny"}
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert({}, source=("demo", json.dumps(other, sort_keys=True)))
+        assert json.loads(wh.recorded_detail() or "{}") == other
