@@ -18,7 +18,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -216,9 +216,10 @@ def run_nightly(
         logger.info("nightly run for %s (as of %s UTC), source %s", day, as_of, source)
         # What this night's output depends on, the source's state included, taken before ingesting; and
         # the night kept last (flows/unchanged.py). Replaced stage functions (tests of the wiring) always run.
+        # The source folder's tables are hashed once a night, here.
         reuse = stages is None
-        state_before = source_state(home, source) if reuse else None  # a first night has no warehouse yet
-        before = night_inputs(home, settings, as_of, source) if reuse else None
+        state = source_state(home, source) if reuse else None
+        before = night_inputs(home, settings, as_of, state) if reuse else None  # None on a first night
         kept = load_kept(home) if before is not None else None
         repeat = kept is not None and before is not None and before.same_night(kept.inputs)
         if kept is not None and before is not None and not repeat:
@@ -308,15 +309,16 @@ def run_nightly(
             # monitor's track record in MLflow) is not an input, and the next night starts here. The
             # source's state is the one taken before ingesting: a file that changed during the night
             # makes the next one ingest. A failed stage is never repeated as if it had succeeded.
-            after = night_inputs(home, settings, as_of, source)
+            if state is None and source == "demo":
+                # The demo world is built by the first night itself, into the home: its state after is its state.
+                state = source_state(home, source)
+            # after.source is None when the state cannot be trusted (videos at URLs): kept so.
+            after = night_inputs(home, settings, as_of, state)
             if result.stage_failures or after is None:
                 forget_night(home)
             else:
-                # after.source is None when the state cannot be trusted (videos at URLs): keep it so. The
-                # demo world is built by the first night itself, into the home: its state after is its state.
-                state = None if after.source is None else after.source if source == "demo" else state_before
-                keep_night(home, KeptNight(inputs=replace(after, source=state), scored=scored,
-                                           monitor=monitor_view, failures=tuple(result.failures)))
+                keep_night(home, KeptNight(inputs=after, scored=scored, monitor=monitor_view,
+                                           failures=tuple(result.failures)))
     return result
 
 

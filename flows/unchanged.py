@@ -142,9 +142,10 @@ def source_state(home: Home, source: str) -> str | None:
 
 
 def night_inputs(
-    home: Home, settings: Settings, as_of: pd.Timestamp, source: str | None = None
+    home: Home, settings: Settings, as_of: pd.Timestamp, state: str | None = None
 ) -> NightInputs | None:
-    """The fingerprint now (with the state of `source`, when given), or None when it cannot be taken cheaply."""
+    """The fingerprint now, with the source's `state` (`source_state`, taken by the caller once per night,
+    before ingesting), or None when it cannot be taken cheaply."""
     store = _model_store(home, settings)
     if store is None or not home.warehouse.exists():
         return None
@@ -159,7 +160,7 @@ def night_inputs(
     except (duckdb.Error, SparkpickError) as exc:  # another process is writing it: take no shortcut
         log.debug("no fingerprint of %s: %s", home.warehouse, exc)
         return None
-    state = source_state(home, source) if source is not None and not remote_videos else None
+    state = None if remote_videos else state
     # The release too: a new sparkpick may score the same inputs differently.
     config = hashlib.sha256(f"{__version__}\0{settings.model_dump_json()}".encode()).hexdigest()
     return NightInputs(as_of=str(as_of), warehouse=contents, model_store=store, settings=config, source=state)
@@ -240,5 +241,5 @@ def nothing_to_do(home: Home, settings: Settings, as_of: pd.Timestamp) -> bool:
     kept = kept_inputs(home)
     if kept is None:
         return False
-    now = night_inputs(home, settings, as_of, settings.ingest.source)
+    now = night_inputs(home, settings, as_of, source_state(home, settings.ingest.source))
     return now is not None and now.same_night(kept)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from flows.unchanged import (
     KeptNight,
@@ -55,6 +56,11 @@ def _monitor() -> MonitorView:
     return MonitorView(boosts=boosts, hourly=hourly, track_record={"count": 4, "band_coverage": 0.75})
 
 
+def _with_state(home, settings, as_of, source):
+    """The night's inputs with the source's state taken now (as a night takes it before ingesting)."""
+    return night_inputs(home, settings, as_of, source_state(home, source))
+
+
 def test_scores_are_reused_only_for_identical_inputs(home, settings):
     as_of = pd.Timestamp("2026-11-01")
     _load(home, "first")
@@ -97,7 +103,7 @@ def test_a_whole_night_repeats_only_while_the_source_folder_is_unchanged(home, s
     _load(home, "first")
     (home.mlruns / "mlflow.db").write_bytes(b"registry v1")
     assert not nothing_to_do(home, local, as_of)  # nothing kept yet
-    before = night_inputs(home, local, as_of, source)
+    before = _with_state(home, local, as_of, source)
     assert before.source is not None and before.source.startswith(source)
     keep_night(home, KeptNight(inputs=before, scored=_scored(), monitor=None, failures=("video: post p9: failed",)))
     assert nothing_to_do(home, local, as_of)
@@ -107,7 +113,7 @@ def test_a_whole_night_repeats_only_while_the_source_folder_is_unchanged(home, s
     video = folder / "videos" / "p1.mp4"
     os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 1_000_000_000))
     assert not nothing_to_do(home, local, as_of)
-    keep_night(home, KeptNight(inputs=night_inputs(home, local, as_of, source), scored=_scored(), monitor=None))
+    keep_night(home, KeptNight(inputs=_with_state(home, local, as_of, source), scored=_scored(), monitor=None))
     assert nothing_to_do(home, local, as_of)
     (folder / "videos" / "p2.mp4").write_bytes(b"new")
     assert not nothing_to_do(home, local, as_of)
@@ -115,10 +121,10 @@ def test_a_whole_night_repeats_only_while_the_source_folder_is_unchanged(home, s
     assert night_inputs(home, local, as_of).same_scoring(load_kept(home).inputs)
 
     # A forgotten night (a failed stage) repeats nothing; neither does a damaged fingerprint.
-    keep_night(home, KeptNight(inputs=night_inputs(home, local, as_of, source), scored=_scored(), monitor=None))
+    keep_night(home, KeptNight(inputs=_with_state(home, local, as_of, source), scored=_scored(), monitor=None))
     forget_night(home)
     assert load_kept(home) is None and not nothing_to_do(home, local, as_of)
-    keep_night(home, KeptNight(inputs=night_inputs(home, local, as_of, source), scored=_scored(), monitor=None))
+    keep_night(home, KeptNight(inputs=_with_state(home, local, as_of, source), scored=_scored(), monitor=None))
     (home.cache / "nightly" / "night.json").write_text("{not json")
     assert load_kept(home) is None and not nothing_to_do(home, local, as_of)
 
@@ -129,16 +135,16 @@ def test_sources_whose_state_cannot_be_read_cheaply_always_ingest(home, settings
     (home.mlruns / "mlflow.db").write_bytes(b"registry v1")
     assert source_state(home, "tiktok") is None
     assert source_state(home, f"local:{tmp_path / 'missing'}") is None
-    assert night_inputs(home, settings, as_of, "tiktok").source is None
+    assert _with_state(home, settings, as_of, "tiktok").source is None
     # A source folder whose posts have videos at URLs: a video may change while the folder does not.
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "posts.csv").write_text("post_id\np1\n")
-    assert night_inputs(home, settings, as_of, f"local:{folder}").source is not None
+    assert _with_state(home, settings, as_of, f"local:{folder}").source is not None
     with Warehouse(home.warehouse) as wh:
         wh.con.execute(f'CREATE TABLE "{POST_VIDEOS}" (post_id VARCHAR, video_path VARCHAR)')
         wh.con.execute(f"INSERT INTO \"{POST_VIDEOS}\" VALUES ('p1', 's3://bucket/p1.mp4')")
-    assert night_inputs(home, settings, as_of, f"local:{folder}").source is None
+    assert _with_state(home, settings, as_of, f"local:{folder}").source is None
 
 
 def test_folder_state_sees_tables_by_content_and_other_files_by_size_and_time(tmp_path: Path):
@@ -192,3 +198,32 @@ def test_the_fingerprint_is_taken_beside_the_nights_own_connection_and_never_wai
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_a_night_hashes_the_source_folder_once(home, settings, tmp_path, monkeypatch):
+    """The source's state is taken once a night, before ingesting, and used for both fingerprints."""
+    from flows import unchanged
+    from flows.nightly import run_nightly
+    from sparkpick.sources.demo.build import to_csv_text
+    from sparkpick.sources.demo.tables import generate_tables
+    from tests.flows.test_train import FAST
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, frame in generate_tables(settings.world, "small", 7).tables().items():
+        frame = frame.assign(video_path=None) if name == "posts" else frame  # no videos: a quick night
+        (folder / f"{name}.csv").write_text(to_csv_text(frame), encoding="utf-8")
+    local = with_overrides(settings, {**FAST, "ingest": {"source": f"local:{folder}"}})
+    hashed: list[Path] = []
+    real = unchanged.folder_state
+    monkeypatch.setattr(unchanged, "folder_state", lambda path: hashed.append(path) or real(path))
+    as_of = pd.Timestamp(settings.world.end)
+
+    first = run_nightly(home, local, as_of=as_of)
+    assert first.ok, first.stage_failures
+    assert hashed == [folder.resolve()]
+    hashed.clear()
+    second = run_nightly(home, local, as_of=as_of)
+    assert second.ok and any("nothing changed since this night last ran" in n for n in second.notes), second.notes
+    assert hashed == [folder.resolve()]
