@@ -398,7 +398,8 @@ def _log_e_value(log_prior: np.ndarray, region: np.ndarray, conversions: np.ndar
 
 
 def _plug_in(grid: _Grid, norms: DeliveryNorms, log_prior: np.ndarray, rate0: np.ndarray,
-             base_counts: dict[str, np.ndarray], margin: float) -> tuple[np.ndarray, np.ndarray]:
+             base_counts: dict[str, np.ndarray], margin: float, dearer: float = 0.0
+             ) -> tuple[np.ndarray, np.ndarray]:
     """log of the predictable plug-in e-processes (pause, scale) of each boost, replayed hour by hour.
 
     Hour t bets on the alternative rate ratio r_t = E[exp(u - shift) | u on the alternative's side, data
@@ -430,7 +431,7 @@ def _plug_in(grid: _Grid, norms: DeliveryNorms, log_prior: np.ndarray, rate0: np
         sl = slice(lo, lo + PLUG_IN_CHUNK)
         lp = (lp_prior[sl, None, :] + cum["conversions"][sl, :, None] * u - x_before[sl, :, None] * np.exp(u)
               - 0.5 * p_t[sl, :, None] * (u - m_t[sl, :, None]) ** 2)
-        for out, region, shift in ((pause, u < 0, 0.0), (scale, margin < u, margin)):
+        for out, region, shift in ((pause, u < dearer, 0.0), (scale, margin < u, margin)):
             w = lp[:, :, region]
             w = np.exp(w - w.max(axis=2, keepdims=True))
             r = (w @ np.exp(u[region] - shift)) / w.sum(axis=2)
@@ -559,9 +560,10 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     prob_dearer = cdf[:, np.searchsorted(U_GRID, 0.0) - 1]
     margin = float(np.log1p(settings.scale_margin))
     # Each decision's e-process is the mean of two: the prior mixture and the predictable plug-in.
-    log_e_pause = _log_e_value(log_prior, U_GRID < 0, conv, expected, 0.0)
+    dearer = -float(np.log1p(settings.pause_bet_dearer))
+    log_e_pause = _log_e_value(log_prior, U_GRID < dearer, conv, expected, 0.0)
     log_e_scale = _log_e_value(log_prior, margin < U_GRID, conv, expected, margin)
-    plug_pause, plug_scale = _plug_in(grid, norms, log_prior, rate0, base_counts, margin)
+    plug_pause, plug_scale = _plug_in(grid, norms, log_prior, rate0, base_counts, margin, dearer)
     log_e_pause = np.logaddexp(log_e_pause, plug_pause) - np.log(2)
     log_e_scale = np.logaddexp(log_e_scale, plug_scale) - np.log(2)
     hours_live = ((t - pd.to_datetime(boosts["boosted_at"])) / HOUR).to_numpy()

@@ -342,6 +342,9 @@ class MonitorSettings(_Section):
     min_spend_cpas: float = Field(ge=0)
     # Pause when an anytime-valid test says "dearer than in-feed" at this confidence (1 - alpha).
     pause_confidence: float = Field(gt=0, lt=1)
+    # The pause test bets on boosts at least this much dearer (0.25 = CPA >= 1.25x in-feed); its null
+    # stays "as cheap as in-feed or cheaper", so the false-pause guarantee does not depend on it.
+    pause_bet_dearer: float = Field(ge=0)
     # Scale when an anytime-valid test says "at least scale_margin cheaper" at this confidence and the
     # boost has at least scale_min_conversions conversions. scale_margin: 0.2 = in-feed CPA >= 1.2x.
     scale_confidence: float = Field(gt=0, lt=1)
