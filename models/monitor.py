@@ -561,7 +561,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     margin = float(np.log1p(settings.scale_margin))
     # Each decision's e-process is the mean of two: the prior mixture and the predictable plug-in.
     dearer = -float(np.log1p(settings.pause_bet_dearer))
-    log_e_pause = _log_e_value(log_prior, U_GRID < dearer, conv, expected, 0.0)
+    log_e_pause = _log_e_value(log_prior, dearer > U_GRID, conv, expected, 0.0)
     log_e_scale = _log_e_value(log_prior, margin < U_GRID, conv, expected, margin)
     plug_pause, plug_scale = _plug_in(grid, norms, log_prior, rate0, base_counts, margin, dearer)
     log_e_pause = np.logaddexp(log_e_pause, plug_pause) - np.log(2)
