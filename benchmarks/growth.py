@@ -66,7 +66,7 @@ def main() -> None:
     settings = load_settings()
     given = dict(item.split("=", 1) for item in args.world)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cli = [sys.executable, "-c", "from flows.cli import main; main()"]
+    cli = [str(Path(sys.executable).with_name("sparkpick"))]  # the command as users start it (the launcher)
     end = pd.Timestamp(settings.world.end).isoformat()
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     rows = []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.e2e.test_pipeline import TRAINABLE
+from tests.entry_point import SPARKPICK
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def test_demo_prints_the_shortlist_and_where_to_find_the_run(tmp_path: Path) -> 
     overlay.write_text(yaml.safe_dump(TRAINABLE))
     home = tmp_path / "home"
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--home", str(home), "--config", str(overlay), "demo", "--size", "e2e"],
+        [SPARKPICK, "--home", str(home), "--config", str(overlay), "demo", "--size", "e2e"],
         capture_output=True, text=True, timeout=600, cwd=REPO, env={"COLUMNS": "100", **_env()},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

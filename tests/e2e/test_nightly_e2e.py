@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
+from tests.entry_point import SPARKPICK
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 SMALL_WORLD = """
 world:
   sizes:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.entry_point import SPARKPICK
+
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 
 
 def _env() -> dict[str, str]:

@@ -15,6 +15,7 @@ import pytest
 
 from flows.featurize import thumbnail_dir
 from sparkpick.warehouse import VIDEO_FEATURES, Warehouse
+from tests.entry_point import SPARKPICK
 from tests.features.video.clips import Shot, write_clip
 from tests.flows.test_featurize import _load_posts
 
@@ -38,7 +39,7 @@ def clip_files(tmp_path_factory) -> list[Path]:
 
 
 def _cli(home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-c", "from flows.cli import main; main()", "--home", str(home), *args]
+    return [SPARKPICK, "--home", str(home), *args]
 
 
 def _stored(home) -> int:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,9 @@ from flows.invocation import resolve
 from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.warehouse import HOME_SOURCE, Warehouse
+from tests.entry_point import SPARKPICK
 
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 
 
 def _run(home: Home, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.warehouse import Warehouse
+from tests.entry_point import SPARKPICK
 from tests.sparkpick.contract_folder import FILES, POST_A, replace_line, write_folder
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
@@ -87,7 +87,7 @@ def test_skip_invalid_loads_valid_rows_and_names_the_rejects(tmp_path: Path, hom
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SPARKPICK_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([SPARKPICK, *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
 
@@ -172,7 +172,7 @@ def test_cli_refuses_a_bad_partnerships_file_before_calling_the_api(
     bad.write_text(PARTNERSHIPS_HEADER + f"{ADV},{CREATOR},exclusive,2026-01-15,yes\n", encoding="utf-8")
     env = {**os.environ, "SPARKPICK_HOME": str(tmp_path / "h"), settings.tiktok.token_env: TOKEN}
     result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--config", str(overlay), "ingest", "--source", "tiktok",
+        [SPARKPICK, "--config", str(overlay), "ingest", "--source", "tiktok",
          "--partnerships", str(bad)], capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 2, result.stderr

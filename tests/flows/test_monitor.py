@@ -4,7 +4,6 @@ semantics (later hours and later scores are never used), exit codes and hostile 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +17,9 @@ from models.monitor import OUTPUT_COLUMNS, live_boosts
 from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.contract import as_utc
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse
+from tests.entry_point import SPARKPICK
 from tests.sparkpick.contract_folder import FILES, POST_A, POST_B, POST_C, write_folder
 
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 HEADER = "post_id,boosted_at,hour_start,spend,impressions,views_2s,views_6s,likes,comments,shares,clicks,conversions\n"
 START = pd.Timestamp("2026-04-20 09:30")  # POST_C's live boost
 AS_OF = pd.Timestamp("2026-04-21 16:00")  # 31 hours ended by then (09:00 .. 15:00 the next day)

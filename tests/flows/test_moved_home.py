@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ import yaml
 
 from flows.train import train_model
 from sparkpick.config import Home, Settings, with_overrides
+from tests.entry_point import SPARKPICK
 from tests.flows.test_train import FAST
 
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -17,6 +16,7 @@ from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import SCORES, Warehouse
+from tests.entry_point import SPARKPICK
 
 FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
                    "early_stopping_rounds": 15}}
@@ -125,7 +125,7 @@ def test_score_without_champion_says_train_first(loaded: Home, fast: Settings) -
 
 def test_cli_score_without_champion_exits_2(loaded: Home) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--home", str(loaded.root), "score", "--as-of", "2026-10-01"],
+        [SPARKPICK, "--home", str(loaded.root), "score", "--as-of", "2026-10-01"],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
     )
     assert done.returncode == 2, done.stderr

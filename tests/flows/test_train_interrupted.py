@@ -20,10 +20,10 @@ from flows.train import train_model
 from models import registry
 from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.warehouse import Warehouse
+from tests.entry_point import SPARKPICK
 from tests.flows.test_train import FAST
 
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 NAME = "sparkpick-ranker"
 
 # A child process that starts a training run the way `train` does, registers a version, and is killed

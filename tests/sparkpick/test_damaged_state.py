@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,9 @@ from models import registry
 from sparkpick.config import Home, Settings
 from sparkpick.errors import DamagedFileError
 from sparkpick.warehouse import Warehouse
+from tests.entry_point import SPARKPICK
 
 REPO = Path(__file__).resolve().parents[2]
-SPARKPICK = str(Path(sys.executable).parent / "sparkpick")
 
 
 @pytest.fixture(scope="module")

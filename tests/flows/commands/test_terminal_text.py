@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +23,7 @@ from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.report import ReportMeta, write_report
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse
+from tests.entry_point import SPARKPICK
 from tests.flows.test_monitor import HEADER, hourly_rows, store_scores
 from tests.sparkpick.contract_folder import FILES, write_folder
 
@@ -169,7 +169,7 @@ def test_ingest_problems_quote_a_bad_row_as_text(tmp_path: Path, home: Home) -> 
     assert_safe(result.output, quoted=True)
     # refused: the error the entry point prints, through the launcher as a user starts it
     done = subprocess.run(
-        [sys.executable, "-m", "sparkpick_launcher", "--home", str(tmp_path / "other"), "ingest", "--source",
+        [SPARKPICK, "--home", str(tmp_path / "other"), "ingest", "--source",
          f"local:{folder}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},

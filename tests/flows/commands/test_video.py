@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.entry_point import SPARKPICK
 from tests.features.video.clips import Shot, write_clip
 
 ROOT = Path(__file__).resolve().parents[3]
-SPARKPICK = Path(sys.executable).parent / "sparkpick"
 
 
 def test_video_features_json_lines(tmp_path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from sparkpick.sources.local import read_folder
+from tests.entry_point import SPARKPICK
 
 
 def _sparkpick(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([SPARKPICK, *args], capture_output=True, text=True, cwd=cwd,
                           timeout=300)
 
 
