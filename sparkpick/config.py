@@ -429,7 +429,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 _MESSAGES = {
     "missing": "missing (every setting must be given in configs/default.yaml)",
     "extra_forbidden": "unknown setting (check its spelling and section)",
+    "model_type": "must be a section (a mapping of settings), not a single value",
+    "dict_type": "must be a mapping",
 }
+
+
+def _validated(data: dict[str, Any], where: str) -> Settings:
+    """`data` as `Settings`, or an `InputError` that names, for each bad setting, its path (`video.dask_workers`)
+    and what is wrong with it, and says `where` the values came from. pydantic's copy of the input is not
+    quoted: a secret put in the wrong place must not reach an error."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
+            f"{_MESSAGES.get(err['type'], str(err['msg']).removeprefix('Value error, '))}"
+            for err in exc.errors()
+        )
+        raise InputError(f"Invalid configuration ({where}): {problems}") from exc
 
 
 def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> Settings:
@@ -437,14 +454,7 @@ def load_settings(overlay: Path | None = None, base: Path = DEFAULT_CONFIG) -> S
     data = _read_yaml(base)
     if overlay is not None:
         data = _merge(data, _read_yaml(Path(overlay)))
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        where = f"{base}" + (f" overlaid with {overlay}" if overlay else "")
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {_MESSAGES.get(err['type'], err['msg'])}" for err in exc.errors()
-        )
-        raise InputError(f"Invalid configuration ({where}): {problems}") from exc
+    return _validated(data, f"{base}" + (f" overlaid with {overlay}" if overlay else ""))
 
 
 def overlay_value(overlay: Path | None, *keys: str) -> Any:
@@ -456,9 +466,11 @@ def overlay_value(overlay: Path | None, *keys: str) -> Any:
     return node
 
 
-def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    """A copy of `settings` with nested overrides applied and validated (for tests and CLI flags)."""
-    return Settings.model_validate(_merge(settings.model_dump(), overrides))
+def with_overrides(settings: Settings, overrides: dict[str, Any], where: str = "overridden settings") -> Settings:
+    """A copy of `settings` with nested overrides applied and validated (for CLI flags and tests). A bad one
+    (an unknown key, a wrong type or value) is an `InputError` naming the setting, as in a config file;
+    `where` says where the values came from (e.g. the flags)."""
+    return _validated(_merge(settings.model_dump(), overrides), where)
 
 
 def with_dask(settings: Settings, address: str | None, workers: int | None) -> Settings:
@@ -471,11 +483,8 @@ def with_dask(settings: Settings, address: str | None, workers: int | None) -> S
         return settings
     if address and workers:
         raise InputError("--dask-address and --dask-workers exclude each other: connect to a cluster, or start one")
-    try:
-        return with_overrides(settings, {"video": {"dask_address": address or None, "dask_workers": workers or None}})
-    except ValidationError as exc:
-        problems = "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in exc.errors())
-        raise InputError(f"--dask-address/--dask-workers: {problems}") from exc
+    return with_overrides(settings, {"video": {"dask_address": address or None, "dask_workers": workers or None}},
+                          where="--dask-address/--dask-workers")
 
 
 @dataclass(frozen=True)

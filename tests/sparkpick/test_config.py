@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sparkpick.config import DEFAULT_CONFIG, load_settings, with_overrides
+from sparkpick.config import DEFAULT_CONFIG, load_settings, with_dask, with_overrides
 from sparkpick.errors import InputError
+from tests.entry_point import SPARKPICK
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(path: Path, data: object) -> Path:
@@ -89,8 +94,43 @@ def test_settings_are_frozen_and_overrides_validate():
     with pytest.raises(Exception, match="frozen"):
         settings.report.top_k = 3  # type: ignore[misc]
     assert with_overrides(settings, {"report": {"top_k": 3}}).report.top_k == 3
-    with pytest.raises(Exception, match="top_k"):
+    with pytest.raises(InputError, match=r"report\.top_k: Input should be greater than 0"):
         with_overrides(settings, {"report": {"top_k": 0}})
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"video": {"dask_workers": "two"}}, r"video\.dask_workers: Input should be a valid integer"),
+    ({"video": {"dask_wrkers": 2}}, r"video\.dask_wrkers: unknown setting \(check its spelling and section\)"),
+    ({"vidoe": {"dask_workers": 2}}, r"vidoe: unknown setting"),
+    ({"video": 2}, r"video: must be a section \(a mapping of settings\), not a single value"),
+    ({"nightly": {"timezone": "Mars/Olympus"}}, r"nightly\.timezone: unknown timezone 'Mars/Olympus'"),
+])
+def test_a_bad_override_is_an_input_error_naming_the_setting(overrides, expected):
+    # As for a config file: the project's InputError (the CLI exits 2 with one paragraph), not pydantic's.
+    with pytest.raises(InputError, match=expected) as caught:
+        with_overrides(load_settings(), overrides, where="the flags")
+    message = str(caught.value)
+    assert message.startswith("Invalid configuration (the flags): ")
+    assert "validation error" not in message and "Config" not in message and "pydantic" not in message
+
+
+def test_a_bad_dask_flag_names_the_flag_and_the_setting():
+    with pytest.raises(InputError, match=r"\(--dask-address/--dask-workers\): video\.dask_address: 'nowhere' is "
+                                         r"not a Dask scheduler address"):
+        with_dask(load_settings(), "nowhere", None)
+
+
+def test_a_bad_setting_exits_2_with_the_setting_named(tmp_path):
+    # Through the command as users start it: a bad overlay file, and a bad flag that overrides a setting.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    overlay = _write(tmp_path / "mine.yaml", {"video": {"dask_workers": "two"}})
+    for args in (["--config", str(overlay), "featurize"], ["featurize", "--dask-address", "nowhere"]):
+        done = subprocess.run([SPARKPICK, "--home", str(tmp_path / "home"), *args], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=tmp_path, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "ValidationError" not in done.stderr, done.stderr
+        assert ("video.dask_workers: Input should be a valid integer" in done.stderr
+                or "video.dask_address: 'nowhere' is not a Dask scheduler address" in done.stderr), done.stderr
 
 
 def test_no_setting_has_a_python_default():
