@@ -204,15 +204,17 @@ def featurize_videos(
 
     thumbs = thumbnail_dir(home)
     try:
-        if not tasks:
-            pass  # nothing new: no worker process, no cluster
-        elif dask_client is not None:
-            client = dask_client()
-            (announce or _quiet)(describe_cluster(client))
-            run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
+        if dask_client is not None:  # the caller's cluster (and the caller's scratch folder)
+            if tasks:
+                client = dask_client()
+                (announce or _quiet)(describe_cluster(client))
+                run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
         else:
+            # Also with nothing new: starting sweeps what a killed run left in the home's scratch.
             with run_scratch(home.scratch) as scratch:
-                if uses_dask(settings):
+                if not tasks:
+                    pass  # nothing new: no worker process, no cluster
+                elif uses_dask(settings):
                     with _dask_client(settings, announce or _quiet, scratch) as client:
                         run_videos_on_cluster(tasks, cfg, on_result, client, thumbnail_dir=thumbs)
                 else:

@@ -163,3 +163,7 @@ def test_the_local_pool_copies_urls_into_the_home_and_sweeps_a_killed_runs_scrat
     assert not stale.exists()
     assert sorted(p.name for p in home.scratch.iterdir()) == ["not-ours.txt"]
     assert list(empty_tmpdir.iterdir()) == []
+    # A run with nothing new to decode sweeps too.
+    stale.mkdir()
+    assert featurize_videos(home, settings).cached == 2
+    assert sorted(p.name for p in home.scratch.iterdir()) == ["not-ours.txt"]
