@@ -616,12 +616,13 @@ def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[di
     frame = top_per_advertiser(shortlist, per_advertiser)
     rows: list[dict[str, Any]] = []
     for r in frame.to_dict("records"):
+        handle = _text(r.get("creator_handle")).strip().lstrip("@")  # a missing handle is NaN, not "@nan"
         rows.append({
             "advertiser": advertiser_label(r),
-        "advertiser_id": _text(r.get("advertiser_id")),
+            "advertiser_id": _text(r.get("advertiser_id")),
             "rank": int(_num(r.get("rank")) or 0),
             "post": _text(r.get("post_id")),
-            "creator": "@" + _text(r.get("creator_handle")).lstrip("@") if r.get("creator_handle") else "",
+            "creator": f"@{handle}" if handle else "",
             "uplift": ratio_phrase(r.get("uplift_ratio")),
             "why": _text(r.get("reason_1")),
         })

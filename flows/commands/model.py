@@ -108,21 +108,30 @@ def score(
     else:
         first = shortlist.iloc[0]
         console.print(
-            f"scored as of {first['as_of']} with model v{first['model_version']} (run {first['run_id']});"
-            f" all scores are in the warehouse table '{SCORES}'"
+            f"Top {top_k} per advertiser, scored as of {first['as_of']} with model v{first['model_version']} "
+            f"(run {first['run_id']}); all scores are in the warehouse table '{SCORES}'"
         )
-        table = Table(title=f"Top {top_k} per advertiser", title_justify="left")
-        band_name = f"cost per conversion (likely range, {settings.ranker.band_coverage:.0%} of outcomes)"
-        for col in ("advertiser", "rank", "post", "creator", band_name, "main reason"):
-            table.add_column(col, overflow="ellipsis", no_wrap=col != "main reason")
-        for _, row in shortlist.iterrows():
-            band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
-                    f"{ratio_phrase(row['uplift_ratio_high'])})")
-            # names, ids, handles and reasons are text from outside: shown as they read, never as markup
-            table.add_row(shown(advertiser_label(row)), str(row["rank"]), shown(row["post_id"]),
-                          shown(row.get("creator_handle")), band, shown(row["reason_1"]))
-        console.print(table)
-        console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads")
+        band_name = "cost per conversion"
+        # One table per advertiser (by id: two ad accounts may share a name): a long name costs a title
+        # line instead of a column, and the reason, the column a marketer reads, keeps its width.
+        for advertiser_id, mine in shortlist.groupby("advertiser_id", sort=False):
+            who = advertiser_label(mine.iloc[0])
+            title = who if who != str(advertiser_id) else f"advertiser {advertiser_id}"
+            table = Table(title=shown(f"Top {top_k} for {title}"), title_justify="left", expand=True)
+            table.add_column("rank", no_wrap=True)
+            # a TikTok id is 19 digits: never cut (the creator's handle folds under it)
+            table.add_column("post, creator", overflow="fold", min_width=19, max_width=24)
+            table.add_column(band_name, overflow="fold", max_width=16)
+            table.add_column("main reason", overflow="fold", ratio=1, min_width=24)  # what a marketer reads
+            for _, row in mine.sort_values("rank", kind="stable").iterrows():
+                band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
+                        f"{ratio_phrase(row['uplift_ratio_high'])})")
+                # ids, handles and reasons are text from outside: shown as they read, never as markup
+                who = shown(row["post_id"]).append("\n").append(shown(row.get("creator_handle")))
+                table.add_row(str(row["rank"]), who, band, shown(row["reason_1"]))
+            console.print(table)
+        console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads; in brackets, "
+                      f"the likely range ({settings.ranker.band_coverage:.0%} of outcomes fall inside it)")
     if out is not None:
         from sparkpick.spreadsheet import write_csv
 

@@ -23,6 +23,7 @@ from sparkpick.report import (
     ratio_band,
     ratio_phrase,
     render_shortlist_html,
+    top_picks_table,
     track_record_sentence,
     uplift_sentence,
     write_report,
@@ -394,3 +395,10 @@ def test_live_boosts_in_headless_chromium(written_live_report: Path) -> None:
     assert len(re.findall(r'<polyline class="spend"', dom)) == 4
     shot = screenshot(browser, written_live_report.as_uri(), ARTIFACTS / "report" / "live-boosts.png")
     assert shot.stat().st_size > 20_000
+
+
+def test_top_picks_show_a_missing_handle_as_nothing() -> None:
+    shortlist = make_shortlist(advertisers=1, k=3)
+    shortlist["creator_handle"] = [np.nan, "@ann", "bob"]
+    creators = [row["creator"] for row in top_picks_table(shortlist, per_advertiser=3)]
+    assert creators == ["", "@ann", "@bob"]

@@ -186,3 +186,22 @@ def test_video_features_names_a_hostile_file_as_text(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "clip" in result.output and "failed" in result.output
     assert_safe(result.output, markup="[bold red]markup.mp4", quoted=True)  # the decoder quotes the name
+
+
+@pytest.mark.slow
+def test_score_reads_at_80_columns_with_long_advertiser_names(scored_home: tuple[Home, Settings]) -> None:
+    """One table per advertiser: a long name is a title line, so rank, post and reason keep their width."""
+    home, settings = scored_home
+    result = CliRunner().invoke(app, ["--home", str(home.root), "score", "--as-of", str(settings.world.end),
+                                      "--top", "2", "--out", str(home.root / "s.csv")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    shortlist = pd.read_csv(home.root / "s.csv", dtype={"post_id": str, "advertiser_id": str})
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for row in shortlist.to_dict("records"):
+        assert any(row["post_id"] in line for line in lines), row["post_id"]  # a whole id, never squeezed away
+        assert any(line.lstrip("│ ").startswith(f"{row['rank']} ") for line in lines)
+        first_words = " ".join(str(row["reason_1"]).split()[:2])
+        assert first_words in result.output, first_words
+    # the whole (made safe) name is the table's title, once per advertiser
+    assert result.output.count(f"Top 2 for {terminal_safe(ADVERTISER)}") == shortlist["advertiser_id"].nunique()
