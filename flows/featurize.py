@@ -24,6 +24,7 @@ from features.video.cluster import run_videos_on_cluster
 from features.video.extract import VideoResult
 from features.video.pool import VideoTask, run_videos
 from features.video.table import video_feature_rows
+from flows.markdown_text import markdown_safe
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import SparkpickError
@@ -281,16 +282,19 @@ def _featurize_flow_fn(home: Home, settings: Settings, retry_failed: bool = Fals
     logger.info(str(summary).splitlines()[0])
     for failure in summary.failures:
         logger.warning("post %s: %s: %s", failure["post_id"], failure["status"], failure["reason"])
-    rows = "\n".join(
-        f"| {f['post_id']} | {f['status']} | {f['reason'].replace('|', '/')} |" for f in summary.failures
-    )
-    create_markdown_artifact(
-        key="featurize-videos",
-        markdown=f"## Video features\n\n{str(summary).splitlines()[0]}\n\n"
-        + (f"| post | status | reason |\n|---|---|---|\n{rows}\n" if rows else "No failures.\n"),
-        description="Video featurization summary",
-    )
+    create_markdown_artifact(key="featurize-videos", markdown=featurize_markdown(summary),
+                             description="Video featurization summary")
     return summary
+
+
+def featurize_markdown(summary: FeaturizeSummary) -> str:
+    """The featurize artifact: the summary line and a table of failed videos (outside text made inert)."""
+    rows = "\n".join(
+        f"| {markdown_safe(f['post_id'])} | {markdown_safe(f['status'])} | {markdown_safe(f['reason'])} |"
+        for f in summary.failures
+    )
+    return (f"## Video features\n\n{markdown_safe(str(summary).splitlines()[0])}\n\n"
+            + (f"| post | status | reason |\n|---|---|---|\n{rows}\n" if rows else "No failures.\n"))
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from flows.lock import LOCK_NAME, run_lock
+from flows.markdown_text import markdown_safe
 from flows.unchanged import KeptNight, forget_night, keep_night, load_kept, night_inputs, source_state
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
@@ -396,17 +397,22 @@ def publish_artifacts(result: NightlyResult) -> None:
     if result.report is not None:
         create_link_artifact(result.report.html.as_uri(), link_text=f"Shortlist {result.report_date}",
                              key="sparkpick-report", description=f"Open from disk: {result.report.html}")
+    create_markdown_artifact(nightly_markdown(result), key="sparkpick-nightly-summary")
+
+
+def nightly_markdown(result: NightlyResult) -> str:
+    """The night's summary artifact; failure lines quote posts, paths and cells, so they are made inert."""
     failed = result.stage_failures + result.failures[:20]
     lines = [f"# Nightly {result.report_date}", "",
              f"- candidates considered: {result.candidates}",
              f"- shortlisted: {len(result.shortlist)}",
-             f"- model version: {result.model_version or 'unknown'}",
-             f"- report: `{result.report.html if result.report else 'none'}`",
+             f"- model version: {markdown_safe(result.model_version or 'unknown')}",
+             f"- report: {markdown_safe(result.report.html if result.report else 'none')}",
              f"- failures: {len(result.stage_failures) + len(result.failures)}",
              f"- live boosts: {result.live_boosts}"]
     if line := track_record_sentence(result.track_record):
-        lines.append(f"- model track record: {line}")
+        lines.append(f"- model track record: {markdown_safe(line)}")
     if due := retrain_sentence(result.track_record):
-        lines.append(f"- **{due}**")
-    lines += [f"  - {line}" for line in failed]
-    create_markdown_artifact("\n".join(lines), key="sparkpick-nightly-summary")
+        lines.append(f"- **{markdown_safe(due)}**")
+    lines += [f"  - {markdown_safe(line)}" for line in failed]
+    return "\n".join(lines)
