@@ -175,7 +175,8 @@ def home_source(home: Home) -> HomeSource:
     if not home.warehouse.exists():
         return HomeSource(None, {}, False)
     with Warehouse(home.warehouse, read_only=True) as wh:
-        return HomeSource(wh.recorded_source(), _detail(wh.recorded_detail()), wh.holds_data())
+        source, detail = wh.recorded()
+        return HomeSource(source, _detail(detail), wh.holds_data())
 
 
 def _detail(text: str | None) -> dict[str, object]:

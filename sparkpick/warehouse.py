@@ -186,19 +186,24 @@ class Warehouse:
             return 0
         return int(self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
 
-    def recorded_source(self) -> str | None:
-        """The source this warehouse is fed from (see `HOME_SOURCE`), or None when none is recorded."""
+    def recorded(self) -> tuple[str | None, str | None]:
+        """(source, detail JSON) this warehouse is fed from (see `HOME_SOURCE`); (None, None) when none is
+        recorded. The detail names what makes the source itself, e.g. the demo world's seed and size."""
         if not self.has_table(HOME_SOURCE):
-            return None
-        rows = self.con.execute(f'SELECT source FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
-        return str(rows[0][0]) if rows else None
+            return None, None
+        rows = self.con.execute(f'SELECT source, detail FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
+        if not rows:
+            return None, None
+        source, detail = rows[0]
+        return str(source), (str(detail) if detail is not None else None)
+
+    def recorded_source(self) -> str | None:
+        """The source this warehouse is fed from, or None when none is recorded."""
+        return self.recorded()[0]
 
     def recorded_detail(self) -> str | None:
-        """The recorded source's detail (JSON, e.g. the demo world's seed and size), or None when none."""
-        if not self.has_table(HOME_SOURCE):
-            return None
-        rows = self.con.execute(f'SELECT detail FROM "{HOME_SOURCE}" LIMIT 1').fetchall()
-        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+        """The recorded source's detail (JSON), or None when none."""
+        return self.recorded()[1]
 
     def holds_data(self) -> bool:
         """Whether any contract table has a row."""
@@ -217,7 +222,7 @@ class Warehouse:
                 if spec.name in frames:
                     frame = frames[spec.name][spec.column_names]
                     counts[spec.name] = self._upsert(spec.name, frame, spec.key)
-            if source is not None and tuple(source) != (self.recorded_source(), self.recorded_detail()):
+            if source is not None and tuple(source) != self.recorded():
                 self.con.execute(f'CREATE TABLE IF NOT EXISTS "{HOME_SOURCE}" '
                                  "(source VARCHAR, detail VARCHAR, recorded_at TIMESTAMP)")
                 self.con.execute(f'DELETE FROM "{HOME_SOURCE}"')
