@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from sparkpick import storage
-from sparkpick.contract.tables import DTYPES, TABLES, Column, TableSpec
+from sparkpick.contract.tables import DTYPES, MAX_AMOUNT, MAX_COUNT, TABLES, Column, TableSpec
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -152,14 +153,21 @@ class _Parser:
         self._flag(raw.index[bad], col.name, raw.map(lambda v: f"unparseable time {v!r} (use ISO 8601)"))
         return parsed.dt.tz_localize(None).astype(DTYPES["time"])
 
-    def _number(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        values = pd.to_numeric(raw.where(~blank, None), errors="coerce")
+    def _number(self, col: Column, raw: pd.Series, blank: pd.Series, maximum: float = MAX_AMOUNT) -> pd.Series:
+        """Finite numbers up to `maximum` in size; anything else (text, NaN, inf, 1e309, a number too big to
+        be real) is flagged and left empty, so that no later step computes with it."""
+        values = pd.to_numeric(raw.where(~blank, None), errors="coerce").astype(DTYPES["float"])
         bad = values.isna() & ~blank
         self._flag(raw.index[bad], col.name, raw.map(lambda v: f"{v!r} is not a number"))
-        return values.astype(DTYPES["float"])
+        infinite = values.notna() & ~np.isfinite(values)
+        self._flag(raw.index[infinite], col.name, raw.map(lambda v: f"{v!r} is not a finite number"))
+        huge = values.notna() & np.isfinite(values) & (values.abs() > maximum)
+        self._flag(raw.index[huge], col.name,
+                   raw.map(lambda v: f"{v!r} is out of range (at most {maximum:.0e} in size)".replace("e+", "e")))
+        return values.where(~(infinite | huge))
 
     def _int(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        values = self._number(col, raw, blank)
+        values = self._number(col, raw, blank, maximum=MAX_COUNT)
         fractional = values.notna() & (values != values.round())
         self._flag(values.index[fractional], col.name, values.map(lambda v: f"{v} is not a whole number"))
         return values.round().astype(DTYPES["int"])

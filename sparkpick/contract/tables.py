@@ -29,6 +29,14 @@ DTYPES: dict[str, str] = {
     "bool": "boolean",
 }
 
+# The largest count a cell may hold: a trillion. No TikTok count comes near it (the platform has about two
+# billion users; a post's views and an account's yearly impressions stay far below), every count up to it is
+# exact as a float, and millions of such rows still sum inside a 64-bit integer. More is an export error.
+MAX_COUNT = 10**12
+# The largest amount (money, seconds) a cell may hold: a thousand trillion, more than a year of any
+# advertiser's spend in any currency; more is a unit or export error, and sums of such values stay finite.
+MAX_AMOUNT = 1e15
+
 AUTH_STATUSES = ("none", "requested", "authorized", "expired")
 PARTNERSHIP_KINDS = ("own", "ongoing", "one_off")
 

@@ -103,6 +103,21 @@ def test_cli_exit_status_and_message(tmp_path: Path) -> None:
     assert "posts: 3 new" in result.stdout
 
 
+
+def test_cli_names_an_infinite_count_with_exit_2_and_sets_it_aside_when_asked(tmp_path: Path) -> None:
+    # `inf` or 2^63 in a count column once crashed ingest (exit 1, no row named), also with --skip-invalid.
+    bad = write_folder(tmp_path / "bad", {**replace_line("spark_results.csv", ",100000,", ",inf,"),
+                                          **replace_line("metrics.csv", ",5000,", f",{2**63},")})
+    result = _cli("ingest", "--source", f"local:{bad}", home=tmp_path / "h")
+    assert result.returncode == 2, result.stderr
+    assert "spark_results.csv, row 1" in result.stderr and "column 'impressions': 'inf' is not a finite number" in result.stderr
+    assert "metrics.csv, row 2" in result.stderr and "column 'views'" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli("ingest", "--source", f"local:{bad}", "--skip-invalid", home=tmp_path / "h")
+    assert result.returncode == 0, result.stderr
+    with Warehouse(tmp_path / "h" / "data" / "warehouse.duckdb", read_only=True) as wh:
+        assert wh.count("spark_results") == 1 and wh.count("metrics") == 3
+
 # -- the TikTok source with a partnerships file, against the fake API on 127.0.0.1 ------------------------
 PARTNERSHIPS_HEADER = "advertiser_id,creator_id,kind,started_at,usage_rights\n"
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sparkpick.sources.local import read_folder
-from tests.sparkpick.contract_folder import POST_A, POST_B, POST_C, replace_line, write_folder
+from tests.sparkpick.contract_folder import FILES, POST_A, POST_B, POST_C, replace_line, write_folder
 
 
 def _messages(folder: Path) -> list[str]:
@@ -124,3 +124,51 @@ def test_a_post_dated_after_the_ingest_is_refused(tmp_path: Path) -> None:
     late = sorted(p.row for p in data.problems if p.column == "posted_at")
     assert late == [2, 3], data.problems
     assert any("is after the time of this ingest (2026-04-02 06:00:00 UTC)" in str(p) for p in data.problems)
+
+
+_SPEND = ("spark_results.csv", "500.0,100000,")
+_IMPRESSIONS = ("spark_results.csv", ",100000,32000,")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "column", "expected"),
+    [
+        (*_SPEND, "inf,100000,", "spend", "'inf' is not a finite number"),
+        (*_SPEND, "Infinity,100000,", "spend", "'Infinity' is not a finite number"),
+        (*_SPEND, "1e309,100000,", "spend", "'1e309' is not a finite number"),
+        (*_SPEND, "-inf,100000,", "spend", "'-inf' is not a finite number"),
+        (*_SPEND, "NaN,100000,", "spend", "'NaN' is not a number"),
+        (*_SPEND, "1e300,100000,", "spend", "'1e300' is out of range"),
+        (*_IMPRESSIONS, ",inf,32000,", "impressions", "'inf' is not a finite number"),
+        (*_IMPRESSIONS, ",1e30,32000,", "impressions", "'1e30' is out of range"),
+        (*_IMPRESSIONS, f",{2**63},32000,", "impressions", f"'{2**63}' is out of range"),
+        (*_IMPRESSIONS, ",1000000000001,32000,", "impressions", "'1000000000001' is out of range"),
+        (*_IMPRESSIONS, ",-1,32000,", "impressions", "must not be negative"),
+        (*_IMPRESSIONS, ",nan,32000,", "impressions", "'nan' is not a number"),
+        ("metrics.csv", ",4.5,0.20,", ",inf,0.20,", "avg_watch_s", "'inf' is not a finite number"),
+        ("metrics.csv", ",4.5,0.20,", ",4.5,NaN,", "full_watch_rate", "'NaN' is not a number"),
+        ("creators.csv", ",120000,", ",1e40,", "follower_count", "'1e40' is out of range"),
+        ("baselines.csv", ",20000,300", ",20000,Infinity", "conversions", "'Infinity' is not a finite number"),
+    ],
+)
+def test_a_number_that_is_not_finite_or_not_real_is_named_and_its_row_set_aside(
+    tmp_path: Path, file: str, old: str, new: str, column: str, expected: str
+) -> None:
+    data = read_folder(write_folder(tmp_path / "src", replace_line(file, old, new)))
+    named = [str(p) for p in data.problems if p.file == file and p.row == 1 and p.column == column]
+    assert any(expected in m for m in named), [str(p) for p in data.problems]
+    # The row is set aside, never half-typed: what is kept holds only finite numbers.
+    assert len(data.tables[file.removesuffix(".csv")]) == len(FILES[file].strip().splitlines()) - 2
+    assert file in set(data.rejected["file"])
+
+
+def test_non_finite_numbers_in_a_parquet_file_are_named(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "src")
+    results = pd.read_csv(folder / "spark_results.csv", dtype=str)
+    results["spend"] = [float("inf"), 300.0]
+    results["impressions"] = pd.array([2**63 - 1, 60000], dtype="int64")
+    results.to_parquet(folder / "spark_results.parquet")
+    (folder / "spark_results.csv").unlink()
+    problems = [str(p) for p in read_folder(folder).problems]
+    assert any("row 1" in m and "'spend': inf is not a finite number" in m for m in problems), problems
+    assert any("row 1" in m and "'impressions'" in m and "is out of range" in m for m in problems), problems
