@@ -412,13 +412,68 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A config file is a few dozen settings a few levels deep: deeper nesting is a mistake or an attack.
+_MAX_YAML_DEPTH = 20
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as a settings file should be: a key given twice is an error (naming the key and its line), not
+    the last value silently winning; anchors and aliases are refused, so a small file cannot expand into
+    an exponentially large one ("billion laughs"); nesting deeper than `_MAX_YAML_DEPTH` is refused."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _ConfigRefused(f"line {event.start_mark.line + 1}: anchors and aliases (& and *) are not "
+                                 "allowed in a config file; write each value out")
+        depth = getattr(self, "_depth", 0) + 1
+        if depth > _MAX_YAML_DEPTH:
+            raise _ConfigRefused(f"line {event.start_mark.line + 1}: nested deeper than {_MAX_YAML_DEPTH} levels")
+        self._depth = depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth - 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                break
+            if first is not None:
+                raise _ConfigRefused(f"line {line}: the key {key!r} is given twice (first on line {first})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _ConfigRefused(Exception):
+    """A config file's content that `_StrictLoader` refuses (the message names the line)."""
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """A config file's mapping, or an `InputError` naming the file and what is wrong with it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as exc:
         raise InputError(f"Config file {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"Config file {path} is a folder, not a YAML file.") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"Config file {path} is not UTF-8 text (byte {exc.start} cannot be read).") from exc
+    except OSError as exc:
+        raise InputError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from exc
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter
+    except _ConfigRefused as exc:
+        raise InputError(f"Config file {path}: {exc}.") from exc
     except yaml.YAMLError as exc:
         raise InputError(f"Config file {path} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise InputError(f"Config file {path}: nested too deeply to be a config file.") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

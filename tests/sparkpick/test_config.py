@@ -141,3 +141,57 @@ def test_no_setting_has_a_python_default():
     with_default = [f"{cls.__name__}.{name}" for cls in sections for name, field in cls.model_fields.items()
                     if not field.is_required()]
     assert with_default == [], "defaults live in configs/default.yaml only: " + ", ".join(with_default)
+
+
+def _config_file(tmp_path: Path, kind: str) -> Path:
+    """A config overlay that is not a readable settings file, of one `kind`."""
+    path = tmp_path / f"{kind}.yaml"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "latin1":
+        path.write_bytes("report:\n  top_k: 3  # réglé\n".encode("latin-1"))
+    elif kind == "deep":
+        path.write_text("ranker:\n  params:\n    x: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("folder", "is a folder, not a YAML file"),
+    ("latin1", "is not UTF-8 text"),
+    ("deep", "nested deeper than 20 levels"),
+])
+def test_an_unreadable_config_file_is_an_input_error_naming_it(tmp_path, kind, expected):
+    path = _config_file(tmp_path, kind)
+    with pytest.raises(InputError, match=expected) as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_key_given_twice_is_refused_naming_the_key_and_its_line(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("report:\n  top_k: 3\nnightly:\n  retries: 1\nreport:\n  top_k: 7\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"twice\.yaml: line 5: the key 'report' is given twice \(first on line 1\)"):
+        load_settings(path)
+    path.write_text("report: {top_k: 3, top_k: 7}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 1: the key 'top_k' is given twice"):
+        load_settings(path)
+
+
+def test_anchors_and_aliases_are_refused_so_nothing_expands(tmp_path):
+    # "Billion laughs": nine levels of ten aliases each would expand to 10**9 strings inside ranker.params.
+    lines = ['ranker:', '  params:', '    a0: &a0 "lol"']
+    lines += [f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bomb\.yaml: line 3: anchors and aliases \(& and \*\) are not allowed"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("kind", ["folder", "latin1", "deep"])
+def test_an_unreadable_config_exits_2_naming_the_file(tmp_path, kind):
+    path = _config_file(tmp_path, kind)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([SPARKPICK, "--home", str(tmp_path / "home"), "--config", str(path), "featurize"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path, check=False)
+    assert done.returncode == 2, done.stderr
+    assert str(path) in done.stderr and "Traceback" not in done.stderr, done.stderr
