@@ -43,6 +43,28 @@ def _echo_err(message: str) -> None:
     typer.secho(terminal_safe(message, lines=True), fg=typer.colors.RED, err=True)
 
 
+def _click_classes(name: str) -> tuple[type, ...]:
+    """click's exception class `name`, and typer's own copy of it (typer 0.2x vendors click as
+    `typer._click`, whose exceptions are not click's: both are caught)."""
+    import click
+
+    found: list[type] = [getattr(click.exceptions, name)]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:  # a typer that uses click itself
+        return tuple(found)
+    return (*found, getattr(vendored, name))
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A bad option or argument (unknown, missing, or a value it refuses): exit status 2."""
+    return isinstance(exc, _click_classes("UsageError"))
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    return isinstance(exc, _click_classes("ClickException"))
+
+
 def main() -> None:
     """Entry point: run the app and turn errors into one paragraph and an exit status (2 input, 1 other)."""
     debug = "--debug" in sys.argv
@@ -61,11 +83,12 @@ def main() -> None:
         _echo_err("Aborted.")
         sys.exit(1)
     except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]  # names the option: "Invalid value for '--top': ..."
+            sys.exit(2)
+        if _is_click_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(int(getattr(exc, "exit_code", 1)))
         if debug:
             traceback.print_exc()
         kind = "" if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: "

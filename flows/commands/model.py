@@ -73,7 +73,7 @@ def score(
     as_of: Annotated[
         str | None, typer.Option(help="Decision time (ISO 8601, UTC); default now (demo source: its end).")
     ] = None,
-    top: Annotated[int | None, typer.Option(help="Posts per advertiser (default: report.top_k).")] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Posts per advertiser (default: report.top_k).")] = None,
     model_uri: Annotated[
         str | None, typer.Option(help="Model to use (default models:/<model_name>@champion).")
     ] = None,
@@ -88,11 +88,7 @@ def score(
     from sparkpick.report import advertiser_label, ratio_phrase
 
     settings = ctx.obj.settings
-    top_k = top or settings.report.top_k
-    if top_k <= 0:
-        from sparkpick.errors import InputError
-
-        raise InputError(f"--top must be a positive number, got {top_k}.")
+    top_k = settings.report.top_k if top is None else top  # `--top 0` is refused above, never "the default"
     console = Console()
     if as_of is None:  # now; for the demo world, its last day (as the nightly run does)
         import pandas as pd
@@ -142,7 +138,7 @@ def score(
 def ui(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: mlflow.ui_host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: mlflow.ui_port).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: mlflow.ui_port).")] = None,
 ) -> None:
     """Start the MLflow UI on this home's store (loopback by default); Ctrl+C stops it."""
     settings = ctx.obj.settings
@@ -150,7 +146,7 @@ def ui(
     uri = home.tracking_uri(settings)
     command = [
         sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-        "--host", host or settings.mlflow.ui_host, "--port", str(port or settings.mlflow.ui_port),
+        "--host", host or settings.mlflow.ui_host, "--port", str(settings.mlflow.ui_port if port is None else port),
     ]
     if not settings.mlflow.tracking_uri:
         command += ["--default-artifact-root", home.mlruns.as_uri()]

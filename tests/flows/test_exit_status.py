@@ -41,6 +41,22 @@ def test_a_command_that_ends_with_an_exit_code_keeps_it() -> None:
         assert done.returncode == expected, done.stderr[-2000:]
 
 
+@pytest.mark.parametrize(("args", "option"), [
+    (["featurize", "--workers", "0"], "--workers"),
+    (["featurize", "--dask-workers", "-1"], "--dask-workers"),
+    (["nightly", "--dask-workers", "0"], "--dask-workers"),
+    (["score", "--top", "abc"], "--top"),
+    (["score", "--top", "0"], "--top"),  # not "the default 5"
+    (["ui", "--port", "0"], "--port"),
+])
+def test_a_bad_option_value_exits_2_naming_the_option(tmp_path: Path, args: list[str], option: str) -> None:
+    done = subprocess.run([SPARKPICK, "--home", str(tmp_path), *args], capture_output=True, text=True,
+                          timeout=120, env=_env(), cwd=tmp_path, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"Invalid value for '{option}'" in done.stderr, done.stderr
+    assert not (tmp_path / "mlruns").exists()  # refused before anything ran
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["--prefect", "--no-prefect"])
 def test_a_night_that_writes_no_shortlist_exits_non_zero(tmp_path: Path, mode: str) -> None:
