@@ -132,7 +132,9 @@ def featurize_videos(
     """Compute the video features that are missing for the warehouse's posts, and save them.
 
     `progress(done, total)` is called as videos finish. Failed videos are cached too (a corrupt file
-    stays corrupt) unless `retry_failed`. `as_of` stamps `computed_at` (default: now, UTC).
+    stays corrupt) unless `retry_failed`; a video that could not be read (missing, changed while read,
+    permission, network) is reported and not cached, so the next run reads it again. `as_of` stamps
+    `computed_at` (default: now, UTC).
 
     Where the videos are decoded: on the cluster of the client `dask_client()` returns (the caller owns
     it; the Prefect flow passes its Dask task runner's), else on the cluster the settings name
@@ -184,7 +186,8 @@ def featurize_videos(
     def on_result(task: VideoTask, result: VideoResult) -> None:
         nonlocal finished, batch, last_write
         result.video_sha256 = task.video_sha256
-        batch.append(result.to_dict())
+        if not result.unreadable:  # a reading error is not the video's: the next run reads it again
+            batch.append(result.to_dict())
         finished += 1
         if result.status == "ok":
             summary.done += 1
@@ -194,7 +197,8 @@ def featurize_videos(
             summary.failed += 1
         if result.status != "ok":
             for post_id in posts_of.get(task.key, []):
-                summary.failures.append({"post_id": post_id, "status": result.status,
+                summary.failures.append({"post_id": post_id,
+                                         "status": "unreadable" if result.unreadable else result.status,
                                          "reason": result.error or "unknown"})
         if len(batch) >= _WRITE_EVERY or time.monotonic() - last_write >= _WRITE_AFTER_S:
             save(batch)  # cleared only once stored: interrupted mid-write, `finally` stores it again

@@ -74,6 +74,8 @@ class NightlyResult:
     track_record: dict[str, Any] | None = None
     new_rows: int = 0
     videos_featurized: int = 0
+    # Videos that could not be read this night (missing, changed while read): the next night reads them again.
+    videos_unread: int = 0
 
     @property
     def ok(self) -> bool:
@@ -315,8 +317,8 @@ def run_nightly(
                 state = source_state(home, source)
             # after.source is None when the state cannot be trusted (videos at URLs): kept so.
             after = night_inputs(home, settings, as_of, state)
-            if result.stage_failures or after is None:
-                forget_night(home)
+            if result.stage_failures or after is None or result.videos_unread:
+                forget_night(home)  # never repeated as if it had succeeded, nor as if every video was read
             else:
                 keep_night(home, KeptNight(inputs=after, scored=scored, monitor=monitor_view,
                                            failures=tuple(result.failures)))
@@ -348,6 +350,8 @@ def _gather(home: Home, settings: Settings, as_of: pd.Timestamp, result: Nightly
         extra = {"progress": progress["featurize"]} if progress and "featurize" in progress else {}
         feat = timed("featurize", fns["featurize"], home, settings, as_of=as_of, **extra)
         result.videos_featurized = int(getattr(feat, "done", 0))
+        result.videos_unread = sum(1 for f in getattr(feat, "failures", None) or []
+                                   if isinstance(f, dict) and f.get("status") == "unreadable")
         result.failures += [f"video: {f}" for f in _failure_lines(feat, "failures")]
         result.notes.append(
             f"{result.videos_featurized} videos analysed, {int(getattr(feat, 'cached', 0))} from cache"

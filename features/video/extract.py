@@ -7,6 +7,11 @@ quickly. Never raises for a bad file: every outcome is a `VideoResult` with a st
   describe the decoded part only;
 - `failed`: nothing usable (missing, empty, not a video, audio only, huge frames, no decodable frame),
   with the reason in `error`.
+
+A result that is not `ok` because the file could not be read as the bytes its hash names (it disappeared,
+changed while it was read, permission, a network error) is marked `unreadable`: the video's content is
+not to blame, so the run reports it and the next run reads it again; only a file read whole that will
+not decode is a failure worth remembering (`features/video/pool.py:extract_task` decides).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ class VideoResult:
     # When the hard cuts happen (seconds from the start), for reports and cut-detection checks.
     cut_times_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    # The file could not be read as the bytes `video_sha256` names: retried by the next run, never cached.
+    unreadable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

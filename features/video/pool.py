@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from features.video.extract import VideoResult, extract_video
+from features.video.extract import VideoResult, extract_video, file_sha256
 from sparkpick import storage
 from sparkpick.config import VideoConfig
 
@@ -49,17 +49,39 @@ def extract_task(
 ) -> VideoResult:
     """One task's extraction; a URL is decoded from a local copy in `scratch` (removed afterwards).
 
-    The result names the location the user gave, never the copy. An unreadable location is `failed`.
+    The result names the location the user gave, never the copy. A location that cannot be read, and a
+    result that is not `ok` for a file that is no longer the bytes the task's hash names (it disappeared or
+    changed while it was read), is `failed` and `unreadable`: reported, and read again by the next run.
     """
     try:
         with storage.readable_file(task.path, scratch) as local:
             result = extract(local, cfg, thumbnail_dir, video_sha256=task.video_sha256)
+            if result.status != "ok" and task.video_sha256:
+                changed = _not_the_hashed_bytes(local, task.video_sha256)
+                if changed:
+                    result = VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256,
+                                         error=f"{local}: {changed}; it is read again next run",
+                                         unreadable=True, seconds=result.seconds)
     except storage.StorageError as exc:
-        return VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256, error=str(exc))
+        return VideoResult(path=task.path, status="failed", video_sha256=task.video_sha256, error=str(exc),
+                           unreadable=True)
     if result.error and str(local) != task.path:
         result.error = result.error.replace(str(local), task.path)
     result.path = task.path
     return result
+
+
+def _not_the_hashed_bytes(path: Path, video_sha256: str) -> str | None:
+    """Why `path` is not (or no longer) the file whose SHA-256 is `video_sha256`, or None when it is.
+
+    Asked only of a video that did not decode whole (rare), so one more read of its bytes is cheap."""
+    try:
+        found = file_sha256(path)
+    except FileNotFoundError:
+        return "it disappeared while it was read"
+    except OSError as exc:
+        return f"it could not be read ({exc.strerror or type(exc).__name__})"
+    return None if found == video_sha256 else "it changed while it was read"
 
 
 def _child(

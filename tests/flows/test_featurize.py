@@ -87,6 +87,32 @@ def test_featurize_caches_by_content(home, settings, videos, tmp_path):
     assert joined.loc["p1", "video_hard_cuts"] == 0
 
 
+def test_a_video_that_disappears_while_the_run_reads_it_is_read_again_next_run(home, settings, videos, tmp_path):
+    _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["b"])})
+    away = tmp_path / "away.mp4"
+
+    def vanish(done: int, total: int) -> None:  # called once planned (hashed), before any video is decoded
+        if done == 0:
+            videos["a"].rename(away)
+            videos["b"].write_bytes(b"\x00" * 5000)  # replaced by bytes that will not decode
+
+    first = featurize_videos(home, settings, vanish, workers=1)
+    assert (first.done, first.failed) == (0, 2)
+    reasons = {f["post_id"]: (f["status"], f["reason"]) for f in first.failures}
+    assert reasons["p1"][0] == "unreadable" and "disappeared while it was read" in reasons["p1"][1]
+    assert reasons["p2"][0] == "unreadable" and "changed while it was read" in reasons["p2"][1]
+    with Warehouse(home.warehouse) as wh:
+        assert wh.read(VIDEO_FEATURES).empty  # nothing cached under hashes whose bytes were not what failed
+
+    away.rename(videos["a"])  # the file is back: the next run reads it, without --retry-failed
+    second = featurize_videos(home, settings, workers=1)
+    assert (second.done, second.failed, second.cached) == (1, 1, 0)
+    failed = {f["post_id"]: (f["status"], f["reason"]) for f in second.failures}
+    assert list(failed) == ["p2"] and failed["p2"][0] == "failed"  # garbage read whole: a cached failure
+    third = featurize_videos(home, settings, workers=1)
+    assert (third.done, third.failed, third.cached) == (0, 0, 2)
+
+
 @pytest.mark.slow
 def test_featurize_flow_runs_under_prefect(home, settings, videos, prefect_harness):
     from flows.featurize import featurize_flow
