@@ -1,0 +1,433 @@
+"""Start from zero: brands that never boosted, run week after week as a team would, against hidden truth.
+
+For each seed, a demo world whose brands have no past Spark Ads (`sparkpick/sources/demo/fresh.py`) is
+seen for `--weeks` Mondays ending at the world's end. Every Monday T the loop
+  1. writes what is known at T into one contract folder (posts, snapshots, partnerships, baselines that
+     ended by T, and the Spark Ads this loop ran that ended by T, each with its `boost_propensity` when
+     the shortlist carried one), as a team's export would be refreshed;
+  2. runs ingest (`local:` that folder), featurize, train (`--promote auto`) and score (`--top K`) in
+     this process, calling the functions the `sparkpick` commands call;
+  3. boosts, per advertiser, the shortlist's posts that can run (an authorisation code not about to lapse,
+     usage rights) and were not boosted before; an advertiser without a shortlist gets the brief's rule
+     instead (its K most engaging posts, as a team would without the tool), logged without propensity;
+  4. draws each boost's results from the world's hidden truth (the same draw for a post whoever picks it)
+     for a flight of `--flight-days` days, to be appended to the folder when they have ended.
+
+Measured per week against the posts that could be boosted that Monday (pool: candidates that can run and
+were not boosted before): uplift captured@K of the posts actually boosted, of the brief's heuristic
+(organic engagement rate) and 1 for the best K, all against the true expected uplift (random = 0;
+a slot that nothing filled counts as random); advertiser-weeks without a shortlist; shortlist slots lost
+(a post that cannot run or was boosted before). The same loop runs again with test picks off (a config
+overlay; skipped when this checkout has no such setting). Finally, off-policy estimates (models/off_policy.py)
+on the boosts logged with propensities, of the value of policies that did not log them (the heuristic;
+the model's own top K without test picks), against their realised value: the realised uplift labels
+of the posts each would have boosted, drawn the same way.
+
+    nice -n 10 .venv/bin/python benchmarks/closed_loop.py --size small --seeds 1 2 --weeks 12 \
+        --plot /tmp/closed_loop.png [--workdir DIR] [--no-video] [--top 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import numpy as np
+import pandas as pd
+
+from features.labels import uplift_labels
+from features.matrix import candidate_matrix
+from features.video.table import video_of_posts
+from models.baselines import engagement_rate_scores
+from models.off_policy import PolicyInputs, evaluate_policies
+from sparkpick.config import Home, Settings, load_settings, with_overrides
+from sparkpick.contract import SPARK_RESULTS
+from sparkpick.errors import InputError
+from sparkpick.sources.demo.build import to_csv_text
+from sparkpick.sources.demo.fresh import FreshWorld, fresh_world
+from sparkpick.warehouse import read_model_inputs
+
+BLOCKING_FLAGS = ("flag_no_auth_code", "flag_no_usage_rights", "flag_auth_expiring")
+PROPENSITY = "boost_propensity"
+# Settings that turn test picks off, newest name first: the first one this checkout knows is used.
+TEST_SHARE_SETTINGS = (("shortlist", "test_share"), ("shortlist", "test_picks"), ("ranker", "test_share"))
+ON, OFF = "test picks on", "test picks off"
+
+
+@dataclass
+class Week:
+    """One arm's Monday: captured sums (gained, possible) and the counts behind them."""
+
+    week: int
+    monday: pd.Timestamp
+    boosted: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    heuristic: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    decisions: int = 0
+    without_shortlist: int = 0
+    lost_slots: int = 0
+    slots: int = 0
+    trained: str = ""
+
+
+@dataclass
+class Decision:
+    """What the off-policy check needs of one advertiser-Monday that had a shortlist."""
+
+    decision_id: str
+    pool: pd.DataFrame  # post_id, reward (realised label), predicted_uplift (NaN without scores)
+    heuristic: set[str]
+    greedy: set[str]  # the model's own top K among the pool (no test picks)
+
+
+def test_share_override(settings: Settings) -> dict[str, dict[str, object]] | None:
+    """The overlay that turns test picks off, or None when this checkout has no test picks."""
+    data = settings.model_dump()
+    for section, key in TEST_SHARE_SETTINGS:
+        if key in data.get(section, {}):
+            value: object = False if isinstance(data[section][key], bool) else 0
+            return {section: {key: value}}
+    return None
+
+
+def mondays(settings: Settings, weeks: int) -> list[pd.Timestamp]:
+    """The last `weeks` Mondays before the world's end, oldest first."""
+    end = pd.Timestamp(settings.world.end)
+    last = (end - pd.Timedelta(days=1)).normalize()
+    last -= pd.Timedelta(days=last.day_of_week)
+    return [last - pd.Timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
+def write_folder(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    for name, frame in tables.items():
+        path = folder / f"{name}.csv"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(to_csv_text(frame), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def link_videos(world_folder: Path, folder: Path) -> None:
+    """The rendered videos, hard-linked (copied across file systems) into the contract folder."""
+    (folder / "videos").mkdir(parents=True, exist_ok=True)
+    for video in (world_folder / "videos").glob("*.mp4"):
+        target = folder / "videos" / video.name
+        if not target.exists():
+            try:
+                os.link(video, target)
+            except OSError:
+                shutil.copy2(video, target)
+
+
+def captured(truth: np.ndarray, picked: np.ndarray, k: int) -> tuple[float, float]:
+    """(gained over chance, best possible gain) per slot, K slots; unfilled slots gain nothing."""
+    n = min(k, len(truth))
+    chance = float(truth.mean())
+    gained = float((truth[picked] - chance).sum()) / n
+    possible = float(np.sort(truth)[::-1][:n].mean()) - chance
+    return gained, possible
+
+
+def realised_rewards(world: FreshWorld, settings: Settings, post_ids: list[str], monday: pd.Timestamp,
+                     flight_days: int) -> pd.Series:
+    """The uplift label each post would realise if boosted that Monday (the world's full baselines)."""
+    drawn = world.draw_boosts(post_ids, monday + pd.Timedelta(hours=1), flight_days)
+    labels = uplift_labels(drawn, world.tables.baselines, world.tables.posts, settings.label)
+    return pd.Series(labels.to_numpy(float), index=drawn["post_id"].to_numpy())
+
+
+def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Path | None, weeks: list[pd.Timestamp],
+            k: int, flight_days: int, workers: int, label: str) -> tuple[list[Week], list[Decision], pd.DataFrame]:
+    from flows.featurize import featurize_videos
+    from flows.ingest import ingest_source
+    from flows.train import score_candidates, train_model
+
+    home = Home.at(root / "home")
+    shutil.rmtree(root, ignore_errors=True)
+    home.ensure()
+    folder = root / "contract"
+    folder.mkdir(parents=True)
+    if world_folder is not None:
+        link_videos(world_folder, folder)
+    expected = world.expected_uplift
+    log = pd.DataFrame(columns=[c.name for c in SPARK_RESULTS.columns] + ["decision_id"])
+    out: list[Week] = []
+    decisions: list[Decision] = []
+    for number, monday in enumerate(weeks, start=1):
+        started = time.perf_counter()
+        week = Week(number, monday)
+        tables = world.known_at(monday)
+        if world_folder is None:
+            tables["posts"] = tables["posts"].assign(video_path=None)
+        ended = log[pd.to_datetime(log["ended_at"]) <= monday]
+        tables["spark_results"] = ended[[c.name for c in SPARK_RESULTS.columns]].reset_index(drop=True)
+        write_folder(folder, tables)
+        ingest_source(home, settings, f"local:{folder}")
+        if world_folder is not None:
+            featurize_videos(home, settings, workers=workers, as_of=monday)
+        try:
+            result = train_model(home, settings, until=monday, promote="auto")
+            week.trained = f"v{result.model_version}{' (champion)' if result.promoted_to else ''}"
+        except InputError as exc:
+            week.trained = f"not trained: {str(exc).splitlines()[0][:60]}"
+        try:
+            shortlist = score_candidates(home, settings, as_of=monday, top_k=k)
+        except InputError:
+            shortlist = pd.DataFrame(columns=["advertiser_id", "post_id", "rank"])
+        scores = None
+        if len(shortlist):
+            scored = score_candidates(home, settings, as_of=monday, top_k=None)
+            scores = scored.set_index("post_id")
+        inputs = read_model_inputs(home.warehouse)
+        video = video_of_posts(inputs, settings.video.feature_version)
+        cands = candidate_matrix(inputs.tables, monday, settings, video=video)
+        can_run = ~cands[[f for f in BLOCKING_FLAGS if f in cands]].any(axis=1)
+        boosted_before = cands["post_id"].isin(set(log["post_id"]))
+        pool_all = cands[can_run & ~boosted_before].reset_index(drop=True)
+        pool_all = pool_all.assign(heuristic=engagement_rate_scores(pool_all))
+        new_rows = []
+        for adv, pool in pool_all.groupby("advertiser_id", sort=True):
+            if len(pool) < 2:
+                continue
+            ids = pool["post_id"].astype(str).tolist()
+            truth = expected.loc[ids].to_numpy(float)
+            heur = set(pool.sort_values(["heuristic", "post_id"], ascending=[False, True])["post_id"][:k])
+            mine = shortlist[shortlist["advertiser_id"] == adv]
+            week.decisions += 1
+            if mine.empty:
+                week.without_shortlist += 1
+                picks, propensity = [p for p in ids if p in heur], None
+            else:
+                week.slots += len(mine)
+                picks = [p for p in mine["post_id"].astype(str) if p in ids]
+                week.lost_slots += len(mine) - len(picks)
+                propensity = mine.set_index("post_id")[PROPENSITY] if PROPENSITY in mine else None
+            idx = np.array([ids.index(p) for p in picks], dtype=int)
+            gained, possible = captured(truth, idx, k)
+            week.boosted[0] += gained
+            week.boosted[1] += possible
+            h_idx = np.array([ids.index(p) for p in ids if p in heur], dtype=int)
+            h_gained, _ = captured(truth, h_idx, k)
+            week.heuristic[0] += h_gained
+            week.heuristic[1] += possible
+            decision_id = f"{adv}@{monday:%Y-%m-%d}"
+            drawn = world.draw_boosts(picks, monday + pd.Timedelta(hours=1), flight_days) if picks else None
+            if drawn is not None:
+                if propensity is not None:
+                    drawn[PROPENSITY] = propensity.reindex(drawn["post_id"]).to_numpy(float)
+                new_rows.append(drawn.assign(decision_id=decision_id))
+            if not mine.empty and scores is not None:
+                rewards = realised_rewards(world, settings, ids, monday, flight_days)
+                predicted = scores["predicted_uplift"].reindex(ids).to_numpy(float)
+                greedy = set(pool.assign(s=scores["score"].reindex(ids).to_numpy(float))
+                             .sort_values(["s", "post_id"], ascending=[False, True])["post_id"][:k])
+                decisions.append(Decision(decision_id, pd.DataFrame(
+                    {"post_id": ids, "reward": rewards.loc[ids].to_numpy(float), "predicted_uplift": predicted}),
+                    heur, greedy))
+        if new_rows:
+            log = pd.concat([log, *new_rows], ignore_index=True)
+        out.append(week)
+        rate = week.boosted[0] / week.boosted[1] if week.boosted[1] > 0 else float("nan")
+        print(f"    {label}, week {number} ({monday:%Y-%m-%d}): captured {rate:+.2f}, "
+              f"{week.without_shortlist}/{week.decisions} without shortlist, {week.lost_slots}/{week.slots} "
+              f"slots lost; {week.trained}; {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return out, decisions, log
+
+
+def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Settings, world: FreshWorld,
+                     k: int) -> pd.DataFrame:
+    """Estimates of the heuristic's and the model's greedy top-K value on the boosts logged with a
+    propensity, against the value each realised (rows: policy, estimator, estimate, realised, error)."""
+    by_id = {d.decision_id: d for d in decisions}
+    logged = log[log[PROPENSITY].notna() & log["decision_id"].isin(by_id)].reset_index(drop=True)
+    if logged.empty:
+        return pd.DataFrame()
+    reward = pd.Series(index=logged.index, dtype=float)
+    reward_hat = pd.Series(index=logged.index, dtype=float)
+    for i, row in logged.iterrows():
+        pool = by_id[row["decision_id"]].pool.set_index("post_id")
+        reward[i] = pool.loc[row["post_id"], "reward"]
+        reward_hat[i] = pool.loc[row["post_id"], "predicted_uplift"]
+    frame = logged.assign(reward=reward.to_numpy(), boost_propensity=logged[PROPENSITY].astype(float))
+    frame = frame[frame["reward"].notna()].reset_index(drop=True)
+    reward_hat = reward_hat[reward.notna()].reset_index(drop=True).fillna(0.0)
+    used = [by_id[d] for d in frame["decision_id"].unique()]
+    policies, realised, spread = {}, {}, []
+    for name in ("heuristic", "greedy"):
+        chosen = {d.decision_id: getattr(d, name) for d in used}
+        inclusion = np.array([p in chosen[d] for d, p in zip(frame["decision_id"], frame["post_id"], strict=True)],
+                             dtype=float)
+        value_hat = pd.Series({d.decision_id: float(d.pool.loc[d.pool["post_id"].isin(chosen[d.decision_id]),
+                                                                "predicted_uplift"].fillna(0).sum()) for d in used})
+        policies[name] = PolicyInputs(inclusion, reward_hat.to_numpy(float), value_hat)
+        realised[name] = float(np.mean([d.pool.loc[d.pool["post_id"].isin(chosen[d.decision_id]), "reward"]
+                                        .fillna(0).sum() for d in used]))
+    for d in used:
+        r = d.pool["reward"].fillna(0).to_numpy(float)
+        n = min(k, len(r))
+        spread.append(float(np.sort(r)[::-1][:n].sum() - n * r.mean()))
+    scale = float(np.mean(spread)) if spread else float("nan")
+    table = evaluate_policies(frame, policies, seed=settings.ranker.seed)
+    table["realised"] = table["policy"].map(realised)
+    table["error"] = table["value"] - table["realised"]
+    table["error_captured"] = table["error"] / scale
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--size", choices=["tiny", "small", "default"], default="small")
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--top", type=int, default=4, help="shortlist size K: posts boosted per advertiser-week")
+    parser.add_argument("--flight-days", type=int, default=5)
+    parser.add_argument("--plot", type=Path, default=None, help="write the learning curve here (PNG)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep worlds and homes here (default: temp)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML overlaid on configs/default.yaml")
+    parser.add_argument("--no-video", action="store_true", help="skip rendering and featurising videos")
+    parser.add_argument("--workers", type=int, default=1, help="video decoding processes")
+    args = parser.parse_args()
+    settings = load_settings(args.config)
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="sparkpick-closed-loop-"))
+    root.mkdir(parents=True, exist_ok=True)
+    off = test_share_override(settings)
+    arms = {ON: settings} | ({OFF: with_overrides(settings, off, "the test-picks-off arm")} if off else {})
+    weeks = mondays(settings, args.weeks)
+    started = time.perf_counter()
+    print(f"closed loop: {args.size} worlds, seeds {args.seeds}, {args.weeks} Mondays from {weeks[0]:%Y-%m-%d}, "
+          f"K={args.top}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+    results: dict[str, list[list[Week]]] = {arm: [] for arm in arms}
+    ope: list[pd.DataFrame] = []
+    for seed in args.seeds:
+        world = fresh_world(settings.world, args.size, seed)
+        world_folder = None
+        if not args.no_video:
+            from sparkpick.sources.demo import build_world
+
+            world_folder = root / f"world-{args.size}-{seed}"
+            if not (world_folder / "truth.csv").exists():
+                print(f"  seed {seed}: rendering the {args.size} world's videos", file=sys.stderr, flush=True)
+                build_world(world_folder, settings, size=args.size, seed=seed, workers=args.workers)
+        for arm, arm_settings in arms.items():
+            tag = arm.replace(" ", "-")
+            weeks_out, decisions, log = run_arm(world, arm_settings, root / f"run-{args.size}-{seed}-{tag}",
+                                                world_folder, weeks, args.top, args.flight_days, args.workers,
+                                                f"seed {seed}, {arm}")
+            results[arm].append(weeks_out)
+            if arm == ON:
+                table = off_policy_check(log, decisions, settings, world, args.top)
+                if len(table):
+                    ope.append(table.assign(seed=seed))
+    print(report(results, ope, args), flush=True)
+    if args.plot:
+        plot(results, args)
+        print(f"\nlearning curve written to {args.plot}")
+    print(f"\n{time.perf_counter() - started:.0f} s in all; load average at end {os.getloadavg()[0]:.1f}")
+
+
+def weekly(runs: list[list[Week]]) -> pd.DataFrame:
+    """Per week, pooled over seeds: captured (boosted, heuristic), advertiser-weeks without a shortlist."""
+    rows = []
+    for i in range(len(runs[0])):
+        ws = [run[i] for run in runs]
+        possible = sum(w.boosted[1] for w in ws)
+        rows.append({
+            "week": i + 1, "monday": ws[0].monday,
+            "captured": sum(w.boosted[0] for w in ws) / possible if possible > 0 else np.nan,
+            "heuristic": sum(w.heuristic[0] for w in ws) / possible if possible > 0 else np.nan,
+            "without_shortlist": sum(w.without_shortlist for w in ws), "decisions": sum(w.decisions for w in ws),
+            "lost_slots": sum(w.lost_slots for w in ws), "slots": sum(w.slots for w in ws),
+        })
+    return pd.DataFrame(rows)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report(results: dict[str, list[list[Week]]], ope: list[pd.DataFrame], args: argparse.Namespace) -> str:
+    on = weekly(results[ON])
+    off = weekly(results[OFF]) if OFF in results else None
+    lines = [f"### Closed loop: {args.size} worlds, seeds {' '.join(map(str, args.seeds))}, K = {args.top}", "",
+             "| week | Monday | captured@K | test picks off | heuristic | best | no shortlist | slots lost |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in on.itertuples():
+        off_value = f"{off.loc[r.Index, 'captured']:.2f}" if off is not None else "n/a"
+        lines.append(f"| {r.week} | {r.monday:%Y-%m-%d} | {r.captured:.2f} | {off_value} | {r.heuristic:.2f} | 1.00 "
+                     f"| {r.without_shortlist}/{r.decisions} | {r.lost_slots}/{r.slots} |")
+    early, late = on[on["week"] <= 4], on[on["week"] > 4]
+    gap = float(early["captured"].mean() - early["heuristic"].mean())
+    no_list = int(on["without_shortlist"].sum())
+    lines += ["", "Goals (captured@K pooled over seeds per week, then averaged over weeks):",
+              f"- a shortlist every week from the first: {no_list} advertiser-weeks without one "
+              f"({_verdict(no_list == 0)})",
+              f"- weeks 1-4 at least 0.15 above the heuristic: {early['captured'].mean():.2f} vs "
+              f"{early['heuristic'].mean():.2f} ({gap:+.2f}, {_verdict(gap >= 0.15)})",
+              f"- weeks 5-12 at least 0.70: {late['captured'].mean():.2f} "
+              f"({_verdict(late['captured'].mean() >= 0.70)})"]
+    if off is not None:
+        cost = float(off["captured"].mean() - on["captured"].mean())
+        lines.append(f"- test picks cost at most 0.05 over the weeks: off {off['captured'].mean():.2f}, on "
+                     f"{on['captured'].mean():.2f} (cost {cost:+.2f}, {_verdict(cost <= 0.05)}); last four weeks "
+                     f"off {off['captured'].tail(4).mean():.2f}, on {on['captured'].tail(4).mean():.2f}")
+    else:
+        lines.append("- test picks: this checkout has no test-pick setting; no test-picks-off arm was run")
+    if ope:
+        table = pd.concat(ope, ignore_index=True)
+        lines += ["", "Off-policy estimates on the boosts logged with a propensity, per seed (uplift per "
+                  "advertiser-week; error in captured units = error / (best K - random K) of the realised rewards):",
+                  "", "| seed | policy | estimator | estimate (95% interval) | realised | error | error, captured "
+                  "units | logged | ESS |", "|---:|---|---|---|---:|---:|---:|---:|---:|"]
+        for r in table.itertuples():
+            lines.append(f"| {r.seed} | {r.policy} | {r.estimator} | {r.value:.2f} ({r.low:.2f} to {r.high:.2f}) "
+                         f"| {r.realised:.2f} | {r.error:+.2f} | {r.error_captured:+.2f} | {r.n_logged} "
+                         f"| {r.effective_sample_size:.1f} |")
+        dr = table[table["estimator"] == "dr"]
+        worst = float(dr["error_captured"].abs().max()) if len(dr) else float("nan")
+        lines.append(f"\n- off-policy within 0.1 (captured units) of realised for a non-logging policy: worst DR "
+                     f"error {worst:.2f} ({_verdict(worst <= 0.1)})")
+    else:
+        lines += ["", "- off-policy: no boost was logged with a propensity (the shortlist carries none), so "
+                  "nothing to estimate (NOT met)"]
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, list[list[Week]]], args: argparse.Namespace) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    on = weekly(results[ON])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.axhline(1.0, color="0.6", lw=1, ls=":", label="best possible")
+    ax.axhline(0.0, color="0.8", lw=1)
+    ax.plot(on["week"], on["heuristic"], "s--", color="tab:gray", label="brief's heuristic (organic engagement)")
+    if OFF in results:
+        off = weekly(results[OFF])
+        ax.plot(off["week"], off["captured"], "o-", color="tab:orange", alpha=0.7, label="sparkpick, test picks off")
+    ax.plot(on["week"], on["captured"], "o-", color="tab:blue", label="sparkpick")
+    none = on[on["without_shortlist"] > 0]
+    ax.scatter(none["week"], none["captured"], s=120, facecolors="none", edgecolors="red",
+               label="some brands without a shortlist (heuristic used)", zorder=3)
+    ax.set_xlabel("week (Mondays since the brands started)")
+    ax.set_ylabel(f"uplift captured@{args.top} (random 0, best 1)")
+    ax.set_title(f"Start from zero: {args.size} demo worlds, seeds {' '.join(map(str, args.seeds))}")
+    ax.set_xticks(on["week"])
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.plot, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
