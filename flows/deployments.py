@@ -56,7 +56,6 @@ def nightly_flow(home_dir: str | None = None, config_file: str | None = None,
     `dask_address` / `dask_workers` override `video.dask_address` / `video.dask_workers`: the videos are
     then decoded on that Dask cluster, through prefect-dask's task runner.
     """
-    import pandas as pd
     from prefect import get_run_logger
 
     from flows.ingest import fed_settings
@@ -66,7 +65,7 @@ def nightly_flow(home_dir: str | None = None, config_file: str | None = None,
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
     settings = fed_settings(inv.home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
     result = run_nightly(
-        inv.home, settings, as_of=pd.Timestamp(as_of) if as_of else None,
+        inv.home, settings, as_of=inv.as_of(as_of, settings, "as_of"), ran_at=inv.now,
         runner=PrefectRunner(settings.nightly.retries, settings.nightly.retry_delay_s),
         logger=get_run_logger(), access_token=inv.access_token(settings.ingest.source),
     )
@@ -121,7 +120,7 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
 
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
     home = inv.home
-    run = run_monitor(home, inv.settings, as_of)
+    run = run_monitor(home, inv.settings, inv.time(as_of, "as_of") or inv.now)
     folder = home.reports / LIVE_DIR
     path = write_live_csv(run, folder / f"{run.as_of:%Y-%m-%dT%H%M}.csv")
     write_live_csv(run, folder / "latest.csv")

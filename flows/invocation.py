@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the config stack is imported when a command needs it, not at CLI start-up
+    import pandas as pd
+
     from sparkpick.config import Home, Settings
 
 HOME_ENV = "SPARKPICK_HOME"
@@ -25,6 +27,43 @@ TRACKING_ENV = "MLFLOW_TRACKING_URI"
 PREFECT_HOME_ENV = "PREFECT_HOME"
 # The home's folder for Prefect's own state (the `serve` command's local server uses it too).
 PREFECT_FOLDER = "prefect"
+# The earliest time a time option (`--as-of`, `--until`) may name: TikTok's launch (as Douyin's sister app,
+# September 2016). No post, boost or night of sparkpick's can be older; an older time is a typo.
+EARLIEST_TIME = "2016-09-01T00:00:00"
+# How far past now a time option may reach: a day covers a clock or time zone slip; further is a typo (a
+# night dated 2062 would be the newest report for decades).
+MAX_AHEAD_HOURS = 24
+
+
+def time_option(value: str, option: str, now: pd.Timestamp) -> pd.Timestamp:
+    """A time option's text as a naive UTC timestamp, the one parser for every command and flow.
+
+    Only an ISO 8601 date or time (UTC unless it has an offset) between `EARLIEST_TIME` and
+    `MAX_AHEAD_HOURS` after `now` (the caller's clock: read where the command starts, never here) is a time;
+    "NaT", "nan", "-1", "now", 1600-01-01 or 9999-12-31 raise an `InputError` that names the option.
+    """
+    from datetime import datetime
+
+    import pandas as pd
+
+    from sparkpick.contract import as_utc
+    from sparkpick.errors import InputError
+
+    text = str(value).strip()
+    example = "e.g. 2026-10-01 or 2026-10-01T06:00Z"
+    try:
+        # Python's ISO 8601 reader: no "now", "NaT", "nan" or bare numbers, which pandas would take.
+        moment = as_utc(pd.Timestamp(datetime.fromisoformat(text)))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"{option} {text!r} is not a date or time in ISO 8601 ({example}).") from exc
+    earliest, latest = as_utc(EARLIEST_TIME), as_utc(now) + pd.Timedelta(hours=MAX_AHEAD_HOURS)
+    if moment < earliest:
+        raise InputError(f"{option} {text!r} is before {earliest:%Y-%m-%d}, TikTok's launch: no data can be that "
+                         f"old; check the year ({example}).")
+    if moment > latest:
+        raise InputError(f"{option} {text!r} is more than {MAX_AHEAD_HOURS} hours after now ({as_utc(now)} UTC): "
+                         f"a time in the future is a typo; check the year ({example}).")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -73,6 +112,26 @@ class Invocation:
 
         value = overlay_value(self.config_file, "ingest", "source")
         return str(value) if value else None
+
+    @cached_property
+    def now(self) -> pd.Timestamp:
+        """The wall clock (naive UTC, to the second), read once per command or flow run and handed down."""
+        import pandas as pd
+
+        from sparkpick.contract import as_utc
+
+        return as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
+
+    def time(self, value: str | None, option: str) -> pd.Timestamp | None:
+        """A time option checked by `time_option` against this invocation's clock; None when not given."""
+        return None if value is None else time_option(value, option, self.now)
+
+    def as_of(self, value: str | None, settings: Settings, option: str = "--as-of") -> pd.Timestamp:
+        """The as-of time: the option checked (`time_option`), else now (the demo world: its end)."""
+        from flows.nightly import default_as_of
+
+        given = self.time(value, option)
+        return given if given is not None else default_as_of(settings, self.now)
 
     @property
     def token(self) -> TokenSource:

@@ -52,7 +52,7 @@ def train(
     settings = ctx.obj.settings
     console = Console()
     with console.status("training the ranker and its baselines..."):
-        result = train_model(ctx.obj.home, settings, until=until, promote=promote)
+        result = train_model(ctx.obj.home, settings, until=ctx.obj.time(until, "--until"), promote=promote)
     k = settings.ranker.shortlist_k
     console.print(f"data: {result.split}")
     console.print(
@@ -90,15 +90,11 @@ def score(
     settings = ctx.obj.settings
     top_k = settings.report.top_k if top is None else top  # `--top 0` is refused above, never "the default"
     console = Console()
-    if as_of is None:  # now; for the demo world, its last day (as the nightly run does)
-        import pandas as pd
-
-        from flows.nightly import default_as_of
-
-        as_of = str(default_as_of(settings, pd.Timestamp.now(tz="UTC").floor("s")))
+    # Now when not given; for the demo world, its last day (as the nightly run does).
+    moment = ctx.obj.as_of(as_of, settings)
     from sparkpick.warehouse import SCORES
 
-    shortlist = score_candidates(ctx.obj.home, settings, as_of=as_of, top_k=top_k, model_uri=model_uri)
+    shortlist = score_candidates(ctx.obj.home, settings, as_of=moment, top_k=top_k, model_uri=model_uri)
     if shortlist.empty:
         console.print("No candidates: no advertiser has posts in the candidate window before this time.")
     else:

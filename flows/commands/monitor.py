@@ -30,8 +30,6 @@ def monitor(
 
     from flows.commands.terminal_text import terminal_safe
     from flows.monitor import run_monitor, write_live_csv
-    from flows.nightly import default_as_of
-    from sparkpick.contract import as_utc
     from sparkpick.errors import InputError
     from sparkpick.report import DECISIONS, advertiser_label, log_ratio_phrase, retrain_sentence, track_record_sentence
 
@@ -39,10 +37,7 @@ def monitor(
     settings, home = inv.settings, inv.home
     if not home.warehouse.exists():
         raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
-    try:
-        moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC").floor("s")))
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
+    moment = inv.as_of(as_of, settings)
     run = run_monitor(home, settings, moment)
     console = Console(soft_wrap=True)
     console.print(f"Live boosts as of {moment} UTC (only hours that ended by then count)")

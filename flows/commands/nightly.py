@@ -49,29 +49,27 @@ def nightly(
     export("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180", keep_existing=True)
     # Offline by design: no usage analytics from the temporary server.
     export("PREFECT_SERVER_ANALYTICS_ENABLED", "false", keep_existing=True)
-    import pandas as pd
     from rich.console import Console
     from rich.text import Text
 
     from flows.commands.terminal_text import shown
     from flows.ingest import fed_settings
-    from flows.nightly import default_as_of, report_date
+    from flows.nightly import report_date
     from sparkpick.config import with_dask
-    from sparkpick.contract import as_utc
-    from sparkpick.errors import InputError
+    from sparkpick.report import far_from_now_sentence
 
     inv = ctx.obj
+    inv.time(as_of, "--as-of")  # a bad time is refused before anything is read or started
     home = inv.home
     # The source the home was fed from, unless the config names one (the flow run resolves the same).
     settings = fed_settings(home, with_dask(inv.settings, dask_address, dask_workers), inv.named_source)
-    try:
-        moment = as_utc(as_of) if as_of else default_as_of(settings, as_utc(pd.Timestamp.now(tz="UTC")))
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--as-of {as_of!r} is not a date or time: {exc}") from exc
+    moment = inv.as_of(as_of, settings)
     # soft_wrap: paths and long lines stay whole (copyable) when the output is not a wide terminal.
     console = Console(soft_wrap=True)
     night = f"Nightly run for {report_date(moment, settings.nightly.timezone)} (as of {moment} UTC), source "
     console.print(Text.assemble(night, shown(settings.ingest.source, "bold"), ", home ", shown(home.root)))
+    if far := far_from_now_sentence(moment, inv.now):
+        console.print(Text(far, style="bold yellow"))
     failed: list[str] = []
     started = time.time()
     if prefect:

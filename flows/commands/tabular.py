@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from sparkpick.errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-def _time(value: str, option: str) -> pd.Timestamp:
-    from sparkpick.contract import as_utc
-
-    try:
-        return as_utc(value)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{option} {value!r} is not a date or time (e.g. 2026-10-01 or 2026-10-01T06:00Z).") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +37,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("Give --as-of T for candidate rows, or --training for past boosts.")
         if until is not None and not training:
             raise InputError("--until only applies with --training.")
+        # Checked before any data is read: a bad time costs nothing.
+        moment, cutoff = ctx.obj.time(as_of, "--as-of"), ctx.obj.time(until, "--until")
         if out.suffix.lower() != ".parquet":
             raise InputError(f"--out {out} should be a .parquet file.")
 
@@ -62,14 +53,14 @@ def register(app: typer.Typer) -> None:
         tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
         if training:
             frame = training_matrix(
-                tables, settings, video=video, until=_time(until, "--until") if until else None
+                tables, settings, video=video, until=cutoff
             )
             if advertiser is not None:
                 frame = frame[frame["advertiser_id"] == advertiser].reset_index(drop=True)
             what = f"{len(frame)} past boosts in {frame['group_id'].nunique()} decision groups"
         else:
             frame = candidate_matrix(
-                tables, _time(as_of, "--as-of"), settings, video=video, advertiser_id=advertiser
+                tables, moment, settings, video=video, advertiser_id=advertiser
             )
             what = f"{len(frame)} candidates for {frame['advertiser_id'].nunique()} advertiser(s)"
         # Travels inside the file: `pd.read_parquet(out).attrs` gives versions, data quality and what
