@@ -34,6 +34,7 @@ from sparkpick.report import (
     MonitorView,
     ReportMeta,
     ReportPaths,
+    far_from_now_sentence,
     retrain_sentence,
     top_picks_table,
     track_record_sentence,
@@ -217,6 +218,9 @@ def run_nightly(
 
     with run_lock(home.data / LOCK_NAME, cfg.lock_timeout_s, on_wait=logger.warning):
         logger.info("nightly run for %s (as of %s UTC), source %s", day, as_of, source)
+        if far := far_from_now_sentence(as_of, ran_at):  # a backfill or a typo: the report says so
+            result.notes.append(far)
+            logger.warning("%s", far)
         # What this night's output depends on, the source's state included, taken before ingesting; and
         # the night kept last (flows/unchanged.py). Replaced stage functions (tests of the wiring) always run.
         # The source folder's tables are hashed once a night, here.

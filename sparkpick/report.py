@@ -3,7 +3,7 @@
 `render_shortlist_html` is pure (a shortlist frame, run facts and thumbnail bytes in; a page out).
 `write_report` is the only function here that touches files: it writes `reports/<date>/shortlist.csv`,
 `reports/<date>/shortlist.html` (thumbnails embedded as data URIs, no network needed) and refreshes
-`reports/latest/` when the run is the newest one. All post text is escaped by Jinja2's autoescape.
+`reports/latest` when the run is the newest one. All post text is escaped by Jinja2's autoescape.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ SAME_COST_BAND = 0.05
 _TIKTOK_ITEM_ID = re.compile(r"^\d{15,22}$")
 _LATEST = "latest"
 _META_FILE = "report.json"
+# A night whose as-of time is further than this from when it ran says so (a backfill, a demo world, a typo).
+FAR_FROM_NOW_HOURS = 24.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,22 @@ def log_ratio_phrase(value: Any) -> str:
     """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as "1.8x cheaper" and so on."""
     v = _num(value)
     return "no estimate" if v is None else ratio_phrase(math.exp(max(-50.0, min(50.0, v))))
+
+
+def far_from_now_sentence(as_of: Any, ran_at: Any) -> str:
+    """"This night is as of ..., 250 days before it ran ..." when the as-of time is more than
+    `FAR_FROM_NOW_HOURS` from the run's time (both naive UTC or aware), else ""."""
+    if as_of is None or ran_at is None or pd.isna(as_of) or pd.isna(ran_at):
+        return ""
+    when, ran = as_utc(as_of), as_utc(ran_at)
+    hours = (ran - when).total_seconds() / 3600
+    if abs(hours) <= FAR_FROM_NOW_HOURS:
+        return ""
+    size = abs(hours)
+    span = f"{size:.0f} hours" if size < 48 else f"{size / 24:.0f} days"
+    side = "before" if hours > 0 else "after"
+    return (f"This night is as of {when:%Y-%m-%d %H:%M} UTC, {span} {side} it ran ({ran:%Y-%m-%d %H:%M} UTC): "
+            "its shortlist and live boosts are what was known at that time, not now.")
 
 
 def track_record_sentence(record: Mapping[str, Any] | None) -> str:
@@ -546,29 +564,47 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _folder_date(folder: Path) -> str | None:
+def _folder_ran_at(folder: Path) -> pd.Timestamp | None:
+    """When the night in `folder` ran (its report.json), or None when that is unknown."""
     try:
-        return json.loads((folder / _META_FILE).read_text(encoding="utf-8"))["date"]
+        return as_utc(json.loads((folder / _META_FILE).read_text(encoding="utf-8"))["ran_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _refresh_latest(reports_dir: Path, folder: Path, day: str) -> Path | None:
-    """Point `latest/` at this run unless a newer date is already there (re-running an old night)."""
+def _sweep_latest_leftovers(reports_dir: Path, keep: Path | None = None) -> None:
+    """Remove what a killed refresh of `latest` left: hidden links and the hidden copies older versions made."""
+    for left in reports_dir.glob(f".{_LATEST}.*"):
+        if left == keep:
+            continue
+        if left.is_symlink() or left.is_file():
+            left.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _refresh_latest(reports_dir: Path, folder: Path, ran_at: pd.Timestamp) -> Path | None:
+    """Point `latest` at this night's folder unless a night that ran later is already there.
+
+    `latest` follows the newest night *run*, not the newest as-of date: a night once run with a far-future
+    as-of cannot pin it. It is a relative symbolic link, swapped in by one rename: a kill at any moment
+    leaves the old one or the new one, never none. What a killed refresh left (and the full hidden copies
+    older versions made) is swept at the next one.
+    """
     latest = reports_dir / _LATEST
-    current = _folder_date(latest) if latest.exists() else None
-    if current is not None and current > day:
+    current = _folder_ran_at(latest) if latest.exists() else None
+    if current is not None and current > ran_at:
+        _sweep_latest_leftovers(reports_dir)
         return None
-    staging = reports_dir / f".{_LATEST}.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(folder, staging)
-    old = reports_dir / f".{_LATEST}.{os.getpid()}.old"
-    if latest.is_symlink() or latest.is_file():
-        latest.unlink()
-    elif latest.exists():
-        os.replace(latest, old)
-    os.replace(staging, latest)
-    shutil.rmtree(old, ignore_errors=True)
+    link = reports_dir / f".{_LATEST}.{os.getpid()}.link"
+    link.unlink(missing_ok=True)
+    link.symlink_to(folder.name, target_is_directory=True)
+    if latest.is_dir() and not latest.is_symlink():
+        # A full copy, as older versions kept it: moved aside (a folder cannot be replaced by a link in one
+        # rename), once per home; the sweep removes it.
+        os.replace(latest, reports_dir / f".{_LATEST}.{os.getpid()}.old")
+    os.replace(link, latest)
+    _sweep_latest_leftovers(reports_dir)
     return latest
 
 
@@ -581,7 +617,7 @@ def write_report(
     monitor: MonitorView | None = None,
 ) -> ReportPaths:
     """Write `<reports_dir>/<date>/shortlist.{csv,html}` (replacing that date's files: a re-run of the
-    same night gives the same report) and refresh `<reports_dir>/latest/`.
+    same night gives the same report) and point `<reports_dir>/latest` at it (`_refresh_latest`).
 
     Thumbnails default to the files named in the shortlist's `thumbnail_path` column. With `monitor`, the
     page gets its "Live boosts" section and `live_boosts.csv` is written beside the shortlist.
@@ -605,7 +641,7 @@ def write_report(
     elif live_csv.exists():  # a re-run without the monitor must not leave an older night's live boosts
         live_csv.unlink()
     _write_atomic(folder / _META_FILE, json.dumps(info, indent=2, default=str).encode("utf-8"))
-    latest = _refresh_latest(Path(reports_dir), folder, day)
+    latest = _refresh_latest(Path(reports_dir), folder, as_utc(meta.ran_at))
     return ReportPaths(folder=folder, csv=csv_path, html=html_path, latest=latest, rows=len(csv_frame))
 
 

@@ -393,3 +393,14 @@ def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
         source = (REPO / module).read_text()
         # A module may build its flow on first use (a module __getattr__ naming it), as flows/featurize.py does.
         assert f"{func} = " in source or f"def {func}(" in source or f'name == "{func}"' in source
+
+
+def test_a_night_far_from_when_it_ran_says_so(home: Home, settings: Settings) -> None:
+    far = run_nightly(home, quick(settings), as_of=AS_OF, ran_at=AS_OF + pd.Timedelta(days=250),
+                      stages=Stages().as_dict())
+    expected = (f"This night is as of {AS_OF:%Y-%m-%d %H:%M} UTC, 250 days before it ran")
+    assert any(n.startswith(expected) for n in far.notes), far.notes
+    assert expected in far.report.html.read_text(encoding="utf-8")
+    near = run_nightly(home, quick(settings), as_of=AS_OF, ran_at=AS_OF + pd.Timedelta(hours=2),
+                       stages=Stages().as_dict())
+    assert not any("This night is as of" in n for n in near.notes), near.notes

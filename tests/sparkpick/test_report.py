@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -212,12 +213,75 @@ def test_write_report_is_idempotent_and_latest_tracks_newest(tmp_path: Path) -> 
 
     latest = reports / "latest" / "shortlist.html"
     assert latest.read_bytes() == first.html.read_bytes()
-    newer = write_report(shortlist.iloc[:3], make_meta(), reports, "2026-11-02", thumbnails=thumbs)
+    newer = write_report(shortlist.iloc[:3], make_meta(ran_at=datetime(2026, 11, 2, 1, 4)), reports, "2026-11-02",
+                         thumbnails=thumbs)
     assert (reports / "latest" / "shortlist.csv").read_bytes() == newer.csv.read_bytes()
-    # Re-running an older night rewrites that night but leaves latest on the newest one.
-    older = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails=thumbs)
-    assert older.latest is None
+    # A night that ran before the one latest shows (a slow night finishing after a later one) leaves it.
+    slower = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails=thumbs)
+    assert slower.latest is None
     assert (reports / "latest" / "shortlist.csv").read_bytes() == newer.csv.read_bytes()
+
+
+def test_latest_follows_the_newest_night_run_not_the_newest_as_of_date(tmp_path: Path) -> None:
+    # A night once run as of 9999-12-31 (or a typo such as 2062) pinned latest for good.
+    shortlist, reports = make_shortlist(), tmp_path / "reports"
+    write_report(shortlist, make_meta(ran_at=datetime(2026, 11, 1, 1, 4)), reports, "9999-12-31", thumbnails={})
+    real = write_report(shortlist.iloc[:3], make_meta(ran_at=datetime(2026, 11, 2, 1, 4)), reports, "2026-11-02",
+                        thumbnails={})
+    assert real.latest is not None
+    assert (reports / "latest" / "shortlist.csv").read_bytes() == real.csv.read_bytes()
+    # A backfill run later is the newest night run: latest shows it (its header says how far back it is).
+    backfill = write_report(shortlist, make_meta(ran_at=datetime(2026, 11, 3, 1, 4)), reports, "2026-10-01",
+                            thumbnails={})
+    assert (reports / "latest" / "shortlist.csv").read_bytes() == backfill.csv.read_bytes()
+
+
+def test_a_kill_while_latest_is_swapped_never_leaves_it_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import sparkpick.report as report
+
+    shortlist, reports = make_shortlist(), tmp_path / "reports"
+    write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails={})
+    real_replace = os.replace
+    for kill_at in range(6):  # a kill at each rename: the report's own files, then latest's
+        calls = {"n": 0}
+
+        def killed(src: object, dst: object, at: int = kill_at, count: dict = calls) -> None:
+            if count["n"] == at:
+                raise KeyboardInterrupt("killed")
+            count["n"] += 1
+            real_replace(src, dst)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(report.os, "replace", killed)
+        ran = make_meta(ran_at=datetime(2026, 11, 2, 1, kill_at))
+        with contextlib.suppress(KeyboardInterrupt):
+            write_report(shortlist.iloc[:kill_at + 1], ran, reports, "2026-11-02", thumbnails={})
+        assert (reports / "latest" / "shortlist.html").is_file() and (reports / "latest" / "report.json").is_file()
+    monkeypatch.setattr(report.os, "replace", real_replace)
+    done = write_report(shortlist.iloc[:2], make_meta(ran_at=datetime(2026, 11, 3)), reports, "2026-11-02",
+                        thumbnails={})
+    assert (reports / "latest" / "shortlist.csv").read_bytes() == done.csv.read_bytes()
+    assert sorted(p.name for p in reports.iterdir()) == ["2026-11-01", "2026-11-02", "latest"]
+
+
+def test_the_hidden_copies_a_killed_swap_left_are_swept(tmp_path: Path) -> None:
+    import shutil
+
+    # As older versions left a home killed between their two renames: no latest, two hidden full copies.
+    shortlist, reports = make_shortlist(), tmp_path / "reports"
+    first = write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails={})
+    (reports / "latest").unlink()
+    shutil.copytree(first.folder, reports / ".latest.4242.tmp")
+    shutil.copytree(first.folder, reports / ".latest.4242.old")
+    write_report(shortlist, make_meta(ran_at=datetime(2026, 11, 2)), reports, "2026-11-02", thumbnails={})
+    assert sorted(p.name for p in reports.iterdir()) == ["2026-11-01", "2026-11-02", "latest"]
+    # A latest that is a full copy (older versions) becomes the link, and the copy goes.
+    (reports / "latest").unlink()
+    shutil.copytree(first.folder, reports / "latest")
+    write_report(shortlist, make_meta(ran_at=datetime(2026, 11, 3)), reports, "2026-11-02", thumbnails={})
+    assert sorted(p.name for p in reports.iterdir()) == ["2026-11-01", "2026-11-02", "latest"]
+    assert (reports / "latest").is_symlink() and (reports / "latest" / "shortlist.html").is_file()
 
 
 def test_write_report_reads_thumbnail_files(tmp_path: Path) -> None:
