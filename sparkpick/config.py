@@ -388,6 +388,65 @@ class MonitorSettings(_Section):
         return value
 
 
+ActionMode = Literal["recommend", "shadow", "auto"]
+
+
+class ActionModes(_Section):
+    """What sparkpick does with the monitor's `pause` and `scale` decisions (each switched apart)."""
+
+    pause: ActionMode
+    scale: ActionMode
+
+
+class AdvertiserActions(_Section):
+    """One advertiser's account settings for acting on it (configs/default.yaml, `actions.advertisers`)."""
+
+    # The campaign new ad groups go into, and the ad group new ads go into ("" = a new ad group per pick).
+    campaign_id: str
+    adgroup_id: str
+    # Cap on the advertiser's total daily Spark budget (sum of the budgets of ad groups holding an enabled
+    # Spark ad), in the account's currency: no launch or scale may take it above this.
+    daily_budget_cap: float = Field(ge=0)
+    # This advertiser's modes for the monitor's decisions (overrides `actions.modes`); null = the default.
+    modes: ActionModes | None
+    # BC_AUTH_TT identities: the Business Center that authorised them ("" = AUTH_CODE identities).
+    identity_authorized_bc_id: str
+
+
+class NewAdgroupConfig(_Section):
+    """A new ad group for a pick: broad targeting (the brief: do not over-constrain the audience)."""
+
+    billing_event: str
+    optimization_goal: str
+    optimization_event: str
+    pixel_id: str
+    pacing: str
+    placement_type: str
+    location_ids: list[str]
+
+
+class ActionsConfig(_Section):
+    """Acting on the ad account (sparkpick/sources/tiktok/actions.py; guardrails in sparkpick/guardrails.py)."""
+
+    enabled: bool
+    kill_file: str
+    modes: ActionModes
+    advertisers: dict[str, AdvertiserActions]
+    budget_step_max_share: float = Field(gt=0, le=1)
+    budget_step_min_hours: float = Field(ge=0)
+    min_spend_before_pause: float = Field(ge=0)
+    circuit_breaker_failures: int = Field(ge=1)
+    circuit_breaker_hours: float = Field(gt=0)
+    max_attempts: int = Field(ge=1)
+    read_back_tries: int = Field(ge=1)
+    new_adgroup: NewAdgroupConfig
+    approval_timeout_hours: float = Field(gt=0)
+
+    def modes_for(self, advertiser_id: str) -> ActionModes:
+        own = self.advertisers.get(advertiser_id)
+        return own.modes if own is not None and own.modes is not None else self.modes
+
+
 class Settings(_Section):
     ingest: IngestConfig
     world: WorldConfig
@@ -400,6 +459,7 @@ class Settings(_Section):
     nightly: NightlyConfig
     tiktok: TiktokConfig
     monitor: MonitorSettings
+    actions: ActionsConfig
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -314,3 +314,62 @@ def read_model_inputs(path: Path) -> ModelInputs:
         if wh.has_table(POST_VIDEOS) and wh.has_table(VIDEO_FEATURES):
             return ModelInputs(tables, wh.read(POST_VIDEOS), wh.read(VIDEO_FEATURES))
     return ModelInputs(tables, None, None)
+
+
+# -- the actions log -----------------------------------------------------------------------------------
+# Every call sparkpick makes (or plans) on an ad account, one row each, written before the call and
+# completed after it (sparkpick/sources/tiktok/actions.py is its one writer). JSON columns hold the request
+# body (the token is a header and never in it), the answer, and the account's state before and after.
+ACTIONS = "actions"
+ACTION_COLUMNS = {
+    "action_id": "BIGINT", "run_id": "VARCHAR", "logged_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
+    "as_of": "TIMESTAMP", "advertiser_id": "VARCHAR", "kind": "VARCHAR", "post_id": "VARCHAR",
+    "ad_id": "VARCHAR", "adgroup_id": "VARCHAR", "requested_by": "VARCHAR", "reason": "VARCHAR",
+    "mode": "VARCHAR", "status": "VARCHAR", "endpoint": "VARCHAR", "request": "VARCHAR",
+    "state_before": "VARCHAR", "answer": "VARCHAR", "state_after": "VARCHAR", "note": "VARCHAR",
+    "undo_of": "BIGINT",
+}
+
+
+def _actions_table(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ", ".join(f'"{k}" {v}' for k, v in ACTION_COLUMNS.items())
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{ACTIONS}" ({cols})')
+
+
+def add_action(path: Path, row: dict[str, Any], lock_timeout_s: float = 30.0) -> int:
+    """Append one row to the actions log (committed before this returns); its new `action_id`."""
+    unknown = set(row) - set(ACTION_COLUMNS)
+    if unknown:
+        raise SparkpickError(f"Unknown actions column(s): {sorted(unknown)}")
+    with Warehouse(path, lock_timeout_s=lock_timeout_s) as wh, wh.transaction() as con:
+        _actions_table(con)
+        action_id = int(con.execute(f'SELECT coalesce(max(action_id), 0) + 1 FROM "{ACTIONS}"').fetchall()[0][0])
+        values = {**row, "action_id": action_id}
+        names = list(values)
+        con.execute(f'INSERT INTO "{ACTIONS}" ({_quoted(names)}) VALUES ({", ".join("?" * len(names))})',
+                    [values[n] for n in names])
+    return action_id
+
+
+def update_action(path: Path, action_id: int, fields: dict[str, Any], lock_timeout_s: float = 30.0) -> None:
+    """Change some columns of one actions row (committed before this returns)."""
+    unknown = set(fields) - set(ACTION_COLUMNS)
+    if unknown or "action_id" in fields:
+        raise SparkpickError(f"Cannot set actions column(s): {sorted(unknown | ({'action_id'} & set(fields)))}")
+    if not fields:
+        return
+    with Warehouse(path, lock_timeout_s=lock_timeout_s) as wh, wh.transaction() as con:
+        _actions_table(con)
+        sets = ", ".join(f'"{k}" = ?' for k in fields)
+        con.execute(f'UPDATE "{ACTIONS}" SET {sets} WHERE action_id = ?', [*fields.values(), action_id])
+
+
+def read_actions(path: Path, lock_timeout_s: float = 30.0) -> pd.DataFrame:
+    """The actions log, oldest first (empty, with its columns, when nothing was ever logged)."""
+    empty = pd.DataFrame({k: pd.Series(dtype="object") for k in ACTION_COLUMNS})
+    if not Path(path).exists():
+        return empty
+    with Warehouse(path, read_only=True, lock_timeout_s=lock_timeout_s) as wh:
+        if not wh.has_table(ACTIONS):
+            return empty
+        return wh.con.execute(f'SELECT * FROM "{ACTIONS}" ORDER BY action_id').df()

@@ -27,6 +27,10 @@ TOKEN_CODES = {40102: "has expired", 40105: "is invalid"}
 PERMISSION_CODES = {40001: "lacks the permission", 40130: "lacks the authorised scope"}
 HTTP_TOO_MANY = 429
 HTTP_SERVER_ERROR = 500
+# Write answers that leave it open whether the change was made: TikTok's "duplicated request" (an earlier
+# copy may be running or done) and "write conflict" (another change to the same object was under way).
+DUPLICATED = 40050
+WRITE_CONFLICT = 40202
 
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -44,6 +48,16 @@ class TikTokApiError(SparkpickError):
 
 class TikTokUnavailableError(TikTokApiError, TransientError):
     """Still throttled, failing or unreachable after every retry: try again later."""
+
+
+class TikTokThrottledError(TikTokApiError, TransientError):
+    """A write was refused for rate (40100, 40132, HTTP 429): nothing was done; it may be sent again later."""
+
+
+class TikTokUncertainError(TikTokApiError, TransientError):
+    """A write's answer was lost or ambiguous (timeout, network error, 5xx, an unreadable body, 40050
+    duplicated request, 40202 write conflict): the change may or may not have been made. Read the account
+    before sending it again."""
 
 
 class TikTokTokenError(TikTokApiError, InputError):
@@ -106,6 +120,46 @@ class TikTokClient:
     def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST a JSON body to `path`. Returns the envelope's data."""
         return self._request("POST", path, body=body)
+
+    def write(self, path: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST one write request, once: (code, data) with code 0 or 20001 (partial success).
+
+        Never retried here, because a write whose answer was lost may have been carried out: the caller
+        reads the account back (sparkpick/sources/tiktok/actions.py). Raises `TikTokThrottledError` when
+        nothing was done for rate, `TikTokUncertainError` when it may have been done, and the token,
+        permission and API errors as `get` does.
+        """
+        self.requests_made += 1
+        try:
+            resp = self._http.request("POST", path, json=dict(body),
+                                      headers={"Access-Token": self.__token, "Accept": "application/json"})
+        except httpx.TransportError as exc:
+            raise TikTokUncertainError(self._redact(
+                f"TikTok API {path}: no answer ({type(exc).__name__}: {exc}); the change may have been made"),
+                endpoint=path) from None
+        status, payload = resp.status_code, _json_or_none(resp)
+        if status == HTTP_TOO_MANY:
+            raise TikTokThrottledError(f"TikTok API {path}: HTTP 429 (rate limit)", endpoint=path)
+        if status >= HTTP_SERVER_ERROR or not isinstance(payload, dict) or "code" not in payload:
+            if HTTP_SERVER_ERROR > status >= 400:
+                self._raise_http(path, status)
+            raise TikTokUncertainError(
+                f"TikTok API {path}: HTTP {status} without a readable answer; the change may have been made",
+                endpoint=path)
+        code = _int_or_none(payload.get("code"))
+        message = self._redact(str(payload.get("message", "")))
+        request_id = self._redact(str(payload.get("request_id", "") or ""))
+        if code in (OK, PARTIAL_SUCCESS):
+            data = payload.get("data")
+            return int(code or 0), (data if isinstance(data, dict) else {})
+        if code in THROTTLED:
+            raise TikTokThrottledError(f"TikTok API {path}: code {code} ({message})", endpoint=path, code=code,
+                                       request_id=request_id)
+        if code in (DUPLICATED, WRITE_CONFLICT):
+            raise TikTokUncertainError(f"TikTok API {path}: code {code} ({message}; request_id {request_id})",
+                                       endpoint=path, code=code, request_id=request_id)
+        self._raise_code(path, code, message, request_id, status)
+        raise AssertionError("unreachable")  # _raise_code always raises
 
     def _redact(self, text: str) -> str:
         """The text with the token masked: every string the client formats from what it received (message,

@@ -8,13 +8,22 @@ cap on report windows and a 20-item cap on `max_count` (40002), and injected fau
 report rows (`stat_time_hour`, in the advertiser's time zone from `advertiser/info/`) are served one day
 per request, filtered by `ad_ids`, as the real API limits hourly ranges.
 `configured` points sparkpick's `tiktok:` settings at the sample world (`AS_OF_UTC` is its fetch time).
+
+The write side (`ad/create/`, `ad/status/update/`, `adgroup/create/`, `adgroup/update/`,
+`tt_video/authorize/`, with `adgroup/get/` and `tt_video/info/` to read them back) changes the world as the
+real API would. Faults named `after_commit:KIND` make the change first and then answer badly: KIND
+`timeout` (the answer comes after `hang_s` seconds, past the client's timeout), `http500`, or a code
+(`40050`). `readonly_token` is a second token that may read but not write (40001 on every write).
+`ad_account` gives the sample world ad groups, a campaign and codes of its own per post.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,12 +68,23 @@ FAULTS = {
     "permission": (200, {"code": 40001, "message": "No permission to operate advertiser."}),
     "scope": (200, {"code": 40130, "message": "The scope of this API is not authorized."}),
     "bad_param": (200, {"code": 40002, "message": "Invalid parameter."}),
+    "duplicate": (200, {"code": 40050, "message": "Duplicated request."}),
+    "conflict": (200, {"code": 40202, "message": "Write conflict, please retry."}),
 }
 
 
 def configured(settings: Settings, **tiktok: object) -> Settings:
     """`settings` reading `sample_world` (TIKTOK_CONFIG), with `tiktok` overriding single keys."""
     return with_overrides(settings, {"tiktok": {**TIKTOK_CONFIG, **tiktok}})
+
+
+def acting(settings: Settings, **actions: object) -> Settings:
+    """`configured` settings that may act on the sample advertiser (campaign CAMPAIGN, new ad group per
+    pick, cap 200, auto), with `actions` overriding single keys of the `actions:` section."""
+    account = {"campaign_id": CAMPAIGN, "adgroup_id": "", "daily_budget_cap": 200.0,
+               "modes": {"pause": "auto", "scale": "auto"}, "identity_authorized_bc_id": ""}
+    return with_overrides(configured(settings, timeout_s=0.5), {
+        "actions": {"advertisers": {ADV: account}, "min_spend_before_pause": 5.0, **actions}})
 
 
 @dataclass
@@ -90,6 +110,11 @@ class World:
     timezones: dict[str, str] = field(default_factory=dict)
     # advertiser_id -> its `advertiser/info/` record (the time zone comes from `timezones`).
     advertisers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # advertiser_id -> its ad groups ({adgroup_id, adgroup_name, campaign_id, budget, operation_status}).
+    adgroups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # auth codes bound to an advertiser by tt_video/authorize/.
+    authorised_codes: set[tuple[str, str]] = field(default_factory=set)
+    next_id: int = 1_795_000_000_000_000_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,7 @@ class Seen:
     endpoint: str
     params: dict[str, str]
     token_ok: bool
+    body: Any = None  # a POST's JSON body as sent
 
 
 def item_id_at(moment: datetime, rng: random.Random) -> str:
@@ -273,12 +299,35 @@ def add_live_boost(world: World, as_of: datetime, item_id: str, ad_id: str, seed
                                                    for k, v in metrics.items()}})
 
 
+CAMPAIGN = "1790000000000000001"
+SPARK_ADGROUP = "1791000000000000001"
+READONLY_TOKEN = "act.readonly0000000000000000000000000000READONLY"
+WRITES = ("ad/create/", "ad/status/update/", "adgroup/create/", "adgroup/update/", "tt_video/authorize/")
+
+
+def ad_account(world: World) -> World:
+    """`world` with an ad account to act on: a campaign, the live boost's ad group (daily budget 50), a
+    distinct code per authorised post (`#code-<item id>`), ad names on the existing ads."""
+    adv = ADV
+    world.adgroups[adv] = [{"adgroup_id": SPARK_ADGROUP, "adgroup_name": "always-on spark", "campaign_id": CAMPAIGN,
+                            "budget": 50.0, "operation_status": "ENABLE"}]
+    for ad in world.ads[adv]:
+        ad.setdefault("adgroup_id", SPARK_ADGROUP)
+        ad.setdefault("ad_name", f"hand-made {ad['ad_id']}")
+    for item in world.authorisations[adv]:
+        info = item.get("item_info") or {}
+        if info.get("item_id"):
+            info["auth_code"] = f"#code-{info['item_id']}"
+    return world
+
+
 class FakeTikTokServer:
     """Serve a `World` on 127.0.0.1 (free port) in a thread; use as a context manager."""
 
     def __init__(self, world: World, token: str, short_pages: bool = True) -> None:
         self.world = world
         self.token = token
+        self.hang_s = 1.0  # how long an `after_commit:timeout` answer is held back
         self.short_pages = short_pages
         self.requests: list[Seen] = []
         self._faults: list[list[Any]] = []  # [endpoint, kind, remaining]
@@ -350,6 +399,28 @@ class FakeTikTokServer:
                 body = {"code": code, "message": message, "request_id": rid, "data": data or {}}
                 self._send(200, json.dumps(body).encode())
 
+            def _write(self, endpoint: str, body: dict[str, Any], fault: str | None) -> None:
+                try:
+                    with server._lock:
+                        data = server._writes(endpoint, body)
+                except ValueError as exc:
+                    self._envelope(40002, str(exc))
+                    return
+                after = (fault or "").removeprefix("after_commit:")
+                if after == "timeout":
+                    time.sleep(server.hang_s)
+                elif after == "http500":
+                    self._send(500, b"<html>Internal Server Error</html>")
+                    return
+                elif after.isdigit():
+                    self._envelope(int(after), "Duplicated request." if after == "40050" else "Write conflict.")
+                    return
+                elif fault == "partial":
+                    self._envelope(20001, "Partial success: some items failed.", data)
+                    return
+                with contextlib.suppress(OSError):  # the client may have given up waiting
+                    self._envelope(0, "OK", data)
+
             def _serve(self, method: str) -> None:
                 url = urlsplit(self.path)
                 if not url.path.startswith(PREFIX):
@@ -357,12 +428,24 @@ class FakeTikTokServer:
                     return
                 endpoint = url.path.removeprefix(PREFIX)
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                raw: Any = None
                 if method == "POST":
                     length = int(self.headers.get("Content-Length") or 0)
-                    params.update({k: str(v) for k, v in json.loads(self.rfile.read(length) or b"{}").items()})
-                token_ok = self.headers.get("Access-Token") == server.token
-                server.requests.append(Seen(method, endpoint, params, token_ok))
+                    raw = json.loads(self.rfile.read(length) or b"{}")
+                    params.update({k: str(v) for k, v in raw.items()})
+                given = self.headers.get("Access-Token")
+                readonly = given == READONLY_TOKEN
+                token_ok = given == server.token or readonly
+                with server._lock:
+                    server.requests.append(Seen(method, endpoint, params, token_ok, raw))
                 fault = server._take_fault(endpoint)
+                if endpoint in WRITES and token_ok:
+                    if readonly:
+                        self._envelope(40001, "No permission to operate advertiser.")
+                        return
+                    if fault is None or fault.startswith("after_commit:") or fault == "partial":
+                        self._write(endpoint, raw or {}, fault)
+                        return
                 if fault in FAULTS:
                     body = FAULTS[fault][1]
                     self._envelope(body["code"], body["message"])
@@ -397,7 +480,8 @@ class FakeTikTokServer:
                     "ad/get/": server._ads,
                     "report/integrated/get/": server._report,
                     "advertiser/info/": server._advertiser_info,
-                    "tt_video/authorize/": server._authorize,
+                    "tt_video/info/": server._video_info,
+                    "adgroup/get/": server._adgroups,
                 }.get(endpoint)
                 if route is None:
                     self._send(404, b'{"code": 40400, "message": "Not found"}')
@@ -466,11 +550,6 @@ class FakeTikTokServer:
         return {key: chunk, "page_info": {"page": page, "page_size": size, "total_number": len(items),
                                          "total_page": total_page}}
 
-    def _authorize(self, params: dict[str, str]) -> dict[str, Any]:
-        if not params.get("advertiser_id") or not params.get("auth_code", "").startswith("#"):
-            raise ValueError("auth_code: invalid authorisation code")
-        return {}
-
     def _authorisations(self, params: dict[str, str]) -> dict[str, Any]:
         return self._paged(self.world.authorisations.get(params.get("advertiser_id", ""), []), params)
 
@@ -488,7 +567,87 @@ class FakeTikTokServer:
 
     def _ads(self, params: dict[str, str]) -> dict[str, Any]:
         self._json_list(params, "fields")
-        return self._paged(self.world.ads.get(params.get("advertiser_id", ""), []), params)
+        ads = self.world.ads.get(params.get("advertiser_id", ""), [])
+        filtering = json.loads(params["filtering"]) if "filtering" in params else {}
+        if isinstance(filtering, dict) and filtering.get("ad_ids"):
+            ads = [a for a in ads if a["ad_id"] in set(filtering["ad_ids"])]
+        return self._paged([dict(a) for a in ads], params)
+
+    def _adgroups(self, params: dict[str, str]) -> dict[str, Any]:
+        self._json_list(params, "fields")
+        groups = self.world.adgroups.get(params.get("advertiser_id", ""), [])
+        filtering = json.loads(params["filtering"]) if "filtering" in params else {}
+        if filtering.get("adgroup_ids"):
+            groups = [g for g in groups if g["adgroup_id"] in set(filtering["adgroup_ids"])]
+        if filtering.get("campaign_ids"):
+            groups = [g for g in groups if g["campaign_id"] in set(filtering["campaign_ids"])]
+        return self._paged([dict(g) for g in groups], params)
+
+    def _authorisation(self, advertiser: str, code: str) -> dict[str, Any]:
+        for item in self.world.authorisations.get(advertiser, []):
+            if (item.get("item_info") or {}).get("auth_code") == code:
+                return item
+        raise ValueError("auth_code: unknown authorisation code")
+
+    def _video_info(self, params: dict[str, str]) -> dict[str, Any]:
+        return json.loads(json.dumps(self._authorisation(params.get("advertiser_id", ""), params.get("auth_code", ""))))
+
+    def _new_id(self) -> str:
+        self.world.next_id += 1
+        return str(self.world.next_id)
+
+    def _writes(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Carry out one write on the world (under the server's lock); its answer's data."""
+        adv = str(body.get("advertiser_id", ""))
+        if adv not in self.world.ads:
+            raise ValueError("advertiser_id: unknown advertiser")
+        if endpoint == "tt_video/authorize/":
+            item = self._authorisation(adv, str(body.get("auth_code", "")))
+            if item["auth_info"]["ad_auth_status"] != "AUTHORIZED":
+                raise ValueError("auth_code: the authorization code has expired or is invalid")
+            self.world.authorised_codes.add((adv, str(body["auth_code"])))
+            return {}
+        if endpoint == "adgroup/create/":
+            for name in ("campaign_id", "adgroup_name", "budget_mode", "budget", "billing_event",
+                         "optimization_goal", "pacing", "schedule_type", "location_ids"):
+                if body.get(name) in (None, "", []):
+                    raise ValueError(f"{name}: required")
+            group = {"adgroup_id": self._new_id(), "adgroup_name": body["adgroup_name"],
+                     "campaign_id": body["campaign_id"], "budget": float(body["budget"]), "operation_status": "ENABLE"}
+            self.world.adgroups.setdefault(adv, []).append(group)
+            return {"adgroup_id": group["adgroup_id"]}
+        if endpoint == "adgroup/update/":
+            group = next((g for g in self.world.adgroups.get(adv, []) if g["adgroup_id"] == body.get("adgroup_id")), None)
+            if group is None:
+                raise ValueError("adgroup_id: not found")
+            group["budget"] = float(body["budget"])
+            return {"adgroup_id": group["adgroup_id"]}
+        if endpoint == "ad/create/":
+            if not any(g["adgroup_id"] == body.get("adgroup_id") for g in self.world.adgroups.get(adv, [])):
+                raise ValueError("adgroup_id: not found")
+            ids = []
+            for creative in body.get("creatives") or []:
+                for name in ("ad_name", "ad_format", "identity_type", "identity_id", "tiktok_item_id"):
+                    if not creative.get(name):
+                        raise ValueError(f"creatives.{name}: required for a Spark Ad")
+                ad = {"ad_id": self._new_id(), "advertiser_id": adv, "adgroup_id": body["adgroup_id"],
+                      "ad_name": creative["ad_name"], "tiktok_item_id": creative["tiktok_item_id"],
+                      "identity_type": creative["identity_type"], "identity_id": creative["identity_id"],
+                      "create_time": "2026-11-01 06:30:00",
+                      "operation_status": creative.get("operation_status", "ENABLE")}
+                self.world.ads[adv].append(ad)
+                ids.append(ad["ad_id"])
+            return {"ad_ids": ids}
+        if endpoint == "ad/status/update/":
+            wanted = set(body.get("ad_ids") or [])
+            status = body.get("operation_status")
+            if status not in ("ENABLE", "DISABLE", "DELETE") or not wanted:
+                raise ValueError("operation_status / ad_ids: invalid")
+            for ad in self.world.ads[adv]:
+                if ad["ad_id"] in wanted:
+                    ad["operation_status"] = status
+            return {"ad_ids": sorted(wanted), "status": status}
+        raise ValueError(f"{endpoint}: not a write this fake knows")
 
     def _hourly(self, params: dict[str, str], metrics: list[Any]) -> dict[str, Any]:
         """Hourly rows: one day per request (start_date == end_date), optionally filtered by ad_ids."""

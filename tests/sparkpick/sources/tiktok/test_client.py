@@ -110,10 +110,11 @@ def test_other_codes_carry_code_message_and_request_id(client: TikTokClient, ser
 
 
 def test_post_sends_a_json_body_with_the_token(client: TikTokClient, server: FakeTikTokServer) -> None:
-    assert client.post("tt_video/authorize/", {"advertiser_id": ADV, "auth_code": "#abc"}) == {}
+    code = "#" + "x" * 20  # the sample world's code of its first authorised post
+    assert client.post("tt_video/authorize/", {"advertiser_id": ADV, "auth_code": code}) == {}
     seen = server.calls("tt_video/authorize/")[-1]
-    assert seen.method == "POST" and seen.token_ok and seen.params["auth_code"] == "#abc"
-    with pytest.raises(TikTokApiError, match="invalid authorisation code"):
+    assert seen.method == "POST" and seen.token_ok and seen.params["auth_code"] == code
+    with pytest.raises(TikTokApiError, match="unknown authorisation code"):
         client.post("tt_video/authorize/", {"advertiser_id": ADV, "auth_code": "nope"})
 
 
