@@ -111,10 +111,12 @@ def train_weekly_flow(home_dir: str | None = None, config_file: str | None = Non
 @flow(name="monitor", validate_parameters=True)
 def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as_of: str | None = None
                  ) -> dict[str, Any]:
-    """Watch the live boosts now: write reports/live/<time>.csv and latest.csv, publish a table artifact."""
+    """Watch the live boosts now: write reports/live/<time>.csv and latest.csv, publish a table artifact, and
+    carry out the pause / scale decisions as `actions.modes` allows (flows/actions.py)."""
     from prefect import get_run_logger
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    from flows.actions import act_on_decisions, carried_lines
     from flows.monitor import LIVE_DIR, run_monitor, write_live_csv
     from sparkpick.report import retrain_sentence, track_record_sentence
 
@@ -133,9 +135,13 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
     if line := track_record_sentence(record):
         create_markdown_artifact(f"Model track record: {line}\n\n{retrain_sentence(record)}",
                                  key="sparkpick-track-record")
+    carried = act_on_decisions(inv, run)
+    for line in carried_lines(carried):
+        get_run_logger().info("%s", line)
     decisions = run.boosts["decision"].value_counts().to_dict() if len(run.boosts) else {}
     return {"as_of": str(run.as_of), "live_boosts": len(run.boosts), "csv": str(path),
-            "decisions": {str(k): int(v) for k, v in decisions.items()}}
+            "decisions": {str(k): int(v) for k, v in decisions.items()},
+            "actions": {o.post_id: o.status for o in carried.outcomes}, "stopped": carried.stopped}
 
 
 def build_deployments(home: Home, settings: Settings, config_file: Path | None = None) -> list[Any]:

@@ -137,6 +137,16 @@ class Invocation:
     def token(self) -> TokenSource:
         return TokenSource(self.settings.tiktok.token_env)
 
+    @property
+    def operator(self) -> str:
+        """Who runs this command, as the actions log names a person: `person:<login name>`."""
+        import getpass
+
+        try:
+            return f"person:{getpass.getuser()}"
+        except (KeyError, OSError):
+            return "person:unknown"
+
     def access_token(self, source: str) -> str | None:
         """The TikTok access token when `source` is the TikTok API, else None (nothing is read)."""
         return self.token.read() if source.split(":", 1)[0] == "tiktok" else None

@@ -13,6 +13,9 @@ import pandas as pd
 
 from sparkpick.config import ActionsConfig
 
+# Statuses of the actions log that count against the circuit breaker: calls that failed, and calls answered
+# OK whose read-back did not show the change.
+BREAKER_STATUSES = ("failed", "unexpected")
 # Budgets are sent and compared in cents: a float that rounds differently must not look like a change.
 CENT = 0.01
 
@@ -63,6 +66,14 @@ def circuit_breaker(cfg: ActionsConfig, recent_failures: int) -> Verdict:
             f"{cfg.circuit_breaker_hours:g} h (actions.circuit_breaker_failures = {cfg.circuit_breaker_failures}); "
             "look at `sparkpick actions`, fix the cause, and it closes once they are older than the window")
     return Verdict.ok()
+
+
+def recent_failures(log: pd.DataFrame, advertiser_id: str, as_of: pd.Timestamp, hours: float) -> int:
+    """Failed or unexpected calls for `advertiser_id` in the actions `log` within `hours` before `as_of`."""
+    if log.empty:
+        return 0
+    mine = log[(log["advertiser_id"] == advertiser_id) & log["status"].isin(BREAKER_STATUSES)]
+    return int((pd.to_datetime(mine["logged_at"]) >= as_of - pd.Timedelta(hours=hours)).sum())
 
 
 def within_cap(total_now: float, added: float, cap: float) -> Verdict:

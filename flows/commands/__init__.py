@@ -6,7 +6,7 @@ from importlib import import_module
 
 import typer
 
-_MODULES = ("data", "world", "video", "tabular", "model", "nightly", "monitor", "demo")
+_MODULES = ("data", "world", "video", "tabular", "model", "nightly", "monitor", "actions", "demo")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -18,6 +18,10 @@ def monitor(
                                      "that ended by then count. Default: now (demo source: the world's end)."),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this CSV file.")] = None,
+    act: Annotated[bool, typer.Option("--act", help="Then carry out the pause / scale decisions as actions.modes "
+                                                     "allows (recommend: nothing; shadow: logged, not sent; "
+                                                     "auto: sent within the guardrails), as the hourly run does.")
+                   ] = False,
 ) -> None:
     """Watch the live boosts: for each, keep, pause or add budget, and why; then the model's track record.
 
@@ -73,6 +77,11 @@ def monitor(
     if out is not None:
         write_live_csv(run, out)
         console.print(f"wrote {len(run.boosts)} rows to {out}")
+    if act:
+        from flows.actions import act_on_decisions, carried_lines
+
+        for line in carried_lines(act_on_decisions(inv, run)):
+            console.print(Text(terminal_safe(line)))
 
 
 def register(app: typer.Typer) -> None:

@@ -75,7 +75,6 @@ ENABLE, DISABLE = "ENABLE", "DISABLE"
 PLANNED, REFUSED, INTENT, DONE, UNEXPECTED, RECONCILED, NOT_APPLIED, FAILED = (
     "planned", "refused", "intent", "done", "unexpected", "reconciled", "not_applied", "failed")
 APPLIED_STATUSES = (DONE, RECONCILED)
-BREAKER_STATUSES = (FAILED, UNEXPECTED)
 Mode = Literal["apply", "dry_run", "shadow"]
 
 
@@ -173,12 +172,7 @@ class AccountActions:
         return self._rows
 
     def recent_failures(self, advertiser_id: str) -> int:
-        rows = self.history()
-        if rows.empty:
-            return 0
-        since = self.as_of - pd.Timedelta(hours=self.cfg.circuit_breaker_hours)
-        mine = rows[(rows["advertiser_id"] == advertiser_id) & rows["status"].isin(BREAKER_STATUSES)]
-        return int((pd.to_datetime(mine["logged_at"]) >= since).sum())
+        return guardrails.recent_failures(self.history(), advertiser_id, self.as_of, self.cfg.circuit_breaker_hours)
 
     # -- checks before any call ------------------------------------------------------------------------
     def account(self, advertiser_id: str) -> AdvertiserActions:

@@ -1,0 +1,135 @@
+"""`sparkpick launch` and `sparkpick actions` as users start them, against the fake TikTok server; a launch
+killed (SIGKILL) while TikTok holds its answer resumes without a second ad."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparkpick.config import Home, Settings
+from sparkpick.sources.tiktok import TikTokClient, fetch_tables
+from sparkpick.sources.tiktok.actions import marker
+from sparkpick.warehouse import Warehouse, read_actions
+from tests.entry_point import SPARKPICK
+from tests.sparkpick.sources.tiktok.fake_server import (
+    ADV,
+    AS_OF,
+    AS_OF_UTC,
+    CAMPAIGN,
+    TIKTOK_CONFIG,
+    TOKEN,
+    WRITES,
+    FakeTikTokServer,
+    World,
+    ad_account,
+    configured,
+    sample_world,
+)
+
+
+@pytest.fixture
+def world() -> World:
+    return ad_account(sample_world(AS_OF))
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[FakeTikTokServer]:
+    with FakeTikTokServer(world, TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: FakeTikTokServer, home: Home, settings: Settings) -> Path:
+    """A config overlay acting on the fake's advertiser, and a warehouse holding its posts."""
+    cfg = configured(settings)
+    with TikTokClient(server.base_url, TOKEN, cfg.tiktok) as client:
+        fetched = fetch_tables(client, cfg, AS_OF_UTC)
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert({k: v for k, v in fetched.tables.items() if k in ("advertisers", "creators", "posts")})
+    server.requests.clear()
+    path = tmp_path / "acting.yaml"
+    path.write_text(yaml.safe_dump({
+        "tiktok": {**TIKTOK_CONFIG, "base_url": server.base_url, "timeout_s": 30.0},
+        "actions": {"advertisers": {ADV: {"campaign_id": CAMPAIGN, "adgroup_id": "", "daily_budget_cap": 200.0,
+                                          "modes": None, "identity_authorized_bc_id": ""}}},
+    }), encoding="utf-8")
+    return path
+
+
+def sparkpick(home: Home, config: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "TIKTOK_ACCESS_TOKEN": TOKEN, "COLUMNS": "300"}
+    return subprocess.Popen([SPARKPICK, "--home", str(home.root), "--config", str(config), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def done(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def post(world: World) -> str:
+    return str(world.authorisations[ADV][4]["item_info"]["item_id"])
+
+
+def test_launch_without_apply_prints_the_calls_and_sends_none(
+    home: Home, config: Path, server: FakeTikTokServer, world: World
+) -> None:
+    code, out, err = done(sparkpick(home, config, "launch", post(world), "--daily-budget", "40",
+                                    "--as-of", "2026-11-01T06:30:00"))
+    assert code == 0, err
+    assert "Dry run" in out and "POST ad/create/" in out and "SINGLE_VIDEO" in out
+    assert [r for r in server.requests if r.endpoint in WRITES] == []
+    assert set(read_actions(home.warehouse)["status"]) == {"planned"}
+    assert TOKEN not in out + err
+
+
+def test_a_killed_launch_resumes_without_a_duplicate(
+    home: Home, config: Path, server: FakeTikTokServer, world: World
+) -> None:
+    server.hang_s = 60.0  # TikTok made the ad and holds its answer: the run is killed while it waits
+    server.fail("ad/create/", "after_commit:timeout")
+    proc = sparkpick(home, config, "launch", post(world), "--daily-budget", "40", "--apply",
+                     "--as-of", "2026-11-01T06:30:00")
+    deadline = time.monotonic() + 60
+    while not server.calls("ad/create/") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.calls("ad/create/"), "the launch never reached ad/create/"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert next(a for a in world.ads[ADV] if a["tiktok_item_id"] == post(world))["operation_status"] == "DISABLE"
+    assert "intent" in set(read_actions(home.warehouse)["status"])
+    server.hang_s = 0.0
+    code, out, err = done(sparkpick(home, config, "launch", post(world), "--daily-budget", "40", "--apply",
+                                    "--as-of", "2026-11-01T06:30:00"))
+    assert code == 0, out + err
+    ads = [a for a in world.ads[ADV] if a["tiktok_item_id"] == post(world)]
+    assert len(ads) == 1 and ads[0]["operation_status"] == "ENABLE" and ads[0]["ad_name"] == marker(post(world))
+    assert len(server.calls("ad/create/")) == 1 and len(server.calls("adgroup/create/")) == 1
+    log = read_actions(home.warehouse)
+    assert log.set_index("kind").loc["create_ad", "status"] == "reconciled"
+    assert "intent" not in set(log["status"])
+    # The log as JSON lines, every call with its read-back.
+    code, out, err = done(sparkpick(home, config, "actions", "--json"))
+    rows = [json.loads(line) for line in out.splitlines()]
+    sent = [r for r in rows if r["status"] in ("done", "reconciled")]
+    assert code == 0 and sent and all(r["state_after"] for r in sent)
+    assert TOKEN not in out
+
+
+def test_a_refused_pick_exits_1_with_its_reason(home: Home, config: Path, world: World) -> None:
+    expired = str(world.authorisations[ADV][2]["item_info"]["item_id"])
+    code, out, err = done(sparkpick(home, config, "launch", expired, post(world), "--daily-budget", "40",
+                                    "--apply", "--as-of", "2026-11-01T06:30:00"))
+    assert code == 1
+    assert f"Post {expired}: launch - refused" in out and "expired" in out
+    assert f"Post {post(world)}: launch - launched" in out  # the bad pick did not sink the other
+    code, out, err = done(sparkpick(home, config, "launch", "999", "--daily-budget", "40"))
+    assert code == 2 and "999" in err
