@@ -16,7 +16,8 @@ seen for `--weeks` Mondays ending at the world's end. Every Monday T the loop
 Measured per week against the posts that could be boosted that Monday (pool: candidates that can run and
 were not boosted before): uplift captured@K of the posts actually boosted, of the brief's heuristic
 (organic engagement rate) and 1 for the best K, all against the true expected uplift (random = 0;
-a slot that nothing filled counts as random); advertiser-weeks without a shortlist; shortlist slots lost
+a slot that nothing filled counts as random; a pool of K posts or fewer leaves no choice and is not
+measured); advertiser-weeks without a shortlist; shortlist slots lost
 (a post that cannot run or was boosted before). The same loop runs again with test picks off (a config
 overlay; skipped when this checkout has no such setting). Finally, off-policy estimates (models/off_policy.py)
 on the boosts logged with propensities, of the value of policies that did not log them (the heuristic;
@@ -30,12 +31,13 @@ of the posts each would have boosted, drawn the same way.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -53,14 +55,15 @@ from models.off_policy import PolicyInputs, evaluate_policies
 from sparkpick.config import Home, Settings, load_settings, with_overrides
 from sparkpick.contract import SPARK_RESULTS
 from sparkpick.errors import InputError
+from sparkpick.shortlist import top_per_advertiser
 from sparkpick.sources.demo.build import to_csv_text
 from sparkpick.sources.demo.fresh import FreshWorld, fresh_world
 from sparkpick.warehouse import read_model_inputs
 
 BLOCKING_FLAGS = ("flag_no_auth_code", "flag_no_usage_rights", "flag_auth_expiring")
 PROPENSITY = "boost_propensity"
-# Settings that turn test picks off, newest name first: the first one this checkout knows is used.
-TEST_SHARE_SETTINGS = (("shortlist", "test_share"), ("shortlist", "test_picks"), ("ranker", "test_share"))
+# The setting that turns test picks off (`policy.test_share: 0`); a checkout without it runs one arm.
+TEST_SHARE_SETTINGS = (("policy", "test_share"),)
 ON, OFF = "test picks on", "test picks off"
 
 
@@ -73,6 +76,7 @@ class Week:
     boosted: list[float] = field(default_factory=lambda: [0.0, 0.0])
     heuristic: list[float] = field(default_factory=lambda: [0.0, 0.0])
     decisions: int = 0
+    measured: int = 0
     without_shortlist: int = 0
     lost_slots: int = 0
     slots: int = 0
@@ -144,11 +148,24 @@ def realised_rewards(world: FreshWorld, settings: Settings, post_ids: list[str],
     return pd.Series(labels.to_numpy(float), index=drawn["post_id"].to_numpy())
 
 
+def score_all(home: Home, settings: Settings, monday: pd.Timestamp, k: int) -> pd.DataFrame:
+    """Every candidate scored as `sparkpick score --top K` scores them (its shortlist policy applied for K
+    slots where this checkout has one), ranked so that ranks 1..K are the shortlist; empty without a model."""
+    from flows.train import score_candidates
+
+    try:
+        if "cut" in inspect.signature(score_candidates).parameters:
+            return score_candidates(home, settings, as_of=monday, top_k=k, cut=False)
+        return score_candidates(home, settings, as_of=monday, top_k=None)
+    except InputError:
+        return pd.DataFrame(columns=["advertiser_id", "post_id", "rank", "score", "predicted_uplift"])
+
+
 def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Path | None, weeks: list[pd.Timestamp],
             k: int, flight_days: int, workers: int, label: str) -> tuple[list[Week], list[Decision], pd.DataFrame]:
     from flows.featurize import featurize_videos
     from flows.ingest import ingest_source
-    from flows.train import score_candidates, train_model
+    from flows.train import train_model
 
     home = Home.at(root / "home")
     shutil.rmtree(root, ignore_errors=True)
@@ -178,14 +195,9 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
             week.trained = f"v{result.model_version}{' (champion)' if result.promoted_to else ''}"
         except InputError as exc:
             week.trained = f"not trained: {str(exc).splitlines()[0][:60]}"
-        try:
-            shortlist = score_candidates(home, settings, as_of=monday, top_k=k)
-        except InputError:
-            shortlist = pd.DataFrame(columns=["advertiser_id", "post_id", "rank"])
-        scores = None
-        if len(shortlist):
-            scored = score_candidates(home, settings, as_of=monday, top_k=None)
-            scores = scored.set_index("post_id")
+        scored = score_all(home, settings, monday, k)
+        shortlist = top_per_advertiser(scored, k)
+        scores = scored.set_index("post_id") if len(scored) else None
         inputs = read_model_inputs(home.warehouse)
         video = video_of_posts(inputs, settings.video.feature_version)
         cands = candidate_matrix(inputs.tables, monday, settings, video=video)
@@ -212,12 +224,13 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
                 propensity = mine.set_index("post_id")[PROPENSITY] if PROPENSITY in mine else None
             idx = np.array([ids.index(p) for p in picks], dtype=int)
             gained, possible = captured(truth, idx, k)
-            week.boosted[0] += gained
-            week.boosted[1] += possible
-            h_idx = np.array([ids.index(p) for p in ids if p in heur], dtype=int)
-            h_gained, _ = captured(truth, h_idx, k)
-            week.heuristic[0] += h_gained
-            week.heuristic[1] += possible
+            if len(ids) > k and possible > 1e-9:  # a pool of K or fewer posts leaves no choice to measure
+                h_idx = np.array([ids.index(p) for p in ids if p in heur], dtype=int)
+                week.boosted[0] += gained
+                week.heuristic[0] += captured(truth, h_idx, k)[0]
+                week.boosted[1] += possible
+                week.heuristic[1] += possible
+                week.measured += 1
             decision_id = f"{adv}@{monday:%Y-%m-%d}"
             drawn = world.draw_boosts(picks, monday + pd.Timedelta(hours=1), flight_days) if picks else None
             if drawn is not None:
@@ -242,8 +255,7 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
     return out, decisions, log
 
 
-def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Settings, world: FreshWorld,
-                     k: int) -> pd.DataFrame:
+def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Settings, k: int) -> pd.DataFrame:
     """Estimates of the heuristic's and the model's greedy top-K value on the boosts logged with a
     propensity, against the value each realised (rows: policy, estimator, estimate, realised, error)."""
     by_id = {d.decision_id: d for d in decisions}
@@ -294,12 +306,19 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML overlaid on configs/default.yaml")
     parser.add_argument("--no-video", action="store_true", help="skip rendering and featurising videos")
     parser.add_argument("--workers", type=int, default=1, help="video decoding processes")
+    parser.add_argument("--arms", nargs="+", choices=["on", "off"], default=["on", "off"],
+                        help="run test picks on, off or both (off needs the policy.test_share setting)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse a seed's saved weekly results in --workdir (to run seeds in separate processes)")
     args = parser.parse_args()
     settings = load_settings(args.config)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="sparkpick-closed-loop-"))
     root.mkdir(parents=True, exist_ok=True)
     off = test_share_override(settings)
     arms = {ON: settings} | ({OFF: with_overrides(settings, off, "the test-picks-off arm")} if off else {})
+    arms = {arm: value for arm, value in arms.items() if arm.split()[-1] in args.arms}
+    if not arms:
+        parser.error("no arm to run: this checkout has no test-pick setting for --arms off")
     weeks = mondays(settings, args.weeks)
     started = time.perf_counter()
     print(f"closed loop: {args.size} worlds, seeds {args.seeds}, {args.weeks} Mondays from {weeks[0]:%Y-%m-%d}, "
@@ -307,30 +326,51 @@ def main() -> None:
     results: dict[str, list[list[Week]]] = {arm: [] for arm in arms}
     ope: list[pd.DataFrame] = []
     for seed in args.seeds:
-        world = fresh_world(settings.world, args.size, seed)
+        world: FreshWorld | None = None
         world_folder = None
-        if not args.no_video:
-            from sparkpick.sources.demo import build_world
-
-            world_folder = root / f"world-{args.size}-{seed}"
-            if not (world_folder / "truth.csv").exists():
-                print(f"  seed {seed}: rendering the {args.size} world's videos", file=sys.stderr, flush=True)
-                build_world(world_folder, settings, size=args.size, seed=seed, workers=args.workers)
         for arm, arm_settings in arms.items():
-            tag = arm.replace(" ", "-")
-            weeks_out, decisions, log = run_arm(world, arm_settings, root / f"run-{args.size}-{seed}-{tag}",
-                                                world_folder, weeks, args.top, args.flight_days, args.workers,
-                                                f"seed {seed}, {arm}")
+            tag = f"{args.size}-{seed}-{arm.replace(' ', '-')}-w{args.weeks}-k{args.top}-f{args.flight_days}"
+            saved, saved_ope = root / f"weeks-{tag}.csv", root / f"ope-{tag}.csv"
+            if args.reuse and saved.exists():
+                print(f"  seed {seed}, {arm}: reusing {saved}", file=sys.stderr)
+                results[arm].append(load_weeks(saved))
+                if saved_ope.exists() and saved_ope.stat().st_size > 1:
+                    ope.append(pd.read_csv(saved_ope))
+                continue
+            if world is None:
+                world = fresh_world(settings.world, args.size, seed)
+                if not args.no_video:
+                    from sparkpick.sources.demo import build_world
+
+                    world_folder = root / f"world-{args.size}-{seed}"
+                    if not (world_folder / "truth.csv").exists():
+                        print(f"  seed {seed}: rendering the {args.size} world's videos", file=sys.stderr, flush=True)
+                        build_world(world_folder, settings, size=args.size, seed=seed, workers=args.workers)
+            weeks_out, decisions, log = run_arm(world, arm_settings, root / f"run-{tag}", world_folder, weeks,
+                                                args.top, args.flight_days, args.workers, f"seed {seed}, {arm}")
             results[arm].append(weeks_out)
-            if arm == ON:
-                table = off_policy_check(log, decisions, settings, world, args.top)
-                if len(table):
-                    ope.append(table.assign(seed=seed))
+            pd.DataFrame([asdict(w) for w in weeks_out]).to_csv(saved, index=False)
+            table = off_policy_check(log, decisions, settings, args.top) if arm == ON else pd.DataFrame()
+            table = table.assign(seed=seed) if len(table) else table
+            table.to_csv(saved_ope, index=False)
+            if len(table):
+                ope.append(table)
     print(report(results, ope, args), flush=True)
     if args.plot:
         plot(results, args)
         print(f"\nlearning curve written to {args.plot}")
     print(f"\n{time.perf_counter() - started:.0f} s in all; load average at end {os.getloadavg()[0]:.1f}")
+
+
+def load_weeks(path: Path) -> list[Week]:
+    frame = pd.read_csv(path, keep_default_na=False)
+    out = []
+    for row in frame.to_dict("records"):
+        row["monday"] = pd.Timestamp(row["monday"])
+        for pair in ("boosted", "heuristic"):
+            row[pair] = [float(v) for v in str(row[pair]).strip("[]").split(",")]
+        out.append(Week(**row))
+    return out
 
 
 def weekly(runs: list[list[Week]]) -> pd.DataFrame:
@@ -354,9 +394,11 @@ def _verdict(ok: bool) -> str:
 
 
 def report(results: dict[str, list[list[Week]]], ope: list[pd.DataFrame], args: argparse.Namespace) -> str:
-    on = weekly(results[ON])
-    off = weekly(results[OFF]) if OFF in results else None
-    lines = [f"### Closed loop: {args.size} worlds, seeds {' '.join(map(str, args.seeds))}, K = {args.top}", "",
+    first = ON if results.get(ON) else OFF
+    on = weekly(results[first])
+    off = weekly(results[OFF]) if first == ON and results.get(OFF) else None
+    seeds = " ".join(map(str, args.seeds))
+    lines = [f"### Closed loop ({first}): {args.size} worlds, seeds {seeds}, K = {args.top}", "",
              "| week | Monday | captured@K | test picks off | heuristic | best | no shortlist | slots lost |",
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in on.itertuples():
@@ -379,7 +421,7 @@ def report(results: dict[str, list[list[Week]]], ope: list[pd.DataFrame], args: 
                      f"{on['captured'].mean():.2f} (cost {cost:+.2f}, {_verdict(cost <= 0.05)}); last four weeks "
                      f"off {off['captured'].tail(4).mean():.2f}, on {on['captured'].tail(4).mean():.2f}")
     else:
-        lines.append("- test picks: this checkout has no test-pick setting; no test-picks-off arm was run")
+        lines.append("- test picks: no test-picks-off arm was run (or this checkout has no policy.test_share)")
     if ope:
         table = pd.concat(ope, ignore_index=True)
         lines += ["", "Off-policy estimates on the boosts logged with a propensity, per seed (uplift per "
@@ -406,12 +448,12 @@ def plot(results: dict[str, list[list[Week]]], args: argparse.Namespace) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    on = weekly(results[ON])
+    on = weekly(results[ON] if results.get(ON) else results[OFF])
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.axhline(1.0, color="0.6", lw=1, ls=":", label="best possible")
     ax.axhline(0.0, color="0.8", lw=1)
     ax.plot(on["week"], on["heuristic"], "s--", color="tab:gray", label="brief's heuristic (organic engagement)")
-    if OFF in results:
+    if results.get(ON) and results.get(OFF):
         off = weekly(results[OFF])
         ax.plot(off["week"], off["captured"], "o-", color="tab:orange", alpha=0.7, label="sparkpick, test picks off")
     ax.plot(on["week"], on["captured"], "o-", color="tab:blue", label="sparkpick")
