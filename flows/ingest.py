@@ -58,11 +58,11 @@ def _describe(problems: list[Problem], source: str) -> str:
     )
 
 
-def _known_ids(wh: Warehouse) -> dict[str, set[str]]:
-    return {
-        "creators": set(wh.read("creators")["creator_id"].tolist()),
-        "posts": set(wh.read("posts")["post_id"].tolist()),
-    }
+def _known(wh: Warehouse) -> tuple[dict[str, set[str]], pd.Series]:
+    """The creator and post ids stored, and each stored post's posted_at (a boost may not start before it)."""
+    posts = wh.read("posts")
+    ids = {"creators": set(wh.read("creators")["creator_id"].tolist()), "posts": set(posts["post_id"].tolist())}
+    return ids, posts.dropna(subset=["posted_at"]).set_index("post_id")["posted_at"]
 
 
 def _write_rejected(data: CheckedTables, home: Home, settings: Settings, source: str) -> Path:
@@ -112,9 +112,10 @@ def ingest_folder(
         raise InputError(f"Source folder {folder} does not exist.")
     home.ensure()
     with Warehouse(home.warehouse) as wh:
-        known = _known_ids(wh)
+        known, posted = _known(wh)
     # The wall clock, not a night's as-of: a backfill may ingest rows from after its as-of, never from the future.
-    data = read_folder(folder, known, received_at=pd.Timestamp.now(tz="UTC"))
+    data = read_folder(folder, known, received_at=pd.Timestamp.now(tz="UTC"), known_posted=posted,
+                       max_boost_hours=settings.contract.max_boost_hours)
     return load_validated(data, home, settings, source or f"local:{folder}", skip_invalid, detail)
 
 
@@ -268,9 +269,10 @@ def ingest_tables(
     """
     home.ensure()
     with Warehouse(home.warehouse) as wh:
-        known = _known_ids(wh)
+        known, posted = _known(wh)
     moment = received_at if received_at is not None else pd.Timestamp.now(tz="UTC")
-    data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known, moment)
+    data = validate_frames(raw, {name: f"{source}:{name}" for name in raw}, None, known, moment,
+                           known_posted=posted, max_boost_hours=settings.contract.max_boost_hours)
     return load_validated(data, home, settings, source, skip_invalid, detail)
 
 

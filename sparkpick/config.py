@@ -34,6 +34,10 @@ class IngestConfig(_Section):
     rejected_dir: str
 
 
+class ContractConfig(_Section):
+    max_boost_hours: float = Field(gt=0)
+
+
 class WorldSize(_Section):
     advertisers: int = Field(gt=0)
     creators_per_advertiser: int = Field(gt=1)
@@ -449,6 +453,7 @@ class ActionsConfig(_Section):
 
 class Settings(_Section):
     ingest: IngestConfig
+    contract: ContractConfig
     world: WorldConfig
     video: VideoConfig
     features: FeaturesConfig

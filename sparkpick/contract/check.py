@@ -373,21 +373,62 @@ def post_date_problems(
     return problems
 
 
+def boost_date_problems(
+    boosts: pd.DataFrame, file: str, keys: pd.Series, posted: pd.Series, received_at: pd.Timestamp | None,
+    max_boost_hours: float | None,
+) -> list[Problem]:
+    """Boosts (spark_results or spark_hourly rows) that start before their post was published, after the
+    data was received, or (hourly rows) more than `max_boost_hours` before the boost's first hourly row.
+
+    Each is a wrong date: stored, it would put a boost before its post exists, in the future, or give the
+    monitor a boost years long. `posted` maps post_id to posted_at (naive UTC) for the posts known.
+    """
+    problems: list[Problem] = []
+    boosted = boosts["boosted_at"]
+    published = pd.Series(posted.reindex(boosts["post_id"]).to_numpy(), index=boosts.index)
+    for i in boosts.index[boosted.notna() & published.notna() & (boosted < published)]:
+        problems.append(Problem(file, int(i) + 1, "boosted_at",
+                                f"boosted_at {boosted[i]} is before its post was published (posted_at {published[i]})",
+                                keys.get(i)))
+    if received_at is not None:
+        limit = received_at.tz_convert("UTC").tz_localize(None) if received_at.tzinfo else received_at
+        for i in boosts.index[boosted.notna() & (boosted > limit)]:
+            problems.append(Problem(file, int(i) + 1, "boosted_at",
+                                    f"boosted_at {boosted[i]} is after the time of this ingest ({limit} UTC)",
+                                    keys.get(i)))
+    if max_boost_hours is not None and "hour_start" in boosts.columns and len(boosts):
+        first = boosts.groupby(["post_id", "boosted_at"])["hour_start"].transform("min")
+        gap = (first - boosted) / pd.Timedelta(hours=1)
+        for i in boosts.index[gap.notna() & (gap > max_boost_hours)]:
+            problems.append(Problem(
+                file, int(i) + 1, "boosted_at",
+                f"boosted_at {boosted[i]} is {gap[i]:,.0f} hours before the boost's first hourly row "
+                f"({first[i]}); at most {max_boost_hours:g} (contract.max_boost_hours): check the date", keys.get(i)))
+    return problems
+
+
 def validate_frames(
     raw_tables: Mapping[str, pd.DataFrame],
     files: Mapping[str, str],
     folder: Path | None = None,
     known: Mapping[str, set[str]] | None = None,
     received_at: pd.Timestamp | None = None,
+    *,
+    known_posted: pd.Series | None = None,
+    max_boost_hours: float | None = None,
 ) -> CheckedTables:
     """Validate raw tables (as read from files or fetched from an API) against the contract.
 
     `known` holds ids already stored (for example creators in the warehouse) so that a folder with only
     new posts may name creators loaded earlier. Rows rejected in a parent table make their children's
     references unknown, so they are rejected too (and say why). `received_at` is when the data was
-    gathered: a post dated after it (or after its own first metrics snapshot) is refused.
+    gathered: a post dated after it (or after its own first metrics snapshot) is refused, and so is a
+    boost. A boost may not start before its post (this batch's posts, else `known_posted`: post_id ->
+    posted_at of the posts stored) or, with `max_boost_hours` (contract.max_boost_hours), more than that
+    before its first hourly row.
     """
     known_ids: dict[str, set[str]] = {k: set(v) for k, v in (known or {}).items()}
+    posted = known_posted if known_posted is not None else pd.Series(dtype=DTYPES["time"])
     first_observed = _first_observed(raw_tables.get("metrics"))
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
@@ -400,6 +441,10 @@ def validate_frames(
         typed, probs, bad = validate_table(spec, raw, file, folder, known_ids)
         if spec.name == "posts" and not typed.empty:
             dated = post_date_problems(typed, file, key_text(spec, raw), first_observed, received_at)
+            probs += dated
+            bad |= {p.row - 1 for p in dated if p.row is not None}
+        if spec.name in {"spark_results", "spark_hourly"} and not typed.empty:
+            dated = boost_date_problems(typed, file, key_text(spec, raw), posted, received_at, max_boost_hours)
             probs += dated
             bad |= {p.row - 1 for p in dated if p.row is not None}
         problems += probs
@@ -421,4 +466,7 @@ def validate_frames(
         if spec.name in {"creators", "posts"}:
             key = spec.key[0]
             known_ids.setdefault(spec.name, set()).update(good[key].dropna().tolist())
+        if spec.name == "posts" and len(good):
+            mine = good.dropna(subset=["posted_at"]).set_index("post_id")["posted_at"]
+            posted = mine.combine_first(posted) if len(posted) else mine
     return CheckedTables(tables, problems, pd.DataFrame(rejected_rows))

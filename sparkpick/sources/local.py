@@ -57,9 +57,11 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def read_folder(
-    folder: Path, known: Mapping[str, set[str]] | None = None, received_at: pd.Timestamp | None = None
+    folder: Path, known: Mapping[str, set[str]] | None = None, received_at: pd.Timestamp | None = None, *,
+    known_posted: pd.Series | None = None, max_boost_hours: float | None = None,
 ) -> CheckedTables:
-    """Read and validate a local folder in the data contract (`received_at`: when it is ingested). Writes nothing."""
+    """Read and validate a local folder in the data contract (`received_at`: when it is ingested; the rest
+    as `validate_frames` takes them). Writes nothing."""
     folder = Path(folder)
     if not folder.is_dir():
         return CheckedTables({}, [Problem(str(folder), None, None, "folder does not exist")])
@@ -83,7 +85,8 @@ def read_folder(
             problems.append(Problem(path.name, None, None, f"cannot be read: {exc}"))
             continue
         files[spec.name] = path.name
-    result = validate_frames(raw_tables, files, folder, known, received_at)
+    result = validate_frames(raw_tables, files, folder, known, received_at, known_posted=known_posted,
+                             max_boost_hours=max_boost_hours)
     result.problems = problems + result.problems
     return result
 

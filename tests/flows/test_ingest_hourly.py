@@ -89,3 +89,51 @@ def test_hourly_parquet_is_accepted(tmp_path: Path, home: Home, settings: Settin
     frame = pd.read_csv(Path(write_folder(tmp_path / "csv", hourly())) / "spark_hourly.csv", dtype=str)
     frame.to_parquet(folder / "spark_hourly.parquet")
     assert ingest_folder(home, settings, folder).counts["spark_hourly"].new == 4
+
+
+# POST_A was published 2026-04-01T12:00Z, POST_B 2026-04-02T12:00Z (tests/sparkpick/contract_folder.py).
+@pytest.mark.parametrize(
+    ("bad_row", "what"),
+    [
+        # a year typo: 2016 for 2026, before the post existed (and years before its hours)
+        (f"{POST_B},2016-04-20T09:00:00Z,2026-04-20T09:00:00Z,1.0,10,1,1,0,0,0,0,0\n",
+         "boosted_at 2016-04-20 09:00:00 is before its post was published (posted_at 2026-04-02 12:00:00)"),
+        # after the post, but months before its first hour
+        (f"{POST_B},2026-04-03T00:00:00Z,2026-08-01T00:00:00Z,1.0,10,1,1,0,0,0,0,0\n",
+         "boosted_at 2026-04-03 00:00:00 is 2,880 hours before the boost's first hourly row (2026-08-01 00:00:00); "
+         "at most 2160 (contract.max_boost_hours)"),
+        # in the future of the ingest
+        (f"{POST_B},2099-01-01T00:00:00Z,2099-01-01T00:00:00Z,1.0,10,1,1,0,0,0,0,0\n",
+         "boosted_at 2099-01-01 00:00:00 is after the time of this ingest"),
+    ],
+)
+def test_a_boost_dated_before_its_post_after_the_ingest_or_long_before_its_hours_is_refused(
+    tmp_path: Path, home: Home, settings: Settings, bad_row: str, what: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        ingest_folder(home, settings, write_folder(tmp_path / "bad", hourly(ROWS + bad_row)))
+    message = str(caught.value)
+    assert "spark_hourly.csv, row 5, line 6" in message and "column 'boosted_at'" in message, message
+    assert what in message, message
+    summary = ingest_folder(home, settings, write_folder(tmp_path / "bad", hourly(ROWS + bad_row)), skip_invalid=True)
+    assert summary.counts["spark_hourly"].new == 4  # the good rows load; the bad one is set aside
+
+
+def test_a_boost_of_a_post_stored_earlier_is_checked_against_its_publication(
+    tmp_path: Path, home: Home, settings: Settings
+) -> None:
+    ingest_folder(home, settings, write_folder(tmp_path / "src"))
+    only_hourly = write_folder(tmp_path / "next", hourly(
+        f"{POST_B},2026-03-20T09:00:00Z,2026-04-20T09:00:00Z,1.0,10,1,1,0,0,0,0,0\n"))
+    with pytest.raises(InputError, match=r"boosted_at 2026-03-20 09:00:00 is before its post was published"):
+        ingest_folder(home, settings, only_hourly)
+
+
+def test_max_boost_hours_is_a_setting(tmp_path: Path, home: Home, settings: Settings) -> None:
+    from sparkpick.config import with_overrides
+
+    late = f"{POST_B},2026-04-03T00:00:00Z,2026-04-10T00:00:00Z,1.0,10,1,1,0,0,0,0,0\n"  # 168 h before its hour
+    assert ingest_folder(home, settings, write_folder(tmp_path / "a", hourly(ROWS + late))).counts["spark_hourly"].new == 5
+    strict = with_overrides(settings, {"contract": {"max_boost_hours": 100}})
+    with pytest.raises(InputError, match=r"168 hours before the boost's first hourly row"):
+        ingest_folder(home, strict, write_folder(tmp_path / "b", hourly(ROWS + late)))

@@ -172,3 +172,14 @@ def test_non_finite_numbers_in_a_parquet_file_are_named(tmp_path: Path) -> None:
     problems = [str(p) for p in read_folder(folder).problems]
     assert any("row 1" in m and "'spend': inf is not a finite number" in m for m in problems), problems
     assert any("row 1" in m and "'impressions'" in m and "is out of range" in m for m in problems), problems
+
+
+def test_a_past_boost_before_its_post_or_after_the_ingest_is_refused(tmp_path: Path) -> None:
+    # POST_A was published 2026-04-01T12:00Z; its boost typed as 2016.
+    folder = write_folder(tmp_path / "src", replace_line("spark_results.csv", "2026-04-05T00:00:00Z", "2016-04-05T00:00:00Z"))
+    problems = [str(p) for p in read_folder(folder).problems]
+    assert any("spark_results.csv, row 1" in m and "column 'boosted_at': boosted_at 2016-04-05 00:00:00 is before its "
+               "post was published (posted_at 2026-04-01 12:00:00)" in m for m in problems), problems
+    data = read_folder(write_folder(tmp_path / "ok"), received_at=pd.Timestamp("2026-04-05T12:00:00Z"))
+    late = [str(p) for p in data.problems if p.column == "boosted_at"]
+    assert len(late) == 1 and "row 2" in late[0] and "is after the time of this ingest" in late[0], late
