@@ -17,7 +17,7 @@ import pandas as pd
 from features.video import VIDEO_PREFIX
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
-from sparkpick.errors import InputError
+from sparkpick.errors import DamagedFileError, InputError
 from sparkpick.report import name_advertisers
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 
@@ -119,7 +119,13 @@ def train_model(
         "until": str(until_ts) if until_ts is not None else "all",
     }
     with registry.tracking(uri) as client:
-        compared = registry.evaluate_champion(client, name, fitted, metric, k)
+        try:
+            compared = registry.evaluate_champion(client, name, fitted, metric, k)
+        except DamagedFileError as exc:
+            if promote != "force":  # a damaged champion is never quietly replaced by the gate
+                raise
+            log.warning("the champion cannot be compared (%s): --promote force replaces it", exc)
+            compared = registry.ChampionComparison()
         decision = registry.decide_promotion(
             promote, metric,
             compared.new_value if compared.new_value is not None else new_value,

@@ -16,7 +16,8 @@ kept under a fingerprint of those four plus the state of the source it ingested 
   reused instead of loading MLflow and LightGBM (`NightInputs.same_scoring`).
 
 The model store is fingerprinted by its SQLite file's size and modification time (any registration,
-promotion or logged track record changes them). A store that is not a local SQLite file, a source whose
+promotion or logged track record changes them) and the folders of its artifacts (a model's files
+deleted change them). A store that is not a local SQLite file, a source whose
 state cannot be read cheaply (the TikTok API) and video files outside the source folder (fsspec URLs)
 cannot be fingerprinted cheaply: such nights run those stages.
 """
@@ -93,7 +94,25 @@ def _model_store(home: Home, settings: Settings) -> str | None:
         st = path.stat()
     except OSError:
         return None
-    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}:{_artifact_folders(path.parent)}"
+
+
+def _artifact_folders(root: Path) -> str:
+    """A digest of every folder under the store's own folder (the models' and runs' artifacts), by name
+    and modification time: a model's files deleted or replaced change a folder's time, so a night after
+    that does not repeat the kept one (it loads the champion and says what is damaged). Folders only, and
+    not `root`'s own time, which SQLite's journal files move: one `stat` per folder."""
+    digest = hashlib.sha256()
+    for folder, dirs, _files in os.walk(root):
+        dirs.sort()
+        if folder == str(root):
+            continue
+        try:
+            stamp = os.stat(folder).st_mtime_ns
+        except OSError:  # removed while listed
+            continue
+        digest.update(f"{Path(folder).relative_to(root)}\0{stamp}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def folder_state(folder: Path) -> str | None:

@@ -86,7 +86,10 @@ _PROGRESS_BAR = mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 
 # SQLite's words for a store file that is not (or no longer) a whole database.
-_DAMAGED_STORE_WORDS = ("malformed", "not a database", "file is encrypted")
+# "no such table/column": a table (or column) every MLflow store has is gone, e.g. the alias table dropped.
+_DAMAGED_STORE_WORDS = ("malformed", "not a database", "file is encrypted", "no such table", "no such column")
+# MLflow logs every SQL error with its traceback before raising it: the error is raised (and named) anyway.
+_SQL_ERROR_LOGGER = "mlflow.store.db.utils"
 
 
 def _damaged_store(db: Path, exc: BaseException) -> DamagedFileError:
@@ -153,12 +156,12 @@ def _quiet() -> Iterator[None]:
     MLflow sets its loggers' levels when it is imported, so they are set here, after the import, and put
     back afterwards; the warning filter goes with the block too.
     """
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    loggers = [logging.getLogger(name) for name in (*_QUIET_LOGGERS, _SQL_ERROR_LOGGER)]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings(), _mlflow_settings({_PROGRESS_BAR: "false"}):
         warnings.filterwarnings("ignore", module=_MLFLOW_MODULES)
         for logger in loggers:
-            logger.setLevel(logging.ERROR)
+            logger.setLevel(logging.CRITICAL if logger.name == _SQL_ERROR_LOGGER else logging.ERROR)
         try:
             yield
         finally:
@@ -371,12 +374,43 @@ def decide_promotion(
     )
 
 
+_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+_REGISTRY_REMEDY = ("Restore the home's mlruns/ folder from a backup, or run `sparkpick train --promote force` to "
+                    "register and serve a new model.")
+
+
+def _store_location(client: MlflowClient) -> str:
+    """The store a client reads: the SQLite file's path, else its URI."""
+    uri = str(client.tracking_uri)
+    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
+
+
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version holding `alias`, or None when there is none (or no such registered model)."""
+    """The version holding `alias`, or None when there is none (no such alias, or no such registered model).
+
+    An alias that names a version the registry does not hold is a damaged registry (`DamagedFileError`), never
+    "no champion": a night would otherwise train a new model and crown it without the promotion gate. Other
+    store errors (a table gone, the store locked) are raised as they are (`tracking` names a damaged store).
+    """
     try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
+        aliases = dict(client.get_registered_model(name).aliases or {})
+    except MlflowException as exc:
+        if exc.error_code == _NOT_FOUND:
+            return None
+        raise
+    if alias not in aliases:
         return None
+    version = str(aliases[alias])
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code != _NOT_FOUND:
+            raise
+        raise DamagedFileError(
+            _store_location(client), "The MLflow registry", _REGISTRY_REMEDY,
+            f"the alias '{alias}' of {name} names version {version}, which the registry does not hold",
+        ) from exc
+    return version
 
 
 @dataclass(frozen=True)
@@ -523,28 +557,35 @@ def load_model(client: MlflowClient, uri: str) -> ServedModel:
     name, version, alias = _registry_ref(uri)
     run_id = None
     if name is not None:
+        if alias:  # a damaged alias is named as such (alias_version), never taken for "train first"
+            version = alias_version(client, name, alias)
         try:
-            mv = (client.get_model_version_by_alias(name, alias) if alias
-                  else client.get_model_version(name, version or ""))
+            mv = client.get_model_version(name, version) if version is not None else None
         except MlflowException as exc:
+            if exc.error_code != _NOT_FOUND:
+                raise
+            mv = None
+        if mv is None:
             what = f"no model version has the alias '{alias}'" if alias else f"version {version} does not exist"
             raise InputError(
                 f"Cannot load {uri}: {what} in the registry at {client.tracking_uri}. "
                 "Run `sparkpick train` first (or pass --model-uri)."
-            ) from exc
+            )
         version, run_id = str(mv.version), mv.run_id
         uri = f"models:/{name}/{version}"
+
     def damaged(exc: Exception) -> DamagedFileError:
         where = client.get_model_version_download_uri(name, version) if name is not None else uri
-        return DamagedFileError(
-            where.removeprefix("file://"), f"The files of model {uri} at",
-            "Restore the home's mlruns/ folder from a backup, or run `sparkpick train --promote force` to "
-            "register and serve a new model.", _first_line(exc),
-        )
+        folder = where.removeprefix("file://")
+        gone = name is not None and "://" not in folder and not Path(folder).is_dir()
+        return DamagedFileError(folder, f"The files of model {uri} at", _REGISTRY_REMEDY,
+                                "the folder is missing" if gone else _first_line(exc))
 
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
+        if name is not None:  # the registry holds the version: its files are missing or unreadable
+            raise damaged(exc) from exc
         raise InputError(f"Cannot load the model {uri}: {exc}") from exc
     except Exception as exc:  # the model's own files fail to parse (half-written, truncated)
         raise damaged(exc) from exc
@@ -716,10 +757,10 @@ def _tag_float(tags: dict[str, str], name: str) -> float | None:
 def serving_promises(tracking_uri: str, model_name: str) -> ServingPromises:
     """The champion's version, run and validation promises (band coverage, rank correlation)."""
     with tracking(tracking_uri) as client:
-        try:
-            mv = client.get_model_version_by_alias(model_name, CHAMPION)
-        except MlflowException:
+        version = alias_version(client, model_name, CHAMPION)
+        if version is None:
             return ServingPromises(None, None, None, None)
+        mv = client.get_model_version(model_name, version)
         tags = dict(mv.tags or {})
         return ServingPromises(str(mv.version), mv.run_id, _tag_float(tags, BAND_COVERAGE_TAG),
                                _tag_float(tags, RANK_CORRELATION_TAG))

@@ -5,6 +5,7 @@ same; the whole night when the source folder's files are the same too."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,24 @@ def test_scores_are_reused_only_for_identical_inputs(home, settings):
     keep_night(home, KeptNight(inputs=night_inputs(home, settings, as_of), scored=_scored(), monitor=None))
     _load(home, "an edited caption")
     assert not night_inputs(home, settings, as_of).same_scoring(load_kept(home).inputs)
+
+
+def test_a_models_files_deleted_mean_the_night_runs_again(home, settings):
+    # A champion's artifact folder deleted leaves the store's file as it was: the kept night must not be
+    # repeated as if the model were whole (the next night loads it and names what is damaged).
+    as_of = pd.Timestamp("2026-11-01")
+    _load(home, "first")
+    (home.mlruns / "mlflow.db").write_bytes(b"registry v1")
+    artifacts = home.mlruns / "1" / "models" / "m-1" / "artifacts"
+    (artifacts / "ranker").mkdir(parents=True)
+    (artifacts / "ranker" / "booster_0.txt").write_text("tree", encoding="utf-8")
+    kept = night_inputs(home, settings, as_of)
+    assert night_inputs(home, settings, as_of) == kept
+    (artifacts / "ranker" / "booster_0.txt").unlink()
+    assert not night_inputs(home, settings, as_of).same_scoring(kept)
+    kept = night_inputs(home, settings, as_of)
+    shutil.rmtree(home.mlruns / "1" / "models" / "m-1")
+    assert not night_inputs(home, settings, as_of).same_scoring(kept)
 
 
 def test_a_whole_night_repeats_only_while_the_source_folder_is_unchanged(home, settings, tmp_path):

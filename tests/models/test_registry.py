@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import mlflow
@@ -312,3 +315,65 @@ def test_damaged_model_files_are_named_with_what_to_do(
     message = str(caught.value)
     assert f"models:/sparkpick-ranker/{version}" in message and str(root) in message
     assert "sparkpick train --promote force" in message
+
+
+def _damage_registry(db: Path, damage: str) -> None:
+    with closing(sqlite3.connect(db)) as con, con:
+        if damage == "alias names a missing version":
+            con.execute("UPDATE registered_model_aliases SET version = 99")
+        else:
+            con.execute("DROP TABLE registered_model_aliases")
+
+
+@pytest.mark.parametrize("damage", ["alias names a missing version", "alias table gone"])
+def test_a_damaged_alias_is_named_never_read_as_no_champion(
+    boosts, fast: Settings, store: tuple[str, Path], damage: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from sparkpick.errors import DamagedFileError
+
+    fitted = fit_models(boosts(n_weeks=10, seed=6), FEATURES, fast.ranker, "test-v1")
+    _champion(store, fitted)
+    uri, root = store
+    _damage_registry(root / "mlflow.db", damage)
+    capfd.readouterr()
+
+    def load() -> None:
+        with registry.tracking(uri) as client:
+            registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+
+    def compare() -> None:  # what `sparkpick train` asks before its gate
+        with registry.tracking(uri) as client:
+            registry.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
+
+    for call in (lambda: registry.has_champion(uri, "sparkpick-ranker"), load, compare,
+                 lambda: registry.serving_promises(uri, "sparkpick-ranker")):
+        with pytest.raises(DamagedFileError) as caught:
+            call()
+        message = str(caught.value)
+        assert str(root / "mlflow.db") in message and "damaged" in message, message
+        assert "sparkpick train" in message and "[SQL" not in message
+        if damage == "alias names a missing version":
+            assert "the alias 'champion' of sparkpick-ranker names version 99" in message
+        else:
+            assert "no such table: registered_model_aliases" in message
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out  # MLflow's own logged traceback is not shown
+
+
+def test_a_champion_whose_files_are_gone_is_named_with_its_folder(
+    boosts, fast: Settings, store: tuple[str, Path]
+) -> None:
+    from sparkpick.errors import DamagedFileError
+
+    fitted = fit_models(boosts(n_weeks=10, seed=6), FEATURES, fast.ranker, "test-v1")
+    version = _champion(store, fitted)
+    uri, _root = store
+    with registry.tracking(uri) as client:
+        folder = Path(client.get_model_version_download_uri("sparkpick-ranker", version).removeprefix("file://"))
+    shutil.rmtree(folder)
+    assert registry.has_champion(uri, "sparkpick-ranker")  # the registry itself is whole
+    with registry.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
+        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    message = str(caught.value)
+    assert f"models:/sparkpick-ranker/{version}" in message and str(folder) in message
+    assert "the folder is missing" in message and "No such artifact" not in message

@@ -78,3 +78,22 @@ def test_commands_name_the_damaged_file_and_exit_non_zero(home: Home, warehouse_
     assert done.returncode == 1, done.stdout + done.stderr
     assert str(store) in done.stderr and "sparkpick train" in done.stderr
     assert "DatabaseError" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_score_names_a_damaged_registry_and_exits_1_not_train_first(home: Home, settings: Settings) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    uri, name = home.tracking_uri(settings), settings.mlflow.model_name
+    with registry.tracking(uri) as client:
+        client.create_registered_model(name)
+        version = client.create_model_version(name, source=str(home.mlruns), run_id=None).version
+        client.set_registered_model_alias(name, registry.CHAMPION, version)
+    store = home.mlruns / "mlflow.db"
+    with closing(sqlite3.connect(store)) as con, con:
+        con.execute("DROP TABLE registered_model_aliases")
+    done = subprocess.run([SPARKPICK, "--home", str(home.root), "score"], capture_output=True, text=True,
+                          timeout=300, env=_env(), check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert str(store) in done.stderr and "damaged" in done.stderr and "no such table" in done.stderr
+    assert "Traceback" not in done.stderr and "sparkpick train` first" not in done.stderr
