@@ -45,6 +45,8 @@ from sparkpick.shortlist import top_per_advertiser
 T = TypeVar("T")
 log = logging.getLogger("sparkpick.nightly")
 MAX_FAILURES_LISTED = 200
+# How a night's featurize failure begins in its stage failures.
+FEATURIZE_FAILED = "featurize failed"
 
 
 class StepRunner(Protocol):
@@ -255,8 +257,16 @@ def run_nightly(
                 result.notes.append("nothing changed since these inputs were last scored: their scores are reused")
                 logger.info("nothing changed since the last scoring of these inputs: scores reused")
         else:
-            # 3. A fresh home has no champion yet: train one first (configurable).
+            # 3. A fresh home has no champion yet: train one first (configurable). A damaged registry is
+            # not "no champion": has_champion raises (DamagedFileError) and the night fails naming it. A
+            # first champion is never trained on a night whose featurize failed: it would be crowned
+            # without its video cues, and the gate would keep it once they came back.
             if cfg.train_if_no_champion and not fns["has_champion"](home, settings):
+                if any(line.startswith(FEATURIZE_FAILED) for line in result.stage_failures):
+                    raise SparkpickError(
+                        "No champion model yet, and featurize failed this night: a first model is not trained "
+                        "without its video cues. Fix what featurize reports (see above), then run the night "
+                        "again; it trains the first model then.")
                 logger.warning("no champion model yet: training one before scoring")
                 timed("train", fns["train"], home, settings, until=as_of)
                 result.trained = True
@@ -363,7 +373,7 @@ def _gather(home: Home, settings: Settings, as_of: pd.Timestamp, result: Nightly
         logger.info("featurize: %s done, %s cached, %s failed", getattr(feat, "done", "?"),
                     getattr(feat, "cached", "?"), getattr(feat, "failed", "?"))
     except Exception as exc:
-        stage_failed("featurize failed; posts without video features are scored without them", exc)
+        stage_failed(f"{FEATURIZE_FAILED}; posts without video features are scored without them", exc)
 
 
 # -- Prefect ---------------------------------------------------------------------------------------------

@@ -286,6 +286,36 @@ def test_no_champion_trains_first(home: Home, settings: Settings) -> None:
     assert "train" not in stages.calls
 
 
+def test_a_failed_featurize_never_crowns_a_first_champion(home: Home, settings: Settings) -> None:
+    stages = Stages(featurize_fails=True, champion=False)
+    with pytest.raises(SparkpickError, match="a first model is not trained without its video cues"):
+        run_nightly(home, quick(settings), as_of=AS_OF, stages=stages.as_dict())
+    assert "train" not in stages.calls and "score" not in stages.calls
+
+
+def test_a_damaged_registry_fails_the_night_and_trains_nothing(home: Home, settings: Settings) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    from models import registry
+
+    # A registered champion whose alias names a version the registry does not hold.
+    uri = home.tracking_uri(settings)
+    name = settings.mlflow.model_name
+    with registry.tracking(uri) as client:
+        client.create_registered_model(name)
+        version = client.create_model_version(name, source=str(home.mlruns), run_id=None).version
+        client.set_registered_model_alias(name, registry.CHAMPION, version)
+    with closing(sqlite3.connect(home.mlruns / "mlflow.db")) as con, con:
+        con.execute("UPDATE registered_model_aliases SET version = 99")
+    stages = {k: v for k, v in Stages().as_dict().items() if k != "has_champion"}  # the real check
+    calls: list[str] = []
+    stages["train"] = lambda *a, **kw: calls.append("train")
+    with pytest.raises(DamagedFileError, match="names version 99, which the registry does not hold"):
+        run_nightly(home, quick(settings), as_of=AS_OF, stages=stages)
+    assert calls == []
+
+
 def test_same_night_twice_gives_the_same_report(home: Home, settings: Settings) -> None:
     ran_at = pd.Timestamp("2026-11-01 01:05")
     first = run_nightly(home, quick(settings), as_of=AS_OF, ran_at=ran_at, stages=Stages().as_dict())
