@@ -144,6 +144,38 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
             "actions": {o.post_id: o.status for o in carried.outcomes}, "stopped": carried.stopped}
 
 
+@flow(name="approval", validate_parameters=True)
+def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, config_file: str | None = None,
+                  as_of: str | None = None) -> dict[str, Any]:
+    """Wait for a person to approve the night's ready-to-boost picks, then launch the approved ones.
+
+    Suspended (not paused: no process and no lock are held while it waits) with a typed form in the Prefect
+    UI: per pick a tick box and a proposed daily budget. Resumed with the answer (the UI's form, or
+    `resume_flow_run(id, run_input=...)`), it launches the ticked picks through flows/approval.py; after
+    `actions.approval_timeout_hours` without an answer Prefect ends it, and nothing is approved.
+    """
+    import pandas as pd
+    from prefect.context import get_run_context
+    from prefect.flow_runs import suspend_flow_run
+    from prefect.input import RunInput
+    from pydantic import create_model
+
+    from flows.approval import Pick, approval_fields, launch_approved, record_waiting
+
+    inv = resolve(home_dir, config_file)
+    settings, home = inv.settings, inv.home
+    offered = [Pick(**p) for p in picks]
+    moment = inv.time(as_of, "as_of") or inv.now
+    run_id = f"approval-{get_run_context().flow_run.id}"  # type: ignore[union-attr]
+    hours = settings.actions.approval_timeout_hours
+    record_waiting(home, offered, run_id, moment, inv.now + pd.Timedelta(hours=hours))
+    form = create_model("ApproveSparkAds", __base__=RunInput, **approval_fields(offered))  # type: ignore[call-overload]
+    answer = suspend_flow_run(wait_for_input=form, timeout=int(hours * 3600), key="approval")
+    outcomes = launch_approved(home, settings, inv.token.read(), offered, answer.model_dump() if answer else {},
+                               run_id=run_id, approver="person:prefect-ui", as_of=moment)
+    return {o.post_id: o.status for o in outcomes}
+
+
 def build_deployments(home: Home, settings: Settings, config_file: Path | None = None) -> list[Any]:
     """The `nightly` and `train` deployments, scheduled by `nightly.cron`/`train_cron` in `nightly.timezone`,
     and the hourly `monitor` (live boosts) on `monitor.cron` unless that is empty.

@@ -445,6 +445,7 @@ class ActionsConfig(_Section):
     read_back_tries: int = Field(ge=1)
     new_adgroup: NewAdgroupConfig
     approval_timeout_hours: float = Field(gt=0)
+    proposed_daily_budget: float = Field(gt=0)
 
     def modes_for(self, advertiser_id: str) -> ActionModes:
         own = self.advertisers.get(advertiser_id)

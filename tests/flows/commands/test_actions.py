@@ -12,25 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from sparkpick.config import Home, Settings
-from sparkpick.sources.tiktok import TikTokClient, fetch_tables
 from sparkpick.sources.tiktok.actions import marker
-from sparkpick.warehouse import Warehouse, read_actions
+from sparkpick.warehouse import read_actions
 from tests.entry_point import SPARKPICK
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
     AS_OF,
-    AS_OF_UTC,
-    CAMPAIGN,
-    TIKTOK_CONFIG,
     TOKEN,
     WRITES,
     FakeTikTokServer,
     World,
+    acting_home,
     ad_account,
-    configured,
     sample_world,
 )
 
@@ -48,20 +43,7 @@ def server(world: World) -> Iterator[FakeTikTokServer]:
 
 @pytest.fixture
 def config(tmp_path: Path, server: FakeTikTokServer, home: Home, settings: Settings) -> Path:
-    """A config overlay acting on the fake's advertiser, and a warehouse holding its posts."""
-    cfg = configured(settings)
-    with TikTokClient(server.base_url, TOKEN, cfg.tiktok) as client:
-        fetched = fetch_tables(client, cfg, AS_OF_UTC)
-    with Warehouse(home.warehouse) as wh:
-        wh.upsert({k: v for k, v in fetched.tables.items() if k in ("advertisers", "creators", "posts")})
-    server.requests.clear()
-    path = tmp_path / "acting.yaml"
-    path.write_text(yaml.safe_dump({
-        "tiktok": {**TIKTOK_CONFIG, "base_url": server.base_url, "timeout_s": 30.0},
-        "actions": {"advertisers": {ADV: {"campaign_id": CAMPAIGN, "adgroup_id": "", "daily_budget_cap": 200.0,
-                                          "modes": None, "identity_authorized_bc_id": ""}}},
-    }), encoding="utf-8")
-    return path
+    return acting_home(server, home, settings, tmp_path)
 
 
 def sparkpick(home: Home, config: Path, *args: str) -> subprocess.Popen[str]:

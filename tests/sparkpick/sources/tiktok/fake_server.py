@@ -87,6 +87,29 @@ def acting(settings: Settings, **actions: object) -> Settings:
         "actions": {"advertisers": {ADV: account}, "min_spend_before_pause": 5.0, **actions}})
 
 
+def acting_home(server: FakeTikTokServer, home: Any, settings: Settings, folder: Any) -> Any:
+    """A config overlay (written in `folder`; its path returned) acting on the fake's advertiser through the
+    real HTTP server, and `home`'s warehouse holding the sample world's posts (fetched from the fake)."""
+    import yaml
+
+    from sparkpick.sources.tiktok import TikTokClient, fetch_tables
+    from sparkpick.warehouse import Warehouse
+
+    cfg = configured(settings)
+    with TikTokClient(server.base_url, TOKEN, cfg.tiktok) as client:
+        fetched = fetch_tables(client, cfg, AS_OF_UTC)
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert({k: v for k, v in fetched.tables.items() if k in ("advertisers", "creators", "posts")})
+    server.requests.clear()
+    path = folder / "acting.yaml"
+    path.write_text(yaml.safe_dump({
+        "tiktok": {**TIKTOK_CONFIG, "base_url": server.base_url, "timeout_s": 30.0},
+        "actions": {"advertisers": {ADV: {"campaign_id": CAMPAIGN, "adgroup_id": "", "daily_budget_cap": 200.0,
+                                          "modes": None, "identity_authorized_bc_id": ""}}},
+    }), encoding="utf-8")
+    return path
+
+
 @dataclass
 class Account:
     """One business (TikTok) account: its profile and its organic videos as the API returns them."""
