@@ -6,7 +6,9 @@ carriage return (or their full-width forms, which some spreadsheets also read as
 apostrophe, which spreadsheets show as plain text. Numbers stay numbers: numeric columns are not touched,
 and a text cell that is just a number (`-12`, `+3.5`) is not a formula. Quotes and separators inside a cell
 are handled by CSV quoting: every text cell is quoted (pandas leaves a lone carriage return unquoted, which
-splits the row in a spreadsheet), numbers are not, so they read back as numbers.
+splits the row in a spreadsheet), numbers are not, so they read back as numbers. Every time is written
+in full ISO 8601 with its offset (`2026-11-01T00:00:00+00:00`; naive times are UTC), never as a bare date
+at midnight, so that a folder of these files parses with one format.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,37 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _iso(value: Any) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.isoformat()
+
+
+def iso_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every time column (and every cell holding a time) as full ISO 8601 text in UTC with its
+    offset: pandas alone writes a column whose times all fall at midnight as bare dates."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            out[col] = values.map(_iso).astype(object)
+        elif values.dtype == object and values.map(lambda v: isinstance(v, pd.Timestamp | datetime)).any():
+            out[col] = values.map(lambda v: _iso(v) if isinstance(v, pd.Timestamp | datetime) else v)
+    return out
+
+
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    """Write a table a person opens in a spreadsheet: formulas neutralised, written atomically."""
+    """Write a table a person opens in a spreadsheet: formulas neutralised, times in full ISO 8601, written
+    atomically (a failed write leaves neither a half file nor its temporary copy)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give a file name to write the CSV to")
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = neutralise_frame(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+    data = neutralise_frame(iso_times(frame)).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -39,6 +39,8 @@ def monitor(
 
     inv = ctx.obj
     settings, home = inv.settings, inv.home
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {out} is a folder: give the CSV file to write, e.g. {out / 'live_boosts.csv'}.")
     if not home.warehouse.exists():
         raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
     moment = inv.as_of(as_of, settings)

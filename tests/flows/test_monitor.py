@@ -16,6 +16,7 @@ from flows.monitor import run_monitor
 from models.monitor import OUTPUT_COLUMNS, live_boosts
 from sparkpick.config import Home, Settings, with_overrides
 from sparkpick.contract import as_utc
+from sparkpick.errors import InputError
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse
 from tests.entry_point import SPARKPICK
 from tests.sparkpick.contract_folder import FILES, POST_A, POST_B, POST_C, write_folder
@@ -86,12 +87,22 @@ def test_monitor_command_on_a_local_folder(loaded: Home, tmp_path: Path) -> None
     assert row["decision"] in {"too_early", "keep", "pause", "scale"} and row["reason"]
     assert row["baseline_cpa"] == pytest.approx(30.0)  # March: 9000 / 300
     assert row["low"] <= row["estimated_uplift"] <= row["high"]
+    # Times in full ISO 8601 with their offset, also at midnight (never a bare date).
+    assert (row["boosted_at"], row["as_of"]) == ("2026-04-20T09:30:00+00:00", "2026-04-21T16:00:00+00:00")
     # The terminal: the marketer's words, hostile text shown as text (no markup, no escape codes).
     assert "Live boosts as of 2026-04-21 16:00:00 UTC" in result.output
     assert "[blink]li[/blink]" in result.output and "\x1b[2J" not in result.output
     assert "Acme [blink]li[/blink]" in result.output  # the advertiser by name
     assert "predicted at pick: 1.5x cheaper" in result.output  # exp(0.40)
     assert "Model track record: Last 60 days:" in result.output
+
+
+def test_out_naming_a_folder_is_refused_and_leaves_no_temporary_file(loaded: Home, tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "live"
+    folder.mkdir(parents=True)
+    result = _cli(loaded, "--as-of", "2026-04-21T16:00:00Z", "--out", str(folder))
+    assert isinstance(result.exception, InputError) and "--out" in str(result.exception), result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["live"] and not list(folder.iterdir())
 
 
 def test_figures_at_t_never_use_later_hours_or_scores(tmp_path: Path, loaded: Home, settings: Settings) -> None:

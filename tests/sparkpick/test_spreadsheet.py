@@ -62,3 +62,31 @@ def test_any_csv_written_for_a_person_is_neutralised(tmp_path: Path) -> None:
     rows = _cells(tmp_path / "out" / "t.csv")
     assert [r["creator_handle"] for r in rows] == ["'@evil", "fine"]
     assert [r["spend"] for r in rows] == ["-3.0", "4.0"]
+
+
+def test_every_time_is_written_in_full_iso_8601_with_its_offset(tmp_path: Path) -> None:
+    # pandas writes a column whose times all fall at midnight as bare dates: one folder of monitor files
+    # then parsed with mixed formats.
+    frame = pd.DataFrame({
+        "boosted_at": pd.to_datetime(["2026-11-01T00:00:00", "2026-11-02T00:00:00"]),
+        "as_of": pd.to_datetime(["2026-11-03T06:30:00", None]),
+        "aware": pd.to_datetime(["2026-11-01T01:00:00+01:00", "2026-11-02T00:00:00+00:00"], utc=True),
+        "mixed": [pd.Timestamp("2026-11-01"), "text"],
+    })
+    path = tmp_path / "times.csv"
+    write_csv(path, frame)
+    rows = _cells(path)
+    assert [r["boosted_at"] for r in rows] == ["2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00"]
+    assert [r["as_of"] for r in rows] == ["2026-11-03T06:30:00+00:00", ""]
+    assert [r["aware"] for r in rows] == ["2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00"]
+    assert [r["mixed"] for r in rows] == ["2026-11-01T00:00:00+00:00", "text"]
+    back = pd.read_csv(path, parse_dates=["boosted_at"])
+    assert str(back["boosted_at"].dt.tz) == "UTC"
+
+
+def test_a_folder_as_the_csv_path_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_csv(target, pd.DataFrame({"a": [1]}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not list(target.iterdir())
