@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from sparkpick.outside_text import visible_text
+
 # One line: a newline or other control character could start a new block (a heading, a list, HTML).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # Characters that open Markdown constructs (links, images, emphasis, code, tables, headings, quotes).
@@ -20,6 +22,7 @@ def markdown_safe(value: object) -> str:
     """`value` as text that renders as itself inside a Markdown paragraph, list item or table cell."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    text = _CONTROL.sub(" ", str(value))
+    # One line, shown as it reads (no bidi control or invisible character: sparkpick/outside_text.py).
+    text = _CONTROL.sub(" ", visible_text(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # no raw HTML
     return _SPECIAL.sub(r"\\\1", text)

@@ -23,9 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from sparkpick.contract import as_utc
+from sparkpick.outside_text import visible_text
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.spreadsheet import write_csv
 
@@ -348,6 +350,15 @@ def data_uri(data: bytes | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def _shown(value: Any) -> Any:
+    """Every value the template prints, before Jinja2 escapes it: outside text shows as it reads (no bidi
+    control reorders a handle, no invisible character, no control character; `visible_text`). HTML the
+    code built (Markup) holds no such character either, and stays HTML."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(visible_text(str(value), lines=True))
+    return visible_text(value, lines=True) if isinstance(value, str) else value
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("sparkpick", "templates"),
@@ -355,6 +366,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
 
 

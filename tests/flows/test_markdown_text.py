@@ -54,3 +54,8 @@ def test_the_featurize_table_keeps_its_columns() -> None:
     out = _rendered(featurize_markdown(FeaturizeSummary(failed=len(HOSTILE), failures=failures)))
     assert out.count("<tr>") == len(HOSTILE) + 1 and out.count("<td>") == 3 * len(HOSTILE)
     assert "<img" not in out and "<a " not in out and "<script" not in out
+
+
+def test_bidi_controls_and_invisible_characters_are_taken_out() -> None:
+    assert markdown_safe("@\u202egnp.exe") == "@gnp\\.exe"
+    assert markdown_safe("a\u2066b\u2069\u200bc") == "abc"

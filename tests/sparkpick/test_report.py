@@ -159,6 +159,23 @@ def test_html_escapes_post_text_and_shows_every_pick() -> None:
     assert "more expensive per conversion" in html  # the rank-4 picks below 1
 
 
+BIDI = ("\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200f", "\u200b", "\x1b")
+
+
+def test_html_neutralises_bidi_controls_and_invisible_characters() -> None:
+    # "@\u202egnp.exe" reads as "@exe.png" where the override is obeyed: every value the page prints is shown
+    # as it is, in the shortlist and on the live-boost cards (the terminal does the same, one shared rule).
+    shortlist = make_shortlist(advertisers=1, k=2).assign(
+        creator_handle="\u202egnp.exe", caption="pay\u2067 here\u2069 \u200bnow \x1b[2J",
+        advertiser_name="Brand\u202d One")
+    monitor = make_monitor()
+    monitor = MonitorView(boosts=monitor.boosts.assign(creator_handle="\u202egnp.exe"), hourly=monitor.hourly,
+                          track_record=monitor.track_record)
+    html = render_shortlist_html(shortlist, make_meta(), {}, monitor=monitor)
+    assert not any(char in html for char in BIDI)
+    assert "gnp.exe" in html and "pay here now" in html and "Brand One" in html
+
+
 def test_html_shows_flags_reasons_and_header() -> None:
     shortlist = make_shortlist()
     html = render_shortlist_html(shortlist, make_meta(), {})
