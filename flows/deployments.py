@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 NIGHTLY = "nightly"
 TRAIN = "train"
 MONITOR = "monitor"
+APPROVAL = "approval"
 SERVER_HOST = "127.0.0.1"
 API_URL_ENV = "PREFECT_API_URL"
 _HEALTH_POLL_S = 0.5
@@ -70,6 +71,9 @@ def nightly_flow(home_dir: str | None = None, config_file: str | None = None,
         logger=get_run_logger(), access_token=inv.access_token(settings.ingest.source),
     )
     publish_artifacts(result)
+    approval = request_approval(inv, result.shortlist, result.as_of)
+    if approval:
+        get_run_logger().info("%s", approval)
     if result.stage_failures:
         raise SparkpickError(
             "The night finished with failed stages (the report was written and lists them): "
@@ -144,6 +148,27 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
             "actions": {o.post_id: o.status for o in carried.outcomes}, "stopped": carried.stopped}
 
 
+def request_approval(inv: Any, shortlist: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """Start an approval flow run for the night's ready-to-boost picks (flows/approval.py), when there are
+    any and the `approval` deployment is served; returns what happened, in a line ("" when nothing to ask)."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.approval import ready_picks
+
+    picks = ready_picks(shortlist, inv.settings)
+    if not picks:
+        return ""
+    params = {**inv.flow_parameters(), "as_of": f"{as_of:%Y-%m-%dT%H:%M:%S}",
+              "picks": [p.__dict__ for p in picks]}
+    try:
+        run = run_deployment(f"{APPROVAL}/{APPROVAL}", parameters=params, timeout=0)
+    except ObjectNotFound:
+        return (f"{len(picks)} pick(s) ready to boost, but no '{APPROVAL}' deployment is served (`sparkpick "
+                "serve`): approve them with `sparkpick launch`")
+    return f"{len(picks)} pick(s) await approval in flow run {run.name} ({run.id})"
+
+
 @flow(name="approval", validate_parameters=True)
 def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, config_file: str | None = None,
                   as_of: str | None = None) -> dict[str, Any]:
@@ -200,8 +225,13 @@ def build_deployments(home: Home, settings: Settings, config_file: Path | None =
         concurrency_limit=one_at_a_time,
         description="Retrain the ranker; promote it only if it beats the champion.", tags=["sparkpick"],
     )
+    # Started by each night (request_approval) when it has picks to offer; never on a schedule.
+    approval = approval_flow.to_deployment(
+        APPROVAL, parameters=params, tags=["sparkpick"],
+        description="A person approves the night's ready-to-boost picks (a form); the approved ones are launched.",
+    )
     if not settings.monitor.cron:
-        return [nightly, train]
+        return [nightly, train, approval]
     # A late monitor run is worthless once the next hour's is due: skip it rather than queue it.
     skip_late = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     monitor = monitor_flow.to_deployment(
@@ -210,7 +240,7 @@ def build_deployments(home: Home, settings: Settings, config_file: Path | None =
         description="Watch the live boosts: keep, pause or add budget, and why; writes reports/live/.",
         tags=["sparkpick"],
     )
-    return [nightly, train, monitor]
+    return [nightly, train, monitor, approval]
 
 
 def configured_api_url() -> str | None:

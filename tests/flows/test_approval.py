@@ -69,6 +69,19 @@ def test_states_for_the_report() -> None:
         "1": "waiting", "2": "expired", "3": "launched", "4": "refused: code expired"}
 
 
+def test_a_night_without_the_served_deployment_says_how_to_approve(
+    tmp_path: Path, home: Home, settings: Settings, server: FakeTikTokServer, prefect_harness: object
+) -> None:
+    from flows.deployments import request_approval
+    from flows.invocation import resolve
+
+    config = acting_home(server, home, settings, tmp_path)
+    inv = resolve(home.root, config)
+    shortlist = pd.DataFrame({"advertiser_id": [ADV], "post_id": ["1"], "rank": [1], "flag_no_auth_code": [False]})
+    assert "sparkpick launch" in request_approval(inv, shortlist, pd.Timestamp("2026-11-01"))
+    assert request_approval(inv, shortlist.iloc[:0], pd.Timestamp("2026-11-01")) == ""
+
+
 def _wait(what: str, check: object, timeout_s: float = 120.0) -> object:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -87,7 +100,8 @@ def test_the_approval_flow_suspends_resumes_with_the_answer_and_launches(
     from prefect.flow_runs import resume_flow_run
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.deployments import free_port, local_prefect_server, stop_process_group
+    from flows.deployments import free_port, local_prefect_server, request_approval, stop_process_group
+    from flows.invocation import resolve
 
     config = acting_home(server, home, settings, tmp_path)
     approved, declined, expired = item(world, 4), item(world, 0), item(world, 1)
@@ -105,10 +119,12 @@ def test_the_approval_flow_suspends_resumes_with_the_answer_and_launches(
             stdout=open(tmp_path / "runner.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
         try:
             with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-                deployment = _wait("the approval deployment", lambda: _deployment(client))
-                run = client.create_flow_run_from_deployment(deployment.id, parameters={
-                    "picks": picks, "home_dir": str(home.root), "config_file": str(config),
-                    "as_of": "2026-11-01T06:30:00"})
+                _wait("the approval deployment", lambda: _deployment(client))
+                # What the night does at its end: offer its ready-to-boost picks.
+                shortlist = pd.DataFrame(picks).assign(flag_no_auth_code=False)
+                said = request_approval(resolve(home.root, config), shortlist, pd.Timestamp("2026-11-01 06:30"))
+                assert "3 pick(s) await approval" in said
+                [run] = client.read_flow_runs()
                 _wait("the run to suspend", lambda: client.read_flow_run(run.id).state.is_paused())
                 state = client.read_flow_run(run.id).state
                 assert state.name == "Suspended"

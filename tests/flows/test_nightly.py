@@ -396,12 +396,13 @@ def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
     from flows.deployments import build_deployments
 
     custom = with_overrides(settings, {"nightly": {"cron": "30 5 * * *", "timezone": "America/New_York"}})
-    nightly, train, monitor = build_deployments(home, custom, None)
-    assert (nightly.name, train.name, monitor.name) == ("nightly", "train", "monitor")
+    nightly, train, monitor, approval = build_deployments(home, custom, None)
+    assert (nightly.name, train.name, monitor.name, approval.name) == ("nightly", "train", "monitor", "approval")
+    assert not approval.schedules  # started by a night that has picks to offer, never on a schedule
     assert monitor.schedules[0].schedule.cron == custom.monitor.cron
     assert monitor.schedules[0].schedule.timezone == "America/New_York"
     no_monitor = with_overrides(custom, {"monitor": {"cron": ""}})
-    assert [d.name for d in build_deployments(home, no_monitor, None)] == ["nightly", "train"]
+    assert [d.name for d in build_deployments(home, no_monitor, None)] == ["nightly", "train", "approval"]
     schedule = nightly.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 5 * * *", "America/New_York")
     assert train.schedules[0].schedule.cron == custom.nightly.train_cron
