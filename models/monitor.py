@@ -21,20 +21,33 @@ CPA), the scores table's unit, so positive = cheaper than in-feed ads):
   out) is the signals' likelihood term, used when the regression's residual spread is below the
   population's.
 - The posterior on a grid of `u` gives `estimated_uplift` (median) and `low`/`high`.
-- Decisions are anytime-valid tests, not thresholds on the estimate. `pause` tests H0: lambda >= lambda0
+- `pause` decides on money. Per dollar of the stake (the next `stake_hours` of spend at the last day's
+  pace), keeping a dearer boost wastes 1 - exp(u) (what in-feed ads would have turned into the same
+  conversions) and stopping a cheaper one forgoes exp(u) - 1; under the posterior their expectations are
+  the expected costs of keeping and of stopping (`_money_terms`). It pauses when the log of their ratio
+  exceeds a threshold calibrated by replaying the advertiser's own finished boosts hour by hour as the
+  monitor would have seen them (`_calibrate_pauses`): the smallest that would have paused at most
+  `pause_rate` of the good ones (and stopped at most `pause_spend_rate` of their spend); all advertisers'
+  boosts when it has too few, and no money pause at all when those are too few too. The reason says
+  what pausing saves ("about $180 of the next $400") and, for a keep, what would pause it ("pause if the
+  next $120 brings fewer than 2 conversions").
+- "Proven dearer" is the stronger, anytime-valid statement, and also pauses: H0: lambda >= lambda0 tested
   with the mean of two e-processes: the mixture `int (lambda1 / lambda0)^C exp(-(lambda1 - lambda0) E)
   dpi(lambda1)` with `pi` the prior restricted to `lambda1 < lambda0`, and a predictable plug-in that,
   hour by hour, bets on the rate the posterior before that hour expects (fast signals included; see
   `_plug_in`). For any true rate `lambda >= lambda0` both are nonnegative supermartingales in T, so by
   Ville's inequality the chance their mean ever reaches 1 / alpha is at most alpha, however often it is
-  checked. `scale` is the mirror test against "the in-feed CPA is at most (1 + margin) x the boost's",
-  with enough conversions. Their validity rests on the norms (lag, learning) being right: they are
-  learnt from other, finished boosts, never from the boost under test.
+  checked. "Proven cheaper" is the mirror test against "the in-feed CPA is at most (1 + margin) x the
+  boost's". Their validity rests on the norms (lag, learning) being right: they are learnt from other,
+  finished boosts, never from the boost under test.
+- `scale` (add budget) when the posterior is `scale_confidence` sure the boost is cheaper than in-feed,
+  the learning phase is over and it has `scale_min_conversions`: `scale_step` more a day
+  (`budget_step`, `proposed_daily_budget` in the table), at most once every `scale_every_hours`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -44,6 +57,7 @@ from scipy.special import logsumexp, ndtri
 from features.labels import match_baselines
 from sparkpick.config import MonitorSettings, Settings
 from sparkpick.contract import as_utc
+from sparkpick.report import LiveFacts, live_reason
 
 HOUR = pd.Timedelta(hours=1)
 KEY = ["post_id", "boosted_at"]
@@ -51,12 +65,18 @@ HOURLY_COUNTS = ("spend", "impressions", "views_2s", "views_6s", "likes", "comme
                  "conversions")
 DECISIONS = ("too_early", "keep", "pause", "scale")
 OUTPUT_COLUMNS = ["advertiser_id", "post_id", "boosted_at", "as_of", "hours_live", "spend", "conversions", "cpa",
-                  "baseline_cpa", "predicted_uplift", "estimated_uplift", "low", "high", "decision", "reason"]
+                  "baseline_cpa", "predicted_uplift", "estimated_uplift", "low", "high", "decision", "reason",
+                  "budget_step", "proposed_daily_budget"]
 # Posterior grid on the log uplift: +-4 covers 55x dearer to 55x cheaper, in steps of 0.5 %.
 U_GRID = np.linspace(-4.0, 4.0, 1601)
 # The plug-in e-processes bet on a grid 8x coarser, for blocks of this many boosts at once.
 PLUG_IN_STEP = 8
 PLUG_IN_CHUNK = 32
+# The money decision's posterior and its calibration replay use the plug-in's coarse grid (0.04 apart).
+U_COARSE = U_GRID[::PLUG_IN_STEP]
+# The keep hint tries these extra spends (in-feed CPAs) for "pause if the next $X bring fewer than N".
+HINT_CPAS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
+HINT_MAX_CONVERSIONS = 60
 # Half a pseudo-conversion keeps the log rate of a boost without conversions finite (Jeffreys-like).
 HALF = 0.5
 
@@ -93,6 +113,35 @@ class UpliftPrior:
 
 
 @dataclass(frozen=True)
+class PauseCalibration:
+    """Thresholds on the money statistic (log of the expected cost of keeping a boost over the expected
+    cost of stopping it) that pause at most `rate` of the good boosts, found by replaying finished boosts
+    hour by hour (`_calibrate_pauses`).
+
+    `thresholds[advertiser]` from its own finished boosts (`boosts[advertiser]` good ones, weighted by the
+    chance each was good), for advertisers with at least `calibration_min_boosts`; `population` from all
+    advertisers' (None when they are too few too).
+    """
+
+    rate: float
+    thresholds: dict[str, float]
+    boosts: dict[str, float]
+    population: float | None
+    population_boosts: float
+
+    def for_advertiser(self, advertiser: str) -> tuple[float | None, str, bool]:
+        """(threshold, where it comes from in words, whether it is the advertiser's own)."""
+        own = self.boosts.get(advertiser, 0.0)
+        if advertiser in self.thresholds:
+            return self.thresholds[advertiser], f"this advertiser's {own:.0f} good finished boosts", True
+        if self.population is None:
+            return None, "", False
+        mine = f"this advertiser has {own:.0f}" if own >= 1 else "this advertiser has none"
+        return (self.population,
+                f"all advertisers' {self.population_boosts:.0f} good finished boosts ({mine})", False)
+
+
+@dataclass(frozen=True)
 class DeliveryNorms:
     """What finished boosts (by `as_of`) teach about delivery: reporting lag, learning phase, fast signals.
 
@@ -111,6 +160,7 @@ class DeliveryNorms:
     fast: FastSignalModel | None = None
     priors: dict[str, UpliftPrior] = field(default_factory=dict)
     pooled_prior: UpliftPrior | None = None
+    calibration: PauseCalibration | None = None
 
     def multiplier(self, age_hours: np.ndarray) -> np.ndarray:
         """Learning-phase multiplier for hour offsets since the boost's first hour."""
@@ -373,8 +423,133 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
         if use.sum() >= settings.fast_min_boosts:
             population = _moments(y[use], v[use], 1e-3)
             fast = _fit_fast(x[use], y[use], v[use], population)
-    return DeliveryNorms(as_of=t, lag_kernel=kernel, learning=learning, learning_edges=norms.learning_edges,
-                         boosts=norms.boosts, fitted=fitted, fast=fast, priors=priors, pooled_prior=pooled)
+    norms = DeliveryNorms(as_of=t, lag_kernel=kernel, learning=learning, learning_edges=norms.learning_edges,
+                          boosts=norms.boosts, fitted=fitted, fast=fast, priors=priors, pooled_prior=pooled)
+    if not fitted:
+        return norms
+    base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
+    calibration = _calibrate_pauses(grid, fin, rate0, base_counts, ok, norms, settings)
+    return replace(norms, calibration=calibration)
+
+
+# ------------------------------------------------------------------------------------------ money
+def _money_terms(log_post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected costs, per dollar at stake, of keeping and of stopping a boost, under a posterior on U_COARSE.
+
+    Keeping a dearer boost (u < 0) wastes 1 - exp(u) of each dollar: that share would have bought the same
+    conversions in-feed. Stopping a cheaper one (u > 0) forgoes exp(u) - 1 dollars' worth of conversions
+    per dollar moved back in-feed. `log_post` (..., len(U_COARSE)) need not be normalised.
+    """
+    w = np.exp(log_post - log_post.max(axis=-1, keepdims=True))
+    w = w / w.sum(axis=-1, keepdims=True)
+    rate = np.exp(U_COARSE)
+    return w @ np.maximum(1.0 - rate, 0.0), w @ np.maximum(rate - 1.0, 0.0)
+
+
+def _money_statistic(keep: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """log(expected cost of keeping / expected cost of stopping): pause above the calibrated threshold."""
+    return np.clip(np.log(np.maximum(keep, 1e-300)) - np.log(np.maximum(stop, 1e-300)), -50.0, 50.0)
+
+
+def _exposure_curve(spend: np.ndarray, norms: DeliveryNorms, rate0: np.ndarray) -> np.ndarray:
+    """Conversions expected at the in-feed rate and reported by the end of each hour (boosts x hours):
+    the lag- and learning-corrected exposure the monitor would use at each hourly look."""
+    width = spend.shape[1]
+    sm = spend * norms.multiplier(np.arange(width))[None, :]
+    reported = np.stack([np.convolve(row, norms.lag_kernel)[:width] for row in sm]) if len(sm) else sm
+    return np.cumsum(reported, axis=1) * rate0[:, None]
+
+
+def _pause_threshold(stats: np.ndarray, good: np.ndarray, remaining: np.ndarray, rate: float,
+                     spend_rate: float) -> float:
+    """The smallest threshold (at least 0: never pause when keeping is expected to cost less than stopping)
+    at which, pausing at the first look whose statistic exceeds it, the good boosts paused weigh at most
+    `rate` of all good ones and the spend they would still have made at most `spend_rate` of theirs.
+
+    `stats` (boosts x looks, -inf where no look), `good` each boost's chance of being good, `remaining`
+    (boosts x looks) the spend still to come after each look.
+    """
+    stat_max = stats.max(axis=1, initial=-np.inf)
+    order = np.argsort(-stat_max, kind="stable")
+    over = np.cumsum(good[order]) > rate * good.sum()
+    by_count = max(float(stat_max[order][np.argmax(over)]) if over.any() else -np.inf, 0.0)
+    total = (good * remaining[:, 0]).sum() if remaining.shape[1] else 0.0
+
+    def lost(k: float) -> float:
+        crossed = stats > k
+        first = np.argmax(crossed, axis=1)
+        spent = np.where(crossed.any(axis=1), remaining[np.arange(len(stats)), first], 0.0)
+        return float((good * spent).sum() / total) if total > 0 else 0.0
+
+    lo, hi = by_count, 50.0  # lost() does not grow with k, and nothing exceeds the statistic's cap
+    if lost(lo) <= spend_rate:
+        return lo
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if lost(mid) <= spend_rate else (mid, hi)
+    return hi
+
+
+def _calibrate_pauses(grid: _Grid, fin: pd.DataFrame, rate0: np.ndarray, base_counts: dict[str, np.ndarray],
+                      usable: np.ndarray, norms: DeliveryNorms, settings: MonitorSettings) -> PauseCalibration:
+    """Replay finished boosts hour by hour as the monitor would have seen them, and calibrate the pause.
+
+    For each of an advertiser's most recent `calibration_recent_boosts` finished boosts, at every hourly
+    look while it ran (after `min_hours` and `min_spend_cpas`), the money statistic under the posterior
+    the monitor computes (its lag, learning, fast signals; the past boosts' prior). Each boost counts as
+    good with its posterior chance of having been cheaper than in-feed over its whole run. The threshold
+    is the smallest that would have paused at most `pause_rate` of the good ones ever and stopped at most
+    `pause_spend_rate` of their spend (`_pause_threshold`).
+    A pure function of the finished boosts' hourly rows: the boost under test is never among them.
+    """
+    rate = settings.pause_rate
+    pick = fin.assign(_i=np.arange(len(fin)))[usable].sort_values(["ended_at", "post_id"], ascending=[False, True])
+    idx = np.sort(pick.groupby("advertiser_id", sort=False).head(settings.calibration_recent_boosts)["_i"].to_numpy())
+    empty = PauseCalibration(rate=rate, thresholds={}, boosts={}, population=None, population_boosts=0.0)
+    if len(idx) == 0:
+        return empty
+    spend, conv = grid.values["spend"][idx], grid.values["conversions"][idx]
+    width = spend.shape[1]
+    r0 = rate0[idx]
+    x_cum = _exposure_curve(spend, norms, r0)
+    c_cum = np.cumsum(conv, axis=1)
+    # Each hourly look T = end of hour t; it sees hours up to t, while the boost still runs.
+    hours = np.arange(width)
+    first = ((pd.to_datetime(fin["first_hour"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
+    started = ((pd.to_datetime(fin["boosted_at"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
+    ended = ((pd.to_datetime(fin["ended_at"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
+    look = first[:, None] + hours[None, :] + 1
+    eligible = ((look - started[:, None] >= settings.min_hours) & (look < ended[:, None])
+                & (np.cumsum(spend, axis=1) * r0[:, None] >= settings.min_spend_cpas)
+                & (look <= 0))
+    cum = {c: np.cumsum(grid.values[c][idx], axis=1) for c in ("impressions", "views_2s", "views_6s", "clicks")}
+    _, sig_mean, sig_prec = _signal_evidence(norms.fast, cum, {c: v[idx][:, None] for c, v in base_counts.items()})
+    mean0, sd0, _ = _prior_for(fin.iloc[idx].reset_index(drop=True), norms, settings, 0.8)
+    lp_prior = _normal_logpdf(U_COARSE[None, :], mean0[:, None], sd0[:, None])
+    u, eu = U_COARSE, np.exp(U_COARSE)
+    last = int(np.flatnonzero(eligible.any(axis=0)).max()) + 1 if eligible.any() else 0
+    stats = np.full((len(idx), last), -np.inf)
+    for lo in range(0, len(idx), PLUG_IN_CHUNK):
+        sl = slice(lo, lo + PLUG_IN_CHUNK)
+        lp = (lp_prior[sl, None, :] + c_cum[sl, :last, None] * u - x_cum[sl, :last, None] * eu
+              - 0.5 * sig_prec[sl, :last, None] * (u - sig_mean[sl, :last, None]) ** 2)
+        stats[sl] = np.where(eligible[sl, :last], _money_statistic(*_money_terms(lp)), -np.inf)
+    remaining = (spend.sum(axis=1, keepdims=True) - np.cumsum(spend, axis=1))[:, :last]
+    # The chance each was good: its posterior over the whole run (all its conversions, settled exposure).
+    settled = r0 * (spend * norms.multiplier(hours)[None, :]).sum(axis=1)
+    lp_end = lp_prior + c_cum[:, -1:] * u - settled[:, None] * eu
+    post = np.exp(lp_end - lp_end.max(axis=1, keepdims=True))
+    good = (post * (u > 0)).sum(axis=1) / post.sum(axis=1)
+    advertisers = fin["advertiser_id"].astype(str).to_numpy()[idx]
+    weights = {a: float(good[advertisers == a].sum()) for a in np.unique(advertisers)}
+    spend_rate = settings.pause_spend_rate
+    thresholds = {a: _pause_threshold(stats[advertisers == a], good[advertisers == a],
+                                      remaining[advertisers == a], rate, spend_rate)
+                  for a, w in weights.items() if w >= settings.calibration_min_boosts}
+    population = (_pause_threshold(stats, good, remaining, rate, spend_rate)
+                  if good.sum() >= settings.calibration_min_boosts else None)
+    return PauseCalibration(rate=rate, thresholds=thresholds, boosts=weights, population=population,
+                            population_boosts=float(good.sum()))
 
 
 # --------------------------------------------------------------------------------------- assessment
@@ -459,28 +634,6 @@ def _signal_evidence(fast: FastSignalModel | None, counts: dict[str, np.ndarray]
     signal = np.where(ok, pred, np.nan)
     mean = np.where(ok, (pred / var - fast.population_mean / fast.population_var) / np.where(ok, p, 1.0), 0.0)
     return signal.reshape(shape), mean.reshape(shape), np.where(ok, p, 0.0).reshape(shape)
-
-
-# The few currencies whose sign reads better than their code; any other shows its ISO code after the amount.
-_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-def _amount(x: float, currency: str | None = None) -> str:
-    """An amount in the advertiser's currency: "$310", "€12.50", "4,200 JPY"; a bare number when unknown."""
-    amount = f"{x:,.0f}" if x >= 10 else f"{x:,.2f}"
-    if not isinstance(currency, str) or not currency:
-        return amount
-    sign = _SIGNS.get(currency)
-    return f"{sign}{amount}" if sign else f"{amount} {currency}"
-
-
-def _ratio_words(ratio: float) -> str:
-    """A cost ratio (Spark CPA / in-feed CPA) in words: "2.1x dearer", "1.6x cheaper", "about as dear"."""
-    if not np.isfinite(ratio):
-        return "not comparable"
-    if 1 / 1.05 < ratio < 1.05:
-        return "about as dear"
-    return f"{ratio:.1f}x dearer" if ratio > 1 else f"{1 / ratio:.1f}x cheaper"
 
 
 def _prior_for(boosts: pd.DataFrame, norms: DeliveryNorms, settings: MonitorSettings, band_coverage: float
@@ -568,16 +721,56 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     log_e_scale = np.logaddexp(log_e_scale, plug_scale) - np.log(2)
     hours_live = ((t - pd.to_datetime(boosts["boosted_at"])) / HOUR).to_numpy()
 
-    decisions, reasons = [], []
+    # The money decision: expected costs of keeping and of stopping per dollar, on the coarse grid.
+    keep_share, stop_share = _money_terms(log_post[:, ::PLUG_IN_STEP])
+    statistic = _money_statistic(keep_share, stop_share)
+    last = keys["last_index"].to_numpy()
+    recent = (ages[None, :] > last[:, None] - 24) & (ages[None, :] <= last[:, None])
+    spend_24h = (spend_h * recent).sum(axis=1)
+    pace = spend_24h / np.clip(last + 1, 1, 24)  # per hour, over the last day (or the hours so far)
+    stake = pace * settings.stake_hours
+    quiet = ((spend_h > 0) & (grid.values["impressions"] <= 0)).sum(axis=1)
+    silent = (hours_live >= 24) & (spend_24h > 0) & ((grid.values["conversions"] * recent).sum(axis=1) == 0)
+    # Naive UTC, the warehouse's convention (an offset, if any, converted).
+    expires = pd.to_datetime(boosts.get("spark_auth_expires_at", pd.Series(pd.NaT, index=boosts.index)),
+                             utc=True, errors="coerce").dt.tz_localize(None)
+    expired = (expires > pd.to_datetime(boosts["boosted_at"])) & (expires <= t)
+    calibration = norms.calibration or PauseCalibration(settings.pause_rate, {}, {}, None, 0.0)
+    rules = [calibration.for_advertiser(str(a)) for a in boosts["advertiser_id"]]
+    threshold = np.array([np.inf if r[0] is None else r[0] for r in rules])
+    lp_base = (log_prior - 0.5 * prec[:, None] * (U_GRID[None, :] - lik_mean[:, None]) ** 2)[:, ::PLUG_IN_STEP]
+    hint_spend, hint_conv = _keep_hints(spend_h, last, conv, expected, lp_base, rate0, pace, stake, threshold,
+                                        norms, settings)
+
+    decisions, reasons, steps = [], [], []
     currencies = boosts["currency"].to_numpy() if "currency" in boosts.columns else [None] * len(boosts)
+    alpha_pause, alpha_scale = 1 - settings.pause_confidence, 1 - settings.scale_confidence
     for i in range(len(boosts)):
-        d, r = _decide(norms, hours_live[i], spend[i], conv[i], baseline_cpa[i], expected[i], estimate[i], low[i],
-                       high[i], prob_dearer[i], log_e_pause[i], log_e_scale[i], settings, currencies[i])
-        decisions.append(d)
-        reasons.append(r)
+        facts = LiveFacts(
+            decision="keep", why="keep", hours=float(hours_live[i]), spend=float(spend[i]), conversions=int(conv[i]),
+            currency=currencies[i] if isinstance(currencies[i], str) else None,
+            baseline_cpa=float(baseline_cpa[i]), min_hours=settings.min_hours,
+            norms_min_boosts=settings.norms_min_boosts,
+            pending=float(spend[i] / baseline_cpa[i] - expected[i]) if np.isfinite(baseline_cpa[i]) else 0.0,
+            estimate=float(estimate[i]), low=float(low[i]), high=float(high[i]), prob_dearer=float(prob_dearer[i]),
+            stake=float(stake[i]), stake_hours=settings.stake_hours, saving=float(stake[i] * keep_share[i]),
+            proven_dearer=bool(log_e_pause[i] >= np.log(1 / alpha_pause)),
+            proven_cheaper=bool(log_e_scale[i] >= np.log(1 / alpha_scale)),
+            pause_confidence=settings.pause_confidence, calibration=rules[i][1], calibrated_here=rules[i][2],
+            hint_spend=float(hint_spend[i]), hint_conversions=int(hint_conv[i]),
+            scale_confidence=settings.scale_confidence, learning_hours=float(norms.learning_edges[-1]),
+            budget_step=settings.scale_step, daily_spend=float(pace[i] * 24),
+            scale_every_hours=settings.scale_every_hours, quiet_hours=int(quiet[i]), silent_day=bool(silent[i]),
+            code_expired_at=expires.iat[i] if bool(expired.iat[i]) else None,
+        )
+        facts = _decide(facts, float(statistic[i]), float(threshold[i]), norms, settings)
+        decisions.append(facts.decision)
+        reasons.append(live_reason(facts))
+        steps.append(facts.budget_step if facts.decision == "scale" else 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cpa = np.where(conv > 0, spend / conv, np.nan)
     judged = np.isfinite(baseline_cpa)
+    steps = np.asarray(steps)
     out = pd.DataFrame({
         "advertiser_id": boosts["advertiser_id"].to_numpy(), "post_id": boosts["post_id"].to_numpy(),
         "boosted_at": pd.to_datetime(boosts["boosted_at"]).to_numpy(), "as_of": t,
@@ -586,51 +779,85 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
         "predicted_uplift": pd.to_numeric(boosts.get("predicted_uplift", np.nan), errors="coerce"),
         "estimated_uplift": np.where(judged, estimate, np.nan), "low": np.where(judged, low, np.nan),
         "high": np.where(judged, high, np.nan), "decision": decisions, "reason": reasons,
+        "budget_step": steps,
+        "proposed_daily_budget": np.where(steps > 0, np.round(pace * 24 * (1 + steps), 2), np.nan),
         "cost_ratio": np.round(cpa / baseline_cpa, 3), "expected_conversions": np.round(expected, 2),
         "prob_dearer": np.where(judged, np.round(prob_dearer, 4), np.nan),
         "e_pause": np.where(judged, np.exp(np.minimum(log_e_pause, 700)), np.nan),
         "e_scale": np.where(judged, np.exp(np.minimum(log_e_scale, 700)), np.nan),
         "signal_uplift": signal, "prior_source": source,
+        "stake": np.round(stake, 2), "keep_cost": np.round(stake * keep_share, 2),
+        "stop_cost": np.round(stake * stop_share, 2), "money_statistic": np.where(judged, statistic, np.nan),
+        "pause_threshold": threshold, "currency": list(currencies),
     })
     return out
 
 
-def _decide(norms: DeliveryNorms, hours: float, spend: float, conv: float, baseline_cpa: float, expected: float,
-            estimate: float, low: float, high: float, prob_dearer: float, log_e_pause: float,
-            log_e_scale: float, settings: MonitorSettings, currency: str | None = None) -> tuple[str, str]:
-    """The decision and its reason in a marketer's words (amounts in the advertiser's `currency`)."""
-    n = int(conv)
+def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, expected: np.ndarray,
+                lp_base: np.ndarray, rate0: np.ndarray, pace: np.ndarray, stake: np.ndarray,
+                threshold: np.ndarray, norms: DeliveryNorms, settings: MonitorSettings
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """What would turn a keep into a pause: the smallest extra spend (HINT_CPAS in-feed CPAs, within the
+    stake) after which the boost would be paused had it brought at most N more conversions, and that N.
 
-    head = f"{hours:.0f} h in, {n} conversion{'s' if n != 1 else ''} for {_amount(spend, currency)}"
-    if not np.isfinite(baseline_cpa):
-        return "too_early", f"{head}: no in-feed ads of this advertiser to compare with yet, so no verdict"
-    if hours < settings.min_hours:
-        return "too_early", (f"{head}: TikTok is still finding the audience; "
-                             f"first verdict after {settings.min_hours:.0f} h")
-    if spend < settings.min_spend_cpas * baseline_cpa:
-        return "too_early", (f"{head}: less than your in-feed ads pay for one conversion "
-                             f"({_amount(baseline_cpa, currency)}); too early to tell")
-    so_far = (f"{_ratio_words(spend / n / baseline_cpa)} than your in-feed ads so far" if n else
-              f"none yet, where your in-feed ads pay {_amount(baseline_cpa, currency)} for one")
-    # Spend whose conversions are mostly still to be reported (or held back by the learning phase).
-    pending = spend / baseline_cpa - expected
-    note = (f" (about {pending:.0f} conversion{'s' if round(pending) != 1 else ''} this spend would bring are "
-            "usually reported later or held back while TikTok learns)") if pending >= 1 else ""
-    expect = (f"; expected once settled: {_ratio_words(float(np.exp(-estimate)))} "
-              f"(likely between {_ratio_words(float(np.exp(-high)))} and {_ratio_words(float(np.exp(-low)))})")
-    if not norms.fitted:  # the tests' validity rests on knowing the reporting lag: no verdict without it
-        return "keep", (f"{head}: {so_far}{expect}; fewer than {settings.norms_min_boosts} finished boosts to "
-                        "learn TikTok's reporting delay from, so no pause or scale yet: keep")
-    alpha_pause = 1 - settings.pause_confidence
-    alpha_scale = 1 - settings.scale_confidence
-    if log_e_pause >= np.log(1 / alpha_pause):
-        return "pause", f"{head}: {so_far}{note}{expect}; {prob_dearer:.0%} sure it stays dearer: pause"
-    if log_e_scale >= np.log(1 / alpha_scale) and n >= settings.scale_min_conversions:
-        return "scale", (f"{head}: {so_far}{expect}; confidently at least {1 + settings.scale_margin:.1f}x "
-                         f"cheaper than your in-feed ads: add budget")
-    odds = (f"{prob_dearer:.0%} likely dearer, not yet proven" if prob_dearer >= 0.5
-            else f"{1 - prob_dearer:.0%} likely cheaper")
-    return "keep", f"{head}: {so_far}{note}{expect}; {odds}: keep"
+    The extra spend goes at the current pace; the exposure then counts the earlier hours' late reports
+    and the new hours' share reported by that time (lag and learning as for the boost itself). NaN / -1
+    where no extra spend within the stake would pause it even without a conversion.
+    """
+    n_b, width = spend_h.shape
+    spend_out, conv_out = np.full(n_b, np.nan), np.full(n_b, -1)
+    todo = np.isfinite(rate0) & np.isfinite(threshold) & (pace > 0)
+    if not todo.any():
+        return spend_out, conv_out
+    cdf = np.cumsum(norms.lag_kernel)
+    ages = np.arange(width)
+    sm = spend_h * norms.multiplier(ages)[None, :]
+    extra_c = np.arange(HINT_MAX_CONVERSIONS + 1)
+    u, eu = U_COARSE, np.exp(U_COARSE)
+    max_h = int(np.ceil(settings.stake_hours))
+    for k in HINT_CPAS:
+        extra = k / np.where(np.isfinite(rate0), rate0, 1.0)
+        hours = np.ceil(extra / np.maximum(pace, 1e-12))
+        ask = todo & np.isnan(spend_out) & (extra <= stake) & (hours <= max_h)
+        if not ask.any():
+            continue
+        b = np.flatnonzero(ask)
+        h = hours[b].astype(int)
+        old = (sm[b] * cdf[np.clip(last[b, None] - ages[None, :] + h[:, None], 0, len(cdf) - 1)]).sum(axis=1)
+        j = np.arange(max_h)[None, :]
+        new_m = norms.multiplier(last[b, None] + 1 + j)
+        new = (pace[b, None] * new_m * cdf[np.clip(h[:, None] - 1 - j, 0, len(cdf) - 1)] * (j < h[:, None])).sum(1)
+        x_then = rate0[b] * (old + new)
+        lp = (lp_base[b, None, :] + (conv[b, None, None] + extra_c[None, :, None]) * u
+              - x_then[:, None, None] * eu)
+        paused = _money_statistic(*_money_terms(lp)) > threshold[b, None]
+        hit = paused[:, 0]
+        spend_out[b[hit]] = np.round(extra[b[hit]], 2)
+        conv_out[b[hit]] = np.where(paused[hit].all(axis=1), HINT_MAX_CONVERSIONS,
+                                    np.argmin(paused[hit], axis=1) - 1)
+    return spend_out, conv_out
+
+
+def _decide(f: LiveFacts, statistic: float, threshold: float, norms: DeliveryNorms, settings: MonitorSettings
+            ) -> LiveFacts:
+    """The decision on the facts: too early, keep, pause (money beyond the calibrated threshold, or
+    proven dearer) or scale (the posterior sure it is cheaper, after the learning phase)."""
+    if not np.isfinite(f.baseline_cpa):
+        return replace(f, decision="too_early", why="no_baseline")
+    if f.hours < settings.min_hours:
+        return replace(f, decision="too_early", why="learning")
+    if f.spend < settings.min_spend_cpas * f.baseline_cpa:
+        return replace(f, decision="too_early", why="little_spend")
+    if not norms.fitted:  # the posterior and the tests rest on knowing the reporting lag: no verdict without it
+        return replace(f, decision="keep", why="no_norms")
+    if statistic > threshold:
+        return replace(f, decision="pause", why="money")
+    if f.proven_dearer:
+        return replace(f, decision="pause", why="proven")
+    if (1 - f.prob_dearer >= settings.scale_confidence and f.hours >= f.learning_hours
+            and f.conversions >= settings.scale_min_conversions and f.code_expired_at is None):
+        return replace(f, decision="scale", why="scale")
+    return replace(f, decision="keep", why="keep")
 
 
 def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines: pd.DataFrame,
@@ -645,7 +872,9 @@ def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines:
     """
     t = _ts(as_of)
     live = live_boosts(hourly, spark_results, t)
-    live = live.merge(posts[["post_id", "advertiser_id"]].drop_duplicates("post_id"), on="post_id", how="left")
+    expiry = ["spark_auth_expires_at"] if "spark_auth_expires_at" in posts.columns else []
+    cols = ["post_id", "advertiser_id", *expiry]
+    live = live.merge(posts[cols].drop_duplicates("post_id"), on="post_id", how="left")
     if advertisers is not None and "currency" in advertisers.columns and len(live):
         codes = advertisers[["advertiser_id", "currency"]].drop_duplicates("advertiser_id")
         live = live.merge(codes, on="advertiser_id", how="left")

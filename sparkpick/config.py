@@ -354,6 +354,19 @@ class MonitorSettings(_Section):
     scale_confidence: float = Field(gt=0, lt=1)
     scale_margin: float = Field(ge=0)
     scale_min_conversions: int = Field(ge=0)
+    # Pause on money: beyond a threshold calibrated on finished boosts so that at most pause_rate of the
+    # good ones would ever have been paused (the advertiser's own recent calibration_recent_boosts when
+    # they hold at least calibration_min_boosts good ones, else all advertisers').
+    pause_rate: float = Field(gt=0, lt=1)
+    # ... and so that the good boosts' spend those pauses would have stopped is at most this share of it.
+    pause_spend_rate: float = Field(gt=0, lt=1)
+    calibration_min_boosts: int = Field(ge=1)
+    calibration_recent_boosts: int = Field(ge=1)
+    # The money at stake: the next stake_hours of spend at the last 24 hours' pace.
+    stake_hours: float = Field(gt=0)
+    # Adding budget: this share more a day per change, at most once every scale_every_hours.
+    scale_step: float = Field(gt=0, le=1)
+    scale_every_hours: float = Field(gt=0)
     # Central probability of the low/high interval on the estimated uplift.
     interval: float = Field(gt=0, lt=1)
     # Prior on the boost's log uplift: the champion's prediction (band read as ranker.band_coverage)

@@ -178,12 +178,52 @@ def ratio_band(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return None, None
 
 
-def money(value: Any) -> str:
-    """An amount in the account's currency, without a symbol (the contract carries none): "1,234" / "12.50"."""
+# The few currencies whose sign reads better than their code; any other shows its ISO code after the amount.
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(value: Any, currency: Any = None) -> str:
+    """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€12.50",
+    "4,200 JPY"; a bare number when the currency is unknown ("1,234"), "–" when there is no amount."""
     v = _num(value)
     if v is None:
         return "–"
-    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
+    amount = f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
+    if not isinstance(currency, str) or not currency:
+        return amount
+    sign = _CURRENCY_SIGNS.get(currency)
+    return f"{sign}{amount}" if sign else f"{amount} {currency}"
+
+
+def cost_phrase(ratio: Any) -> str:
+    """A cost-per-conversion ratio (Spark CPA / in-feed CPA) in the monitor's one convention: "2.3x your
+    in-feed cost", "0.62x your in-feed cost", "about your in-feed cost" (within SAME_COST_BAND)."""
+    r = _num(ratio)
+    if r is None or r <= 0 or math.isinf(r):
+        return "not comparable with your in-feed cost"
+    if abs(r - 1.0) < SAME_COST_BAND:
+        return "about your in-feed cost"
+    return f"{_times(r)} your in-feed cost"
+
+
+def _times(r: float) -> str:
+    """"2.3x"; two decimals below 1, where one would round a real difference away ("0.96x", not "1.0x")."""
+    return f"{r:.1f}x" if r >= 1 else f"{r:.2f}x"
+
+
+def log_cost_phrase(uplift: Any) -> str:
+    """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as cost_phrase: "0.55x your in-feed cost"."""
+    v = _num(uplift)
+    return "no estimate" if v is None else cost_phrase(math.exp(-max(-50.0, min(50.0, v))))
+
+
+def cost_range_phrase(low_uplift: Any, high_uplift: Any) -> str:
+    """A band of log uplifts as costs, cheapest first: "0.62x to 1.4x your in-feed cost"."""
+    lo, hi = _num(low_uplift), _num(high_uplift)
+    if lo is None or hi is None:
+        return ""
+    cheap, dear = (math.exp(-max(-50.0, min(50.0, v))) for v in (max(lo, hi), min(lo, hi)))
+    return f"{_times(cheap)} to {_times(dear)} your in-feed cost"
 
 
 def log_ratio_phrase(value: Any) -> str:
@@ -249,6 +289,129 @@ def retrain_sentence(record: Mapping[str, Any] | None) -> str:
         return ""
     why = "; ".join(str(w) for w in record.get("why") or ())
     return f"Retraining is due: {why}. Run `sparkpick train`." if why else "Retraining is due. Run `sparkpick train`."
+
+
+def conversions_phrase(n: float) -> str:
+    """"1 conversion", "3 conversions", "no conversion"."""
+    k = round(float(n))
+    return "no conversion" if k == 0 else f"{k} conversion{'' if k == 1 else 's'}"
+
+
+def _span(hours: float) -> str:
+    """"72 h" as "3 days", "36 h" as "36 h"."""
+    return f"{hours / 24:.0f} days" if hours >= 48 and hours % 24 == 0 else f"{hours:.0f} h"
+
+
+@dataclass(frozen=True)
+class LiveFacts:
+    """What the monitor found about one live boost at T, for `live_reason` to put in words.
+
+    `why` is the decision's ground: "no_baseline", "learning", "little_spend", "no_norms" (no verdict yet),
+    "money" (pausing saves more than it risks, beyond the calibrated threshold), "proven" (the anytime-
+    valid test proved it dearer), "scale", "keep". Costs are Spark CPA / in-feed CPA; uplifts log(in-feed
+    CPA / Spark CPA); amounts in the advertiser's `currency`.
+    """
+
+    decision: str
+    why: str
+    hours: float
+    spend: float
+    conversions: int
+    currency: str | None = None
+    baseline_cpa: float = math.nan
+    min_hours: float = 0.0
+    norms_min_boosts: int = 0
+    pending: float = 0.0  # conversions this spend would bring, usually reported later or held back
+    estimate: float = math.nan  # posterior median uplift, and its band
+    low: float = math.nan
+    high: float = math.nan
+    prob_dearer: float = math.nan
+    stake: float = 0.0  # the spend of the next stake_hours at this pace
+    stake_hours: float = 0.0
+    saving: float = 0.0  # expected money pausing saves out of the stake
+    proven_dearer: bool = False
+    proven_cheaper: bool = False
+    pause_confidence: float = 0.95
+    calibration: str = ""  # where the pause threshold comes from ("" = none could be calibrated)
+    calibrated_here: bool = True  # from this advertiser's own finished boosts
+    hint_spend: float = math.nan  # keep: pause if the next hint_spend brings fewer than hint_conversions
+    hint_conversions: int = -1
+    scale_confidence: float = 0.95
+    learning_hours: float = 0.0
+    budget_step: float = 0.0
+    daily_spend: float = 0.0
+    scale_every_hours: float = 24.0
+    quiet_hours: int = 0  # hours with spend but no impressions reported
+    silent_day: bool = False  # spend in the last 24 h and no conversion reported in them
+    code_expired_at: pd.Timestamp | None = None
+
+
+def live_reason(f: LiveFacts) -> str:
+    """The reason for a live boost's decision in a marketer's words, with what the decision is worth."""
+    m = f.currency
+    head = f"{f.hours:.0f} h in, {conversions_phrase(f.conversions)} for {money(f.spend, m)}"
+    notes = []
+    if f.quiet_hours:
+        notes.append(f"{f.quiet_hours} hour{'s' if f.quiet_hours != 1 else ''} with spend but no impressions "
+                     "reported yet")
+    if f.silent_day:
+        notes.append("no conversion reported in the last 24 h (reports can lag)")
+    if f.code_expired_at is not None:
+        notes.append(f"the creator's authorisation code expired {pd.Timestamp(f.code_expired_at):%Y-%m-%d %H:%M} "
+                     "UTC, so TikTok stops delivering it: renew the code to keep it running")
+    if notes:
+        head += f" ({'; '.join(notes)})"
+    if f.why == "no_baseline":
+        return f"{head}: no in-feed ads of this advertiser to compare with yet, so no verdict"
+    if f.why == "learning":
+        return f"{head}: TikTok is still finding the audience; first verdict after {f.min_hours:.0f} h"
+    if f.why == "little_spend":
+        return (f"{head}: less than your in-feed ads pay for one conversion ({money(f.baseline_cpa, m)}); "
+                "too early to tell")
+    so_far = (f"{cost_phrase(f.spend / f.conversions / f.baseline_cpa)} so far" if f.conversions else
+              f"none yet, where your in-feed ads pay {money(f.baseline_cpa, m)} for one")
+    pending = ""
+    if f.pending >= 1:
+        verb = "is" if round(f.pending) == 1 else "are"
+        pending = (f" (about {conversions_phrase(f.pending)} from this spend {verb} usually reported later or "
+                   "held back while TikTok learns)")
+    expect = f"; once settled, expect {log_cost_phrase(f.estimate)}"
+    if band := cost_range_phrase(f.low, f.high):
+        expect += f" (likely {band})"
+    stake = f"the next {money(f.stake, m)} ({_span(f.stake_hours)} at this pace)"
+    proven = (f"; proven dearer (an anytime-valid test, {f.pause_confidence:.0%} sure however often it looks)"
+              if f.proven_dearer else "")
+    where = ""
+    if f.calibration and f.why in ("money", "keep"):
+        where = f" [pause rule calibrated on {f.calibration}]"
+    if f.why == "no_norms":
+        return (f"{head}: {so_far}{expect}; fewer than {f.norms_min_boosts} finished boosts to learn TikTok's "
+                "reporting delay from, so no pause or added budget yet: keep")
+    if f.decision == "pause":
+        worth = f"pausing now saves about {money(f.saving, m)} of {stake} at {log_cost_phrase(f.estimate)}"
+        if f.why == "proven" and not f.calibration:
+            worth += "; too few finished boosts to calibrate a pause rule on, so it pauses only what is proven"
+        return f"{head}: {so_far}{pending}{expect}; {worth}{proven}{where}: pause"
+    if f.decision == "scale":
+        proven_c = "; proven cheaper (an anytime-valid test)" if f.proven_cheaper else ""
+        more = f.daily_spend * f.budget_step
+        return (f"{head}: {so_far}{expect}; {1 - f.prob_dearer:.0%} sure it is cheaper than your in-feed ads"
+                f"{proven_c}: add budget, {f.budget_step:.0%} more a day (about {money(more, m)} on "
+                f"{money(f.daily_spend, m)} a day), at most once every {_span(f.scale_every_hours)}")
+    odds = (f"{f.prob_dearer:.0%} likely dearer" if f.prob_dearer >= 0.5 else f"{1 - f.prob_dearer:.0%} likely cheaper")
+    if f.prob_dearer < 1 - f.scale_confidence and f.hours < f.learning_hours:
+        odds += f"; more budget only after the learning phase ({f.learning_hours:.0f} h)"
+    if not f.calibration:
+        turn = "too few finished boosts to calibrate a pause rule on, so it pauses only when proven dearer"
+    elif f.stake <= 0:
+        turn = "no spend in the last 24 h, so nothing at stake"
+    elif f.hint_conversions >= 0 and math.isfinite(f.hint_spend):
+        fewer = ("brings no conversion" if f.hint_conversions == 0
+                 else f"brings fewer than {conversions_phrase(f.hint_conversions + 1)}")
+        turn = f"pause if the next {money(f.hint_spend, m)} {fewer}"
+    else:
+        turn = f"even {stake} without a conversion would not pause it"
+    return f"{head}: {so_far}{pending}{expect}; {odds}; {turn}{where}: keep"
 
 
 def advertiser_label(row: Mapping[str, Any]) -> str:
@@ -476,6 +639,7 @@ def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> di
     spend, conversions = _num(row.get("spend")), _num(row.get("conversions"))
     cpa, baseline = _num(row.get("cpa")), _num(row.get("baseline_cpa"))
     hours = _num(row.get("hours_live"))
+    currency = row.get("currency")
     mine = hourly
     if len(hourly):
         mine = hourly[(hourly["post_id"].astype("str") == _text(row.get("post_id")))
@@ -488,18 +652,17 @@ def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> di
         "caption": _text(row.get("caption")),
         "boosted": _fmt_time(_local(row.get("boosted_at"), tz)),
         "hours": "–" if hours is None else f"{hours:.0f} h",
-        "spend": money(spend),
+        "spend": money(spend, currency),
         "conversions": "–" if conversions is None else f"{conversions:.0f}",
-        "cpa": money(cpa) if cpa is not None else "no conversions yet",
-        "baseline_cpa": money(baseline) if baseline is not None else "no in-feed baseline",
+        "cpa": money(cpa, currency) if cpa is not None else "no conversions yet",
+        "baseline_cpa": money(baseline, currency) if baseline is not None else "no in-feed baseline",
         "decision": decision,
         "decision_label": label,
         "decision_help": help_text,
         "reason": _text(row.get("reason")),
-        "predicted": log_ratio_phrase(predicted) if predicted is not None else "",
-        "estimate": log_ratio_phrase(estimate) if estimate is not None else "no estimate yet",
-        "estimate_range": (f"{log_ratio_phrase(low)} to {log_ratio_phrase(high)}"
-                           if low is not None and high is not None else ""),
+        "predicted": log_cost_phrase(predicted) if predicted is not None else "",
+        "estimate": log_cost_phrase(estimate) if estimate is not None else "no estimate yet",
+        "estimate_range": cost_range_phrase(low, high),
         "chart": delivery_chart(mine),
         "order": (_DECISION_ORDER.get(decision, 9), _text(row.get("advertiser_id")), _text(row.get("boosted_at"))),
     }

@@ -35,7 +35,14 @@ def monitor(
     from flows.commands.terminal_text import terminal_safe
     from flows.monitor import run_monitor, write_live_csv
     from sparkpick.errors import InputError
-    from sparkpick.report import DECISIONS, advertiser_label, log_ratio_phrase, retrain_sentence, track_record_sentence
+    from sparkpick.report import (
+        DECISIONS,
+        advertiser_label,
+        cost_range_phrase,
+        log_cost_phrase,
+        retrain_sentence,
+        track_record_sentence,
+    )
 
     inv = ctx.obj
     settings, home = inv.settings, inv.home
@@ -65,11 +72,12 @@ def monitor(
             console.print(head)
             console.print(Text(f"    {terminal_safe(row.get('reason'))}"))
             predicted = row.get("predicted_uplift")
-            picked = log_ratio_phrase(predicted) if pd.notna(predicted) else "not scored before the boost"
+            picked = log_cost_phrase(predicted) if pd.notna(predicted) else "not scored before the boost"
+            band = cost_range_phrase(row.get("low"), row.get("high"))
             console.print(Text(
                 f"    predicted at pick: {picked}"
-                f"; estimate so far: {log_ratio_phrase(row.get('estimated_uplift'))}"
-                f" (likely {log_ratio_phrase(row.get('low'))} to {log_ratio_phrase(row.get('high'))})"
+                f"; estimate so far: {log_cost_phrase(row.get('estimated_uplift'))}"
+                + (f" (likely {band})" if band else "")
             ))
     record = run.track_record.to_dict() if run.track_record is not None else None
     if line := track_record_sentence(record):

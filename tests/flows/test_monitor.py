@@ -93,7 +93,7 @@ def test_monitor_command_on_a_local_folder(loaded: Home, tmp_path: Path) -> None
     assert "Live boosts as of 2026-04-21 16:00:00 UTC" in result.output
     assert "[blink]li[/blink]" in result.output and "\x1b[2J" not in result.output
     assert "Acme [blink]li[/blink]" in result.output  # the advertiser by name
-    assert "predicted at pick: 1.5x cheaper" in result.output  # exp(0.40)
+    assert "predicted at pick: 0.67x your in-feed cost" in result.output  # exp(-0.40)
     assert "Model track record: Last 60 days:" in result.output
 
 

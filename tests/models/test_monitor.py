@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,12 +37,19 @@ def _live(seed: int, uplifts: list[float], start: pd.Timestamp, hours: int, spen
 
 
 def _ever_paused(hourly: pd.DataFrame, boosts: pd.DataFrame, norms: monitor.DeliveryNorms,
-                 config: MonitorSettings, start: pd.Timestamp, looks: range) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each boost was paused at some hourly look, and the first look (hours) it was."""
+                 config: MonitorSettings, start: pd.Timestamp, looks: range, proven: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each boost was paused at some hourly look, and the first look (hours) it was; with `proven`,
+    whether the anytime-valid test proved it dearer instead (the reason's "proven dearer")."""
     first = np.full(len(boosts), np.inf)
     for h in looks:
         out = monitor.assess_boosts(hourly, boosts, hs.baselines(), norms, start + h * HOUR, config, 0.8)
-        paused = out.set_index("post_id").loc[boosts["post_id"], "decision"].to_numpy() == "pause"
+        out = out.set_index("post_id").loc[boosts["post_id"]]
+        if proven:
+            paused = (out["decision"] != "too_early").to_numpy() & (
+                out["e_pause"].to_numpy() >= 1 / (1 - config.pause_confidence))
+        else:
+            paused = out["decision"].to_numpy() == "pause"
         first = np.where(paused & ~np.isfinite(first), h, first)
     return np.isfinite(first), first
 
@@ -106,6 +115,7 @@ def test_rows_after_t_never_change_the_result(norms: monitor.DeliveryNorms, past
                                     settings.monitor)
     np.testing.assert_allclose(n1.lag_kernel, n2.lag_kernel)
     np.testing.assert_allclose(n1.learning, n2.learning)
+    assert n1.calibration is not None and n1.calibration == n2.calibration  # the pause calibration too
 
 
 def test_lag_correction_keeps_an_early_lagged_boost_from_looking_dearer(norms: monitor.DeliveryNorms,
@@ -119,7 +129,7 @@ def test_lag_correction_keeps_an_early_lagged_boost_from_looking_dearer(norms: m
     raw = out["spend"].sum() / out["conversions"].sum() / hs.BASELINE_CPA
     assert raw > 1.4  # naively it looks much dearer than in-feed
     assert abs(out["estimated_uplift"].median()) < 0.2  # corrected, it is as good as in-feed
-    assert (out["decision"] != "pause").all()
+    assert (out["decision"] == "pause").mean() <= 0.1  # at most the odd one, within the false-pause budget
     flat = monitor.DeliveryNorms(as_of=norms.as_of, lag_kernel=np.array([1.0]), learning=np.ones(4),
                                  learning_edges=norms.learning_edges, boosts=0, fitted=False,
                                  priors=norms.priors, pooled_prior=norms.pooled_prior)
@@ -131,20 +141,20 @@ def _false_pause_check(norms: monitor.DeliveryNorms, config: MonitorSettings, at
                        seed: int) -> None:
     start = T_NORMS
     hourly, boosts = _live(seed, [0.0] * at_par + [0.3] * cheaper, start, 96, 8.0)
-    paused, _ = _ever_paused(hourly, boosts, norms, config, start, range(6, 97))
+    paused, _ = _ever_paused(hourly, boosts, norms, config, start, range(6, 97), proven=True)
     alpha = 1 - config.pause_confidence
     assert paused[:at_par].mean() <= alpha + 2 * np.sqrt(alpha * (1 - alpha) / at_par)
     assert paused[at_par:].mean() <= alpha / 2
 
 
-def test_false_pauses_stay_below_alpha_under_hourly_looks(norms: monitor.DeliveryNorms, settings: Settings) -> None:
-    """Boosts exactly as good as in-feed ads (the hardest honest case) and cheaper ones, looked at every hour
-    for 96 hours: the share ever paused stays within alpha (plus binomial noise)."""
+def test_proven_dearer_stays_below_alpha_under_hourly_looks(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    """"Proven dearer" is anytime-valid: boosts exactly as good as in-feed ads (the hardest honest case) and
+    cheaper ones, looked at every hour for 96 hours, are proven dearer at most at alpha (plus binomial noise)."""
     _false_pause_check(norms, settings.monitor, at_par=60, cheaper=20, seed=6)
 
 
 @pytest.mark.slow
-def test_false_pauses_stay_below_alpha_on_many_boosts(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+def test_proven_dearer_stays_below_alpha_on_many_boosts(norms: monitor.DeliveryNorms, settings: Settings) -> None:
     _false_pause_check(norms, settings.monitor, at_par=400, cheaper=100, seed=16)
 
 
@@ -188,9 +198,133 @@ def test_monitor_boosts_wires_the_three_steps(past: tuple, settings: Settings) -
     assert out.loc[0, "prior_source"] == "the model's prediction"
     assert out.loc[1, "decision"] == "pause"
     assert "pause" in out.loc[1, "reason"] and "$" in out.loc[1, "reason"]
+    # What the decision is worth, in the advertiser's currency and the one convention for ratios.
+    assert "pausing now saves about $" in out.loc[1, "reason"] and "x your in-feed cost" in out.loc[1, "reason"]
+    assert out.loc[1, "keep_cost"] > out.loc[1, "stop_cost"] and out.loc[1, "stake"] > 0
     # Amounts are in the advertiser's currency; with none known, a bare number rather than a wrong "$".
     for advertisers, shown in ((usd.assign(currency="JPY"), " JPY"), (usd.assign(currency="EUR"), "€"), (None, "")):
         other = monitor.monitor_boosts(pd.concat([hourly, live_rows]), results, hs.baselines(), posts,
                                        start + 80 * HOUR, settings, predictions=predictions, advertisers=advertisers)
         assert list(other["decision"]) == list(out["decision"])
         assert "$" not in other.loc[1, "reason"] and shown in other.loc[1, "reason"]
+
+
+def _population(seed: int, n: int, start: pd.Timestamp, hours: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Live boosts drawn like the finished ones of hs.world: settled uplifts N(0, 0.5), 2-8 a hour."""
+    rng = np.random.default_rng(seed)
+    uplifts = rng.normal(0, 0.5, n)
+    rows = [hs.boost_rows(rng, f"L{i:03d}", start, hours, float(u), float(rng.uniform(2, 8)), tail=False)
+            for i, u in enumerate(uplifts)]
+    boosts = pd.DataFrame({"post_id": [f"L{i:03d}" for i in range(n)], "boosted_at": start, "advertiser_id": "a1"})
+    return pd.concat(rows, ignore_index=True), boosts, uplifts
+
+
+def _calibrated_false_pauses(norms: monitor.DeliveryNorms, settings: Settings, n: int, seed: int) -> None:
+    start = T_NORMS
+    hourly, boosts, uplifts = _population(seed, n, start, 96)
+    assert norms.calibration is not None and "a1" in norms.calibration.thresholds
+    paused, _ = _ever_paused(hourly, boosts, norms, settings.monitor, start, range(6, 97))
+    good, dear = uplifts > 0, uplifts < -np.log(1.5)
+    rate = settings.monitor.pause_rate
+    assert paused[good].mean() <= rate + 2 * np.sqrt(rate * (1 - rate) / good.sum())
+    assert paused[dear].mean() >= 0.3  # and it does catch dear boosts
+
+
+def test_the_calibrated_pause_keeps_good_boosts_within_the_pause_rate(norms: monitor.DeliveryNorms,
+                                                                     settings: Settings) -> None:
+    """Calibrated by replaying the finished boosts hour by hour, the money rule pauses at most
+    `monitor.pause_rate` of new good boosts (cheaper than in-feed) drawn like them, looked at every hour for
+    96 hours (binomial noise allowed)."""
+    _calibrated_false_pauses(norms, settings, n=120, seed=21)
+
+
+@pytest.mark.slow
+def test_the_calibrated_pause_keeps_good_boosts_within_the_pause_rate_on_many(norms: monitor.DeliveryNorms,
+                                                                             settings: Settings) -> None:
+    _calibrated_false_pauses(norms, settings, n=500, seed=22)
+
+
+def test_calibration_replays_finished_boosts_only_and_falls_back_to_the_population(
+        norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    """An advertiser without finished boosts is judged on all advertisers' calibration and the reason says so;
+    with too few finished boosts anywhere, only proven-dearer boosts are paused, and the reason says that."""
+    start = T_NORMS
+    hourly, boosts = _live(31, [np.log(1 / 3)] * 3 + [0.0] * 3, start, 60, 8.0)
+    boosts["advertiser_id"] = "a9"
+    baselines = pd.concat([hs.baselines(), hs.baselines().assign(advertiser_id="a9")], ignore_index=True)
+    out = monitor.assess_boosts(hourly, boosts, baselines, norms, start + 60 * HOUR, settings.monitor, 0.8)
+    assert norms.calibration is not None and norms.calibration.population is not None
+    assert (out["pause_threshold"] == norms.calibration.population).all()
+    judged = out[out["decision"].isin(["pause", "keep"])]
+    assert len(judged) == len(out)
+    assert judged["reason"].str.contains("all advertisers'").all()
+    assert judged["reason"].str.contains("this advertiser has none").all()
+    assert (out["decision"].iloc[:3] == "pause").all()
+    none = replace(norms, calibration=monitor.PauseCalibration(0.05, {}, {}, None, 0.0))
+    bare = monitor.assess_boosts(hourly, boosts, baselines, none, start + 60 * HOUR, settings.monitor, 0.8)
+    assert bare["reason"].str.contains("too few finished boosts to calibrate a pause rule on").all()
+    proven = bare["e_pause"] >= 1 / (1 - settings.monitor.pause_confidence)
+    assert ((bare["decision"] == "pause") == proven).all()
+
+
+def test_odd_hours_give_reasons_not_crashes(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    """Spend without impressions (some hours, or all), a day without a conversion reported, and a code that
+    expired mid-flight: each is said in the reason; none stops the others."""
+    start = T_NORMS
+    hourly, boosts = _live(41, [0.0, 0.0, np.log(3.0), 0.0], start, 80, 8.0)
+    quiet = (hourly["post_id"] == "L000") & hourly["hour_start"].between(start + 20 * HOUR, start + 22 * HOUR)
+    hourly.loc[quiet, ["impressions", "views_2s", "views_6s", "clicks", "likes"]] = 0
+    hourly.loc[(hourly["post_id"] == "L001") & (hourly["hour_start"] >= start + 56 * HOUR), "conversions"] = 0
+    hourly.loc[hourly["post_id"] == "L003", ["impressions", "views_2s", "views_6s", "clicks", "likes"]] = 0
+    boosts["spark_auth_expires_at"] = [pd.NaT, pd.NaT, start + 70 * HOUR, pd.NaT]
+    out = monitor.assess_boosts(hourly, boosts, hs.baselines(), norms, start + 80 * HOUR, settings.monitor, 0.8)
+    reason = out.set_index("post_id")["reason"]
+    assert "3 hours with spend but no impressions reported yet" in reason["L000"]
+    assert "no conversion reported in the last 24 h" in reason["L001"]
+    assert "authorisation code expired" in reason["L002"] and out.loc[2, "decision"] != "scale"
+    assert "80 hours with spend but no impressions" in reason["L003"]
+    assert out["decision"].isin(monitor.DECISIONS).all()
+
+
+def test_scale_only_after_learning_and_in_tolerated_steps(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    """A clearly cheaper boost gets more budget only once the learning phase is over, by `scale_step` of the
+    last day's spend (the proposed budget in the table for whoever carries it out)."""
+    start = T_NORMS
+    hourly, boosts = _live(51, [np.log(3.0)] * 6, start, 100, 8.0)
+    early = monitor.assess_boosts(hourly, boosts, hs.baselines(), norms, start + 60 * HOUR, settings.monitor, 0.8)
+    assert (early["decision"] != "scale").all() and (early["budget_step"] == 0).all()
+    assert early["reason"].str.contains("more budget only after the learning phase").any()
+    t = start + 100 * HOUR
+    late = monitor.assess_boosts(hourly, boosts, hs.baselines(), norms, t, settings.monitor, 0.8)
+    scaled = late[late["decision"] == "scale"]
+    assert len(scaled) >= 4
+    assert (scaled["budget_step"] == settings.monitor.scale_step).all()
+    day = hourly[(hourly["hour_start"] + HOUR <= t) & (hourly["hour_start"] + HOUR > t - 24 * HOUR)]
+    last_day = day.groupby("post_id")["spend"].sum()
+    expected = last_day.loc[scaled["post_id"]].to_numpy() * (1 + settings.monitor.scale_step)
+    np.testing.assert_allclose(scaled["proposed_daily_budget"].to_numpy(), expected, rtol=1e-3)
+    assert scaled["reason"].str.contains("add budget, 20% more a day").all()
+    assert late.loc[late["decision"] != "scale", "proposed_daily_budget"].isna().all()
+
+
+def test_a_keep_says_what_would_pause_it(norms: monitor.DeliveryNorms, settings: Settings) -> None:
+    """A kept boost's reason names the spend and the conversions that would pause it; spending that much at
+    its pace with no conversion then does pause it."""
+    start = T_NORMS
+    hourly, boosts = _live(61, [0.0] * 12, start, 40, 8.0)
+    t = start + 40 * HOUR
+    out = monitor.assess_boosts(hourly, boosts, hs.baselines(), norms, t, settings.monitor, 0.8)
+    kept = out[out["decision"] == "keep"]
+    hinted = kept[kept["reason"].str.contains("pause if the next")]
+    assert len(hinted) >= len(kept) // 2
+    row = hinted.iloc[0]
+    amount = float(row["reason"].split("pause if the next ")[1].split(" ")[0].lstrip("$").replace(",", ""))
+    mine = hourly[(hourly["post_id"] == row["post_id"]) & (hourly["hour_start"] + HOUR <= t)]
+    pace = mine.loc[mine["hour_start"] + HOUR > t - 24 * HOUR, "spend"].sum() / 24
+    hours = int(np.ceil(amount / pace))
+    more = pd.DataFrame({"post_id": row["post_id"], "boosted_at": start, "hour_start": t + np.arange(hours) * HOUR,
+                         "spend": pace, "impressions": 0, "views_2s": 0, "views_6s": 0, "likes": 0, "comments": 0,
+                         "shares": 0, "clicks": 0, "conversions": 0})
+    then = monitor.assess_boosts(pd.concat([mine, more], ignore_index=True), boosts[boosts["post_id"] == row["post_id"]],
+                                 hs.baselines(), norms, t + hours * HOUR, settings.monitor, 0.8)
+    assert then["decision"].iat[0] == "pause"

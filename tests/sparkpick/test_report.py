@@ -403,8 +403,8 @@ def test_live_boost_cards_above_the_shortlist() -> None:
         assert f">{label}</span>" in html
     assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
     # The prediction beside the estimate, in words; a boost never scored says so.
-    assert "1.5x cheaper" in html and "no prediction (not scored before the boost)" in html
-    assert "2.0x more expensive" in html  # estimate of the "too_early" boost: exp(log 0.5)
+    assert "0.67x your in-feed cost" in html and "no prediction (not scored before the boost)" in html
+    assert "2.0x your in-feed cost" in html  # estimate of the "too_early" boost: exp(-log 0.5)
     assert html.count('<svg class="chart"') == 4
     # Advertisers by name where one is known (escaped), else by id.
     assert html.count("Brand &lt;One&gt; ·") == 2 and "Brand <One>" not in html
