@@ -126,3 +126,24 @@ def approval_states(log: pd.DataFrame, now: pd.Timestamp) -> dict[str, str]:
         elif kind == "launch" and status == "refused" and states.get(post) == APPROVED:
             states[post] = f"refused: {row.get('note') or ''}".strip()
     return states
+
+
+def report_states(home: Home, settings: Settings, shortlist: pd.DataFrame, now: pd.Timestamp) -> list[str]:
+    """Per shortlist row, what became of it for the report's "Approval" badge: its state in the actions log
+    (`approval_states`), else "awaiting approval" for a ready pick of an advertiser sparkpick may act on,
+    else "" (nothing to show)."""
+    if shortlist.empty:
+        return []
+    states = approval_states(read_actions(home.warehouse), now) if home.warehouse.exists() else {}
+    ready = {(p.advertiser_id, p.post_id) for p in ready_picks(shortlist, settings)}
+    return [states.get(str(r["post_id"]), "awaiting approval" if (str(r["advertiser_id"]), str(r["post_id"])) in ready
+                       else "") for r in shortlist.to_dict("records")]
+
+
+def actions_notes(home: Home, settings: Settings, now: pd.Timestamp) -> list[str]:
+    """The report's lines on advertisers whose actions are stopped (kill switch, circuit breaker)."""
+    from flows.actions import breaker_states
+
+    if not settings.actions.advertisers or not home.warehouse.exists():
+        return []
+    return [f"Actions stopped for advertiser {adv}: {why}" for adv, why in breaker_states(home, settings, now).items()]

@@ -302,7 +302,14 @@ def run_nightly(
                 monitor_view = MonitorView(boosts=pd.DataFrame(), hourly=pd.DataFrame(),
                                            problem=result.stage_failures[-1])
 
-        # 6. The report, keyed by the as-of date: re-running the night rewrites the same files.
+        # 6. The report, keyed by the as-of date: re-running the night rewrites the same files. Each pick
+        # says what became of it (approved, launched, waiting) and stopped actions are named.
+        from flows.approval import actions_notes, report_states
+
+        if len(shortlist):
+            shortlist = shortlist.assign(approval=report_states(home, settings, shortlist, ran_at))
+            result.shortlist = shortlist
+        result.notes += actions_notes(home, settings, ran_at)
         shown = result.stage_failures + result.failures[:MAX_FAILURES_LISTED]
         if len(result.failures) > MAX_FAILURES_LISTED:
             shown.append(f"... and {len(result.failures) - MAX_FAILURES_LISTED} more (see the run's log)")

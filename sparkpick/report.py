@@ -593,6 +593,8 @@ def _row_view(
         "polish_sort": polish if polish is not None else -1,
         "polish_reasons": readable_list(row.get("polish_reasons")),
         "video_status": _text(row.get("video_status")),
+        # What became of the pick on the ad account (flows/approval.py): approved, launched, waiting, ...
+        "approval": _text(row.get("approval")).strip(),
     }
 
 

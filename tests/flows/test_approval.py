@@ -159,3 +159,16 @@ def _deployment(client: object) -> object:
         return client.read_deployment_by_name("approval/approval")  # type: ignore[attr-defined]
     except ObjectNotFound:
         return None
+
+
+def test_report_states_from_the_log(home: Home, settings: Settings) -> None:
+    from flows.approval import report_states
+    from sparkpick.warehouse import add_action
+
+    s = acting(settings)
+    now = pd.Timestamp("2026-11-01 07:00")
+    add_action(home.warehouse, {"run_id": "a", "logged_at": now, "advertiser_id": ADV, "kind": "approval",
+                                "post_id": "1", "status": "approved", "note": "daily budget 30.00"})
+    shortlist = pd.DataFrame({"advertiser_id": [ADV, ADV, ADV, "other"], "post_id": ["1", "2", "3", "4"],
+                              "rank": [1, 2, 3, 1], "flag_no_auth_code": [False, False, True, False]})
+    assert report_states(home, s, shortlist, now) == ["approved", "awaiting approval", "", ""]

@@ -483,3 +483,11 @@ def test_top_picks_show_a_missing_handle_as_nothing() -> None:
     shortlist["creator_handle"] = [np.nan, "@ann", "bob"]
     creators = [row["creator"] for row in top_picks_table(shortlist, per_advertiser=3)]
     assert creators == ["", "@ann", "@bob"]
+
+
+def test_each_pick_shows_what_became_of_it_on_the_account() -> None:
+    shortlist = make_shortlist(advertisers=1, k=3)
+    shortlist["approval"] = ["launched", "awaiting approval", ""]
+    html = render_shortlist_html(shortlist, make_meta(), {})
+    assert html.count('class="badge approval"') == 2
+    assert ">Launched</span>" in html and ">Awaiting approval</span>" in html

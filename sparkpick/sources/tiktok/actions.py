@@ -414,22 +414,23 @@ class AccountActions:
         identity = info.get("user_info") or {}
         identity_id = str(identity.get("identity_id", ""))
         # The ad group: the pick's own (found by name, or made), the given one, or the advertiser's.
-        group_id = adgroup_id or account.adgroup_id or ""
+        group_id = mine[0]["adgroup_id"] if mine else (adgroup_id or account.adgroup_id or "")
         total, budgets = self.spark_budget(advertiser_id, ads)
+        if group_id:
+            group = self.adgroups(advertiser_id, [group_id])
+            if not group:
+                return refuse(f"ad group {group_id} is not in ad account {advertiser_id}")
+            # An ad group already holding an enabled Spark Ad is counted in the total already.
+            added = 0.0 if group_id in budgets else (_amount(group[0].get("budget")) or 0.0)
+        else:
+            if daily_budget is None or not daily_budget > 0:
+                raise InputError("A pick launched in a new ad group needs a daily budget (--daily-budget AMOUNT "
+                                 f"> 0), or an ad group (--adgroup-id, or actions.advertisers.{advertiser_id}"
+                                 ".adgroup_id).")
+            added = daily_budget
+        if not (cap := guardrails.within_cap(total, added, account.daily_budget_cap)).allowed:
+            return refuse(cap.why)
         if not mine:
-            if group_id:
-                group = self.adgroups(advertiser_id, [group_id])
-                if not group:
-                    return refuse(f"ad group {group_id} is not in ad account {advertiser_id}")
-                added = 0.0 if group_id in budgets else (_amount(group[0].get("budget")) or 0.0)
-            else:
-                if daily_budget is None or not daily_budget > 0:
-                    raise InputError("A pick launched in a new ad group needs a daily budget (--daily-budget AMOUNT "
-                                     f"> 0), or an ad group (--adgroup-id, or actions.advertisers.{advertiser_id}"
-                                     ".adgroup_id).")
-                added = daily_budget
-            if not (cap := guardrails.within_cap(total, added, account.daily_budget_cap)).allowed:
-                return refuse(cap.why)
             # Every check passed: the first write binds the creator's code to the ad account.
             body = {"advertiser_id": advertiser_id, "auth_code": code}
             status, action_id, _ = self._write(advertiser_id, "authorize", AUTHORIZE, body, post_id=post_id,
@@ -438,8 +439,6 @@ class AccountActions:
             out.calls.append((AUTHORIZE, body))
             if status not in (*APPLIED_STATUSES, PLANNED):
                 return refuse("TikTok did not confirm the authorisation code (tt_video/authorize)", logged=True)
-        else:
-            group_id = mine[0]["adgroup_id"]
         if not group_id:
             body = self._adgroup_body(advertiser_id, account, post_id, float(daily_budget or 0))
             existing = [g for g in self.adgroups(advertiser_id, campaign_id=account.campaign_id)
@@ -549,6 +548,16 @@ class AccountActions:
                      & rows["status"].isin(APPLIED_STATUSES)]
         return str(known["ad_id"].iloc[-1]) if len(known) else None
 
+    def _shadow(self, out: Outcome, endpoint: str, reason: str, body_for: Callable[[str], dict[str, Any]]) -> Outcome:
+        """Shadow mode: the call planned and logged with no request of any kind (the ad as the log knows it)."""
+        ad_id = self._known_ad(out.advertiser_id, out.post_id) or f"<the live ad of post {out.post_id}>"
+        body = body_for(ad_id)
+        out.action_ids.append(self._write(out.advertiser_id, out.kind, endpoint, body, post_id=out.post_id,
+                                          reason=reason, ad_id=ad_id)[1])
+        out.calls.append((endpoint, body))
+        out.reason = "shadow mode: planned, not sent"
+        return out
+
     def pause(self, post_id: str, advertiser_id: str, spend: float, reason: str) -> Outcome:
         """Disable the live ad of `post_id` (`ad/status/update/` DISABLE) once it has spent enough."""
         out = Outcome(post_id, advertiser_id, "pause", PLANNED)
@@ -557,13 +566,8 @@ class AccountActions:
         if not (due := guardrails.pause_due(spend, self.cfg.min_spend_before_pause)).allowed:
             return refuse(due.why)
         if self.mode == "shadow":
-            ad_id = self._known_ad(advertiser_id, post_id) or f"<the live ad of post {post_id}>"
-            body = {"advertiser_id": advertiser_id, "ad_ids": [ad_id], "operation_status": DISABLE}
-            out.action_ids.append(self._write(advertiser_id, "pause", AD_STATUS, body, post_id=post_id,
-                                              reason=reason, ad_id=ad_id)[1])
-            out.calls.append((AD_STATUS, body))
-            out.reason = "shadow mode: planned, not sent"
-            return out
+            return self._shadow(out, AD_STATUS, reason, lambda ad_id: {
+                "advertiser_id": advertiser_id, "ad_ids": [ad_id], "operation_status": DISABLE})
         if why := self.stopped(advertiser_id):
             return refuse(why)
         self.reconcile([advertiser_id])
@@ -590,14 +594,9 @@ class AccountActions:
         share = self.cfg.budget_step_max_share
         share = min(share, proposed_share) if proposed_share else share
         if self.mode == "shadow":
-            ad_id = self._known_ad(advertiser_id, post_id) or f"<the live ad of post {post_id}>"
-            body = {"advertiser_id": advertiser_id, "adgroup_id": f"<the ad group of ad {ad_id}>",
-                    "budget": f"<its budget x {1 + share:g}, within the cap of {account.daily_budget_cap:g}>"}
-            out.action_ids.append(self._write(advertiser_id, "scale", ADGROUP_UPDATE, body, post_id=post_id,
-                                              reason=reason, ad_id=ad_id)[1])
-            out.calls.append((ADGROUP_UPDATE, body))
-            out.reason = "shadow mode: planned, not sent"
-            return out
+            return self._shadow(out, ADGROUP_UPDATE, reason, lambda ad_id: {
+                "advertiser_id": advertiser_id, "adgroup_id": f"<the ad group of ad {ad_id}>",
+                "budget": f"<its budget x {1 + share:g}, within the cap of {account.daily_budget_cap:g}>"})
         if why := self.stopped(advertiser_id):
             return refuse(why)
         self.reconcile([advertiser_id])

@@ -152,6 +152,8 @@ def test_a_relaunch_finds_the_ad_and_sends_nothing(
     ("ad/create/", "conflict"),
     ("ad/create/", "throttle"),
     ("ad/create/", "http429"),
+    ("ad/create/", "http500"),  # a 5xx before TikTok did anything: read, then sent once more
+    ("ad/status/update/", "partial"),  # 20001: judged by the read-back
     ("ad/status/update/", "after_commit:timeout"),
     ("adgroup/create/", "after_commit:http500"),
 ])
@@ -234,6 +236,16 @@ def test_no_launch_crosses_the_daily_budget_cap(
     out = actions().launch(item(world, 4), ADV, daily_budget=151.0)
     assert out.status == "refused" and "above the cap of 200.00" in out.reason and writes(server) == []
     assert actions().launch(item(world, 4), ADV, daily_budget=150.0).status == "launched"
+
+
+def test_a_launch_into_an_existing_ad_group_adds_no_ad_group(
+    actions: Callable[..., AccountActions], server: FakeTikTokServer, world: World, home: Home
+) -> None:
+    post = item(world, 4)
+    out = actions().launch(post, ADV, daily_budget=None, adgroup_id=SPARK_ADGROUP)
+    assert out.status == "launched" and out.adgroup_id == SPARK_ADGROUP
+    assert [e for e, _ in writes(server)] == ["tt_video/authorize/", "ad/create/", "ad/status/update/"]
+    assert len(world.adgroups[ADV]) == 1
 
 
 # -- the monitor's decisions ------------------------------------------------------------------------------
