@@ -20,6 +20,7 @@ from tests.entry_point import SPARKPICK
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
     AS_OF,
+    AS_OF_UTC,
     TOKEN,
     WRITES,
     FakeTikTokServer,
@@ -115,3 +116,26 @@ def test_a_refused_pick_exits_1_with_its_reason(home: Home, config: Path, world:
     assert f"Post {post(world)}: launch - launched" in out  # the bad pick did not sink the other
     code, out, err = done(sparkpick(home, config, "launch", "999", "--daily-budget", "40"))
     assert code == 2 and "999" in err
+
+
+def test_actions_lists_the_log_and_undo_reverts_a_pause(
+    home: Home, config: Path, server: FakeTikTokServer, world: World, settings: Settings
+) -> None:
+    import pandas as pd
+
+    from flows.actions import account_actions
+    from flows.invocation import resolve
+
+    inv = resolve(home.root, config)
+    live = next(a for a in world.ads[ADV] if a["ad_id"] == "1781111111111111111")
+    with account_actions(home, inv.settings, TOKEN, mode="apply", requested_by="schedule:monitor", run_id="m",
+                         as_of=AS_OF_UTC, clock=lambda: pd.Timestamp("2026-11-01 06:31")) as acts:
+        paused = acts.pause(live["tiktok_item_id"], ADV, spend=80.0, reason="dearer than in-feed")
+    assert paused.status == "done" and live["operation_status"] == "DISABLE"
+    code, out, err = done(sparkpick(home, config, "actions"))
+    assert code == 0 and f"#{paused.action_ids[-1]} " in out and "pause - done, read back" in out
+    code, out, err = done(sparkpick(home, config, "actions", "--undo", str(paused.action_ids[-1])))
+    assert code == 0, out + err
+    assert "undo a pause - done, read back" in out and live["operation_status"] == "ENABLE"
+    code, out, err = done(sparkpick(home, config, "actions", "--undo", str(paused.action_ids[-1])))
+    assert code == 2 and "already undone" in err
