@@ -15,14 +15,16 @@ seen for `--weeks` Mondays ending at the world's end. Every Monday T the loop
 
 Measured per week against the posts that could be boosted that Monday (pool: candidates that can run and
 were not boosted before): uplift captured@K of the posts actually boosted, of the brief's heuristic
-(organic engagement rate) and 1 for the best K, all against the true expected uplift (random = 0;
-a slot that nothing filled counts as random; a pool of K posts or fewer leaves no choice and is not
-measured); advertiser-weeks without a shortlist; shortlist slots lost
-(a post that cannot run or was boosted before). The same loop runs again with test picks off (a config
-overlay; skipped when this checkout has no such setting). Finally, off-policy estimates (models/off_policy.py)
-on the boosts logged with propensities, of the value of policies that did not log them (the heuristic;
-the model's own top K without test picks), against their realised value: the realised uplift labels
-of the posts each would have boosted, drawn the same way.
+(organic engagement rate) and 1 for the best K, all against the true expected uplift (random = 0; a slot
+that nothing filled counts as random; a pool of K posts or fewer leaves no choice and is not measured);
+advertiser-weeks without a shortlist; shortlist slots lost (a post that cannot run or was boosted before);
+and, apart from what was boosted, the model's own ranking cut at K among the pool (what skipping the
+shortlist's unrunnable slots would give, without test picks). The same loop runs again with test picks
+off (`policy.test_share: 0`; skipped when this checkout has no such setting). Finally, off-policy
+estimates (models/off_policy.py) on the boosts logged with propensities, of the value of policies that
+did not log them (the heuristic; the model's own top K without test picks), against their realised
+value: the realised uplift labels of the posts each would have boosted, drawn the same way.
+Runs are split by seed and arm (`--arms`, `--reuse`) to keep each under about 15 minutes.
 
     nice -n 10 .venv/bin/python benchmarks/closed_loop.py --size small --seeds 1 2 --weeks 12 \
         --plot /tmp/closed_loop.png [--workdir DIR] [--no-video] [--top 4]
@@ -75,6 +77,9 @@ class Week:
     monday: pd.Timestamp
     boosted: list[float] = field(default_factory=lambda: [0.0, 0.0])
     heuristic: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    # The model's own ranking, without test picks, cut at K among the posts that can run (the heuristic
+    # where there was no shortlist): what skipping the shortlist's unrunnable slots would have given.
+    ranking: list[float] = field(default_factory=lambda: [0.0, 0.0])
     decisions: int = 0
     measured: int = 0
     without_shortlist: int = 0
@@ -222,14 +227,21 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
                 picks = [p for p in mine["post_id"].astype(str) if p in ids]
                 week.lost_slots += len(mine) - len(picks)
                 propensity = mine.set_index("post_id")[PROPENSITY] if PROPENSITY in mine else None
+            greedy: set[str] = set()
+            if scores is not None and not mine.empty:
+                greedy = set(pool.assign(s=scores["score"].reindex(ids).to_numpy(float))
+                             .sort_values(["s", "post_id"], ascending=[False, True])["post_id"][:k])
             idx = np.array([ids.index(p) for p in picks], dtype=int)
             gained, possible = captured(truth, idx, k)
             if len(ids) > k and possible > 1e-9:  # a pool of K or fewer posts leaves no choice to measure
                 h_idx = np.array([ids.index(p) for p in ids if p in heur], dtype=int)
+                g_idx = np.array([ids.index(p) for p in ids if p in greedy], dtype=int)
                 week.boosted[0] += gained
                 week.heuristic[0] += captured(truth, h_idx, k)[0]
+                week.ranking[0] += captured(truth, g_idx if greedy else h_idx, k)[0]
                 week.boosted[1] += possible
                 week.heuristic[1] += possible
+                week.ranking[1] += possible
                 week.measured += 1
             decision_id = f"{adv}@{monday:%Y-%m-%d}"
             drawn = world.draw_boosts(picks, monday + pd.Timedelta(hours=1), flight_days) if picks else None
@@ -240,8 +252,6 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
             if not mine.empty and scores is not None:
                 rewards = realised_rewards(world, settings, ids, monday, flight_days)
                 predicted = scores["predicted_uplift"].reindex(ids).to_numpy(float)
-                greedy = set(pool.assign(s=scores["score"].reindex(ids).to_numpy(float))
-                             .sort_values(["s", "post_id"], ascending=[False, True])["post_id"][:k])
                 decisions.append(Decision(decision_id, pd.DataFrame(
                     {"post_id": ids, "reward": rewards.loc[ids].to_numpy(float), "predicted_uplift": predicted}),
                     heur, greedy))
@@ -367,8 +377,8 @@ def load_weeks(path: Path) -> list[Week]:
     out = []
     for row in frame.to_dict("records"):
         row["monday"] = pd.Timestamp(row["monday"])
-        for pair in ("boosted", "heuristic"):
-            row[pair] = [float(v) for v in str(row[pair]).strip("[]").split(",")]
+        for pair in ("boosted", "heuristic", "ranking"):
+            row[pair] = [float(v) for v in str(row.get(pair, "nan, nan")).strip("[]").split(",")]
         out.append(Week(**row))
     return out
 
@@ -383,6 +393,7 @@ def weekly(runs: list[list[Week]]) -> pd.DataFrame:
             "week": i + 1, "monday": ws[0].monday,
             "captured": sum(w.boosted[0] for w in ws) / possible if possible > 0 else np.nan,
             "heuristic": sum(w.heuristic[0] for w in ws) / possible if possible > 0 else np.nan,
+            "ranking": sum(w.ranking[0] for w in ws) / possible if possible > 0 else np.nan,
             "without_shortlist": sum(w.without_shortlist for w in ws), "decisions": sum(w.decisions for w in ws),
             "lost_slots": sum(w.lost_slots for w in ws), "slots": sum(w.slots for w in ws),
         })
@@ -399,12 +410,13 @@ def report(results: dict[str, list[list[Week]]], ope: list[pd.DataFrame], args: 
     off = weekly(results[OFF]) if first == ON and results.get(OFF) else None
     seeds = " ".join(map(str, args.seeds))
     lines = [f"### Closed loop ({first}): {args.size} worlds, seeds {seeds}, K = {args.top}", "",
-             "| week | Monday | captured@K | test picks off | heuristic | best | no shortlist | slots lost |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| week | Monday | captured@K | test picks off | heuristic | best | ranking among runnable posts "
+             "| no shortlist | slots lost |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in on.itertuples():
         off_value = f"{off.loc[r.Index, 'captured']:.2f}" if off is not None else "n/a"
         lines.append(f"| {r.week} | {r.monday:%Y-%m-%d} | {r.captured:.2f} | {off_value} | {r.heuristic:.2f} | 1.00 "
-                     f"| {r.without_shortlist}/{r.decisions} | {r.lost_slots}/{r.slots} |")
+                     f"| {r.ranking:.2f} | {r.without_shortlist}/{r.decisions} | {r.lost_slots}/{r.slots} |")
     early, late = on[on["week"] <= 4], on[on["week"] > 4]
     gap = float(early["captured"].mean() - early["heuristic"].mean())
     no_list = int(on["without_shortlist"].sum())
