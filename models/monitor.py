@@ -136,9 +136,9 @@ class PauseCalibration:
             return self.thresholds[advertiser], f"this advertiser's {own:.0f} good finished boosts", True
         if self.population is None:
             return None, "", False
-        mine = f"this advertiser has {own:.0f}" if own >= 1 else "this advertiser has none"
+        mine = f"this advertiser has only {own:.0f}" if own >= 1 else "this advertiser has none"
         return (self.population,
-                f"all advertisers' {self.population_boosts:.0f} good finished boosts ({mine})", False)
+                f"all advertisers' {self.population_boosts:.0f} good finished boosts, as {mine}", False)
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ _CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def money(value: Any, currency: Any = None) -> str:
-    """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€12.50",
+    """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€9.50",
     "4,200 JPY"; a bare number when the currency is unknown ("1,234"), "–" when there is no amount."""
     v = _num(value)
     if v is None:
@@ -217,13 +217,19 @@ def log_cost_phrase(uplift: Any) -> str:
     return "no estimate" if v is None else cost_phrase(math.exp(-max(-50.0, min(50.0, v))))
 
 
-def cost_range_phrase(low_uplift: Any, high_uplift: Any) -> str:
-    """A band of log uplifts as costs, cheapest first: "0.62x to 1.4x your in-feed cost"."""
+def cost_range_phrase(low_uplift: Any, high_uplift: Any, unit: bool = True) -> str:
+    """A band of log uplifts as costs, cheapest first: "0.62x to 1.4x your in-feed cost" ("0.62x to 1.4x"
+    without the `unit`, right after a cost that names it)."""
     lo, hi = _num(low_uplift), _num(high_uplift)
     if lo is None or hi is None:
         return ""
     cheap, dear = (math.exp(-max(-50.0, min(50.0, v))) for v in (max(lo, hi), min(lo, hi)))
-    return f"{_times(cheap)} to {_times(dear)} your in-feed cost"
+    return f"{_times(cheap)} to {_times(dear)}" + (" your in-feed cost" if unit else "")
+
+
+def chance_phrase(p: float) -> str:
+    """A probability in words that never claims certainty: "83%", "over 99%", "under 1%"."""
+    return "over 99%" if p > 0.99 else "under 1%" if p < 0.01 else f"{p:.0%}"
 
 
 def log_ratio_phrase(value: Any) -> str:
@@ -355,7 +361,7 @@ def live_reason(f: LiveFacts) -> str:
         notes.append(f"{f.quiet_hours} hour{'s' if f.quiet_hours != 1 else ''} with spend but no impressions "
                      "reported yet")
     if f.silent_day:
-        notes.append("no conversion reported in the last 24 h (reports can lag)")
+        notes.append("no conversion reported in the last 24 h, though reports can lag")
     if f.code_expired_at is not None:
         notes.append(f"the creator's authorisation code expired {pd.Timestamp(f.code_expired_at):%Y-%m-%d %H:%M} "
                      "UTC, so TikTok stops delivering it: renew the code to keep it running")
@@ -376,14 +382,14 @@ def live_reason(f: LiveFacts) -> str:
         pending = (f" (about {conversions_phrase(f.pending)} from this spend {verb} usually reported later or "
                    "held back while TikTok learns)")
     expect = f"; once settled, expect {log_cost_phrase(f.estimate)}"
-    if band := cost_range_phrase(f.low, f.high):
+    if band := cost_range_phrase(f.low, f.high, unit=False):
         expect += f" (likely {band})"
     stake = f"the next {money(f.stake, m)} ({_span(f.stake_hours)} at this pace)"
     proven = (f"; proven dearer (an anytime-valid test, {f.pause_confidence:.0%} sure however often it looks)"
               if f.proven_dearer else "")
     where = ""
     if f.calibration and f.why in ("money", "keep"):
-        where = f" [pause rule calibrated on {f.calibration}]"
+        where = f" (pause rule calibrated on {f.calibration})"
     if f.why == "no_norms":
         return (f"{head}: {so_far}{expect}; fewer than {f.norms_min_boosts} finished boosts to learn TikTok's "
                 "reporting delay from, so no pause or added budget yet: keep")
@@ -391,14 +397,15 @@ def live_reason(f: LiveFacts) -> str:
         worth = f"pausing now saves about {money(f.saving, m)} of {stake} at {log_cost_phrase(f.estimate)}"
         if f.why == "proven" and not f.calibration:
             worth += "; too few finished boosts to calibrate a pause rule on, so it pauses only what is proven"
-        return f"{head}: {so_far}{pending}{expect}; {worth}{proven}{where}: pause"
+        return f"{head}: {so_far}{pending}{expect}; {worth}{where}{proven}: pause"
     if f.decision == "scale":
         proven_c = "; proven cheaper (an anytime-valid test)" if f.proven_cheaper else ""
         more = f.daily_spend * f.budget_step
-        return (f"{head}: {so_far}{expect}; {1 - f.prob_dearer:.0%} sure it is cheaper than your in-feed ads"
+        return (f"{head}: {so_far}{expect}; {chance_phrase(1 - f.prob_dearer)} sure it is cheaper than your in-feed ads"
                 f"{proven_c}: add budget, {f.budget_step:.0%} more a day (about {money(more, m)} on "
                 f"{money(f.daily_spend, m)} a day), at most once every {_span(f.scale_every_hours)}")
-    odds = (f"{f.prob_dearer:.0%} likely dearer" if f.prob_dearer >= 0.5 else f"{1 - f.prob_dearer:.0%} likely cheaper")
+    odds = (f"{chance_phrase(f.prob_dearer)} likely dearer" if f.prob_dearer >= 0.5
+            else f"{chance_phrase(1 - f.prob_dearer)} likely cheaper")
     if f.prob_dearer < 1 - f.scale_confidence and f.hours < f.learning_hours:
         odds += f"; more budget only after the learning phase ({f.learning_hours:.0f} h)"
     if not f.calibration:

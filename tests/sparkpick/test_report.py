@@ -15,11 +15,15 @@ import pandas as pd
 import pytest
 
 from sparkpick.report import (
+    LiveFacts,
     MonitorView,
     ReportMeta,
     band_sentence,
+    cost_phrase,
     data_uri,
     delivery_chart,
+    live_reason,
+    money,
     post_link,
     ratio_band,
     ratio_phrase,
@@ -491,3 +495,35 @@ def test_each_pick_shows_what_became_of_it_on_the_account() -> None:
     html = render_shortlist_html(shortlist, make_meta(), {})
     assert html.count('class="badge approval"') == 2
     assert ">Launched</span>" in html and ">Awaiting approval</span>" in html
+
+
+# -- the monitor's words -----------------------------------------------------------------------------------
+def test_costs_and_money_in_one_convention() -> None:
+    assert cost_phrase(2.31) == "2.3x your in-feed cost"
+    assert cost_phrase(0.62) == "0.62x your in-feed cost"
+    assert cost_phrase(1.03) == "about your in-feed cost"
+    assert cost_phrase(float("nan")) == cost_phrase(0) == "not comparable with your in-feed cost"
+    assert money(180.4, "USD") == "$180" and money(9.5, "EUR") == "€9.50" and money(4200, "JPY") == "4,200 JPY"
+    assert money(1234) == "1,234" and money(None, "USD") == "–"
+
+
+def test_live_reasons_say_what_a_decision_is_worth() -> None:
+    base = LiveFacts(decision="pause", why="money", hours=40, spend=300.0, conversions=3, currency="USD",
+                     baseline_cpa=40.0, estimate=-math.log(2.3), low=-math.log(3.1), high=-math.log(1.6),
+                     prob_dearer=0.97, stake=400.0, stake_hours=72, saving=180.0,
+                     calibration="this advertiser's 34 good finished boosts")
+    pause = live_reason(base)
+    assert "40 h in, 3 conversions for $300: 2.5x your in-feed cost so far" in pause
+    assert "pausing now saves about $180 of the next $400 (3 days at this pace) at 2.3x your in-feed cost" in pause
+    assert "calibrated on this advertiser's 34 good finished boosts" in pause and pause.endswith(": pause")
+    assert "proven dearer" not in pause
+    assert "proven dearer" in live_reason(LiveFacts(**{**base.__dict__, "proven_dearer": True}))
+    keep = live_reason(LiveFacts(**{**base.__dict__, "decision": "keep", "why": "keep", "prob_dearer": 0.6,
+                                   "hint_spend": 120.0, "hint_conversions": 1}))
+    assert "60% likely dearer; pause if the next $120 brings fewer than 2 conversions" in keep
+    assert keep.endswith(": keep")
+    scale = live_reason(LiveFacts(**{**base.__dict__, "decision": "scale", "why": "scale", "prob_dearer": 0.001,
+                                    "budget_step": 0.2, "daily_spend": 150.0}))
+    assert "over 99% sure it is cheaper" in scale and "add budget, 20% more a day (about $30 on $150 a day)" in scale
+    one = live_reason(LiveFacts(**{**base.__dict__, "conversions": 1, "pending": 1.2}))
+    assert "1 conversion for $300" in one and "about 1 conversion from this spend is usually reported later" in one
