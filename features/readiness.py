@@ -15,6 +15,11 @@ import pandas as pd
 from sparkpick.config import FeaturesConfig
 
 _DAY = pd.Timedelta(days=1)
+# The flags that hold a boost back (no code, no usage rights, looks like an ad, numbers not settled): a
+# test pick is never such a post. `flag_auth_expiring` is a warning, not a block.
+BLOCKING_FLAGS: tuple[str, ...] = (
+    "flag_no_auth_code", "flag_no_usage_rights", "flag_looks_like_ad", "flag_calibrating",
+)
 
 
 def auth_status_at(status: pd.Series, expires_at: pd.Series, as_of: pd.Series) -> pd.Series:

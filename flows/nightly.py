@@ -29,7 +29,7 @@ from flows.markdown_text import markdown_safe
 from flows.unchanged import KeptNight, forget_night, keep_night, load_kept, night_inputs, source_state
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
-from sparkpick.errors import SparkpickError, is_transient
+from sparkpick.errors import InputError, SparkpickError, is_transient
 from sparkpick.report import (
     MonitorView,
     ReportMeta,
@@ -257,19 +257,24 @@ def run_nightly(
                 result.notes.append("nothing changed since these inputs were last scored: their scores are reused")
                 logger.info("nothing changed since the last scoring of these inputs: scores reused")
         else:
-            # 3. A fresh home has no champion yet: train one first (configurable). A damaged registry is
-            # not "no champion": has_champion raises (DamagedFileError) and the night fails naming it. A
-            # first champion is never trained on a night whose featurize failed: it would be crowned
-            # without its video cues, and the gate would keep it once they came back.
+            # 3. A fresh home has no champion yet: the prior (the brief's rules) becomes champion when the
+            # night scores, and a first ranker is trained to face it if the boosts allow (configurable); the
+            # gate decides which serves. A damaged registry is not "no champion": has_champion raises
+            # (DamagedFileError) and the night fails naming it. No first ranker is trained on a night whose
+            # featurize failed: it would lack its video cues, and the gate would keep it once they came back.
             if cfg.train_if_no_champion and not fns["has_champion"](home, settings):
                 if any(line.startswith(FEATURIZE_FAILED) for line in result.stage_failures):
-                    raise SparkpickError(
-                        "No champion model yet, and featurize failed this night: a first model is not trained "
-                        "without its video cues. Fix what featurize reports (see above), then run the night "
-                        "again; it trains the first model then.")
-                logger.warning("no champion model yet: training one before scoring")
-                timed("train", fns["train"], home, settings, until=as_of)
-                result.trained = True
+                    result.notes.append("no ranker trained tonight: featurize failed, and a first model is not "
+                                        "trained without its video cues; the brief's rules rank tonight")
+                    logger.warning("no champion model yet and featurize failed: the brief's rules serve tonight")
+                else:
+                    logger.warning("no champion model yet: the brief's rules serve; training a ranker to compare")
+                    try:
+                        timed("train", fns["train"], home, settings, until=as_of)
+                        result.trained = True
+                    except InputError as exc:  # too few boosts yet: the prior ranks tonight
+                        result.notes.append(f"no ranker trained yet: {exc}")
+                        logger.info("no ranker trained yet: %s", exc)
 
             # 4. Score every advertiser's candidates with the champion. Without scores there is no shortlist.
             scored = timed("score", fns["score"], home, settings, as_of=as_of, top_k=None)
@@ -323,7 +328,9 @@ def run_nightly(
             calibration_hours=settings.features.calibration_hours,
             link_posts=source != "demo",
         )
-        extra = {"monitor": monitor_view} if monitor_view is not None else {}
+        extra: dict[str, Any] = {"monitor": monitor_view} if monitor_view is not None else {}
+        if "status" in scored.columns:  # the candidates the policy left out: live or boosted before
+            extra["others"] = scored[scored["status"].fillna("").astype(str) != ""]
         result.report = timed("report", fns["report"], shortlist, meta, home.reports, day, **extra)
         for line in result.failures[:MAX_FAILURES_LISTED]:
             logger.warning("skipped: %s", line)

@@ -101,14 +101,22 @@ def train_model(
     if until_ts is not None:
         rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
     if rows.empty:
+        serving = ensure_champion(home, settings)
         raise InputError(
             "No labelled past boosts to train on"
             + (f" that ended before {until_ts}" if until_ts is not None else "")
             + ": ingest Spark Ad results (spark_results) and in-feed baselines first."
+            + (f" Until then the brief's rules rank the posts: {serving}." if serving else "")
         )
     features = feature_columns(rows)
     version = feature_version(settings)
-    fitted = fit_models(rows, features, settings.ranker, version, label=settings.label)
+    try:
+        fitted = fit_models(rows, features, settings.ranker, version, label=settings.label)
+    except InputError as exc:
+        serving = ensure_champion(home, settings)
+        if serving is None:
+            raise
+        raise InputError(f"{exc} Until then the brief's rules rank the posts: {serving}.") from exc
     k = settings.ranker.shortlist_k
     new_value = float(fitted.metrics.loc[MODEL, metric])
 
@@ -118,6 +126,9 @@ def train_model(
         "validation_from": str(fitted.split.cutoff),
         "until": str(until_ts) if until_ts is not None else "all",
     }
+    # The brief's rules serve until a trained ranker proves better: the first one is compared with them.
+    if serving := ensure_champion(home, settings):
+        log.info("%s", serving)
     with registry.tracking(uri) as client:
         try:
             compared = registry.evaluate_champion(client, name, fitted, metric, k)
@@ -145,6 +156,37 @@ def train_model(
     )
 
 
+def register_prior(home: Home, settings: Settings, promote: bool) -> tuple[str, str | None]:
+    """Register the prior (the brief's rules, `models/prior.py`) as a model version; with `promote` it
+    becomes champion. Returns (version, alias)."""
+    from features.matrix import feature_version
+    from models import registry
+    from models.prior import prior_model
+
+    uri, name = home_store(home, settings), settings.mlflow.model_name
+    model = prior_model(settings.prior, feature_version(settings))
+    alias = registry.CHAMPION if promote else registry.CHALLENGER
+    reason = ("no Spark Ads results yet: the brief's rules rank the posts until a trained ranker proves "
+              "better" if promote else "the brief's rules, registered beside the champion for comparison")
+    with registry.tracking(uri) as client:
+        experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
+        logged = registry.log_prior_run(client, experiment_id, name, model, settings.model_dump(),
+                                        decision=registry.PromotionDecision(alias, reason))
+    log.info("model %s v%s (the prior): %s", name, logged.model_version, reason)
+    return logged.model_version, alias
+
+
+def ensure_champion(home: Home, settings: Settings) -> str | None:
+    """Make sure a champion serves: when none does, register the prior as champion and say so (None: one
+    already served)."""
+    from models import registry
+
+    if registry.has_champion(home_store(home, settings), settings.mlflow.model_name):
+        return None
+    version, _ = register_prior(home, settings, promote=True)
+    return f"{settings.mlflow.model_name} v{version} (the prior) is now the champion"
+
+
 def describe_model(fitted: FittedModels) -> str:
     """One line on what was registered, and where the validation figures come from."""
     members = len(fitted.ranker.members_)
@@ -167,16 +209,23 @@ def score_candidates(
     as_of: str | pd.Timestamp | None = None,
     top_k: int | None = None,
     model_uri: str | None = None,
+    cut: bool = True,
 ) -> pd.DataFrame:
     """Score every advertiser's candidates as of `as_of` (default: now) with the champion (or
-    `model_uri`), store all scores in the warehouse table `scores`, and return the ranked frame:
-    every candidate when `top_k` is None, else each advertiser's top `top_k`."""
+    `model_uri`; with neither, the prior is registered as champion first), apply the shortlist policy
+    for `top_k` slots (`report.top_k` when None: models/policy.py), store all scores in the warehouse
+    table `scores`, and return the ranked frame: every candidate when `top_k` is None or `cut` is off,
+    else each advertiser's shortlist."""
     from features.matrix import candidate_matrix, feature_version
     from models import registry
+    from models.policy import apply_policy
+    from models.prior import PRIOR_KIND, RANKER_KIND
     from models.scoring import score_frame, shortlist
 
     as_of_ts = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
     uri = model_uri or registry.champion_uri(settings.mlflow.model_name)
+    if model_uri is None and (serving := ensure_champion(home, settings)):
+        log.warning("no model served yet: %s", serving)
     with registry.tracking(home_store(home, settings)) as client:
         served = registry.load_model(client, uri)
     registry.check_feature_version(served, feature_version(settings))
@@ -197,16 +246,35 @@ def score_candidates(
         log.warning("no video features for %d model input(s); scoring without them", len(missing))
         candidates = candidates.assign(**{f: float("nan") for f in missing})
     scored = score_frame(candidates, served.model, _descriptions(list(served.model.feature_names)))
+    if len(scored):
+        scored = apply_policy(scored, _boost_history(tables, as_of_ts, settings), settings.policy,
+                              top_k or settings.report.top_k, as_of_ts)
     scored = name_advertisers(scored, tables.get("advertisers"))
     run_id = scoring_run_id(as_of_ts, served.version)
     scored.insert(2, "model_version", served.version or "")
+    scored["model_kind"] = PRIOR_KIND if served.model.is_prior else RANKER_KIND
     scored["model_uri"] = served.uri
     scored["model_run_id"] = served.run_id or ""
     scored["run_id"] = run_id
     scored["as_of"] = as_of_ts
     if len(scored):
         _store_scores(home, scored)
-    return scored if top_k is None else shortlist(scored, top_k)
+    return scored if top_k is None or not cut else shortlist(scored, top_k)
+
+
+def _boost_history(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
+    """Posts boosted by `as_of` (live or finished, with the last finished boost's realised uplift)."""
+    from features.labels import uplift_labels
+    from models.policy import boost_history
+
+    results = tables.get("spark_results")
+    if results is None or results.empty:
+        return pd.DataFrame(columns=["post_id", "live", "realised_uplift"])
+    naive = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    results = results.reset_index(drop=True)
+    realised = uplift_labels(results, tables["baselines"], tables["posts"], settings.label,
+                             as_of=pd.Series(naive, index=results.index))
+    return boost_history(results, tables.get("spark_hourly"), naive, realised)
 
 
 def _store_scores(home: Home, scored: pd.DataFrame) -> None:
@@ -215,7 +283,8 @@ def _store_scores(home: Home, scored: pd.DataFrame) -> None:
         c for c in scored.columns
         if c.startswith(("flag_", "reason_", "uplift")) or c in (
             "run_id", "advertiser_id", "post_id", "rank", "score", "predicted_uplift", "model_version",
-            "model_uri", "model_run_id", "as_of",
+            "model_uri", "model_run_id", "as_of", "model_kind", "status", "is_test_pick", "boost_propensity",
+            "boost_again", "realised_uplift", "score_rank",
         )
     ]
     frame = scored[keep].drop_duplicates(list(SCORES_KEY), keep="first").copy()

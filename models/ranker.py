@@ -22,9 +22,10 @@ from sklearn.isotonic import IsotonicRegression
 from models.sparkpick_ranker_pyfunc import (
     as_feature_matrix,
     calibrate,
-    mean_score,
+    model_scores,
     read_ranker,
     score_position,
+    term_contributions,
     write_ranker,
 )
 
@@ -397,6 +398,13 @@ class ScoringModel:
     calibration: ScoreCalibration
     feature_version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The prior's terms (models/prior.py), one per feature in order; empty for a trained ranker.
+    terms: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def is_prior(self) -> bool:
+        """Whether this is the prior (the brief's rules), not a ranker trained on Spark Ad results."""
+        return bool(self.terms)
 
     @classmethod
     def from_ranker(
@@ -422,7 +430,7 @@ class ScoringModel:
         return as_feature_matrix(frame, self.feature_names)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        return mean_score(self.boosters, self.matrix(frame))
+        return model_scores(self.boosters, self.matrix(frame), self.terms)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`score` (orders candidates), `predicted_uplift` with `uplift_low`/`uplift_high`, row-aligned."""
@@ -438,6 +446,9 @@ class ScoringModel:
         The mean of the boosters' contributions: they add up to the mean score, as each booster's do to
         its own."""
         X = self.matrix(frame)
+        if self.terms:
+            values = np.column_stack([term_contributions(X, self.terms), np.zeros(len(X))])
+            return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
         values = np.mean([b.predict(X, pred_contrib=True) for b in self.boosters], axis=0)
         return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
 
@@ -445,7 +456,7 @@ class ScoringModel:
         """The model as plain files in `folder`: what the registered model carries (see
         `models/sparkpick_ranker_pyfunc.py`)."""
         return write_ranker(folder, self.boosters, self.feature_names, self.calibration.to_dict(),
-                            self.feature_version, self.metadata)
+                            self.feature_version, self.metadata, self.terms)
 
     @classmethod
     def load(cls, folder: Path) -> ScoringModel:
@@ -453,7 +464,7 @@ class ScoringModel:
         return cls(
             boosters=files["boosters"], feature_names=files["features"],
             calibration=ScoreCalibration.from_dict(files["calibration"]),
-            feature_version=files["feature_version"], metadata=files["metadata"],
+            feature_version=files["feature_version"], metadata=files["metadata"], terms=files["terms"],
         )
 
     def to_json(self) -> str:

@@ -44,6 +44,7 @@ from models import sparkpick_ranker_pyfunc
 from models.evaluate import ranking_metrics
 from models.explain import shap_summary
 from models.plots import gain_curve_figure, importance_figure, shap_beeswarm_figure
+from models.prior import KIND_TAG, PRIOR_KIND, RANKER_KIND
 from models.ranker import ScoringModel
 from models.training import (
     DECISION_TIME,
@@ -704,7 +705,7 @@ def log_training_run(
                 # What validation promises about single boosts, which the nightly track record holds it to.
                 BAND_COVERAGE_TAG: f"{model.calibration.coverage:.6f}",
                 **({RANK_CORRELATION_TAG: f"{rho:.6f}"} if rho is not None else {}),
-                PROMOTION_TAG: decision.reason}
+                KIND_TAG: RANKER_KIND, PROMOTION_TAG: decision.reason}
         try:
             client.create_registered_model(model_name)
         except MlflowException as exc:
@@ -722,6 +723,60 @@ def log_training_run(
             client.delete_model_version(model_name, version)
             raise
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
+
+
+def log_prior_run(
+    client: MlflowClient, experiment_id: str, model_name: str, model: ScoringModel, config: dict[str, Any],
+    *, decision: PromotionDecision, example: pd.DataFrame | None = None,
+) -> LoggedRun:
+    """Record the prior (models/prior.py) as a run and a model version like any trained ranker: its
+    config and terms as parameters, the same pyfunc code and files, tagged `kind: prior`, with the gate's
+    `decision` applied. No validation promises are tagged: the prior was never validated on boosts."""
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.set_tags({PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
+                         "sparkpick.feature_version": model.feature_version, "sparkpick.stage": "prior"})
+        mlflow.log_params(flatten(config))
+        mlflow.log_params({"features.version": model.feature_version, "features.count": len(model.feature_names)})
+        mlflow.log_dict({"terms": list(model.terms), "feature_version": model.feature_version}, "prior.json")
+        frame = example if example is not None and len(example) else pd.DataFrame(
+            {name: [0.0] for name in model.feature_names})
+        matrix = model.matrix(frame).head(_INPUT_EXAMPLE_ROWS)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = model.save(Path(tmp) / sparkpick_ranker_pyfunc.ARTIFACT_KEY)
+            with _unprinted():
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=MODEL_CODE,
+                    artifacts={sparkpick_ranker_pyfunc.ARTIFACT_KEY: str(folder)},
+                    signature=infer_signature(matrix, model.predict(matrix).reset_index(drop=True)),
+                    input_example=matrix, pip_requirements=pip_requirements(),
+                )
+        tags = {"feature_version": model.feature_version, "features": json.dumps(list(model.feature_names)),
+                KIND_TAG: PRIOR_KIND, PROMOTION_TAG: decision.reason}
+        try:
+            client.create_registered_model(model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        registered = client.create_model_version(model_name, source=info.model_uri, run_id=run.info.run_id,
+                                                 tags=tags, model_id=info.model_id)
+        version = str(registered.version)
+        try:
+            if decision.alias is not None:
+                client.set_registered_model_alias(model_name, decision.alias, version)
+            mlflow.set_tag("sparkpick.promotion", decision.reason)
+        except BaseException:
+            client.delete_model_version(model_name, version)
+            raise
+    return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
+
+
+def model_kind(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """`prior` or `ranker` for the version holding `alias` (None: no such version)."""
+    try:
+        mv = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+    return (mv.tags or {}).get(KIND_TAG, RANKER_KIND)
 
 
 def validation_rank_correlation(fitted: FittedModels) -> float | None:

@@ -11,6 +11,10 @@ files a person can open (`write_ranker`):
     features.json      feature names in model order, feature version, training metadata, format
     calibration.json   score -> percentile -> predicted uplift knots, and the per-bin residual band
     booster_0.txt ...  the ensemble's LightGBM boosters, text format, at their chosen tree counts
+
+The prior (the brief's rules, before any Spark Ad result: `models/prior.py`) is the same kind of model
+with format `sparkpick-prior/1`: no boosters; `features.json` lists its `terms`, and its score is their
+sum, each weight x clip((value - centre) / scale, -cap, cap), an unknown value adding nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "sparkpick-ranker/2"
+PRIOR_FORMAT = "sparkpick-prior/1"
 FEATURES_FILE = "features.json"
 CALIBRATION_FILE = "calibration.json"
 BOOSTER_FILE = "booster_{}.txt"
@@ -50,6 +55,26 @@ def as_feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFr
 def mean_score(boosters: Sequence[lgb.Booster], matrix: pd.DataFrame) -> np.ndarray:
     """The ensemble's score: its boosters' mean (each at the tree count it was saved with)."""
     return np.mean([b.predict(matrix) for b in boosters], axis=0)
+
+
+def term_contributions(matrix: pd.DataFrame, terms: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(rows, terms): each term's share of the prior's score, weight x clip((value - centre) / scale,
+    -cap, cap), 0 where the value is unknown. `matrix` has the terms' features in the terms' order."""
+    out = np.zeros((len(matrix), len(terms)))
+    for j, term in enumerate(terms):
+        x = matrix.iloc[:, j].to_numpy(dtype="float64")
+        z = np.clip((x - float(term["centre"])) / float(term["scale"]), -float(term["cap"]), float(term["cap"]))
+        out[:, j] = np.where(np.isfinite(z), float(term["weight"]) * z, 0.0)
+    return out
+
+
+def model_scores(
+    boosters: Sequence[lgb.Booster], matrix: pd.DataFrame, terms: Sequence[Mapping[str, Any]] = ()
+) -> np.ndarray:
+    """The score: the prior's terms summed when it has terms, else the ensemble's mean."""
+    if terms:
+        return term_contributions(matrix, terms).sum(axis=1)
+    return mean_score(boosters, matrix)
 
 
 def percentile_grid(n: int) -> np.ndarray:
@@ -85,10 +110,10 @@ def calibrate(scores: np.ndarray, calibration: Mapping[str, Any]) -> pd.DataFram
 
 def predict_frame(
     frame: pd.DataFrame, boosters: Sequence[lgb.Booster], features: Sequence[str],
-    calibration: Mapping[str, Any],
+    calibration: Mapping[str, Any], terms: Sequence[Mapping[str, Any]] = (),
 ) -> pd.DataFrame:
     """`score` (orders candidates), `predicted_uplift`, `uplift_low`, `uplift_high`, row-aligned."""
-    scores = mean_score(boosters, as_feature_matrix(frame, features))
+    scores = model_scores(boosters, as_feature_matrix(frame, features), terms)
     out = calibrate(scores, calibration)
     out.insert(0, "score", scores)
     out.index = frame.index
@@ -97,17 +122,20 @@ def predict_frame(
 
 def write_ranker(
     folder: Path, boosters: Sequence[lgb.Booster], features: Sequence[str], calibration: Mapping[str, Any],
-    feature_version: str, metadata: Mapping[str, Any],
+    feature_version: str, metadata: Mapping[str, Any], terms: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write the model's files into `folder` (created); returns it."""
+    """Write the model's files into `folder` (created); returns it. With `terms`: the prior's format."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, booster in enumerate(boosters):
         (folder / BOOSTER_FILE.format(i)).write_text(booster.model_to_string())
     (folder / CALIBRATION_FILE).write_text(json.dumps(dict(calibration), indent=1))
-    (folder / FEATURES_FILE).write_text(json.dumps({
-        "format": FORMAT, "features": list(features), "feature_version": feature_version,
-        "metadata": dict(metadata), "boosters": len(boosters),
-    }, indent=1))
+    described: dict[str, Any] = {
+        "format": PRIOR_FORMAT if terms else FORMAT, "features": list(features),
+        "feature_version": feature_version, "metadata": dict(metadata), "boosters": len(boosters),
+    }
+    if terms:
+        described["terms"] = [dict(t) for t in terms]
+    (folder / FEATURES_FILE).write_text(json.dumps(described, indent=1))
     return folder
 
 
@@ -134,7 +162,7 @@ def read_ranker(folder: Path) -> dict[str, Any]:
         calibration = json.loads((folder / CALIBRATION_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{folder} does not hold a sparkpick ranker: {exc}") from exc
-    if described.get("format") != FORMAT:
+    if described.get("format") not in (FORMAT, PRIOR_FORMAT):
         raise ValueError(f"{folder / FEATURES_FILE} has format {described.get('format')!r}, not {FORMAT!r}.")
     boosters = tuple(
         lgb.Booster(model_file=str(_whole_booster_file(folder / BOOSTER_FILE.format(i))))
@@ -143,6 +171,7 @@ def read_ranker(folder: Path) -> dict[str, Any]:
     return {
         "boosters": boosters, "features": tuple(described["features"]), "calibration": calibration,
         "feature_version": described["feature_version"], "metadata": dict(described.get("metadata", {})),
+        "terms": tuple(dict(t) for t in described.get("terms", ())),
     }
 
 
@@ -160,7 +189,7 @@ if not __package__:
         def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
             ranker = self.ranker
             return predict_frame(
-                model_input, ranker["boosters"], ranker["features"], ranker["calibration"]
+                model_input, ranker["boosters"], ranker["features"], ranker["calibration"], ranker["terms"]
             ).reset_index(drop=True)
 
     mlflow.models.set_model(SparkpickRanker())

@@ -269,6 +269,31 @@ class RankerConfig(_Section):
     band_coverage: float = Field(gt=0, lt=1)
 
 
+class PriorTerm(_Section):
+    """One term of the prior's score: weight x clip((value - centre) / scale, -cap, cap)."""
+
+    weight: float
+    centre: float
+    scale: float = Field(gt=0)
+    cap: float = Field(gt=0)
+
+
+class PriorConfig(_Section):
+    """The prior ranking (models/prior.py): the brief's rules as weighted terms, and its honest band."""
+
+    terms: dict[str, PriorTerm]
+    band: float = Field(gt=0)
+
+
+class PolicyConfig(_Section):
+    """The shortlist policy (models/policy.py): test picks, their propensities, boosts again."""
+
+    test_share: float = Field(ge=0, le=1)
+    temperature: float = Field(gt=0)
+    propensity_draws: int = Field(ge=100)
+    boost_again_min_uplift: float
+
+
 class MlflowConfig(_Section):
     tracking_uri: str
     experiment: str
@@ -473,6 +498,8 @@ class Settings(_Section):
     features: FeaturesConfig
     label: LabelConfig
     ranker: RankerConfig
+    prior: PriorConfig
+    policy: PolicyConfig
     mlflow: MlflowConfig
     report: ReportConfig
     nightly: NightlyConfig

@@ -421,6 +421,42 @@ def live_reason(f: LiveFacts) -> str:
     return f"{head}: {so_far}{pending}{expect}; {odds}; {turn}{where}: keep"
 
 
+# The shortlist's policy in a marketer's words (models/policy.py, models/prior.py).
+PRIOR_LABEL = "no Spark Ads results yet: ranked by the brief's rules"
+PRIOR_BAND_NOTE = ("The cost column is not an estimate yet: until your own Spark Ads have results, any post "
+                   "could come out well dearer or well cheaper than your in-feed ads.")
+TEST_PICK_SENTENCE = "A test: posts like this are rarely boosted, and its result teaches the model."
+TEST_PICK_LABEL = "test"
+
+
+def ranking_label(model_kind: Any) -> str:
+    """What ranked the shortlist, in words: the prior's label, or "" for a trained ranker."""
+    return PRIOR_LABEL if str(model_kind or "") == "prior" else ""
+
+
+def left_out_sentence(others: pd.DataFrame | None) -> str:
+    """How many posts the shortlist left out because of their boosts, and why ("" when none)."""
+    if others is None or others.empty or "status" not in others.columns:
+        return ""
+    live = int((others["status"] == "live").sum())
+    before = int((others["status"] == "boosted_before").sum())
+    parts = []
+    if live:
+        parts.append(f"{live} {'post is' if live == 1 else 'posts are'} being boosted right now")
+    if before:
+        parts.append(f"{before} {'was' if before == 1 else 'were'} boosted before and take no fresh slot")
+    if not parts:
+        return ""
+    return f"Left out of the shortlist: {' and '.join(parts)}."
+
+
+def boost_again_sentence(row: Mapping[str, Any]) -> str:
+    """A post boosted before that is worth boosting again: its last result beside tonight's prediction."""
+    realised = log_ratio_phrase(row.get("realised_uplift"))
+    predicted = ratio_phrase(row.get("uplift_ratio"))
+    return f"Boost again: its last Spark Ad came {realised}; predicted now: {predicted}."
+
+
 def advertiser_label(row: Mapping[str, Any]) -> str:
     """How a person knows the row's advertiser: its name (from the `advertisers` table), else its id."""
     return _text(row.get("advertiser_name")).strip() or _text(row.get("advertiser_id"))
@@ -602,6 +638,7 @@ def _row_view(
         "video_status": _text(row.get("video_status")),
         # What became of the pick on the ad account (flows/approval.py): approved, launched, waiting, ...
         "approval": _text(row.get("approval")).strip(),
+        "test_pick": TEST_PICK_SENTENCE if _num(row.get("is_test_pick")) == 1 else "",
     }
 
 
@@ -687,11 +724,14 @@ def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict]:
 
 def render_shortlist_html(
     shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes], monitor: MonitorView | None = None,
+    others: pd.DataFrame | None = None,
 ) -> str:
     """The shortlist as one self-contained HTML page (no network, no external files).
 
     `thumbnails` maps post_id to image bytes (JPEG/PNG/WebP); posts without one show a placeholder.
-    `monitor` adds the "Live boosts" section (cards, the track record line) above the shortlist.
+    `monitor` adds the "Live boosts" section (cards, the track record line) above the shortlist;
+    `others`, the candidates the policy left out (live or boosted before: `status`), a line saying how
+    many and why, with the ones worth boosting again (`boost_again`) beside their last result.
     """
     tz = ZoneInfo(meta.display_timezone)
     as_of = as_utc(meta.as_of)
@@ -725,7 +765,20 @@ def render_shortlist_html(
         live=live_views(monitor, tz),
         track_record=track_record_sentence(monitor.track_record) if monitor else "",
         retrain=retrain_sentence(monitor.track_record) if monitor else "",
+        ranking=ranking_label(shortlist["model_kind"].iloc[0]) if "model_kind" in shortlist and len(shortlist) else "",
+        prior_note=PRIOR_BAND_NOTE,
+        left_out=left_out_sentence(others),
+        again=_again_views(others),
+        test_label=TEST_PICK_LABEL,
     )
+
+
+def _again_views(others: pd.DataFrame | None) -> list[dict[str, str]]:
+    if others is None or others.empty or "boost_again" not in others.columns:
+        return []
+    again = others[others["boost_again"].fillna(False).astype(bool)]
+    return [{"who": " ".join(p for p in (advertiser_label(r), f"post {_text(r.get('post_id'))}") if p),
+             "text": boost_again_sentence(r)} for r in again.to_dict("records")]
 
 
 # -- files -----------------------------------------------------------------------------------------------
@@ -818,6 +871,7 @@ def write_report(
     date: Date | str,
     thumbnails: Mapping[str, bytes] | None = None,
     monitor: MonitorView | None = None,
+    others: pd.DataFrame | None = None,
 ) -> ReportPaths:
     """Write `<reports_dir>/<date>/shortlist.{csv,html}` (replacing that date's files: a re-run of the
     same night gives the same report) and point `<reports_dir>/latest` at it (`_refresh_latest`).
@@ -834,8 +888,11 @@ def write_report(
     csv_path, html_path = folder / "shortlist.csv", folder / "shortlist.html"
     csv_frame = shortlist_csv_frame(shortlist)
     write_csv(csv_path, csv_frame)
-    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor).encode("utf-8"))
+    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor, others).encode("utf-8"))
     info = {"date": day, "rows": len(csv_frame), **meta.to_json()}
+    if others is not None and "status" in others.columns:
+        info["left_out"] = {str(k): int(v) for k, v in others["status"].value_counts().sort_index().items()}
+        info["boost_again"] = int(others.get("boost_again", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     live_csv = folder / LIVE_BOOSTS_CSV
     if monitor is not None:
         write_csv(live_csv, monitor.boosts)

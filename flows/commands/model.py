@@ -92,9 +92,19 @@ def score(
     console = Console()
     # Now when not given; for the demo world, its last day (as the nightly run does).
     moment = ctx.obj.as_of(as_of, settings)
+    from sparkpick.report import (
+        TEST_PICK_LABEL,
+        TEST_PICK_SENTENCE,
+        boost_again_sentence,
+        left_out_sentence,
+        ranking_label,
+    )
+    from sparkpick.shortlist import top_per_advertiser
     from sparkpick.warehouse import SCORES
 
-    shortlist = score_candidates(ctx.obj.home, settings, as_of=moment, top_k=top_k, model_uri=model_uri)
+    scored = score_candidates(ctx.obj.home, settings, as_of=moment, top_k=top_k, model_uri=model_uri, cut=False)
+    shortlist = top_per_advertiser(scored, top_k)
+    others = scored[scored["status"] != ""] if "status" in scored.columns else None
     if shortlist.empty:
         console.print("No candidates: no advertiser has posts in the candidate window before this time.")
     else:
@@ -103,6 +113,8 @@ def score(
             f"Top {top_k} per advertiser, scored as of {first['as_of']} with model v{first['model_version']} "
             f"(run {first['run_id']}); all scores are in the warehouse table '{SCORES}'"
         )
+        if label := ranking_label(first.get("model_kind")):
+            console.print(f"[bold]{label.capitalize()}.[/bold]")
         band_name = "cost per conversion"
         # One table per advertiser (by id: two ad accounts may share a name): a long name costs a title
         # line instead of a column, and the reason, the column a marketer reads, keeps its width.
@@ -120,8 +132,16 @@ def score(
                         f"{ratio_phrase(row['uplift_ratio_high'])})")
                 # ids, handles and reasons are text from outside: shown as they read, never as markup
                 who = shown(row["post_id"]).append("\n").append(shown(row.get("creator_handle")))
-                table.add_row(str(row["rank"]), who, band, shown(row["reason_1"]))
+                rank = f"{row['rank']}\n{TEST_PICK_LABEL}" if row.get("is_test_pick") in (True,) else str(row["rank"])
+                table.add_row(rank, who, band, shown(row["reason_1"]))
             console.print(table)
+            for _, row in (others if others is not None else shortlist.iloc[:0]).iterrows():
+                if row["advertiser_id"] == advertiser_id and row.get("boost_again") in (True,):
+                    console.print(shown(f"post {row['post_id']}: {boost_again_sentence(row)}"))
+        if "is_test_pick" in shortlist.columns and shortlist["is_test_pick"].fillna(False).astype(bool).any():
+            console.print(f"{TEST_PICK_LABEL}: {TEST_PICK_SENTENCE}")
+        if line := left_out_sentence(others):
+            console.print(line)
         console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads; in brackets, "
                       f"the likely range ({settings.ranker.band_coverage:.0%} of outcomes fall inside it)")
     if out is not None:

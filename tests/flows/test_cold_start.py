@@ -1,0 +1,101 @@
+"""A brand that never boosted: night one gets a shortlist from the prior, registered in a real MLflow store,
+scored from a real DuckDB warehouse; `sparkpick train` with no boosts says the prior serves."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.train import score_candidates, train_model
+from models import registry
+from sparkpick.config import Home, Settings
+from sparkpick.errors import InputError
+from sparkpick.report import PRIOR_LABEL, TEST_PICK_SENTENCE
+from sparkpick.sources.demo.tables import generate_tables
+from sparkpick.warehouse import SCORES, Warehouse
+from tests.entry_point import SPARKPICK
+
+
+def never_boosted(settings: Settings) -> dict[str, pd.DataFrame]:
+    """The tiny demo world's tables without a single Spark Ad (results or live delivery)."""
+    tables = generate_tables(settings.world, "tiny", 7).contract()
+    for name in ("spark_results", "spark_hourly"):
+        if name in tables:
+            tables[name] = tables[name].iloc[:0]
+    return tables
+
+
+@pytest.fixture(scope="module")
+def cold(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> tuple[Home, pd.DataFrame]:
+    home = Home.at(tmp_path_factory.mktemp("cold") / "home").ensure()
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert(never_boosted(settings))
+    scored = score_candidates(home, settings, as_of=settings.world.end, top_k=5, cut=False)
+    return home, scored
+
+
+def test_night_one_scores_with_the_prior_registered_as_champion(cold, settings: Settings) -> None:
+    home, scored = cold
+    assert len(scored) and (scored["model_kind"] == "prior").all() and (scored["model_version"] == "1").all()
+    with registry.tracking(home.tracking_uri(settings)) as client:
+        mv = client.get_model_version_by_alias(settings.mlflow.model_name, registry.CHAMPION)
+        assert str(mv.version) == "1" and mv.tags["kind"] == "prior" and "brief's rules" in mv.tags["promotion"]
+        run = client.get_run(mv.run_id)
+        assert run.data.params["prior.band"] == "1.1"
+        # it loads as any MLflow model and gives the same scores as sparkpick's own scoring
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.mlflow.model_name}@champion")
+    from features.matrix import candidate_matrix
+
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        candidates = candidate_matrix(wh.contract_tables(), pd.Timestamp(settings.world.end), settings)
+    names = list(pyfunc.metadata.get_input_schema().input_names())
+    frame = candidates.reindex(columns=names).astype("float64")
+    out = pyfunc.predict(frame)
+    mine = scored.set_index("post_id").loc[candidates["post_id"], "score"].to_numpy()
+    assert np.allclose(out["score"].to_numpy(), mine)
+    # an honest scale: no uplift claimed, a wide band either side
+    assert (scored["predicted_uplift"] == 0).all()
+    assert np.allclose(scored["uplift_high"] - scored["uplift_low"], 2 * settings.prior.band)
+
+
+def test_night_one_shortlist_has_reasons_a_test_pick_and_stored_propensities(cold, settings: Settings) -> None:
+    home, scored = cold
+    from sparkpick.shortlist import top_per_advertiser
+
+    short = top_per_advertiser(scored, 5)
+    assert set(short["advertiser_id"]) == set(scored["advertiser_id"])
+    assert short.groupby("advertiser_id").size().eq(5).all()
+    assert short["reason_1"].str.contains(r"\((?:helps|holds it back)\)").all()
+    assert (short["boost_propensity"] > 0).all() and (short["boost_propensity"] <= 1).all()
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        stored = wh.read(SCORES)
+    assert {"boost_propensity", "is_test_pick", "model_kind", "status"} <= set(stored.columns)
+    assert stored["is_test_pick"].sum() == short["is_test_pick"].sum()
+    # scoring the same night again gives the same test picks
+    again = score_candidates(home, settings, as_of=settings.world.end, top_k=5, cut=False)
+    assert list(again.query("is_test_pick")["post_id"]) == list(scored.query("is_test_pick")["post_id"])
+
+
+def test_train_without_boosts_says_the_prior_serves(cold, settings: Settings) -> None:
+    home, _ = cold
+    with pytest.raises(InputError, match="No labelled past boosts"):
+        train_model(home, settings)
+    with registry.tracking(home.tracking_uri(settings)) as client:  # the prior still serves, nothing added
+        assert registry.alias_version(client, settings.mlflow.model_name, registry.CHAMPION) == "1"
+
+
+def test_cli_score_and_report_words_on_night_one(cold, settings: Settings, tmp_path: Path) -> None:
+    home, _ = cold
+    done = subprocess.run(
+        [SPARKPICK, "--home", str(home.root), "score", "--as-of", str(settings.world.end), "--top", "5"],
+        capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert PRIOR_LABEL.capitalize() in out
+    assert " ".join(TEST_PICK_SENTENCE.split()) in out
