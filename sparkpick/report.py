@@ -434,6 +434,12 @@ def ranking_label(model_kind: Any) -> str:
     return PRIOR_LABEL if str(model_kind or "") == "prior" else ""
 
 
+def ranking_headline(model_kind: Any) -> str:
+    """The label as a sentence of its own ("No Spark Ads results yet: ...."), or ""."""
+    label = ranking_label(model_kind)
+    return f"{label[:1].upper()}{label[1:]}." if label else ""
+
+
 def left_out_sentence(others: pd.DataFrame | None) -> str:
     """How many posts the shortlist left out because of their boosts, and why ("" when none)."""
     if others is None or others.empty or "status" not in others.columns:
@@ -765,7 +771,7 @@ def render_shortlist_html(
         live=live_views(monitor, tz),
         track_record=track_record_sentence(monitor.track_record) if monitor else "",
         retrain=retrain_sentence(monitor.track_record) if monitor else "",
-        ranking=ranking_label(shortlist["model_kind"].iloc[0]) if "model_kind" in shortlist and len(shortlist) else "",
+        ranking=ranking_headline(frame["model_kind"].iloc[0] if "model_kind" in frame and len(frame) else ""),
         prior_note=PRIOR_BAND_NOTE,
         left_out=left_out_sentence(others),
         again=_again_views(others),

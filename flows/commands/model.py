@@ -93,10 +93,12 @@ def score(
     # Now when not given; for the demo world, its last day (as the nightly run does).
     moment = ctx.obj.as_of(as_of, settings)
     from sparkpick.report import (
+        PRIOR_BAND_NOTE,
         TEST_PICK_LABEL,
         TEST_PICK_SENTENCE,
         boost_again_sentence,
         left_out_sentence,
+        ranking_headline,
         ranking_label,
     )
     from sparkpick.shortlist import top_per_advertiser
@@ -113,8 +115,8 @@ def score(
             f"Top {top_k} per advertiser, scored as of {first['as_of']} with model v{first['model_version']} "
             f"(run {first['run_id']}); all scores are in the warehouse table '{SCORES}'"
         )
-        if label := ranking_label(first.get("model_kind")):
-            console.print(f"[bold]{label.capitalize()}.[/bold]")
+        if headline := ranking_headline(first.get("model_kind")):
+            console.print(headline, style="bold", markup=False)
         band_name = "cost per conversion"
         # One table per advertiser (by id: two ad accounts may share a name): a long name costs a title
         # line instead of a column, and the reason, the column a marketer reads, keeps its width.
@@ -142,8 +144,12 @@ def score(
             console.print(f"{TEST_PICK_LABEL}: {TEST_PICK_SENTENCE}")
         if line := left_out_sentence(others):
             console.print(line)
-        console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads; in brackets, "
-                      f"the likely range ({settings.ranker.band_coverage:.0%} of outcomes fall inside it)")
+        if ranking_label(first.get("model_kind")):
+            console.print(f"cost per conversion: {PRIOR_BAND_NOTE}")
+        else:
+            console.print("cost per conversion: through a Spark Ad, against the advertiser's in-feed ads; in "
+                          f"brackets, the likely range ({settings.ranker.band_coverage:.0%} of outcomes fall "
+                          "inside it)")
     if out is not None:
         from sparkpick.spreadsheet import write_csv
 

@@ -3,6 +3,7 @@ scored from a real DuckDB warehouse; `sparkpick train` with no boosts says the p
 
 from __future__ import annotations
 
+import html
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from flows.train import score_candidates, train_model
 from models import registry
 from sparkpick.config import Home, Settings
 from sparkpick.errors import InputError
-from sparkpick.report import PRIOR_LABEL, TEST_PICK_SENTENCE
+from sparkpick.report import TEST_PICK_SENTENCE
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import SCORES, Warehouse
 from tests.entry_point import SPARKPICK
@@ -97,5 +98,25 @@ def test_cli_score_and_report_words_on_night_one(cold, settings: Settings, tmp_p
     )
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
-    assert PRIOR_LABEL.capitalize() in out
+    assert "No Spark Ads results yet: ranked by the brief's rules." in out
     assert " ".join(TEST_PICK_SENTENCE.split()) in out
+
+
+def test_the_report_labels_the_prior_marks_test_picks_and_counts_left_out(cold, settings: Settings) -> None:
+    from datetime import datetime
+
+    from sparkpick.report import ReportMeta, render_shortlist_html
+    from sparkpick.shortlist import top_per_advertiser
+
+    _, scored = cold
+    short = top_per_advertiser(scored, 5)
+    others = scored.head(3).assign(status=["live", "boosted_before", "boosted_before"],
+                                   boost_again=[False, True, False], realised_uplift=[None, 0.7, -0.2])
+    meta = ReportMeta(as_of=datetime(2026, 11, 1), ran_at=datetime(2026, 11, 1), model_version="1",
+                      candidates_considered=len(scored), polish_ad_threshold=65.0)
+    page = html.unescape(" ".join(render_shortlist_html(short, meta, {}, others=others).split()))
+    assert "No Spark Ads results yet: ranked by the brief's rules." in page
+    assert page.count(TEST_PICK_SENTENCE) == 2 * int(short["is_test_pick"].sum()) > 0  # badge title and text
+    assert ("Left out of the shortlist: 1 post is being boosted right now and 2 were boosted before and take "
+            "no fresh slot.") in page
+    assert "Boost again: its last Spark Ad came 2.0x cheaper" in page
