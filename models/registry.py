@@ -706,23 +706,32 @@ def log_training_run(
                 BAND_COVERAGE_TAG: f"{model.calibration.coverage:.6f}",
                 **({RANK_CORRELATION_TAG: f"{rho:.6f}"} if rho is not None else {}),
                 KIND_TAG: RANKER_KIND, PROMOTION_TAG: decision.reason}
-        try:
-            client.create_registered_model(model_name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        # One call creates the version with its tags and the judgement: it never exists unjudged.
-        registered = client.create_model_version(model_name, source=info.model_uri, run_id=run.info.run_id,
-                                                 tags=tags, model_id=info.model_id)
-        version = str(registered.version)
-        try:
-            if decision.alias is not None:
-                client.set_registered_model_alias(model_name, decision.alias, version)
-            mlflow.set_tag("sparkpick.promotion", decision.reason)
-        except BaseException:  # Ctrl-C or a store error half-way: no version whose judgement was not applied
-            client.delete_model_version(model_name, version)
-            raise
+        version = _register_judged(client, model_name, info, run.info.run_id, tags, decision)
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
+
+
+def _register_judged(
+    client: MlflowClient, model_name: str, info: Any, run_id: str, tags: dict[str, str], decision: PromotionDecision,
+) -> str:
+    """Create the version of a logged model (inside its run) with its tags and the gate's judgement, and
+    apply it; returns the version. It never exists unjudged: one call creates it with the judgement, and a
+    failure before the alias moved deletes it again."""
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    registered = client.create_model_version(model_name, source=info.model_uri, run_id=run_id, tags=tags,
+                                             model_id=info.model_id)
+    version = str(registered.version)
+    try:
+        if decision.alias is not None:
+            client.set_registered_model_alias(model_name, decision.alias, version)
+        mlflow.set_tag("sparkpick.promotion", decision.reason)
+    except BaseException:  # Ctrl-C or a store error half-way: no version whose judgement was not applied
+        client.delete_model_version(model_name, version)
+        raise
+    return version
 
 
 def log_prior_run(
@@ -752,21 +761,7 @@ def log_prior_run(
                 )
         tags = {"feature_version": model.feature_version, "features": json.dumps(list(model.feature_names)),
                 KIND_TAG: PRIOR_KIND, PROMOTION_TAG: decision.reason}
-        try:
-            client.create_registered_model(model_name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        registered = client.create_model_version(model_name, source=info.model_uri, run_id=run.info.run_id,
-                                                 tags=tags, model_id=info.model_id)
-        version = str(registered.version)
-        try:
-            if decision.alias is not None:
-                client.set_registered_model_alias(model_name, decision.alias, version)
-            mlflow.set_tag("sparkpick.promotion", decision.reason)
-        except BaseException:
-            client.delete_model_version(model_name, version)
-            raise
+        version = _register_judged(client, model_name, info, run.info.run_id, tags, decision)
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
 
 
