@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from flows.approval import Pick, approval_fields, approval_states, ready_picks
 from sparkpick.config import Home, Settings
@@ -139,6 +140,17 @@ def test_the_approval_flow_suspends_resumes_with_the_answer_and_launches(
                 _wait("the run to finish", lambda: client.read_flow_run(run.id).state.is_final(), 180.0)
                 final = client.read_flow_run(run.id).state
                 assert final.is_completed(), (final, (tmp_path / "runner.log").read_text(errors="replace")[-3000:])
+                # A form nobody answers expires (here after 3 s): nothing approved, nothing sent.
+                hasty = tmp_path / "hasty.yaml"
+                overlay = yaml.safe_load(config.read_text(encoding="utf-8"))
+                overlay["actions"]["approval_timeout_hours"] = 3 / 3600
+                hasty.write_text(yaml.safe_dump(overlay), encoding="utf-8")
+                sent = len([r for r in server.requests if r.endpoint in WRITES])
+                request_approval(resolve(home.root, hasty), shortlist.iloc[1:2], pd.Timestamp("2026-11-01 06:30"))
+                late = next(r for r in client.read_flow_runs() if r.id != run.id)
+                _wait("the unanswered run to expire", lambda: client.read_flow_run(late.id).state.is_final(), 120.0)
+                assert not client.read_flow_run(late.id).state.is_completed()
+                assert len([r for r in server.requests if r.endpoint in WRITES]) == sent
         finally:
             stop_process_group(runner)
     ads = [a for a in world.ads[ADV] if a["tiktok_item_id"] == approved]
@@ -147,8 +159,9 @@ def test_the_approval_flow_suspends_resumes_with_the_answer_and_launches(
     assert group["budget"] == 35.0
     assert not [a for a in world.ads[ADV] if a["tiktok_item_id"] == declined and a.get("ad_name", "").startswith(
         "sparkpick")]
-    states = approval_states(read_actions(home.warehouse), pd.Timestamp("2026-11-01 07:00"))
-    assert states[approved] == "launched" and states[declined] == "declined"
+    # The form's expiry is stamped on the wall clock (the run waits in real time).
+    states = approval_states(read_actions(home.warehouse), pd.Timestamp.now(tz="UTC").tz_localize(None))
+    assert states[approved] == "launched" and states[declined] == "expired"  # offered again, then expired
     assert states[expired].startswith("refused:") and "expired" in states[expired]
 
 
