@@ -77,6 +77,7 @@ U_COARSE = U_GRID[::PLUG_IN_STEP]
 # The keep hint tries these extra spends (in-feed CPAs) for "pause if the next $X bring fewer than N".
 HINT_CPAS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
 HINT_MAX_CONVERSIONS = 60
+HINT_CHUNK = 256
 # Half a pseudo-conversion keeps the log rate of a boost without conversions finite (Jeffreys-like).
 HALF = 0.5
 
@@ -739,7 +740,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     rules = [calibration.for_advertiser(str(a)) for a in boosts["advertiser_id"]]
     threshold = np.array([np.inf if r[0] is None else r[0] for r in rules])
     lp_base = (log_prior - 0.5 * prec[:, None] * (U_GRID[None, :] - lik_mean[:, None]) ** 2)[:, ::PLUG_IN_STEP]
-    hint_spend, hint_conv = _keep_hints(spend_h, last, conv, expected, lp_base, rate0, pace, stake, threshold,
+    hint_spend, hint_conv = _keep_hints(spend_h, last, conv, statistic, lp_base, rate0, pace, stake, threshold,
                                         norms, settings)
 
     decisions, reasons, steps = [], [], []
@@ -793,7 +794,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     return out
 
 
-def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, expected: np.ndarray,
+def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, statistic: np.ndarray,
                 lp_base: np.ndarray, rate0: np.ndarray, pace: np.ndarray, stake: np.ndarray,
                 threshold: np.ndarray, norms: DeliveryNorms, settings: MonitorSettings
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -806,7 +807,7 @@ def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, expecte
     """
     n_b, width = spend_h.shape
     spend_out, conv_out = np.full(n_b, np.nan), np.full(n_b, -1)
-    todo = np.isfinite(rate0) & np.isfinite(threshold) & (pace > 0)
+    todo = np.isfinite(rate0) & np.isfinite(threshold) & (pace > 0) & ~(statistic > threshold)
     if not todo.any():
         return spend_out, conv_out
     cdf = np.cumsum(norms.lag_kernel)
@@ -821,20 +822,22 @@ def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, expecte
         ask = todo & np.isnan(spend_out) & (extra <= stake) & (hours <= max_h)
         if not ask.any():
             continue
-        b = np.flatnonzero(ask)
-        h = hours[b].astype(int)
-        old = (sm[b] * cdf[np.clip(last[b, None] - ages[None, :] + h[:, None], 0, len(cdf) - 1)]).sum(axis=1)
-        j = np.arange(max_h)[None, :]
-        new_m = norms.multiplier(last[b, None] + 1 + j)
-        new = (pace[b, None] * new_m * cdf[np.clip(h[:, None] - 1 - j, 0, len(cdf) - 1)] * (j < h[:, None])).sum(1)
-        x_then = rate0[b] * (old + new)
-        lp = (lp_base[b, None, :] + (conv[b, None, None] + extra_c[None, :, None]) * u
-              - x_then[:, None, None] * eu)
-        paused = _money_statistic(*_money_terms(lp)) > threshold[b, None]
-        hit = paused[:, 0]
-        spend_out[b[hit]] = np.round(extra[b[hit]], 2)
-        conv_out[b[hit]] = np.where(paused[hit].all(axis=1), HINT_MAX_CONVERSIONS,
-                                    np.argmin(paused[hit], axis=1) - 1)
+        for lo in range(0, int(ask.sum()), HINT_CHUNK):  # a block of boosts at a time: bounded memory
+            b = np.flatnonzero(ask)[lo:lo + HINT_CHUNK]
+            h = hours[b].astype(int)
+            old = (sm[b] * cdf[np.clip(last[b, None] - ages[None, :] + h[:, None], 0, len(cdf) - 1)]).sum(axis=1)
+            j = np.arange(max_h)[None, :]
+            new_m = norms.multiplier(last[b, None] + 1 + j)
+            new = (pace[b, None] * new_m * cdf[np.clip(h[:, None] - 1 - j, 0, len(cdf) - 1)]
+                   * (j < h[:, None])).sum(axis=1)
+            x_then = rate0[b] * (old + new)
+            lp = (lp_base[b, None, :] + (conv[b, None, None] + extra_c[None, :, None]) * u
+                  - x_then[:, None, None] * eu)
+            paused = _money_statistic(*_money_terms(lp)) > threshold[b, None]
+            hit = paused[:, 0]
+            spend_out[b[hit]] = np.round(extra[b[hit]], 2)
+            conv_out[b[hit]] = np.where(paused[hit].all(axis=1), HINT_MAX_CONVERSIONS,
+                                        np.argmin(paused[hit], axis=1) - 1)
     return spend_out, conv_out
 
 
