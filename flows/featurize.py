@@ -24,6 +24,7 @@ from features.video.cluster import run_videos_on_cluster
 from features.video.extract import VideoResult
 from features.video.pool import VideoTask, run_videos
 from features.video.table import video_feature_rows
+from flows.lock import FEATURIZE_LOCK, run_lock
 from flows.markdown_text import markdown_safe
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
@@ -141,8 +142,22 @@ def featurize_videos(
     (`video.dask_address`, `video.dask_workers`), else in `workers` local processes. A cluster is only
     contacted when there is something to compute; `announce` receives its address and dashboard.
     Results are stored as they arrive (a few seconds' worth at a time), so an interrupted run keeps
-    everything that finished and a rerun computes only the rest.
+    everything that finished and a rerun computes only the rest. Two runs on one home never decode the
+    same videos: the second waits for the first (`nightly.lock_timeout_s`, saying so), then plans again.
     """
+    # One featurize at a time per home: a second waits, then plans again and computes only what is left.
+    with run_lock(home.data / FEATURIZE_LOCK, settings.nightly.lock_timeout_s, what="featurize run",
+                  on_wait=announce or log.warning):
+        return _featurize(home, settings, progress, retry_failed=retry_failed, workers=workers, as_of=as_of,
+                          dask_client=dask_client, announce=announce)
+
+
+def _featurize(
+    home: Home, settings: Settings, progress: Callable[[int, int], None] | None, *, retry_failed: bool,
+    workers: int | None, as_of: pd.Timestamp | None, dask_client: Callable[[], Client] | None,
+    announce: Callable[[str], None] | None,
+) -> FeaturizeSummary:
+    """`featurize_videos` under the home's featurize lock."""
     started = pd.Timestamp.now(tz="UTC")
     computed_at = as_utc(as_of if as_of is not None else started)
     cfg = settings.video

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -111,6 +113,33 @@ def test_a_video_that_disappears_while_the_run_reads_it_is_read_again_next_run(h
     assert list(failed) == ["p2"] and failed["p2"][0] == "failed"  # garbage read whole: a cached failure
     third = featurize_videos(home, settings, workers=1)
     assert (third.done, third.failed, third.cached) == (0, 0, 2)
+
+
+def _featurize_slowly(home, settings, planned, summary) -> None:
+    def hold(done: int, total: int) -> None:
+        if done == 0:  # planned, nothing stored yet: let the other run try now
+            planned.set()
+            time.sleep(2.0)
+
+    result = featurize_videos(home, settings, hold, workers=1)
+    summary.put((result.done, result.cached))
+
+
+def test_two_featurize_runs_at_once_decode_each_video_once(home, settings, videos):
+    _load_posts(home, {"p1": str(videos["a"]), "p2": str(videos["b"])})
+    ctx = mp.get_context("spawn")  # a fork would inherit this process's video worker server
+    planned, summary = ctx.Event(), ctx.Queue()
+    first = ctx.Process(target=_featurize_slowly, args=(home, settings, planned, summary))
+    first.start()
+    try:
+        assert planned.wait(60)
+        said: list[str] = []
+        second = featurize_videos(home, settings, workers=1, announce=said.append)
+        assert summary.get(timeout=120) == (2, 0)  # the first decoded both
+        assert (second.done, second.cached) == (0, 2)  # the second waited, then found them done
+        assert len(said) == 1 and "Another featurize run holds" in said[0] and str(first.pid) in said[0]
+    finally:
+        first.join(60)
 
 
 @pytest.mark.slow
