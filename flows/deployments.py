@@ -30,8 +30,9 @@ import httpx
 from prefect import flow
 
 from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve
+from flows.lock import SERVE_LOCK, run_lock
 from sparkpick.config import Home, Settings
-from sparkpick.errors import SparkpickError
+from sparkpick.errors import InputError, SparkpickError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -335,7 +336,25 @@ def serve_deployments(
     """Serve the nightly and train deployments with their schedules until interrupted (Ctrl-C / SIGTERM).
 
     Uses `api_url` or the configured Prefect API; with none, starts a local server and stops it on exit.
+    One `serve` per home, for its whole life (`<home>/data/serve.lock`): a second would serve the same
+    deployments from the same database, and Prefect's runner pauses every deployment it served when it
+    stops, so the first would go on "serving" schedules that never fire. A second one stops at once
+    (`InputError`, exit 2) naming the first's process, before it starts or registers anything.
     """
+    path = home.data / SERVE_LOCK
+    with run_lock(path, 0, what="sparkpick serve", busy=lambda holder: ServeRunning(
+            f"Another `sparkpick serve` is already serving this home ({holder}): it holds {path}. A second one "
+            "would serve the same deployments and pause them when it stops. Stop the first one to restart it, "
+            "or serve another --home.")):
+        _serve_locked(home, settings, config_file, echo, api_url)
+
+
+class ServeRunning(InputError):
+    """A `sparkpick serve` already serves this home (exit status 2)."""
+
+
+def _serve_locked(home: Home, settings: Settings, config_file: Path | None, echo: Callable[[str], None],
+                  api_url: str | None) -> None:
     url = api_url or configured_api_url()
     if url:
         echo(f"Using the Prefect API at {url}")
