@@ -157,14 +157,37 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def _world_line(world: str, size: str, seed: int, frame: pd.DataFrame, s: dict[str, dict[str, float]],
+                misses: list[str], seconds: float | None) -> str:
+    took = f", {seconds:.0f} s" if seconds is not None else ""
+    return (f"{world} {size} seed {seed} ({len(frame)} boosts, {s['monitor']['bad boosts']} bad{took}): good paused "
+            + " / ".join(f"{s[m]['good ever paused']:.1%}" for m in METHODS)
+            + "; bad by 48 h " + " / ".join(f"{s[m]['bad paused by 48 h']:.0%}" for m in METHODS)
+            + "; bad spend saved " + " / ".join(f"{s[m]['bad spend saved']:.1%}" for m in METHODS)
+            + "; good spend lost " + " / ".join(f"{s[m]['good spend lost']:.1%}" for m in METHODS)
+            + "; net saved " + " / ".join(f"{s[m]['net money saved']:,.0f}" for m in METHODS)
+            + (f"; misses: {', '.join(misses)}" if misses else "; all goals met"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--sizes", nargs="+", default=["small", "default"])
     parser.add_argument("--worlds", nargs="+", default=["base", "close_losers"], choices=list(WORLDS))
     parser.add_argument("--out", type=Path, help="Also write every boost's row (truth and pauses) to this CSV.")
+    parser.add_argument("--pool", type=Path, nargs="+",
+                        help="Replay nothing: pool the CSVs of earlier runs (--out), e.g. one world per process.")
     args = parser.parse_args()
     frames, lines = [], []
+    if args.pool:
+        frames = [pd.read_csv(path, dtype={"post_id": str}) for path in args.pool]
+        lines = [f for frame in frames for f in frame.groupby(["world", "size", "seed"]).groups]
+        args.worlds, args.sizes, args.seeds = [], [], sorted({int(s) for f in frames for s in f["seed"].unique()})
+        for frame in frames:
+            for (world, size, seed), part in frame.groupby(["world", "size", "seed"], sort=False):
+                s = {m: summary(part, m) for m in METHODS}
+                misses = goals_met(s["monitor"], s["rule"])
+                print(_world_line(world, size, seed, part, s, misses, None))
     for world in args.worlds:
         settings = load_settings(WORLDS[world])
         for size in args.sizes:
@@ -174,14 +197,7 @@ def main() -> None:
                 frames.append(frame)
                 s = {m: summary(frame, m) for m in METHODS}
                 misses = goals_met(s["monitor"], s["rule"])
-                line = (f"{world} {size} seed {seed} ({len(frame)} boosts, {s['monitor']['bad boosts']} bad, "
-                        f"{time.perf_counter() - start:.0f} s): good paused "
-                        + " / ".join(f"{s[m]['good ever paused']:.1%}" for m in METHODS)
-                        + "; bad by 48 h " + " / ".join(f"{s[m]['bad paused by 48 h']:.0%}" for m in METHODS)
-                        + "; bad spend saved " + " / ".join(f"{s[m]['bad spend saved']:.1%}" for m in METHODS)
-                        + "; good spend lost " + " / ".join(f"{s[m]['good spend lost']:.1%}" for m in METHODS)
-                        + "; net saved " + " / ".join(f"{s[m]['net money saved']:,.0f}" for m in METHODS)
-                        + (f"; misses: {', '.join(misses)}" if misses else "; all goals met"))
+                line = _world_line(world, size, seed, frame, s, misses, time.perf_counter() - start)
                 lines.append(line)
                 print(line, flush=True)
     pooled = pd.concat(frames, ignore_index=True)

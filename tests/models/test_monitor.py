@@ -328,3 +328,18 @@ def test_a_keep_says_what_would_pause_it(norms: monitor.DeliveryNorms, settings:
     then = monitor.assess_boosts(pd.concat([mine, more], ignore_index=True), boosts[boosts["post_id"] == row["post_id"]],
                                  hs.baselines(), norms, t + hours * HOUR, settings.monitor, 0.8)
     assert then["decision"].iat[0] == "pause"
+
+
+def test_the_pause_threshold_spends_the_budget_and_no_more() -> None:
+    """20 good boosts whose largest statistics are 1..20: at a 10% budget the two largest may be paused, so
+    the threshold is the third largest; a spend budget can push it higher, never below 0."""
+    stats = np.full((20, 3), -np.inf)
+    stats[:, 1] = np.arange(1.0, 21.0)
+    good = np.ones(20)
+    remaining = np.tile([30.0, 20.0, 10.0], (20, 1))
+    assert monitor._pause_threshold(stats, good, remaining, 0.1, 1.0) == 18.0
+    # pausing the two at look 1 stops 2 x 20 of 20 x 30 spend: 6.7%; a 5% spend budget allows only one
+    assert monitor._pause_threshold(stats, good, remaining, 0.1, 0.05) == pytest.approx(19.0, abs=1e-6)
+    # half-good boosts weigh half: three of them (1.5 of 18) fit in the 10% budget, a fourth would not
+    assert monitor._pause_threshold(stats, np.r_[np.ones(16), np.full(4, 0.5)], remaining, 0.1, 1.0) == 17.0
+    assert monitor._pause_threshold(np.where(np.isfinite(stats), -stats, -np.inf), good, remaining, 0.1, 1.0) == 0.0
