@@ -16,7 +16,7 @@ import pandas as pd
 from sparkpick.config import Home, Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
-from sparkpick.sources.tiktok.actions import AccountActions, Mode, Outcome
+from sparkpick.sources.tiktok.actions import AccountActions, ActionsStopped, Mode, Outcome
 from sparkpick.warehouse import read_actions
 
 Clock = Callable[[], pd.Timestamp]
@@ -110,7 +110,13 @@ def carry_out_decisions(home: Home, settings: Settings, token: str | None, boost
                 if mode == "auto" and (why := acts.stopped(advertiser)):
                     stopped[advertiser] = why
                 for row in mine.to_dict("records"):
-                    outcomes.append(_carry(acts, advertiser, row))
+                    try:
+                        outcomes.append(_carry(acts, advertiser, row))
+                    except ActionsStopped as exc:  # the kill switch went on, or the breaker opened, mid-call
+                        stopped[advertiser] = str(exc)
+                        break
+                if mode == "auto" and advertiser not in stopped and (why := acts.stopped(advertiser)):
+                    stopped[advertiser] = why  # it opened during this run: the report says so
         recommended += sum(1 for d in rows["decision"] if not configured or getattr(modes, str(d)) == "recommend")
     return Carried(outcomes, recommended, stopped)
 

@@ -88,3 +88,17 @@ def test_auto_without_a_token_says_which_variable(settings: Settings, server: Fa
     s = settings_for(settings, server, "auto", "auto")
     with pytest.raises(Exception, match="TIKTOK_ACCESS_TOKEN"):
         carry_out_decisions(home, s, None, boosts(world, "pause"), run_id="m1", as_of=AS_OF_UTC)
+
+
+def test_the_breaker_opening_mid_run_stops_the_advertiser_and_says_so(
+    settings: Settings, server: FakeTikTokServer, world: World, home: Home
+) -> None:
+    s = with_overrides(settings_for(settings, server, "auto", "auto"), {"actions": {"circuit_breaker_failures": 1}})
+    server.fail("ad/status/update/", "bad_param")
+    frame = boosts(world, "pause")
+    second = frame.iloc[[0]].assign(decision="scale")
+    carried = carry_out_decisions(home, s, TOKEN, pd.concat([frame, second]), run_id="m1", as_of=AS_OF_UTC)
+    assert [o.status for o in carried.outcomes] == ["failed", "refused"]  # the scale never went out
+    assert "circuit breaker" in carried.outcomes[1].reason
+    assert "circuit breaker" in carried.stopped[ADV]
+    assert [r.endpoint for r in server.requests if r.endpoint in WRITES] == ["ad/status/update/"]

@@ -401,6 +401,9 @@ class AccountActions:
             out.status, out.ad_id, out.adgroup_id = "launched", mine[0]["ad_id"], mine[0]["adgroup_id"]
             out.reason = f"already launched as ad {out.ad_id}"
             return out
+        if mine and (paused := self._paused_by(mine[0]["ad_id"])) is not None:
+            return refuse(f"ad {mine[0]['ad_id']} of post {post_id} was paused by action {paused}: a launch does not "
+                          f"undo a pause (`sparkpick actions --undo {paused}` does)")
         # The authorisation, read back from the account before anything is built.
         auth = self._authorisation(advertiser_id, post_id)
         if auth is None:
@@ -491,6 +494,17 @@ class AccountActions:
         out.reason = {PLANNED: "planned (dry run): nothing sent", FAILED: "the ad could not be enabled (see the log)",
                       UNEXPECTED: "enabled, but the account does not show it enabled"}.get(status, reason)
         return out
+
+    def _paused_by(self, ad_id: str) -> int | None:
+        """The carried-out pause that left `ad_id` disabled (not undone since), or None."""
+        rows = self.history()
+        if rows.empty:
+            return None
+        mine = rows[(rows["ad_id"] == ad_id) & rows["kind"].isin(["pause", "undo_pause"])
+                    & rows["status"].isin(APPLIED_STATUSES)]
+        if mine.empty or mine.iloc[-1]["kind"] != "pause":
+            return None
+        return int(mine.iloc[-1]["action_id"])
 
     def _refuser(self, out: Outcome, reason: str) -> Callable[..., Outcome]:
         def refuse(why: str, logged: bool = False) -> Outcome:

@@ -238,6 +238,18 @@ def test_no_launch_crosses_the_daily_budget_cap(
     assert actions().launch(item(world, 4), ADV, daily_budget=150.0).status == "launched"
 
 
+def test_a_relaunch_does_not_undo_a_pause(
+    actions: Callable[..., AccountActions], server: FakeTikTokServer, world: World
+) -> None:
+    post = item(world, 4)
+    launched = actions().launch(post, ADV, daily_budget=40.0)
+    paused = actions().pause(post, ADV, spend=30.0, reason="dear")
+    assert paused.status == "done" and paused.ad_id == launched.ad_id
+    again = actions().launch(post, ADV, daily_budget=40.0)
+    assert again.status == "refused" and f"--undo {paused.action_ids[-1]}" in again.reason
+    assert ads_of(world, post)[0]["operation_status"] == "DISABLE"
+
+
 def test_a_launch_into_an_existing_ad_group_adds_no_ad_group(
     actions: Callable[..., AccountActions], server: FakeTikTokServer, world: World, home: Home
 ) -> None:
