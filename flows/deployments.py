@@ -385,6 +385,7 @@ def _serve(home: Home, settings: Settings, config_file: Path | None, url: str,
     with temporary_settings(updates={PREFECT_API_URL: url}):
         deployments = build_deployments(home, settings, config_file)
         hourly = f", '{MONITOR}' ({settings.monitor.cron})" if settings.monitor.cron else ""
+        hourly += f", '{APPROVAL}' (started by each night with picks to approve)"
         echo(f"Serving '{NIGHTLY}' ({cfg.cron}), '{TRAIN}' ({cfg.train_cron}){hourly}, {cfg.timezone}; "
              f"home {home.root}. Trigger a run now: prefect deployment run 'nightly/{NIGHTLY}'. "
              "Stop with Ctrl-C.")

@@ -415,7 +415,8 @@ def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
 def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
-    assert set(by_name) == {"nightly", "train", "monitor"}
+    assert set(by_name) == {"nightly", "train", "monitor", "approval"}
+    assert "schedules" not in by_name.pop("approval")  # started by a night, never on a schedule
     assert by_name["monitor"]["schedules"][0]["cron"] == settings.monitor.cron
     assert by_name["nightly"]["schedules"][0]["cron"] == settings.nightly.cron
     assert by_name["train"]["schedules"][0]["cron"] == settings.nightly.train_cron
