@@ -122,6 +122,7 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from flows.actions import act_on_decisions, carried_lines
+    from flows.markdown_text import markdown_safe
     from flows.monitor import LIVE_DIR, run_monitor, write_live_csv
     from sparkpick.report import retrain_sentence, track_record_sentence
 
@@ -141,8 +142,11 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
         create_markdown_artifact(f"Model track record: {line}\n\n{retrain_sentence(record)}",
                                  key="sparkpick-track-record")
     carried = act_on_decisions(inv, run)
-    for line in carried_lines(carried):
-        get_run_logger().info("%s", line)
+    if lines := carried_lines(carried):
+        for line in lines:
+            get_run_logger().info("%s", line)
+        create_markdown_artifact("\n".join(f"- {markdown_safe(line)}" for line in lines), key="sparkpick-actions",
+                                 description=f"The monitor's decisions on the ad accounts as of {run.as_of} UTC")
     decisions = run.boosts["decision"].value_counts().to_dict() if len(run.boosts) else {}
     return {"as_of": str(run.as_of), "live_boosts": len(run.boosts), "csv": str(path),
             "decisions": {str(k): int(v) for k, v in decisions.items()},
@@ -181,12 +185,15 @@ def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, conf
     `actions.approval_timeout_hours` without an answer Prefect ends it, and nothing is approved.
     """
     import pandas as pd
+    from prefect.artifacts import create_markdown_artifact
     from prefect.context import get_run_context
     from prefect.flow_runs import suspend_flow_run
     from prefect.input import RunInput
     from pydantic import create_model
 
     from flows.approval import Pick, approval_fields, launch_approved, record_waiting
+    from flows.markdown_text import markdown_safe
+    from sparkpick.report import action_sentence
 
     inv = resolve(home_dir, config_file)
     settings, home = inv.settings, inv.home
@@ -199,6 +206,9 @@ def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, conf
     answer = suspend_flow_run(wait_for_input=form, timeout=int(hours * 3600), key="approval")
     outcomes = launch_approved(home, settings, inv.token.read(), offered, answer.model_dump() if answer else {},
                                run_id=run_id, approver="person:prefect-ui", as_of=moment)
+    lines = [action_sentence(o.kind, o.post_id, o.status, o.reason, o.ad_id) for o in outcomes]
+    create_markdown_artifact("\n".join(f"- {markdown_safe(line)}" for line in lines) or "Nothing was approved.",
+                             key="sparkpick-approval")
     return {o.post_id: o.status for o in outcomes}
 
 
