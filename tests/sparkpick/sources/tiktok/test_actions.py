@@ -347,3 +347,13 @@ def test_persistent_throttling_gives_up_after_the_attempts(
     out = actions().pause(live_post(world), ADV, spend=30.0, reason="d")
     assert out.status == "failed" and len(writes(server)) == 4  # actions.max_attempts
     assert "max_attempts" in log(home)["note"].iloc[-1]
+
+
+def test_a_missing_scope_on_a_write_names_it(
+    actions: Callable[..., AccountActions], server: FakeTikTokServer, world: World, home: Home
+) -> None:
+    server.fail("ad/status/update/", "scope")
+    with pytest.raises(ActionPermissionError, match=r"ad/status/update/ \(code 40130\).*'Ads Management \(write\)'"):
+        actions().pause(live_post(world), ADV, spend=30.0, reason="dear")
+    assert log(home)["status"].tolist() == ["failed"]
+    assert ads_of(world, live_post(world))[0]["operation_status"] == "ENABLE"
