@@ -668,9 +668,9 @@ def delivery_chart(hourly: pd.DataFrame) -> dict[str, Any] | None:
     if hourly is None or hourly.empty:
         return None
     frame = hourly.sort_values("hour_start", kind="stable")
-    start = pd.Timestamp(frame["hour_start"].iloc[0])
+    starts = pd.to_datetime(frame["hour_start"])
     # Each value counts at the end of its hour.
-    hours = [(pd.Timestamp(t) - start).total_seconds() / 3600 + 1 for t in frame["hour_start"]]
+    hours = ((starts - starts.iloc[0]) / pd.Timedelta(hours=1) + 1).tolist()
     spend = pd.to_numeric(frame["spend"], errors="coerce").fillna(0).cumsum().tolist()
     conv = pd.to_numeric(frame["conversions"], errors="coerce").fillna(0).cumsum().tolist()
     xs, spend, conv = [0.0, *hours], [0.0, *spend], [0.0, *conv]
@@ -683,7 +683,8 @@ def delivery_chart(hourly: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
-def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> dict:
+def _live_view(row: Mapping[str, Any], mine: pd.DataFrame, tz: ZoneInfo) -> dict:
+    """One live boost's card; `mine` is its own hourly rows."""
     decision = _text(row.get("decision")) or "too_early"
     label, help_text = DECISIONS.get(decision, (decision, ""))
     predicted = _num(row.get("predicted_uplift"))
@@ -692,10 +693,6 @@ def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> di
     cpa, baseline = _num(row.get("cpa")), _num(row.get("baseline_cpa"))
     hours = _num(row.get("hours_live"))
     currency = row.get("currency")
-    mine = hourly
-    if len(hourly):
-        mine = hourly[(hourly["post_id"].astype("str") == _text(row.get("post_id")))
-                      & (pd.to_datetime(hourly["boosted_at"]) == pd.Timestamp(row.get("boosted_at")))]
     return {
         "advertiser_id": _text(row.get("advertiser_id")),
         "advertiser_name": _text(row.get("advertiser_name")).strip(),
@@ -720,11 +717,25 @@ def _live_view(row: Mapping[str, Any], hourly: pd.DataFrame, tz: ZoneInfo) -> di
     }
 
 
+def hourly_by_boost(hourly: pd.DataFrame | None) -> dict[tuple[str, pd.Timestamp], pd.DataFrame]:
+    """Each boost's hourly rows by (post_id, boosted_at), split in one pass (never filtered per boost, which
+    costs boosts x rows: 10,000 live boosts took a minute)."""
+    if hourly is None or hourly.empty:
+        return {}
+    keys = pd.DataFrame({"post_id": hourly["post_id"].astype("str"),
+                         "boosted_at": pd.to_datetime(hourly["boosted_at"]).astype("datetime64[us]")})
+    return {(str(p), pd.Timestamp(b)): hourly.loc[index]
+            for (p, b), index in keys.groupby(["post_id", "boosted_at"], sort=False).groups.items()}
+
+
 def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict]:
     """The live-boost cards: the ones to act on (pause, then add budget) first."""
     if monitor is None or monitor.boosts is None or monitor.boosts.empty:
         return []
-    views = [_live_view(r, monitor.hourly, tz) for r in monitor.boosts.to_dict("records")]
+    by_boost = hourly_by_boost(monitor.hourly)
+    none = monitor.hourly.iloc[:0] if monitor.hourly is not None else pd.DataFrame()
+    views = [_live_view(r, by_boost.get((_text(r.get("post_id")), pd.Timestamp(r.get("boosted_at"))), none), tz)
+             for r in monitor.boosts.to_dict("records")]
     return sorted(views, key=lambda v: v["order"])
 
 
