@@ -87,12 +87,13 @@ def assess_live_boosts(
     from models.track_record import pick_time_predictions
 
     hourly = hours_ended_by(tables[HOURLY_TABLE], as_of)
-    live = monitor.live_boosts(hourly, tables["spark_results"], as_of)
+    live = monitor.live_boosts(hourly, tables["spark_results"], as_of, settings.monitor.ended_after_idle_hours)
     seen = scores[pd.to_datetime(scores["as_of"]) <= as_of] if "as_of" in scores.columns else scores
     predictions = pick_time_predictions(live[["post_id", "boosted_at"]], seen)
     assessed = monitor.monitor_boosts(hourly, tables["spark_results"], tables["baselines"], tables["posts"],
                                       as_of, settings, predictions=predictions, advertisers=tables.get("advertisers"))
-    live_hourly = hourly.merge(live, on=["post_id", "boosted_at"], how="inner") if len(hourly) else hourly
+    live_hourly = (hourly.merge(live[["post_id", "boosted_at"]], on=["post_id", "boosted_at"], how="inner")
+                   if len(hourly) else hourly)
     return assessed, live_hourly
 
 

@@ -193,17 +193,29 @@ def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(frame[col], errors="coerce").fillna(0).to_numpy("float64")
 
 
-def live_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
-    """Boosts live at `as_of`: hourly rows ending by then and no spark_results row with `ended_at <= as_of`.
+def live_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, as_of: pd.Timestamp | str,
+                ended_after_idle_hours: float | None = None) -> pd.DataFrame:
+    """Boosts live at `as_of`: hourly rows ending by then, no spark_results row with `ended_at <= as_of`,
+    and (with `ended_after_idle_hours`, monitor.ended_after_idle_hours) delivery within that many hours
+    before `as_of`: a boost idle longer is over, even before its result row comes.
 
-    Columns `post_id`, `boosted_at`, sorted by start. A finished boost (its result row in) is never live,
-    and a boost whose results are not final yet is never a training label.
+    Columns `post_id`, `boosted_at` and `delivered_until` (the end of its last hour with spend or
+    impressions; its start hour when it has none), sorted by start. A finished boost (its result row in)
+    is never live, and a boost whose results are not final yet is never a training label.
     """
     t = _ts(as_of)
-    seen = _ended_by(hourly, t)[KEY].drop_duplicates()
+    rows = _ended_by(hourly, t)
+    delivered = (_num(rows, "spend") > 0) | (_num(rows, "impressions") > 0)
+    ends = pd.to_datetime(rows["hour_start"]).where(delivered) + HOUR
+    seen = rows[KEY].assign(_end=ends).groupby(KEY, as_index=False, sort=False)["_end"].max()
+    start = pd.to_datetime(seen["boosted_at"]).dt.floor("h")
+    seen["delivered_until"] = seen["_end"].fillna(start)
     done = spark_results.loc[pd.to_datetime(spark_results["ended_at"]) <= t, KEY].drop_duplicates()
     live = seen.merge(done, on=KEY, how="left", indicator=True)
-    live = live[live["_merge"] == "left_only"][KEY]
+    live = live[live["_merge"] == "left_only"]
+    if ended_after_idle_hours is not None:
+        live = live[(t - live["delivered_until"]) <= pd.Timedelta(hours=ended_after_idle_hours)]
+    live = live[[*KEY, "delivered_until"]]
     return live.sort_values(["boosted_at", "post_id"], kind="stable").reset_index(drop=True)
 
 
@@ -215,23 +227,50 @@ class _Grid:
     values: dict[str, np.ndarray]  # column -> (boosts x hours)
 
 
-def _grid(hourly: pd.DataFrame, keys: pd.DataFrame, as_of: pd.Timestamp, columns: tuple[str, ...]) -> _Grid:
+def _grids(hourly: pd.DataFrame, keys: pd.DataFrame, as_of: pd.Timestamp, columns: tuple[str, ...]
+           ) -> list[_Grid]:
+    """The boosts' hourly series, each grid as wide as its own boosts' longest series (boosts fall into
+    grids by width, within a factor of two): one boost with a long life never widens every other boost's
+    series, and memory stays in proportion to the hourly rows. Each grid's `keys` has `_pos`, the boost's
+    position among `keys` (deduplicated); the grids together hold every boost once, in that order within
+    each grid."""
     keys = keys[KEY].drop_duplicates().reset_index(drop=True)
     keys = keys.assign(first_hour=pd.to_datetime(keys["boosted_at"]).dt.floor("h"))
     # The last whole hour that ended by T, as an offset from each boost's first hour.
     keys["last_index"] = ((as_of.floor("h") - keys["first_hour"]) / HOUR).astype(int) - 1
-    rows = _ended_by(hourly, as_of).merge(keys.reset_index(names="_b"), on=KEY, how="inner")
+    keys["_pos"] = np.arange(len(keys))
+    rows = _ended_by(hourly, as_of).merge(keys[[*KEY, "first_hour", "_pos"]], on=KEY, how="inner")
     offset = ((pd.to_datetime(rows["hour_start"]) - rows["first_hour"]) / HOUR).to_numpy()
     rows = rows[offset >= 0]
-    offset = offset[offset >= 0].astype(int)
-    width = int(max(offset.max() + 1 if len(offset) else 1, 1))
-    values = {}
-    b = rows["_b"].to_numpy()
-    for col in columns:
-        arr = np.zeros((len(keys), width))
-        np.add.at(arr, (b, offset), _num(rows, col))
-        values[col] = arr
-    return _Grid(keys=keys, values=values)
+    offset = offset[offset >= 0].astype(np.int64)
+    pos = rows["_pos"].to_numpy()
+    width = np.ones(len(keys), np.int64)
+    np.maximum.at(width, pos, offset + 1)
+    size_class = np.ceil(np.log2(width)).astype(np.int64)
+    numbers = {col: _num(rows, col) for col in columns}
+    grids = []
+    for c in np.unique(size_class):
+        mine = np.flatnonzero(size_class == c)
+        slot = np.full(len(keys), -1)
+        slot[mine] = np.arange(len(mine))
+        take = slot[pos] >= 0
+        b, off = slot[pos[take]], offset[take]
+        wide = int(width[mine].max())
+        values = {}
+        for col in columns:
+            arr = np.zeros((len(mine), wide))
+            np.add.at(arr, (b, off), numbers[col][take])
+            values[col] = arr
+        grids.append(_Grid(keys=keys.iloc[mine].reset_index(drop=True), values=values))
+    return grids
+
+
+def _stacked(grids: list[_Grid]) -> _Grid:
+    """The grids as one, as wide as the widest (the calibration replays finished boosts side by side)."""
+    wide = max(g.values["spend"].shape[1] for g in grids)
+    values = {c: np.vstack([np.pad(g.values[c], ((0, 0), (0, wide - g.values[c].shape[1]))) for g in grids])
+              for c in grids[0].values}
+    return _Grid(keys=pd.concat([g.keys for g in grids], ignore_index=True), values=values)
 
 
 def _lag_bins(edges: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -247,15 +286,54 @@ def _kernel(lag_logits: np.ndarray, edges: list[int]) -> np.ndarray:
     return np.repeat(q / (hi - lo), hi - lo)
 
 
-def _fit_lag_and_learning(grid: _Grid, windows: np.ndarray, settings: MonitorSettings
+def _fit_lag_and_learning(grids: list[tuple[_Grid, np.ndarray]], settings: MonitorSettings
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Maximum likelihood of the lag kernel (flat within bins) and the learning multipliers.
 
     Each boost's conversions reported at hour t are Poisson with mean
     `lambda_b * sum_i spend_i * m(i) * p(t - i)`. Profiling out `lambda_b` leaves a multinomial over the
     hours each boost was observed (`windows[b]` = last observed offset), which is what is maximised.
-    Because `m` and `p` are piecewise constant, the means are sums of box-filtered spends, computed once.
+    Because `m` and `p` are piecewise constant, the means are sums of box-filtered spends, computed once
+    per grid (`grids`: each grid of boosts with its windows).
     """
+    lo, hi = _lag_bins(settings.lag_bin_edges_hours)
+    n_age, n_lag = len(settings.learning_bin_edges_hours), len(lo)  # the last age bin is "settled"
+    parts = [_lag_design(grid, windows, settings) for grid, windows in grids]
+    shift = np.cumsum([0] + [len(z) for _, _, _, z in parts[:-1]])
+    y_pos = np.concatenate([y for y, _, _, _ in parts]) if parts else np.zeros((0, n_age, n_lag))
+    counts = np.concatenate([c for _, c, _, _ in parts]) if parts else np.zeros(0)
+    pos_b = np.concatenate([b + s for (_, _, b, _), s in zip(parts, shift, strict=True)]) if parts else np.zeros(0, int)
+    z = np.concatenate([z for _, _, _, z in parts]) if parts else np.zeros((0, n_age, n_lag))
+    n_b = len(z)
+    totals = np.bincount(pos_b, weights=counts, minlength=n_b)
+    width_k = (hi - lo).astype(float)
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q = np.exp(theta[:n_lag] - theta[:n_lag].max())
+        rate_k = q / q.sum() / width_k
+        m = np.append(np.exp(theta[n_lag:]), 1.0)
+        return m, rate_k
+
+    def negloglik(theta: np.ndarray) -> float:
+        m, rate_k = unpack(theta)
+        w = m[:, None] * rate_k[None, :]
+        mu = np.einsum("pjk,jk->p", y_pos, w)
+        exposure = np.einsum("bjk,jk->b", z, w)
+        used = totals > 0
+        ll = (counts * np.log(np.maximum(mu, 1e-300))).sum() - (totals[used] * np.log(exposure[used])).sum()
+        # A whisper of ridge keeps the logits finite when a bin never sees a conversion.
+        return float(-ll + 1e-3 * (theta**2).sum())
+
+    theta0 = np.zeros(n_lag + n_age - 1)
+    fit = minimize(negloglik, theta0, method="L-BFGS-B")
+    m, _ = unpack(fit.x)
+    return _kernel(fit.x[:n_lag], settings.lag_bin_edges_hours), m[:-1]
+
+
+def _lag_design(grid: _Grid, windows: np.ndarray, settings: MonitorSettings
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One grid's part of the lag and learning likelihood: (spend sums for each positive conversion cell,
+    its conversions, its boost, the boosts' exposure sums by age and lag bin)."""
     spend, conv = grid.values["spend"], grid.values["conversions"]
     n_b, width = spend.shape
     lo, hi = _lag_bins(settings.lag_bin_edges_hours)
@@ -281,29 +359,7 @@ def _fit_lag_and_learning(grid: _Grid, windows: np.ndarray, settings: MonitorSet
             # exposure over the window: spend at i counts for the d in [lo, hi) with i + d <= window
             reach = np.clip(np.minimum(hi[k], windows[:, None] - t_idx[None, :] + 1) - lo[k], 0, hi[k] - lo[k])
             z[:, j, k] = (s_j * reach).sum(axis=1)
-    totals = np.bincount(pos_b, weights=counts, minlength=n_b)
-    width_k = (hi - lo).astype(float)
-
-    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q = np.exp(theta[:n_lag] - theta[:n_lag].max())
-        rate_k = q / q.sum() / width_k
-        m = np.append(np.exp(theta[n_lag:]), 1.0)
-        return m, rate_k
-
-    def negloglik(theta: np.ndarray) -> float:
-        m, rate_k = unpack(theta)
-        w = m[:, None] * rate_k[None, :]
-        mu = np.einsum("pjk,jk->p", y_pos, w)
-        exposure = np.einsum("bjk,jk->b", z, w)
-        used = totals > 0
-        ll = (counts * np.log(np.maximum(mu, 1e-300))).sum() - (totals[used] * np.log(exposure[used])).sum()
-        # A whisper of ridge keeps the logits finite when a bin never sees a conversion.
-        return float(-ll + 1e-3 * (theta**2).sum())
-
-    theta0 = np.zeros(n_lag + n_age - 1)
-    fit = minimize(negloglik, theta0, method="L-BFGS-B")
-    m, _ = unpack(fit.x)
-    return _kernel(fit.x[:n_lag], settings.lag_bin_edges_hours), m[:-1]
+    return y_pos, counts, pos_b, z
 
 
 def _settled_uplift(spend_m: np.ndarray, conversions: np.ndarray, baseline_rate: np.ndarray
@@ -375,21 +431,27 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
     t = _ts(as_of)
     done = spark_results[pd.to_datetime(spark_results["ended_at"]) <= t]
     done = done.merge(posts[["post_id", "advertiser_id"]].drop_duplicates("post_id"), on="post_id", how="inner")
-    grid = _grid(hourly, done, t, HOURLY_COUNTS)
+    grids = _grids(hourly, done, t, HOURLY_COUNTS)
     n_lag_hours = settings.lag_bin_edges_hours[-1]
-    keys = grid.keys
-    spend = grid.values["spend"]
-    has_rows = spend.sum(axis=1) > 0
-    last_spend = np.where(has_rows, spend.shape[1] - 1 - np.argmax(spend[:, ::-1] > 0, axis=1), -1)
-    windows = np.minimum(keys["last_index"].to_numpy(), last_spend + n_lag_hours - 1)
-    with_conv = has_rows & (grid.values["conversions"].sum(axis=1) > 0)
+    # Per grid (boosts of like length): which boosts delivered, their observed windows, whether they converted.
+    has, window, conv_any = [], [], []
+    for grid in grids:
+        spend = grid.values["spend"]
+        rows = spend.sum(axis=1) > 0
+        last_spend = np.where(rows, spend.shape[1] - 1 - np.argmax(spend[:, ::-1] > 0, axis=1), -1)
+        has.append(rows)
+        window.append(np.minimum(grid.keys["last_index"].to_numpy(), last_spend + n_lag_hours - 1))
+        conv_any.append(rows & (grid.values["conversions"].sum(axis=1) > 0))
+    keys = pd.concat([g.keys for g in grids], ignore_index=True) if grids else pd.DataFrame(columns=KEY)
+    has_rows = np.concatenate(has) if grids else np.zeros(0, bool)
+    with_conv = np.concatenate(conv_any) if grids else np.zeros(0, bool)
 
     n_learn = len(settings.learning_bin_edges_hours) - 1
     kernel, learning, fitted = np.array([1.0]), np.ones(n_learn), False
     if with_conv.sum() >= settings.norms_min_boosts:
-        sub = _Grid(keys=keys[with_conv].reset_index(drop=True),
-                    values={k: v[with_conv] for k, v in grid.values.items()})
-        kernel, learning = _fit_lag_and_learning(sub, windows[with_conv], settings)
+        parts = [(_Grid(keys=g.keys[c].reset_index(drop=True), values={k: v[c] for k, v in g.values.items()}), w[c])
+                 for g, w, c in zip(grids, window, conv_any, strict=True) if c.any()]
+        kernel, learning = _fit_lag_and_learning(parts, settings)
         fitted = True
     norms = DeliveryNorms(as_of=t, lag_kernel=kernel, learning=learning,
                           learning_edges=tuple(settings.learning_bin_edges_hours), boosts=int(with_conv.sum()),
@@ -401,9 +463,9 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
     fin = keys.merge(done[[*KEY, "advertiser_id", "ended_at"]], on=KEY, how="left")
     base = _baseline_of(fin, baselines, t, fin["ended_at"])
     rate0 = (base["conversions"] / base["spend"]).to_numpy()
-    ages = np.arange(spend.shape[1])
-    spend_m = (spend * norms.multiplier(ages)[None, :]).sum(axis=1)
-    totals = {c: grid.values[c].sum(axis=1) for c in HOURLY_COUNTS}
+    spend_m = np.concatenate([(g.values["spend"] * norms.multiplier(np.arange(g.values["spend"].shape[1]))[None, :]
+                               ).sum(axis=1) for g in grids])
+    totals = {c: np.concatenate([g.values[c].sum(axis=1) for g in grids]) for c in HOURLY_COUNTS}
     y, v = _settled_uplift(spend_m, totals["conversions"], rate0)
     ok = has_rows & np.isfinite(y) & (rate0 > 0)
     if not ok.any():
@@ -429,7 +491,7 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
     if not fitted:
         return norms
     base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
-    calibration = _calibrate_pauses(grid, fin, rate0, base_counts, ok, norms, settings)
+    calibration = _calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms, settings)
     return replace(norms, calibration=calibration)
 
 
@@ -679,7 +741,16 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     if boosts.empty:
         return pd.DataFrame(columns=OUTPUT_COLUMNS + extra)
     boosts = boosts.reset_index(drop=True)
-    grid = _grid(hourly, boosts, t, HOURLY_COUNTS)
+    # Boosts of like length together: each grid only as wide as its own boosts' hours.
+    parts = [_assess_grid(grid, boosts, baselines, norms, t, settings, band_coverage)
+             for grid in _grids(hourly, boosts, t, HOURLY_COUNTS)]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return out.sort_values("_pos", kind="stable").drop(columns="_pos").reset_index(drop=True)
+
+
+def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, norms: DeliveryNorms,
+                 t: pd.Timestamp, settings: MonitorSettings, band_coverage: float) -> pd.DataFrame:
+    """`assess_boosts` for the boosts of one grid (their rows of `boosts`), with `_pos` (their order)."""
     order = grid.keys.merge(boosts.reset_index(names="_i"), on=KEY, how="left")["_i"].to_numpy()
     boosts = boosts.iloc[order].reset_index(drop=True)
     keys = grid.keys
@@ -720,7 +791,10 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
     plug_pause, plug_scale = _plug_in(grid, norms, log_prior, rate0, base_counts, margin, dearer)
     log_e_pause = np.logaddexp(log_e_pause, plug_pause) - np.log(2)
     log_e_scale = np.logaddexp(log_e_scale, plug_scale) - np.log(2)
-    hours_live = ((t - pd.to_datetime(boosts["boosted_at"])) / HOUR).to_numpy()
+    # Hours live end at the boost's last delivered hour (or T), never past it.
+    until = (pd.to_datetime(boosts["delivered_until"]).clip(upper=t) if "delivered_until" in boosts.columns
+             else pd.Series(t, index=boosts.index))
+    hours_live = ((until - pd.to_datetime(boosts["boosted_at"])) / HOUR).clip(lower=0).to_numpy()
 
     # The money decision: expected costs of keeping and of stopping per dollar, on the coarse grid.
     keep_share, stop_share = _money_terms(log_post[:, ::PLUG_IN_STEP])
@@ -789,7 +863,7 @@ def assess_boosts(hourly: pd.DataFrame, boosts: pd.DataFrame, baselines: pd.Data
         "signal_uplift": signal, "prior_source": source,
         "stake": np.round(stake, 2), "keep_cost": np.round(stake * keep_share, 2),
         "stop_cost": np.round(stake * stop_share, 2), "money_statistic": np.where(judged, statistic, np.nan),
-        "pause_threshold": threshold, "currency": list(currencies),
+        "pause_threshold": threshold, "currency": list(currencies), "_pos": keys["_pos"].to_numpy(),
     })
     return out
 
@@ -874,7 +948,7 @@ def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines:
     account's currency (a bare number when it is unknown).
     """
     t = _ts(as_of)
-    live = live_boosts(hourly, spark_results, t)
+    live = live_boosts(hourly, spark_results, t, settings.monitor.ended_after_idle_hours)
     expiry = ["spark_auth_expires_at"] if "spark_auth_expires_at" in posts.columns else []
     cols = ["post_id", "advertiser_id", *expiry]
     live = live.merge(posts[cols].drop_duplicates("post_id"), on="post_id", how="left")

@@ -366,6 +366,8 @@ class MonitorSettings(_Section):
     """Watching live boosts (models/monitor.py) and the model's track record (models/track_record.py);
     configs/default.yaml explains each knob."""
 
+    # A boost without a result row is over once it delivered nothing for this many hours.
+    ended_after_idle_hours: float = Field(gt=0)
     # Before any verdict: hours since the boost started, and spend in units of the in-feed CPA.
     min_hours: float = Field(ge=0)
     min_spend_cpas: float = Field(ge=0)

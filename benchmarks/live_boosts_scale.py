@@ -1,0 +1,142 @@
+"""How the monitor, the report and a repeated night scale with many live boosts (issue 21, item 8).
+
+Builds a local contract folder from the demo world's tables (no videos: this measures the hourly rows,
+not decoding) and adds `--live` live boosts on its posts, each 1 to 96 hours old with its hourly rows
+(about 48 a boost), then:
+
+1. runs the first night in this process (`run_nightly`: ingest, train the first champion, score, the
+   monitor, the report) and prints each stage's time;
+2. runs `sparkpick monitor --as-of END --out F.csv` as users do (start-up included);
+3. runs `sparkpick nightly --no-prefect --as-of END` again: nothing changed, the night repeats itself.
+
+Goal (10,000 live boosts on a 2-core machine): monitor and report each under 10 s, a repeated night under
+5 s. Peak memory is the child process's maximum resident size.
+
+    nice -n 10 .venv/bin/python benchmarks/live_boosts_scale.py --live 10000 --size small
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HOUR = pd.Timedelta(hours=1)
+COUNTS = ("impressions", "views_2s", "views_6s", "likes", "comments", "shares", "clicks", "conversions")
+
+
+def live_hourly(posts: pd.DataFrame, end: pd.Timestamp, n: int, seed: int) -> pd.DataFrame:
+    """`n` live boosts on the world's posts (several per post, each its own start), 1 to 96 hours old at `end`."""
+    rng = np.random.default_rng(seed)
+    ages = rng.integers(1, 97, n)
+    picked = posts.iloc[rng.integers(0, len(posts), n)]
+    ok = pd.to_datetime(picked["posted_at"]).to_numpy() <= (end - pd.Timedelta(days=5)).to_datetime64()
+    picked, ages = picked[ok], ages[ok]
+    # distinct starts per post: minutes past the hour keep each (post_id, boosted_at) unique
+    minute = pd.to_timedelta(np.arange(len(picked)) % 3600 // 60, unit="min") + pd.to_timedelta(
+        np.arange(len(picked)) // 3600, unit="s")
+    boosted = (end.floor("h") - pd.to_timedelta(ages, unit="h")) + minute
+    boost = np.repeat(np.arange(len(picked)), ages)
+    offset = np.concatenate([np.arange(a) for a in ages])
+    spend = np.round(rng.gamma(2.0, 3.0, len(boost)), 2)
+    impressions = rng.poisson(spend * 100)
+    frame = pd.DataFrame({
+        "post_id": picked["post_id"].to_numpy()[boost],
+        "boosted_at": boosted.to_numpy()[boost],
+        "hour_start": (pd.DatetimeIndex(boosted).floor("h").to_numpy()[boost] + offset * np.timedelta64(1, "h")),
+        "spend": spend, "impressions": impressions,
+    })
+    frame["views_2s"] = rng.binomial(impressions, 0.3)
+    frame["views_6s"] = rng.binomial(frame["views_2s"], 0.4)
+    for col in ("likes", "comments", "shares"):
+        frame[col] = rng.binomial(frame["views_2s"], 0.01)
+    frame["clicks"] = rng.binomial(impressions, 0.01)
+    frame["conversions"] = rng.poisson(spend / 25.0)
+    return frame
+
+
+def build_folder(folder: Path, size: str, live: int, seed: int) -> pd.Timestamp:
+    from sparkpick.config import load_settings
+    from sparkpick.sources.demo.tables import generate_tables
+
+    settings = load_settings()
+    end = pd.Timestamp(settings.world.end)
+    tables = generate_tables(settings.world, size, settings.world.seed).contract()
+    tables["posts"] = tables["posts"].assign(video_path=None)
+    extra = live_hourly(tables["posts"], end, live, seed)
+    tables["spark_hourly"] = pd.concat([tables["spark_hourly"], extra], ignore_index=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        out = frame.copy()
+        for col in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[col]):
+                out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.to_csv(folder / f"{name}.csv", index=False)
+    return end
+
+
+def timed_cli(home: Path, *args: str) -> tuple[float, float, str]:
+    """Wall seconds and the child's peak resident MB of one `sparkpick` command."""
+    command = [str(Path(sys.executable).parent / "sparkpick"), "--home", str(home), *args]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, peak, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--live", type=int, default=10_000, help="live boosts to add")
+    parser.add_argument("--size", default="small", help="demo world size for the rest of the tables")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="build the home here and keep it (default: a temporary folder)")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="live-boosts-"))
+    folder, home = root / "source", root / "home"
+    t0 = time.perf_counter()
+    end = build_folder(folder, args.size, args.live, args.seed)
+    rows = sum(1 for _ in (folder / "spark_hourly.csv").open()) - 1
+    print(f"folder: {args.size} demo world + {args.live} live boosts, {rows:,} hourly rows "
+          f"({time.perf_counter() - t0:.1f} s)")
+
+    from flows.invocation import resolve
+    from flows.nightly import run_nightly
+    from sparkpick.config import with_overrides
+
+    os.environ["SPARKPICK_HOME"] = str(home)
+    inv = resolve(home)
+    settings = with_overrides(inv.settings, {"ingest": {"source": f"local:{folder}"}})
+    start = time.perf_counter()
+    first = run_nightly(inv.home, settings, as_of=end)
+    print(f"first night (in process): {time.perf_counter() - start:.1f} s; stages (s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in first.timings_s.items()))
+    print(f"  {first.live_boosts} live boosts watched; failures: {first.stage_failures or 'none'}")
+
+    config = root / "source.yaml"
+    config.write_text(f'ingest: {{source: "local:{folder}"}}\n', encoding="utf-8")
+    wall, peak, _ = timed_cli(home, "--config", str(config), "monitor", "--as-of", end.isoformat(),
+                              "--out", str(root / "live.csv"))
+    print(f"sparkpick monitor: {wall:.1f} s wall (start-up included), peak {peak:.0f} MB")
+    wall, peak, out = timed_cli(home, "--config", str(config), "nightly", "--no-prefect", "--as-of", end.isoformat())
+    repeated = "repeat" in out or "Nothing changed" in out
+    print(f"sparkpick nightly again (nothing new{'' if repeated else ', NOT repeated'}): {wall:.1f} s wall, "
+          f"peak {peak:.0f} MB (of any child so far)")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
