@@ -77,7 +77,6 @@ U_COARSE = U_GRID[::PLUG_IN_STEP]
 # The keep hint tries these extra spends (in-feed CPAs) for "pause if the next $X bring fewer than N".
 HINT_CPAS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
 HINT_MAX_CONVERSIONS = 60
-HINT_CHUNK = 256
 # Half a pseudo-conversion keeps the log rate of a boost without conversions finite (Jeffreys-like).
 HALF = 0.5
 
@@ -887,7 +886,6 @@ def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, statist
     cdf = np.cumsum(norms.lag_kernel)
     ages = np.arange(width)
     sm = spend_h * norms.multiplier(ages)[None, :]
-    extra_c = np.arange(HINT_MAX_CONVERSIONS + 1)
     u, eu = U_COARSE, np.exp(U_COARSE)
     max_h = int(np.ceil(settings.stake_hours))
     for k in HINT_CPAS:
@@ -896,22 +894,31 @@ def _keep_hints(spend_h: np.ndarray, last: np.ndarray, conv: np.ndarray, statist
         ask = todo & np.isnan(spend_out) & (extra <= stake) & (hours <= max_h)
         if not ask.any():
             continue
-        for lo in range(0, int(ask.sum()), HINT_CHUNK):  # a block of boosts at a time: bounded memory
-            b = np.flatnonzero(ask)[lo:lo + HINT_CHUNK]
-            h = hours[b].astype(int)
-            old = (sm[b] * cdf[np.clip(last[b, None] - ages[None, :] + h[:, None], 0, len(cdf) - 1)]).sum(axis=1)
-            j = np.arange(max_h)[None, :]
-            new_m = norms.multiplier(last[b, None] + 1 + j)
-            new = (pace[b, None] * new_m * cdf[np.clip(h[:, None] - 1 - j, 0, len(cdf) - 1)]
-                   * (j < h[:, None])).sum(axis=1)
-            x_then = rate0[b] * (old + new)
-            lp = (lp_base[b, None, :] + (conv[b, None, None] + extra_c[None, :, None]) * u
-                  - x_then[:, None, None] * eu)
-            paused = _money_statistic(*_money_terms(lp)) > threshold[b, None]
-            hit = paused[:, 0]
-            spend_out[b[hit]] = np.round(extra[b[hit]], 2)
-            conv_out[b[hit]] = np.where(paused[hit].all(axis=1), HINT_MAX_CONVERSIONS,
-                                        np.argmin(paused[hit], axis=1) - 1)
+        b = np.flatnonzero(ask)
+        h = hours[b].astype(int)
+        old = (sm[b] * cdf[np.clip(last[b, None] - ages[None, :] + h[:, None], 0, len(cdf) - 1)]).sum(axis=1)
+        j = np.arange(max_h)[None, :]
+        new_m = norms.multiplier(last[b, None] + 1 + j)
+        new = (pace[b, None] * new_m * cdf[np.clip(h[:, None] - 1 - j, 0, len(cdf) - 1)] * (j < h[:, None])).sum(1)
+        x_then = rate0[b] * (old + new)
+
+        def paused(i: np.ndarray, extra_conversions: np.ndarray, b: np.ndarray = b,
+                   x_then: np.ndarray = x_then) -> np.ndarray:
+            """Whether boosts `b[i]` would be paused had they brought `extra_conversions` more."""
+            lp = lp_base[b[i]] + (conv[b[i], None] + extra_conversions[:, None]) * u - x_then[i, None] * eu
+            return _money_statistic(*_money_terms(lp)) > threshold[b[i]]
+
+        hit = np.flatnonzero(paused(np.arange(len(b)), np.zeros(len(b))))
+        spend_out[b[hit]] = np.round(extra[b[hit]], 2)
+        # The most extra conversions that still pause: more conversions only ever make a boost look
+        # cheaper, so a bisection per boost finds it (log2 of the range of looks, not every count).
+        lo, hi = np.zeros(len(hit), int), np.full(len(hit), HINT_MAX_CONVERSIONS + 1)
+        while (open_ := hi - lo > 1).any():
+            mid = (lo + hi) // 2
+            yes = paused(hit[open_], mid[open_].astype(float))
+            lo[open_] = np.where(yes, mid[open_], lo[open_])
+            hi[open_] = np.where(yes, hi[open_], mid[open_])
+        conv_out[b[hit]] = lo
     return spend_out, conv_out
 
 

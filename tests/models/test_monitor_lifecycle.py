@@ -83,3 +83,36 @@ def test_each_boost_gets_a_grid_as_wide_as_its_own_hours(settings: Settings) -> 
                                   settings.monitor, 0.8)
     assert together["post_id"].tolist() == boosts["post_id"].tolist()  # the input's order
     pd.testing.assert_frame_equal(together[together["post_id"] != "OLD"].reset_index(drop=True), alone)
+
+
+def test_the_keep_hint_bisection_finds_what_trying_every_count_finds(settings: Settings) -> None:
+    rng = np.random.default_rng(3)
+    n, width = 40, 60
+    spend_h = rng.gamma(2.0, 3.0, (n, width))
+    last = np.full(n, width - 1)
+    conv = rng.poisson(4.0, n).astype(float)
+    rate0 = np.full(n, 1 / 20.0)
+    norms = monitor.DeliveryNorms(as_of=START, lag_kernel=hs.lag_kernel(), learning=np.ones(4),
+                                  learning_edges=(0, 12, 24, 48, 72), boosts=30, fitted=True)
+    statistic = np.full(n, -np.inf)  # none paused already
+    lp_base = monitor._normal_logpdf(monitor.U_COARSE[None, :], np.zeros((n, 1)), np.ones((n, 1)))
+    pace = spend_h[:, -24:].mean(axis=1)
+    stake = pace * settings.monitor.stake_hours
+    threshold = rng.uniform(0.0, 2.0, n)
+    spend, hint = monitor._keep_hints(spend_h, last, conv, statistic, lp_base, rate0, pace, stake, threshold, norms,
+                                      settings.monitor)
+    assert (hint >= 0).sum() > 5  # some boosts get a hint
+    for i in np.flatnonzero(hint >= 0):
+        # Every count up to the hint still pauses and the next one does not (or the hint is the cap).
+        cdf = np.cumsum(norms.lag_kernel)
+        h = int(np.ceil(spend[i] / pace[i] - 1e-9))
+        ages = np.arange(width)
+        old = (spend_h[i] * cdf[np.clip(last[i] - ages + h, 0, len(cdf) - 1)]).sum()
+        j = np.arange(int(np.ceil(settings.monitor.stake_hours)))
+        new = (pace[i] * cdf[np.clip(h - 1 - j, 0, len(cdf) - 1)] * (j < h)).sum()
+        counts = np.arange(monitor.HINT_MAX_CONVERSIONS + 1)
+        lp = lp_base[i] + (conv[i] + counts[:, None]) * monitor.U_COARSE - rate0[i] * (old + new) * np.exp(
+            monitor.U_COARSE)
+        paused = monitor._money_statistic(*monitor._money_terms(lp)) > threshold[i]
+        expected_hint = monitor.HINT_MAX_CONVERSIONS if paused.all() else int(np.argmin(paused)) - 1
+        assert hint[i] == expected_hint, i
