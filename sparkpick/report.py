@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
+import numpy as np
 import pandas as pd
 
 from sparkpick.contract import as_utc
@@ -651,15 +652,35 @@ def _row_view(
 _DECISION_ORDER = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
 
 
-def _points(xs: list[float], ys: list[float], x_max: float, y_max: float) -> str:
+def _points(xs: np.ndarray, ys: np.ndarray, x_max: float, y_max: float) -> str:
     """SVG polyline points (numbers only) for ys over xs, scaled into the chart box."""
     w, h, pad = _CHART_W, _CHART_H, _CHART_PAD
-    out = []
-    for x, y in zip(xs, ys, strict=True):
-        px = pad + (w - 2 * pad) * (x / x_max if x_max > 0 else 0.0)
-        py = h - pad - (h - 2 * pad) * (y / y_max if y_max > 0 else 0.0)
-        out.append(f"{px:.1f},{py:.1f}")
-    return " ".join(out)
+    px = pad + (w - 2 * pad) * (xs / x_max if x_max > 0 else np.zeros_like(xs))
+    py = h - pad - (h - 2 * pad) * (ys / y_max if y_max > 0 else np.zeros_like(ys))
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(px.tolist(), py.tolist(), strict=True))
+
+
+def _chart(hours: np.ndarray, spend: np.ndarray, conversions: np.ndarray) -> dict[str, Any]:
+    """The chart of one boost from its hours in order (offsets from its first hour) and their figures."""
+    # Each value counts at the end of its hour.
+    xs = np.concatenate([[0.0], hours - hours[0] + 1])
+    spend_c = np.concatenate([[0.0], np.cumsum(spend)])
+    conv_c = np.concatenate([[0.0], np.cumsum(conversions)])
+    x_max = max(float(xs[-1]), 1.0)
+    return {
+        "width": _CHART_W, "height": _CHART_H, "hours": f"{xs[-1]:.0f}",
+        "spend_points": _points(xs, spend_c, x_max, max(float(spend_c[-1]), 1e-9)),
+        "conv_points": _points(xs, conv_c, x_max, max(float(conv_c[-1]), 1.0)),
+        "spend_total": money(spend_c[-1]), "conv_total": f"{conv_c[-1]:.0f}",
+    }
+
+
+def _series(hourly: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hours since the epoch, spend, conversions, order) of hourly rows; missing figures read as 0."""
+    hours = (pd.to_datetime(hourly["hour_start"]).astype("datetime64[s]").astype("int64") / 3600).to_numpy()
+    spend = pd.to_numeric(hourly["spend"], errors="coerce").fillna(0).to_numpy("float64")
+    conv = pd.to_numeric(hourly["conversions"], errors="coerce").fillna(0).to_numpy("float64")
+    return hours, spend, conv, np.argsort(hours, kind="stable")
 
 
 def delivery_chart(hourly: pd.DataFrame) -> dict[str, Any] | None:
@@ -667,24 +688,30 @@ def delivery_chart(hourly: pd.DataFrame) -> dict[str, Any] | None:
     figures its legend shows; None without hourly rows."""
     if hourly is None or hourly.empty:
         return None
-    frame = hourly.sort_values("hour_start", kind="stable")
-    starts = pd.to_datetime(frame["hour_start"])
-    # Each value counts at the end of its hour.
-    hours = ((starts - starts.iloc[0]) / pd.Timedelta(hours=1) + 1).tolist()
-    spend = pd.to_numeric(frame["spend"], errors="coerce").fillna(0).cumsum().tolist()
-    conv = pd.to_numeric(frame["conversions"], errors="coerce").fillna(0).cumsum().tolist()
-    xs, spend, conv = [0.0, *hours], [0.0, *spend], [0.0, *conv]
-    x_max = max(xs[-1], 1.0)
-    return {
-        "width": _CHART_W, "height": _CHART_H, "hours": f"{xs[-1]:.0f}",
-        "spend_points": _points(xs, spend, x_max, max(spend[-1], 1e-9)),
-        "conv_points": _points(xs, conv, x_max, max(conv[-1], 1.0)),
-        "spend_total": money(spend[-1]), "conv_total": f"{conv[-1]:.0f}",
-    }
+    hours, spend, conv, order = _series(hourly)
+    return _chart(hours[order], spend[order], conv[order])
 
 
-def _live_view(row: Mapping[str, Any], mine: pd.DataFrame, tz: ZoneInfo) -> dict:
-    """One live boost's card; `mine` is its own hourly rows."""
+def charts_by_boost(hourly: pd.DataFrame | None) -> dict[tuple[str, pd.Timestamp], dict[str, Any]]:
+    """Each boost's delivery chart by (post_id, boosted_at), from its hourly rows split in one pass: never
+    filtered per boost, which costs boosts x rows (10,000 live boosts took a minute)."""
+    if hourly is None or hourly.empty:
+        return {}
+    post = hourly["post_id"].astype("str").to_numpy()
+    boosted = pd.to_datetime(hourly["boosted_at"]).astype("datetime64[us]").to_numpy()
+    hours, spend, conv, _ = _series(hourly)
+    order = np.lexsort((hours, boosted, post))
+    post, boosted, hours, spend, conv = post[order], boosted[order], hours[order], spend[order], conv[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (post[1:] != post[:-1]) | (boosted[1:] != boosted[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(order))
+    return {(str(post[a]), pd.Timestamp(boosted[a])): _chart(hours[a:b], spend[a:b], conv[a:b])
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
+def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInfo) -> dict:
+    """One live boost's card; `chart` is its delivery chart (`charts_by_boost`)."""
     decision = _text(row.get("decision")) or "too_early"
     label, help_text = DECISIONS.get(decision, (decision, ""))
     predicted = _num(row.get("predicted_uplift"))
@@ -712,29 +739,17 @@ def _live_view(row: Mapping[str, Any], mine: pd.DataFrame, tz: ZoneInfo) -> dict
         "predicted": log_cost_phrase(predicted) if predicted is not None else "",
         "estimate": log_cost_phrase(estimate) if estimate is not None else "no estimate yet",
         "estimate_range": cost_range_phrase(low, high),
-        "chart": delivery_chart(mine),
+        "chart": chart,
         "order": (_DECISION_ORDER.get(decision, 9), _text(row.get("advertiser_id")), _text(row.get("boosted_at"))),
     }
-
-
-def hourly_by_boost(hourly: pd.DataFrame | None) -> dict[tuple[str, pd.Timestamp], pd.DataFrame]:
-    """Each boost's hourly rows by (post_id, boosted_at), split in one pass (never filtered per boost, which
-    costs boosts x rows: 10,000 live boosts took a minute)."""
-    if hourly is None or hourly.empty:
-        return {}
-    keys = pd.DataFrame({"post_id": hourly["post_id"].astype("str"),
-                         "boosted_at": pd.to_datetime(hourly["boosted_at"]).astype("datetime64[us]")})
-    return {(str(p), pd.Timestamp(b)): hourly.loc[index]
-            for (p, b), index in keys.groupby(["post_id", "boosted_at"], sort=False).groups.items()}
 
 
 def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict]:
     """The live-boost cards: the ones to act on (pause, then add budget) first."""
     if monitor is None or monitor.boosts is None or monitor.boosts.empty:
         return []
-    by_boost = hourly_by_boost(monitor.hourly)
-    none = monitor.hourly.iloc[:0] if monitor.hourly is not None else pd.DataFrame()
-    views = [_live_view(r, by_boost.get((_text(r.get("post_id")), pd.Timestamp(r.get("boosted_at"))), none), tz)
+    charts = charts_by_boost(monitor.hourly)
+    views = [_live_view(r, charts.get((_text(r.get("post_id")), pd.Timestamp(r.get("boosted_at")))), tz)
              for r in monitor.boosts.to_dict("records")]
     return sorted(views, key=lambda v: v["order"])
 

@@ -527,3 +527,21 @@ def test_live_reasons_say_what_a_decision_is_worth() -> None:
     assert "over 99% sure it is cheaper" in scale and "add budget, 20% more a day (about $30 on $150 a day)" in scale
     one = live_reason(LiveFacts(**{**base.__dict__, "conversions": 1, "pending": 1.2}))
     assert "1 conversion for $300" in one and "about 1 conversion from this spend is usually reported later" in one
+
+
+def test_live_cards_split_the_hourly_rows_once_and_chart_each_boost_as_alone() -> None:
+    from sparkpick.report import charts_by_boost
+
+    rows = []
+    for i, start in enumerate(pd.to_datetime(["2026-10-30T09:30", "2026-10-30T09:30", "2026-10-31T01:00"])):
+        for h in range(5 + i):
+            rows.append({"post_id": f"p{i % 2}", "boosted_at": start + pd.Timedelta(minutes=i),
+                         "hour_start": start.floor("h") + pd.Timedelta(hours=h), "spend": 2.0 + h + i,
+                         "conversions": h % 2})
+    hourly = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # in no order
+    charts = charts_by_boost(hourly)
+    assert len(charts) == 3
+    for (post, boosted), chart in charts.items():
+        mine = hourly[(hourly["post_id"] == post) & (hourly["boosted_at"] == boosted)]
+        assert chart == delivery_chart(mine)
+    assert charts_by_boost(hourly.iloc[:0]) == {}
