@@ -626,12 +626,14 @@ def _log_e_value(log_prior: np.ndarray, region: np.ndarray, conversions: np.ndar
     `expected` = lambda0 * E (conversions expected at the in-feed rate); the alternative rates are
     exp(u) * lambda0 for grid points u in `region`, weighted by the prior restricted there.
     """
-    w = np.where(region[None, :], log_prior, -np.inf)
+    # Only the region's grid points carry weight: computed on those columns alone (the rest add exp(-inf)).
+    cols = np.flatnonzero(region)
+    w = log_prior[:, cols]
     w = w - logsumexp(w, axis=1, keepdims=True)
-    r = U_GRID[None, :] - shift
+    r = U_GRID[None, cols] - shift
     x = expected[:, None] * np.exp(shift)
     log_lr = conversions[:, None] * r - (np.exp(r) - 1.0) * x
-    return logsumexp(w + np.where(region[None, :], log_lr, -np.inf), axis=1)
+    return logsumexp(w + log_lr, axis=1)
 
 
 def _plug_in(grid: _Grid, norms: DeliveryNorms, log_prior: np.ndarray, rate0: np.ndarray,
