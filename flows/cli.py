@@ -33,7 +33,7 @@ def _root(
     config: Annotated[Path | None, typer.Option(help="YAML file overlaid on configs/default.yaml.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
-    ctx.obj = resolve(home, config, debug)
+    ctx.obj = resolve(home, config, debug, temporary_in_home=True)
 
 
 def _echo_err(message: str) -> None:

@@ -10,7 +10,9 @@ Everything below receives an `Invocation`, its settings and home, or the token i
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +25,8 @@ if TYPE_CHECKING:  # the config stack is imported when a command needs it, not a
     from sparkpick.config import Home, Settings
 
 HOME_ENV = "SPARKPICK_HOME"
+_NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                 "DO_NOT_TRACK": "1"}
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 PREFECT_HOME_ENV = "PREFECT_HOME"
 # The home's folder for Prefect's own state (the `serve` command's local server uses it too).
@@ -88,6 +92,9 @@ class Invocation:
     debug: bool = False
     # From MLFLOW_TRACKING_URI; the config's `mlflow.tracking_uri`, when set, wins.
     tracking_uri: str | None = None
+    # The command's temporary files (tempfile's, its child processes' TMPDIR) in the home's scratch, from
+    # the first use of `home` to the process's end (the CLI; a flow run in a served process inherits it).
+    temporary_in_home: bool = False
 
     @cached_property
     def settings(self) -> Settings:
@@ -102,7 +109,10 @@ class Invocation:
     def home(self) -> Home:
         from sparkpick.config import Home
 
-        return Home.at(self.home_dir).ensure()
+        home = Home.at(self.home_dir).ensure()
+        if self.temporary_in_home:
+            temporary_files_in(home)
+        return home
 
     @cached_property
     def named_source(self) -> str | None:
@@ -157,14 +167,54 @@ class Invocation:
                 "config_file": str(Path(self.config_file).resolve()) if self.config_file else None}
 
 
-def resolve(home: Path | str | None = None, config_file: Path | str | None = None, debug: bool = False) -> Invocation:
-    """The invocation for these options: the home is `home`, else $SPARKPICK_HOME, else the current folder."""
+def resolve(home: Path | str | None = None, config_file: Path | str | None = None, debug: bool = False,
+            temporary_in_home: bool = False) -> Invocation:
+    """The invocation for these options: the home is `home`, else $SPARKPICK_HOME, else the current folder.
+    `temporary_in_home` (the CLI): this process's temporary files go to the home's scratch."""
     home_dir = Path(home) if home else Path(os.environ.get(HOME_ENV) or Path.cwd())
     _keep_libraries_in(home_dir)
     return Invocation(
         home_dir=home_dir, config_file=Path(config_file) if config_file else None, debug=debug,
-        tracking_uri=os.environ.get(TRACKING_ENV) or None,
+        tracking_uri=os.environ.get(TRACKING_ENV) or None, temporary_in_home=temporary_in_home,
     )
+
+
+_process_scratch: Path | None = None
+# The longest folder an AF_UNIX socket named `listener-XXXXXXXX` in it may have (107 bytes in all).
+_MAX_SOCKET_FOLDER = 88
+
+
+def temporary_files_in(home: Home) -> Path:
+    """Point this process's temporary files (`tempfile`'s default folder) and its children's (TMPDIR) at a
+    `run-*` folder of the home's scratch, removed when the process exits; a killed process's folder is swept
+    by the next command (`sparkpick/scratch.py`). So what libraries put in the system's temporary folder
+    (multiprocessing's `pymp-*`, Prefect's `runner_storage`, MLflow's model downloads) stays in the home and
+    goes. Once per process: later calls return the same folder."""
+    global _process_scratch
+    if _process_scratch is None:
+        from multiprocessing import process
+        from multiprocessing.util import Finalize
+
+        from sparkpick.scratch import run_scratch
+
+        stack = contextlib.ExitStack()
+        folder = stack.enter_context(run_scratch(home.scratch))
+        # Removed after multiprocessing's own exit work (its finalizers run at exit by priority, its
+        # temporary folder's at -100), so that no socket of its forkserver is pulled from under it.
+        Finalize(None, stack.close, exitpriority=-200)
+        # multiprocessing's sockets (the forkserver's listener) go straight into the folder; a socket's
+        # path must fit in 107 bytes, so a home deep in the file system leaves multiprocessing its own
+        # `pymp-*` folder in the system's temporary folder (removed at exit; not after a kill).
+        if len(str(folder)) <= _MAX_SOCKET_FOLDER:
+            process.current_process()._config["tempdir"] = str(folder)
+        else:
+            from multiprocessing.util import get_temp_dir
+
+            get_temp_dir()
+        tempfile.tempdir = str(folder)
+        export("TMPDIR", str(folder))
+        _process_scratch = folder
+    return _process_scratch
 
 
 def child_environment(updates: Mapping[str, str] | None = None, drop: Collection[str] = ()) -> dict[str, str]:
@@ -192,6 +242,11 @@ def _keep_libraries_in(home_dir: Path) -> None:
     home = Home.at(home_dir.resolve())
     export(PREFECT_HOME_ENV, str(home.root / PREFECT_FOLDER), keep_existing=True)
     export("MPLCONFIGDIR", str(home.cache / "matplotlib"), keep_existing=True)
+    # A brand's data tool sends nothing unless asked: MLflow's telemetry (which also writes an id under
+    # ~/.config/mlflow/), Prefect's server analytics, and every library honouring DO_NOT_TRACK stay off,
+    # unless the user set them.
+    for name, value in _NO_TELEMETRY.items():
+        export(name, value, keep_existing=True)
     profiles = Path.home() / ".prefect" / "profiles.toml"
     if profiles.is_file():
         export("PREFECT_PROFILES_PATH", str(profiles), keep_existing=True)
