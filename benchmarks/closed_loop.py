@@ -197,7 +197,7 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
             featurize_videos(home, settings, workers=workers, as_of=monday)
         try:
             result = train_model(home, settings, until=monday, promote="auto")
-            week.trained = f"v{result.model_version}{' (champion)' if result.promoted_to else ''}"
+            week.trained = f"v{result.model_version} ({result.promoted_to or 'no alias'})"
         except InputError as exc:
             week.trained = f"not trained: {str(exc).splitlines()[0][:60]}"
         scored = score_all(home, settings, monday, k)
