@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from features.video import VIDEO_PREFIX
@@ -22,6 +24,8 @@ from sparkpick.report import name_advertisers
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
+    from models.ranker import ScoringModel
+    from models.registry import PromotionDecision, ServedModel
     from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
@@ -45,6 +49,9 @@ class TrainResult:
     tracking_uri: str
     propensity_weighted: bool
     model_summary: str = ""
+    # Off-policy estimates (policy, estimator, value, low, high, ...) and the propensities' counts.
+    off_policy: pd.DataFrame | None = None
+    propensities: dict[str, int] = field(default_factory=dict)
 
 
 def _artifact_root(home: Home, uri: str) -> object:
@@ -97,9 +104,11 @@ def train_model(
 
     inputs = read_model_inputs(home.warehouse)
     tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables = with_propensities(home, tables)
     rows = training_matrix(tables, settings, video=video, until=until_ts)
     if until_ts is not None:
         rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
+    rows = _with_propensity_nights(rows, tables["spark_results"])
     if rows.empty:
         serving = ensure_champion(home, settings)
         raise InputError(
@@ -143,16 +152,27 @@ def train_model(
             compared.champion_value, compared.version, compared.problem,
             decisions=compared.decisions, since=compared.since,
         )
+        champion = None
+        if compared.version is not None and compared.problem is None:
+            champion = registry.load_model(client, registry.champion_uri(name))
+    # Hand-over by evidence: with enough logged propensities, the off-policy estimate decides (auto only).
+    evidence = off_policy_evidence(tables, video, rows, settings, fitted=fitted,
+                                   champion=champion.model if champion else None)
+    if promote == "auto" and champion is not None:
+        decision = _handover_decision(evidence, decision, champion, settings)
+    with registry.tracking(uri) as client:
         logged = registry.log_training_run(
             client, experiment_id, name, fitted, settings.model_dump(), window, rows, k, decision=decision
         )
+        if evidence.table is not None:
+            registry.log_off_policy(client, logged.run_id, evidence.table, evidence.counts)
     log.info("model %s v%s: %s", name, logged.model_version, decision.reason)
     return TrainResult(
         run_id=logged.run_id, model_name=name, model_version=logged.model_version,
         promoted_to=decision.alias, promotion_reason=decision.reason, metrics=fitted.metrics,
         metric_name=metric, split=fitted.split.describe(), feature_version=version,
         features=len(features), tracking_uri=uri, propensity_weighted=fitted.weighted,
-        model_summary=describe_model(fitted),
+        model_summary=describe_model(fitted), off_policy=evidence.table, propensities=evidence.counts,
     )
 
 
@@ -185,6 +205,182 @@ def ensure_champion(home: Home, settings: Settings) -> str | None:
         return None
     version, _ = register_prior(home, settings, promote=True)
     return f"{settings.mlflow.model_name} v{version} (the prior) is now the champion"
+
+
+def with_propensities(home: Home, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with each boost's `boost_propensity` filled from the night its post was scored before
+    `boosted_at` (the warehouse's `scores`), where the file did not carry one; `propensity_as_of` says
+    which night (models/policy.py `join_propensities`)."""
+    from models.policy import join_propensities
+
+    with Warehouse(home.warehouse, read_only=True) as wh:
+        scores = wh.read(SCORES) if wh.has_table(SCORES) else None
+    out = dict(tables)
+    if "spark_results" in out:
+        out["spark_results"] = join_propensities(out["spark_results"], scores)
+    return out
+
+
+def _with_propensity_nights(rows: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """Training rows with `propensity_as_of` (the night a joined propensity was scored) beside them."""
+    if rows.empty or "propensity_as_of" not in results.columns:
+        return rows
+    nights = results[["post_id", "boosted_at", "propensity_as_of"]].drop_duplicates(["post_id", "boosted_at"])
+    return rows.merge(nights, on=["post_id", "boosted_at"], how="left")
+
+
+@dataclass(frozen=True)
+class OffPolicyEvidence:
+    """The off-policy estimates (None without logged propensities on unseen decisions), how many logged
+    boosts they stand on, and what the propensities were: `from_scores` (joined to the night scored),
+    `from_data` (in the file), `none` (kept and counted as "no propensity", never invented)."""
+
+    table: pd.DataFrame | None
+    counts: dict[str, int]
+    n_logged: int = 0
+
+
+def propensity_counts(rows: pd.DataFrame) -> dict[str, int]:
+    """How many boosts had a propensity from the scores, from the data, or none."""
+    p = pd.to_numeric(rows["boost_propensity"], errors="coerce") if "boost_propensity" in rows else \
+        pd.Series(np.nan, index=rows.index)
+    joined = rows["propensity_as_of"].notna() if "propensity_as_of" in rows else pd.Series(False, index=rows.index)
+    has = p.gt(0) & p.le(1)
+    return {"from_scores": int((has & joined).sum()), "from_data": int((has & ~joined).sum()),
+            "none": int((~has).sum())}
+
+
+def off_policy_evidence(
+    tables: dict[str, pd.DataFrame], video: pd.DataFrame | None, rows: pd.DataFrame, settings: Settings, *,
+    fitted: FittedModels | None = None, champion: ScoringModel | None = None,
+    challenger: ScoringModel | None = None, unseen_only: bool = True,
+) -> OffPolicyEvidence:
+    """Estimate, on the logged boosts with a propensity, the uplift each policy would have captured: the
+    prior, the champion, the challenger (the new model's held-out fits, or `challenger`) and the brief's
+    heuristic (organic engagement rate). Only decisions after the newest data either model was fitted on
+    count (the validation period of `fitted`, and, with `unseen_only`, after the champion's
+    `trained_through`)."""
+    from features.matrix import candidate_matrix, feature_version
+    from models.baselines import engagement_rate_scores
+    from models.handover import (
+        CHALLENGER,
+        CHAMPION,
+        HEURISTIC,
+        PRIOR,
+        decision_ids,
+        estimate,
+        logged_boosts,
+        policy_inputs,
+    )
+    from models.prior import prior_model
+    from models.training import TRAINED_THROUGH
+
+    counts = propensity_counts(rows)
+    logged = logged_boosts(rows) if len(rows) else pd.DataFrame()
+    if len(logged) and fitted is not None:  # the validation period: the held-out fits never saw it
+        logged = logged[logged["night"] >= pd.Timestamp(fitted.split.cutoff)].reset_index(drop=True)
+    if unseen_only and len(logged) and champion is not None and champion.metadata.get(TRAINED_THROUGH):
+        logged = logged[logged["night"] > pd.Timestamp(champion.metadata[TRAINED_THROUGH])].reset_index(drop=True)
+    if logged.empty:
+        return OffPolicyEvidence(None, counts)
+    prior = prior_model(settings.prior, feature_version(settings))
+    scorers: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {PRIOR: prior.scores}
+    models: list[ScoringModel] = [prior]
+    if champion is not None:
+        scorers[CHAMPION] = champion.scores
+        models.append(champion)
+    reward: Callable[[pd.DataFrame], np.ndarray] | None = None
+    if fitted is not None:
+        new = fitted.scoring_model
+        ranker = fitted.ranker
+
+        def held_out(frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(ranker.predict_held_out(new.matrix(frame)), dtype="float64")
+
+        def reward_of(frame: pd.DataFrame) -> np.ndarray:  # the pointwise regressor: a model of the uplift
+            return np.asarray(fitted.pointwise.predict(frame), dtype="float64")
+
+        scorers[CHALLENGER], reward = held_out, reward_of
+        models.append(new)
+    elif challenger is not None:
+        chosen = challenger
+
+        def predicted(frame: pd.DataFrame) -> np.ndarray:
+            return chosen.predict(frame)["predicted_uplift"].to_numpy()
+
+        scorers[CHALLENGER], reward = chosen.scores, predicted
+        models.append(chosen)
+    elif champion is not None and not champion.is_prior:
+        serving = champion
+
+        def served_prediction(frame: pd.DataFrame) -> np.ndarray:
+            return serving.predict(frame)["predicted_uplift"].to_numpy()
+
+        reward = served_prediction
+    scorers[HEURISTIC] = engagement_rate_scores
+    frames = []
+    for night, mine in logged.groupby("night", sort=True):
+        at = candidate_matrix(tables, pd.Timestamp(night), settings, video=video)
+        at = at[at["advertiser_id"].astype(str).isin(set(mine["advertiser_id"]))]
+        frames.append(at.assign(decision_id=decision_ids(at["advertiser_id"], pd.Series(night, index=at.index))))
+    candidates = pd.concat(frames, ignore_index=True)
+    missing = sorted({f for m in models for f in m.feature_names} - set(candidates.columns))
+    if missing:  # no video features stored: the cues stay missing, as when scoring
+        candidates = candidates.assign(**{f: float("nan") for f in missing})
+    inputs = policy_inputs(logged, candidates, scorers, settings.ranker.shortlist_k, reward)
+    return OffPolicyEvidence(estimate(logged, inputs, settings.ranker.seed), counts, len(logged))
+
+
+def _handover_decision(
+    evidence: OffPolicyEvidence, fallback: PromotionDecision, champion: ServedModel, settings: Settings
+) -> PromotionDecision:
+    """The promotion by off-policy evidence when there is enough; else the validation gate's, saying so."""
+    from models import registry
+    from models.handover import decide_handover
+
+    who = f"champion v{champion.version}" + (" (the brief's rules)" if champion.model.is_prior else "")
+    judged = None
+    if evidence.table is not None:
+        judged = decide_handover(evidence.table, who, evidence.n_logged, settings.policy.handover_min_logged)
+    if judged is None:
+        why = (f"only {evidence.n_logged} logged boosts with a propensity on decisions neither model was "
+               f"fitted on, and the off-policy gate needs {settings.policy.handover_min_logged}"
+               if evidence.n_logged else "no logged boosts with a propensity on decisions neither model was "
+               "fitted on")
+        return registry.PromotionDecision(
+            fallback.alias, f"{fallback.reason} ({why}: the validation gate decided)", fallback.champion_value)
+    alias = registry.CHAMPION if judged.promote else registry.CHALLENGER
+    return registry.PromotionDecision(alias, judged.reason, fallback.champion_value)
+
+
+def evaluate_policies_now(
+    home: Home, settings: Settings, until: str | pd.Timestamp | None = None
+) -> OffPolicyEvidence:
+    """`sparkpick evaluate`: the off-policy estimates of the prior, the champion, the challenger (the
+    registry's aliases, when they exist) and the brief's heuristic, on every logged boost with a
+    propensity whose results ended before `until` (all when None). Nothing is trained or registered."""
+    from features.matrix import training_matrix
+    from features.video.table import video_of_posts
+    from models import registry
+
+    until_ts = as_utc(until) if until is not None else None
+    inputs = read_model_inputs(home.warehouse)
+    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables = with_propensities(home, tables)
+    rows = training_matrix(tables, settings, video=video, until=until_ts)
+    if until_ts is not None:
+        rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
+    rows = _with_propensity_nights(rows, tables["spark_results"])
+    name = settings.mlflow.model_name
+    served: dict[str, ScoringModel | None] = {}
+    with registry.tracking(home_store(home, settings)) as client:
+        for alias in (registry.CHAMPION, registry.CHALLENGER):
+            found = None
+            if registry.alias_version(client, name, alias) is not None:
+                found = registry.load_model(client, f"models:/{name}@{alias}").model
+            served[alias] = found
+    return off_policy_evidence(tables, video, rows, settings, champion=served[registry.CHAMPION],
+                               challenger=served[registry.CHALLENGER], unseen_only=False)
 
 
 def describe_model(fitted: FittedModels) -> str:
@@ -253,6 +449,7 @@ def score_candidates(
     run_id = scoring_run_id(as_of_ts, served.version)
     scored.insert(2, "model_version", served.version or "")
     scored["model_kind"] = PRIOR_KIND if served.model.is_prior else RANKER_KIND
+    scored["boosts_known"] = _finished_boosts(tables, as_of_ts).reindex(scored["advertiser_id"]).fillna(0).to_numpy(int)
     scored["model_uri"] = served.uri
     scored["model_run_id"] = served.run_id or ""
     scored["run_id"] = run_id
@@ -275,6 +472,17 @@ def _boost_history(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, setting
     realised = uplift_labels(results, tables["baselines"], tables["posts"], settings.label,
                              as_of=pd.Series(naive, index=results.index))
     return boost_history(results, tables.get("spark_hourly"), naive, realised)
+
+
+def _finished_boosts(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Series:
+    """Spark Ads that ended by `as_of`, per advertiser."""
+    results, posts = tables.get("spark_results"), tables.get("posts")
+    if results is None or posts is None or results.empty:
+        return pd.Series(dtype="int64")
+    naive = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    ended = results[pd.to_datetime(results["ended_at"]) <= naive]
+    owner = ended["post_id"].map(posts.drop_duplicates("post_id").set_index("post_id")["advertiser_id"])
+    return owner.value_counts()
 
 
 def _store_scores(home: Home, scored: pd.DataFrame) -> None:

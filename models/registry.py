@@ -443,11 +443,12 @@ def evaluate_champion(
         served = load_model(client, champion_uri(model_name))
         check_feature_version(served, fitted.scoring_model.feature_version)
         missing = [f for f in served.model.feature_names if f not in fitted.valid]
-        if missing:
+        if missing and not served.model.is_prior:
             raise InputError(f"it needs features the data lacks: {', '.join(missing[:5])}")
     except InputError as exc:
         return ChampionComparison(version=version, problem=str(exc))
-    valid = fitted.valid
+    # The prior reads a missing cue (no video featurised) as adding nothing, as when it scores.
+    valid = fitted.valid.assign(**dict.fromkeys(missing, float("nan"))) if missing else fitted.valid
     since = served.model.metadata.get(TRAINED_THROUGH)
     times = pd.to_datetime(valid[DECISION_TIME])
     unseen = (times > pd.Timestamp(since)).to_numpy() if since else np.ones(len(valid), dtype=bool)
@@ -763,6 +764,21 @@ def log_prior_run(
                 KIND_TAG: PRIOR_KIND, PROMOTION_TAG: decision.reason}
         version = _register_judged(client, model_name, info, run.info.run_id, tags, decision)
     return LoggedRun(run.info.run_id, experiment_id, version, info.model_uri)
+
+
+def log_off_policy(client: MlflowClient, run_id: str, table: pd.DataFrame, counts: dict[str, int]) -> None:
+    """The off-policy estimates on a training run: `off_policy.<policy>.<estimator>` with `.low`/`.high`
+    (the 95% interval) and `.ess`, the table as `evaluation/off_policy.csv`, and the propensity counts
+    as `off_policy.propensities.<from_scores|from_data|none>`."""
+    for row in table.itertuples(index=False):
+        key = f"off_policy.{row.policy}.{row.estimator}"
+        for suffix, value in (("", row.value), (".low", row.low), (".high", row.high),
+                              (".ess", row.effective_sample_size)):
+            if value is not None and math.isfinite(float(value)):
+                client.log_metric(run_id, f"{key}{suffix}", float(value))
+    for name, n in counts.items():
+        client.log_metric(run_id, f"off_policy.propensities.{name}", float(n))
+    client.log_text(run_id, table.to_csv(index=False), "evaluation/off_policy.csv")
 
 
 def model_kind(client: MlflowClient, model_name: str, alias: str) -> str | None:

@@ -292,6 +292,7 @@ class PolicyConfig(_Section):
     temperature: float = Field(gt=0)
     propensity_draws: int = Field(ge=100)
     boost_again_min_uplift: float
+    handover_min_logged: int = Field(ge=1)
 
 
 class MlflowConfig(_Section):

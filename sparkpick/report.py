@@ -435,10 +435,22 @@ def ranking_label(model_kind: Any) -> str:
     return PRIOR_LABEL if str(model_kind or "") == "prior" else ""
 
 
-def ranking_headline(model_kind: Any) -> str:
-    """The label as a sentence of its own ("No Spark Ads results yet: ...."), or ""."""
+def ranking_headline(model_kind: Any, boosts_known: int = 0) -> str:
+    """The label as a sentence of its own ("No Spark Ads results yet: ...."), or "". When Spark Ad results
+    exist but no trained ranker has proved better than the brief's rules yet, it says that instead."""
     label = ranking_label(model_kind)
+    if label and boosts_known > 0:
+        results = "result" if boosts_known == 1 else "results"
+        return (f"Ranked by the brief's rules: no trained model has yet proved better on your {boosts_known} "
+                f"Spark Ads {results}.")
     return f"{label[:1].upper()}{label[1:]}." if label else ""
+
+
+def boosts_known(frame: pd.DataFrame) -> int:
+    """Finished Spark Ads known for the advertisers of a scored frame (`boosts_known`, one per advertiser)."""
+    if "boosts_known" not in frame.columns or frame.empty:
+        return 0
+    return int(pd.to_numeric(frame.groupby("advertiser_id")["boosts_known"].first(), errors="coerce").fillna(0).sum())
 
 
 def left_out_sentence(others: pd.DataFrame | None) -> str:
@@ -797,7 +809,8 @@ def render_shortlist_html(
         live=live_views(monitor, tz),
         track_record=track_record_sentence(monitor.track_record) if monitor else "",
         retrain=retrain_sentence(monitor.track_record) if monitor else "",
-        ranking=ranking_headline(frame["model_kind"].iloc[0] if "model_kind" in frame and len(frame) else ""),
+        ranking=ranking_headline(frame["model_kind"].iloc[0] if "model_kind" in frame and len(frame) else "",
+                                 boosts_known(frame)),
         prior_note=PRIOR_BAND_NOTE,
         left_out=left_out_sentence(others),
         again=_again_views(others),

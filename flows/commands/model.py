@@ -97,6 +97,7 @@ def score(
         TEST_PICK_LABEL,
         TEST_PICK_SENTENCE,
         boost_again_sentence,
+        boosts_known,
         left_out_sentence,
         ranking_headline,
         ranking_label,
@@ -115,7 +116,7 @@ def score(
             f"Top {top_k} per advertiser, scored as of {first['as_of']} with model v{first['model_version']} "
             f"(run {first['run_id']}); all scores are in the warehouse table '{SCORES}'"
         )
-        if headline := ranking_headline(first.get("model_kind")):
+        if headline := ranking_headline(first.get("model_kind"), boosts_known(shortlist)):
             console.print(headline, style="bold", markup=False)
         band_name = "cost per conversion"
         # One table per advertiser (by id: two ad accounts may share a name): a long name costs a title
@@ -157,6 +158,43 @@ def score(
         console.print(f"wrote {len(shortlist)} rows to {out}")
 
 
+def evaluate(
+    ctx: typer.Context,
+    until: Annotated[
+        str | None, typer.Option(help="Use only boosts whose results ended before this time (ISO 8601, UTC).")
+    ] = None,
+) -> None:
+    """Estimate off-policy, on the logged boosts with a propensity, the uplift each policy would have
+    captured per advertiser-night: the prior, the champion, the challenger and the brief's heuristic."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.train import evaluate_policies_now
+
+    settings = ctx.obj.settings
+    console = Console()
+    with console.status("estimating each policy on the logged boosts..."):
+        evidence = evaluate_policies_now(ctx.obj.home, settings, until=until)
+    counts = evidence.counts
+    console.print(f"logged boosts: {counts.get('from_scores', 0)} with a propensity from the night they were "
+                  f"scored, {counts.get('from_data', 0)} from the data, {counts.get('none', 0)} with no propensity")
+    if evidence.table is None:
+        console.print("No logged boost has a propensity: nothing to estimate off-policy; the promotion gate "
+                      "falls back to the validation decisions.")
+        return
+    k = settings.ranker.shortlist_k
+    table = Table(title=f"Uplift captured by a top-{k} shortlist per advertiser-night (log cost ratio, summed), "
+                        f"on {evidence.n_logged} logged boosts", title_justify="left")
+    for column in ("policy", "estimator", "estimate", "95% interval", "decisions", "effective boosts"):
+        table.add_column(column, justify="left" if column in ("policy", "estimator") else "right")
+    for row in evidence.table.itertuples(index=False):
+        table.add_row(str(row.policy), str(row.estimator), f"{row.value:.3f}", f"{row.low:.3f} to {row.high:.3f}",
+                      str(row.n_decisions), f"{row.effective_sample_size:.1f}")
+    console.print(table)
+    console.print("dr: doubly robust, the estimate the promotion gate uses; its reward model here is the "
+                  "challenger's (else the champion's) prediction, which leans toward that model.")
+
+
 def ui(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: mlflow.ui_host).")] = None,
@@ -190,4 +228,5 @@ def ui(
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("score")(score)
+    app.command("evaluate")(evaluate)
     app.command("ui")(ui)

@@ -198,6 +198,8 @@ def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
             checks.append(pa.Check.ge(0, error="must not be negative"))
         if col.kind == "rate":
             checks.append(pa.Check.in_range(0, 1, error="must be between 0 and 1"))
+        if col.positive:
+            checks.append(pa.Check.gt(0, error="must be above 0 (a logged probability cannot be 0)"))
         columns[col.name] = pa.Column(checks=checks, nullable=True, required=False)
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 

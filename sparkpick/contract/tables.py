@@ -49,6 +49,8 @@ class Column:
     nullable: bool = False
     allowed: tuple[str, ...] = ()
     non_negative: bool = False
+    # A number that must be above 0 (a probability that was logged: 0 would mean "could not happen").
+    positive: bool = False
     # A time that must fall exactly on the hour (hourly reports).
     on_the_hour: bool = False
     # A text with a known form, checked by the contract check: "currency" (ISO 4217), "timezone" (IANA).
@@ -170,7 +172,9 @@ SPARK_RESULTS = TableSpec(
         _count("shares"),
         _count("clicks"),
         _count("conversions"),
-        Column("boost_propensity", "rate", required=False, nullable=True),
+        # The logging policy's probability of shortlisting the post that night (sparkpick's own scores
+        # table holds it for the nights it ranked; a brand's own logs may carry it here): in (0, 1].
+        Column("boost_propensity", "rate", required=False, nullable=True, positive=True),
     ),
     key=("post_id", "boosted_at"),
     references=(("post_id", "posts", "post_id"),),

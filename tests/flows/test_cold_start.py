@@ -120,3 +120,65 @@ def test_the_report_labels_the_prior_marks_test_picks_and_counts_left_out(cold, 
     assert ("Left out of the shortlist: 1 post is being boosted right now and 2 were boosted before and take "
             "no fresh slot.") in page
     assert "Boost again: its last Spark Ad came 2.0x cheaper" in page
+
+
+def test_a_later_boost_is_joined_to_the_propensity_scored_before_it(cold, settings: Settings) -> None:
+    from flows.train import propensity_counts, with_propensities
+    from sparkpick.warehouse import read_model_inputs
+
+    home, scored = cold
+    night = pd.Timestamp(settings.world.end)
+    pick = scored[scored["is_test_pick"]].iloc[0]
+    unscored = scored[scored["boost_propensity"] == 0].iloc[0]  # blocked that night, boosted anyway
+    tables = dict(read_model_inputs(home.warehouse).tables)
+    base = {"ended_at": night + pd.Timedelta(days=9), "spend": 100.0, "impressions": 10000, "views_2s": 3000,
+            "views_6s": 1000, "likes": 50, "comments": 5, "shares": 3, "clicks": 80, "conversions": 4}
+    tables["spark_results"] = pd.DataFrame([
+        {"post_id": pick["post_id"], "boosted_at": night + pd.Timedelta(days=2), **base},
+        {"post_id": unscored["post_id"], "boosted_at": night + pd.Timedelta(days=2), **base},
+        {"post_id": pick["post_id"], "boosted_at": night - pd.Timedelta(days=3), **base},  # before the scoring
+    ])
+    joined = with_propensities(home, tables)["spark_results"]
+    assert joined["boost_propensity"].iloc[0] == pytest.approx(pick["boost_propensity"])
+    assert joined["propensity_as_of"].iloc[0] == night
+    assert joined["boost_propensity"].iloc[1:].isna().all()  # never invented
+    counts = propensity_counts(joined.assign(boost_propensity=joined["boost_propensity"]))
+    assert counts == {"from_scores": 1, "from_data": 0, "none": 2}
+
+
+FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 80, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+                   "early_stopping_rounds": 15}}
+
+
+@pytest.mark.slow
+def test_the_first_ranker_faces_the_prior_off_policy_and_evaluate_shows_the_estimates(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from sparkpick.config import with_overrides
+
+    fast = with_overrides(settings, FAST)
+    home = Home.at(tmp_path / "home").ensure()
+    with Warehouse(home.warehouse) as wh:  # the small demo world's boosts carry their old policy's propensity
+        wh.upsert(generate_tables(settings.world, "small", 7).contract())
+    result = train_model(home, fast)
+    assert result.model_version == "2"  # the prior is v1
+    assert result.off_policy is not None and set(result.off_policy["policy"]) == {
+        "prior", "champion", "challenger", "heuristic"}
+    assert result.propensities["from_data"] > 0
+    dr = result.off_policy.query("estimator == 'dr'").set_index("policy")
+    promoted = dr.loc["challenger", "low"] > dr.loc["champion", "value"]
+    assert (result.promoted_to == "champion") == promoted
+    assert "off-policy" in result.promotion_reason and "doubly robust" in result.promotion_reason
+    with registry.tracking(home.tracking_uri(fast)) as client:
+        metrics = client.get_run(result.run_id).data.metrics
+    assert {"off_policy.challenger.dr", "off_policy.challenger.dr.low", "off_policy.prior.dr.high",
+            "off_policy.heuristic.ips"} <= set(metrics)
+    # without propensities the gate says so and falls back to the validation decisions
+    no_props = with_overrides(fast, {"policy": {"handover_min_logged": 10_000}})
+    again = train_model(home, no_props)
+    assert "the validation gate decided" in again.promotion_reason
+    done = subprocess.run([SPARKPICK, "--home", str(home.root), "evaluate"], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "heuristic" in out and "challenger" in out and "95% interval" in out

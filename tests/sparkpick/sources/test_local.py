@@ -46,6 +46,17 @@ def test_valid_folder_reads_typed_tables(tmp_path: Path) -> None:
         (replace_line("posts.csv", POST_A + ",adv1", "7.3e+18,adv1"), "looks like a number that went through a float"),
         (replace_line("spark_results.csv", "2026-04-12T00:00:00Z", "2026-04-01T00:00:00Z"), "column 'ended_at': ended_at is before boosted_at"),
         (replace_line("metrics.csv", ",5,2,", ",5,2.5,"), "column 'shares': 2.5 is not a whole number"),
+        # a logged propensity: zero, negative, above one or unreadable, named by file, row and column
+        (replace_line("spark_results.csv", ",25,0.6", ",25,0"), "spark_results.csv, row 1, line 2 (post_id "
+         "7300000000000000001, boosted_at 2026-04-05T00:00:00Z), column 'boost_propensity': 0.0 must be above 0"),
+        (replace_line("spark_results.csv", ",25,0.6", ",25,-0.2"), "row 1, line 2 (post_id 7300000000000000001, "
+         "boosted_at 2026-04-05T00:00:00Z), column 'boost_propensity': -0.2 must be"),
+        (replace_line("spark_results.csv", ",25,0.6", ",25,1.5"),
+         "spark_results.csv, row 1, line 2 (post_id 7300000000000000001, boosted_at 2026-04-05T00:00:00Z), "
+         "column 'boost_propensity': 1.5 must be between 0 and 1"),
+        (replace_line("spark_results.csv", ",25,0.6", ",25,often"),
+         "spark_results.csv, row 1, line 2 (post_id 7300000000000000001, boosted_at 2026-04-05T00:00:00Z), "
+         "column 'boost_propensity': 'often' is not a number"),
     ],
 )
 def test_each_violation_is_named(tmp_path: Path, overrides: dict[str, str], expected: str) -> None:
