@@ -4,10 +4,13 @@ Builds a local contract folder from the demo world's tables (no videos: this mea
 not decoding) and adds `--live` live boosts on its posts, each 1 to 96 hours old with its hourly rows
 (about 48 a boost), then:
 
-1. runs the first night in this process (`run_nightly`: ingest, train the first champion, score, the
-   monitor, the report) and prints each stage's time;
-2. runs `sparkpick monitor --as-of END --out F.csv` as users do (start-up included);
-3. runs `sparkpick nightly --no-prefect --as-of END` again: nothing changed, the night repeats itself.
+1. `sparkpick ingest` and `sparkpick monitor --as-of END --out F.csv` as users run them (start-up
+   included);
+2. the report with every live boost's card, written in this process;
+3. `sparkpick nightly --no-prefect --as-of END` twice: the first night (it trains the first champion),
+   then again with nothing new (the night repeats itself).
+
+Each prints wall and CPU seconds: on a busy machine the CPU time is the steadier figure.
 
 Goal (10,000 live boosts on a 2-core machine): monitor and report each under 10 s, a repeated night under
 5 s. Peak memory is the child process's maximum resident size.
@@ -18,7 +21,6 @@ Goal (10,000 live boosts on a 2-core machine): monitor and report each under 10 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import sys
@@ -83,16 +85,18 @@ def build_folder(folder: Path, size: str, live: int, seed: int) -> pd.Timestamp:
     return end
 
 
-def timed_cli(home: Path, *args: str) -> tuple[float, float, str]:
-    """Wall seconds and the child's peak resident MB of one `sparkpick` command."""
+def timed_cli(home: Path, *args: str) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds and the children's peak resident MB so far of one `sparkpick` command."""
     command = [str(Path(sys.executable).parent / "sparkpick"), "--home", str(home), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, peak, done.stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, after.ru_maxrss / 1024, done.stdout
 
 
 def main() -> None:
@@ -108,30 +112,34 @@ def main() -> None:
     end = build_folder(folder, args.size, args.live, args.seed)
     rows = sum(1 for _ in (folder / "spark_hourly.csv").open()) - 1
     print(f"folder: {args.size} demo world + {args.live} live boosts, {rows:,} hourly rows "
-          f"({time.perf_counter() - t0:.1f} s)")
+          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    as_of = end.isoformat()
+    wall, cpu, peak, _ = timed_cli(home, "ingest", "--source", f"local:{folder}")
+    print(f"sparkpick ingest: {wall:.1f} s wall, {cpu:.1f} CPU s", flush=True)
+    wall, cpu, peak, _ = timed_cli(home, "monitor", "--as-of", as_of, "--out", str(root / "live.csv"))
+    print(f"sparkpick monitor (start-up included): {wall:.1f} s wall, {cpu:.1f} CPU s, peak {peak:.0f} MB",
+          flush=True)
 
     from flows.invocation import resolve
-    from flows.nightly import run_nightly
-    from sparkpick.config import with_overrides
+    from flows.monitor import run_monitor
+    from sparkpick.report import ReportMeta, write_report
 
-    os.environ["SPARKPICK_HOME"] = str(home)
     inv = resolve(home)
-    settings = with_overrides(inv.settings, {"ingest": {"source": f"local:{folder}"}})
-    start = time.perf_counter()
-    first = run_nightly(inv.home, settings, as_of=end)
-    print(f"first night (in process): {time.perf_counter() - start:.1f} s; stages (s): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in first.timings_s.items()))
-    print(f"  {first.live_boosts} live boosts watched; failures: {first.stage_failures or 'none'}")
+    run = run_monitor(inv.home, inv.settings, end)
+    meta = ReportMeta(as_of=end.to_pydatetime(), ran_at=end.to_pydatetime(), model_version=None,
+                      candidates_considered=0, polish_ad_threshold=65.0)
+    start, cpu0 = time.perf_counter(), time.process_time()
+    write_report(pd.DataFrame(), meta, root / "reports", end.date().isoformat(), thumbnails={}, monitor=run.view())
+    print(f"report with {len(run.boosts)} live boosts (in process): {time.perf_counter() - start:.1f} s wall, "
+          f"{time.process_time() - cpu0:.1f} CPU s", flush=True)
 
-    config = root / "source.yaml"
-    config.write_text(f'ingest: {{source: "local:{folder}"}}\n', encoding="utf-8")
-    wall, peak, _ = timed_cli(home, "--config", str(config), "monitor", "--as-of", end.isoformat(),
-                              "--out", str(root / "live.csv"))
-    print(f"sparkpick monitor: {wall:.1f} s wall (start-up included), peak {peak:.0f} MB")
-    wall, peak, out = timed_cli(home, "--config", str(config), "nightly", "--no-prefect", "--as-of", end.isoformat())
-    repeated = "repeat" in out or "Nothing changed" in out
+    wall, cpu, peak, _ = timed_cli(home, "nightly", "--no-prefect", "--as-of", as_of)
+    print(f"sparkpick nightly, first night (trains the first champion): {wall:.1f} s wall, {cpu:.1f} CPU s",
+          flush=True)
+    wall, cpu, peak, out = timed_cli(home, "nightly", "--no-prefect", "--as-of", as_of)
+    repeated = "Nothing changed" in out or "nothing changed" in out
     print(f"sparkpick nightly again (nothing new{'' if repeated else ', NOT repeated'}): {wall:.1f} s wall, "
-          f"peak {peak:.0f} MB (of any child so far)")
+          f"{cpu:.1f} CPU s; peak of any child {peak:.0f} MB", flush=True)
     if not args.keep:
         import shutil
 

@@ -36,6 +36,7 @@ from sparkpick.report import (
     ReportPaths,
     far_from_now_sentence,
     retrain_sentence,
+    reuse_report,
     top_picks_table,
     track_record_sentence,
     write_report,
@@ -331,7 +332,10 @@ def run_nightly(
         extra: dict[str, Any] = {"monitor": monitor_view} if monitor_view is not None else {}
         if "status" in scored.columns:  # the candidates the policy left out: live or boosted before
             extra["others"] = scored[scored["status"].fillna("").astype(str) != ""]
-        result.report = timed("report", fns["report"], shortlist, meta, home.reports, day, **extra)
+        # A night that repeats itself keeps the report it wrote (rendering 10,000 live boosts' cards again
+        # would cost more than the rest of the repeat); `latest` still moves to it.
+        kept_report = reuse_report(home.reports, day, ran_at) if repeat else None
+        result.report = kept_report or timed("report", fns["report"], shortlist, meta, home.reports, day, **extra)
         for line in result.failures[:MAX_FAILURES_LISTED]:
             logger.warning("skipped: %s", line)
         logger.info("report: %s", result.report.html if result.report else "none")

@@ -909,6 +909,24 @@ def _refresh_latest(reports_dir: Path, folder: Path, ran_at: pd.Timestamp) -> Pa
     return latest
 
 
+def reuse_report(reports_dir: Path, date: Date | str, ran_at: Any) -> ReportPaths | None:
+    """The report a night already wrote for `date`, kept as it is for a night that repeats itself (same
+    inputs, same shortlist): its files are marked as written now and `latest` points at it (this night
+    ran at `ran_at`). None when any of its files is missing: then it is written again."""
+    day = date.isoformat() if isinstance(date, Date) else str(date)
+    folder = Path(reports_dir) / day
+    csv_path, html_path, info = folder / "shortlist.csv", folder / "shortlist.html", folder / _META_FILE
+    if not (csv_path.is_file() and html_path.is_file() and info.is_file()):
+        return None
+    try:
+        rows = int(json.loads(info.read_text(encoding="utf-8")).get("rows", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    os.utime(info)  # "written by this run", for whoever checks (the nightly command's summary)
+    latest = _refresh_latest(Path(reports_dir), folder, as_utc(ran_at))
+    return ReportPaths(folder=folder, csv=csv_path, html=html_path, latest=latest, rows=rows)
+
+
 def write_report(
     shortlist: pd.DataFrame,
     meta: ReportMeta,

@@ -94,7 +94,8 @@ def nightly(
         from flows.nightly import run_nightly
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        result = run_nightly(home, settings, as_of=moment, access_token=inv.access_token(settings.ingest.source))
+        result = run_nightly(home, settings, as_of=moment, ran_at=inv.now,
+                             access_token=inv.access_token(settings.ingest.source))
         failed += result.stage_failures
     _print_outcome(console, home.reports / report_date(moment, settings.nightly.timezone), since=started)
     if failed:

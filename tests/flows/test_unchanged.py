@@ -239,10 +239,14 @@ def test_a_night_hashes_the_source_folder_once(home, settings, tmp_path, monkeyp
     monkeypatch.setattr(unchanged, "folder_state", lambda path: hashed.append(path) or real(path))
     as_of = pd.Timestamp(settings.world.end)
 
-    first = run_nightly(home, local, as_of=as_of)
+    first = run_nightly(home, local, as_of=as_of, ran_at=as_of)
     assert first.ok, first.stage_failures
     assert hashed == [folder.resolve()]
     hashed.clear()
-    second = run_nightly(home, local, as_of=as_of)
+    html = first.report.html.read_bytes()
+    second = run_nightly(home, local, as_of=as_of, ran_at=as_of + pd.Timedelta(hours=1))
     assert second.ok and any("nothing changed since this night last ran" in n for n in second.notes), second.notes
     assert hashed == [folder.resolve()]
+    # The repeat keeps the report the night wrote (not rendered again) and latest shows it.
+    assert "report" not in second.timings_s and second.report.html.read_bytes() == html
+    assert (home.reports / "latest" / "shortlist.html").read_bytes() == html
