@@ -470,13 +470,15 @@ def plot(results: dict[str, list[list[Week]]], args: argparse.Namespace) -> None
         ax.plot(off["week"], off["captured"], "o-", color="tab:orange", alpha=0.7, label="sparkpick, test picks off")
     ax.plot(on["week"], on["captured"], "o-", color="tab:blue", label="sparkpick")
     none = on[on["without_shortlist"] > 0]
-    ax.scatter(none["week"], none["captured"], s=120, facecolors="none", edgecolors="red",
-               label="some brands without a shortlist (heuristic used)", zorder=3)
+    if len(none):
+        ax.scatter(none["week"], none["captured"], s=120, facecolors="none", edgecolors="red",
+                   label="some brands without a shortlist (heuristic used)", zorder=3)
     ax.set_xlabel("week (Mondays since the brands started)")
     ax.set_ylabel(f"uplift captured@{args.top} (random 0, best 1)")
     ax.set_title(f"Start from zero: {args.size} demo worlds, seeds {' '.join(map(str, args.seeds))}")
     ax.set_xticks(on["week"])
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylim(min(-0.2, float(on[["captured", "heuristic"]].min().min()) - 0.05), 1.25)
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
     fig.tight_layout()
     args.plot.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.plot, dpi=110)
