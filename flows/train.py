@@ -85,6 +85,7 @@ def train_model(
     and apply the promotion gate (`auto`, `never` or `force`)."""
     from features.matrix import feature_columns, feature_version, training_matrix
     from models import registry
+    from models.handover import ranks_nothing
     from models.training import MODEL, fit_models
 
     metric = settings.mlflow.promotion_metric
@@ -160,6 +161,12 @@ def train_model(
                                    champion=champion.model if champion else None)
     if promote == "auto" and champion is not None:
         decision = _handover_decision(evidence, decision, champion, settings)
+        if decision.alias == registry.CHAMPION and ranks_nothing(fitted.valid_scores[MODEL]):
+            # a ranker that gives every post the same score orders nothing (the shortlist would follow
+            # post ids): it never replaces a champion, whatever a chance tie on the figures says
+            decision = registry.PromotionDecision(
+                registry.CHALLENGER, f"kept champion v{champion.version}: the new model gives every validation "
+                "post the same score, so it ranks nothing", decision.champion_value)
     with registry.tracking(uri) as client:
         logged = registry.log_training_run(
             client, experiment_id, name, fitted, settings.model_dump(), window, rows, k, decision=decision

@@ -95,6 +95,13 @@ def estimate(logged: pd.DataFrame, inputs: Mapping[str, PolicyInputs], seed: int
     return evaluate_policies(logged[["decision_id", "post_id", "reward", "boost_propensity"]], inputs, seed=seed)
 
 
+def ranks_nothing(scores: np.ndarray) -> bool:
+    """Whether a model's scores order nothing (all equal, or none finite): such a model never takes over."""
+    finite = np.asarray(scores, dtype="float64")
+    finite = finite[np.isfinite(finite)]
+    return finite.size == 0 or float(np.ptp(finite)) == 0.0
+
+
 @dataclass(frozen=True)
 class Handover:
     """The off-policy gate's judgement: `promote` and the reason in words."""

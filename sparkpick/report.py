@@ -953,6 +953,12 @@ def write_report(
     write_csv(csv_path, csv_frame)
     _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor, others).encode("utf-8"))
     info = {"date": day, "rows": len(csv_frame), **meta.to_json()}
+    frame = shortlist if len(shortlist) else None
+    info["ranking"] = ranking_headline(frame["model_kind"].iloc[0], boosts_known(frame)) \
+        if frame is not None and "model_kind" in frame.columns else ""
+    info["left_out_text"] = left_out_sentence(others)
+    info["test_picks"] = int(shortlist["is_test_pick"].fillna(False).astype(bool).sum()) \
+        if "is_test_pick" in shortlist.columns else 0
     if others is not None and "status" in others.columns:
         info["left_out"] = {str(k): int(v) for k, v in others["status"].value_counts().sort_index().items()}
         info["boost_again"] = int(others.get("boost_again", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())

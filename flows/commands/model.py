@@ -63,6 +63,15 @@ def train(
     console.print(f"MLflow run {result.run_id} in {result.tracking_uri}")
     where = f"alias '{result.promoted_to}'" if result.promoted_to else "no alias"
     console.print(f"registered {result.model_name} v{result.model_version} ({where}): {result.promotion_reason}")
+    counts = result.propensities
+    if counts:
+        console.print(f"boosts with a propensity: {counts.get('from_scores', 0)} from the night they were scored, "
+                      f"{counts.get('from_data', 0)} from the data; {counts.get('none', 0)} with no propensity")
+    if result.off_policy is not None:
+        dr = result.off_policy[result.off_policy["estimator"] == "dr"]
+        shown_dr = "; ".join(f"{r.policy} {r.value:.3f} ({r.low:.3f} to {r.high:.3f})" for r in dr.itertuples())
+        console.print(f"off-policy, doubly robust uplift per advertiser-night: {shown_dr} "
+                      "(all estimators: `sparkpick evaluate`, and the MLflow run)")
     console.print(metrics_table(
         result.metrics, k, f"Validation decisions: model vs baselines (gate metric: {result.metric_name})"
     ))

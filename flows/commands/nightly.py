@@ -115,7 +115,7 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     from rich.text import Text
 
     from flows.commands.terminal_text import shown
-    from sparkpick.report import retrain_sentence, top_picks_table, track_record_sentence
+    from sparkpick.report import TEST_PICK_SENTENCE, retrain_sentence, top_picks_table, track_record_sentence
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
     info_file = folder / "report.json"
@@ -142,6 +142,12 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
                 table.add_row(*(shown(row[c]) for c in columns))
         console.print(table)
     info = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    if info.get("ranking"):
+        console.print(Text(str(info["ranking"]), style="bold"))
+    if info.get("test_picks"):
+        console.print(Text(f"{info['test_picks']} test pick(s). {TEST_PICK_SENTENCE}"))
+    if info.get("left_out_text"):
+        console.print(Text(str(info["left_out_text"])))
     failures = info.get("failures") or []
     console.print(
         f"{info.get('candidates_considered', '?')} candidates considered, {len(shortlist)} shortlisted, "

@@ -182,3 +182,33 @@ def test_the_first_ranker_faces_the_prior_off_policy_and_evaluate_shows_the_esti
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     assert "heuristic" in out and "challenger" in out and "95% interval" in out
+
+
+def test_a_first_night_writes_a_shortlist_ranked_by_the_brief(tmp_path: Path, settings: Settings) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from flows.commands.nightly import _print_outcome
+    from flows.nightly import report_date, run_nightly
+
+    home = Home.at(tmp_path / "home").ensure()
+    with Warehouse(home.warehouse) as wh:
+        wh.upsert(never_boosted(settings))
+    nothing = type("Summary", (), {"new_rows": 0, "problems": [], "lines": lambda self: [], "done": 0,
+                                   "cached": 0, "failed": 0, "failures": []})()
+    stages = {"ingest": lambda *a, **kw: nothing, "featurize": lambda *a, **kw: nothing,
+              "score": score_candidates, "train": train_model}
+    as_of = pd.Timestamp(settings.world.end)
+    result = run_nightly(home, settings, as_of=as_of, stages=stages)
+    assert result.ok and not result.trained and len(result.shortlist)
+    assert any("no ranker trained yet" in note for note in result.notes)
+    assert result.shortlist.groupby("advertiser_id").size().eq(settings.report.top_k).all()
+    folder = home.reports / report_date(as_of, settings.nightly.timezone)
+    info = json.loads((folder / "report.json").read_text())
+    assert info["ranking"] == "No Spark Ads results yet: ranked by the brief's rules." and info["test_picks"] > 0
+    out = io.StringIO()
+    _print_outcome(Console(file=out, width=200), folder)
+    printed = " ".join(out.getvalue().split())
+    assert "No Spark Ads results yet: ranked by the brief's rules." in printed and TEST_PICK_SENTENCE in printed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.handover import CHALLENGER, CHAMPION, decide_handover, logged_boosts, policy_inputs
+from models.handover import CHALLENGER, CHAMPION, decide_handover, logged_boosts, policy_inputs, ranks_nothing
 
 
 def table(challenger: tuple[float, float, float], champion: float) -> pd.DataFrame:
@@ -53,3 +53,9 @@ def test_policy_inputs_shortlist_each_decision_s_top_k() -> None:
     assert got.target_inclusion.tolist() == [1.0, 0.0, 1.0]  # p3 is third in a@1; q2 second in b@1
     assert np.allclose(got.reward_hat_logged, [0.3, 0.1, 0.4])
     assert got.target_value_hat.to_dict() == {"a@1": 0.5, "b@1": 0.9}
+
+
+def test_a_model_with_one_score_for_every_post_ranks_nothing() -> None:
+    assert ranks_nothing(np.array([0.3, 0.3, 0.3])) and ranks_nothing(np.array([np.nan, np.nan]))
+    assert ranks_nothing(np.array([]))
+    assert not ranks_nothing(np.array([0.3, 0.3, 0.31]))
