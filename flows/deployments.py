@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prefect import flow
 
-from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve
+from flows.children import die_with_parent
+from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve, unexport
 from flows.lock import SERVE_LOCK, run_lock
 from sparkpick.config import Home, Settings
 from sparkpick.errors import InputError, SparkpickError
@@ -308,11 +309,21 @@ def local_prefect_server(
     env = child_environment({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                              "DO_NOT_TRACK": "1", "PREFECT_SERVER_API_HOST": SERVER_HOST,
                              "PREFECT_SERVER_API_PORT": str(port)}, drop=(API_URL_ENV,))
-    out = open(log_file or prefect_home / "server.log", "ab")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen(
-        [*_prefect_executable(), "server", "start", "--host", SERVER_HOST, "--port", str(port)],
-        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with _server_process([*_prefect_executable(), "server", "start", "--host", SERVER_HOST, "--port", str(port)],
+                         env, log_file or prefect_home / "server.log", port, timeout_s) as api_url:
+        yield api_url
+
+
+@contextmanager
+def _server_process(command: list[str], env: dict[str, str], log_file: Path, port: int,
+                    timeout_s: float) -> Iterator[str]:
+    """Start a Prefect API server process, wait until it is healthy, yield its API URL, stop it afterwards.
+
+    It runs in a session of its own (Ctrl-C in the terminal reaches the command, which stops it) and ends
+    with this process however this one ends, a SIGKILL included (`flows/children.py`)."""
+    out = open(log_file, "ab")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=die_with_parent())  # before exec: prctl only
     api_url = f"http://{SERVER_HOST}:{port}/api"
     try:
         wait_healthy(api_url, timeout_s, process)
@@ -320,6 +331,39 @@ def local_prefect_server(
     finally:
         stop_process_group(process)
         out.close()
+
+
+@contextmanager
+def night_api(home: Home, settings: Settings) -> Iterator[str]:
+    """The Prefect API a night outside `serve` runs its flow against: the configured one, or a temporary
+    server of its own for the body (Prefect's own temporary server lives on after a killed night).
+
+    The temporary server is Prefect's ephemeral one (no UI), its database under `<home>/prefect/`, started
+    like Prefect starts it but as a child that ends with the night (`_server_process`)."""
+    import prefect
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = configured_api_url()
+    if url:
+        yield url
+        return
+    prefect_home = home.root / PREFECT_FOLDER
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    port = free_port(0)
+    env = child_environment({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                             "DO_NOT_TRACK": "1", "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+                             "PREFECT__SERVER_FINAL": "1"}, drop=(API_URL_ENV,))
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
+               "--factory", "prefect.server.api.server:create_app", "--host", SERVER_HOST, "--port", str(port),
+               "--log-level", "error", "--lifespan", "on"]
+    with _server_process(command, env, prefect_home / "night-server.log", port,
+                         settings.nightly.server_start_timeout_s) as url:
+        export(API_URL_ENV, url)  # the night's child processes (a Dask cluster's workers) use it too
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield url
+        finally:
+            unexport(API_URL_ENV)
 
 
 def stop_process_group(process: subprocess.Popen[Any], timeout_s: float = _STOP_TIMEOUT_S) -> None:

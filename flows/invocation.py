@@ -232,6 +232,11 @@ def export(name: str, value: str, *, keep_existing: bool = False) -> None:
         os.environ[name] = value
 
 
+def unexport(name: str) -> None:
+    """Take back a variable `export` set, for the child processes started from now on."""
+    os.environ.pop(name, None)
+
+
 def _keep_libraries_in(home_dir: Path) -> None:
     """Everything a run writes stays in the home. Prefect keeps its database (flow-run history, also of the
     temporary server a flow starts) under PREFECT_HOME, ~/.prefect by default, and matplotlib its font cache

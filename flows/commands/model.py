@@ -6,6 +6,9 @@ The MLflow store is the invocation's (`flows/invocation.py`): `mlflow.tracking_u
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -221,15 +224,25 @@ def ui(
         command += ["--default-artifact-root", home.mlruns.as_uri()]
     typer.echo(f"MLflow UI on http://{host or settings.mlflow.ui_host}:{port or settings.mlflow.ui_port} "
                f"for {uri} (Ctrl+C to stop)")
-    proc = subprocess.Popen(command)
+    from flows.children import die_with_parent
+    from flows.interrupt import sigterm_as_interrupt
+
+    # Its own process group (MLflow's UI starts a web server and job runners), stopped whole; it also gets
+    # SIGTERM if this command is killed outright (flows/children.py).
+    proc = subprocess.Popen(command, start_new_session=True,
+                            preexec_fn=die_with_parent())  # before exec: prctl only
     try:
-        code = proc.wait()
+        with sigterm_as_interrupt():
+            code = proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()  # the server's own workers follow their parent on SIGTERM
-        try:
-            proc.wait(timeout=UI_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=UI_STOP_TIMEOUT_S)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         code = 0
     raise typer.Exit(code)
 

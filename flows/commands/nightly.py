@@ -81,10 +81,14 @@ def nightly(
                           "and time): repeating its shortlist without starting Prefect.")
             prefect = False
     if prefect:
-        from flows.deployments import nightly_flow
+        from flows.deployments import night_api, nightly_flow
+        from flows.interrupt import sigterm_as_interrupt
 
-        state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), dask_address=dask_address,
-                             dask_workers=dask_workers, return_state=True)
+        # Against the configured API, or a temporary server that ends with this command (SIGTERM unwinds
+        # like Ctrl-C and stops it; after a SIGKILL the kernel stops it: flows/children.py).
+        with sigterm_as_interrupt(), night_api(home, settings):
+            state = nightly_flow(**inv.flow_parameters(), as_of=moment.isoformat(), dask_address=dask_address,
+                                 dask_workers=dask_workers, return_state=True)
         if not state.is_completed():
             error = state.result(raise_on_failure=False)
             failed.append(str(error) if isinstance(error, BaseException) else str(state.message))

@@ -4,6 +4,7 @@ killed with SIGKILL), no child process left running."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,3 +131,41 @@ def test_a_killed_featurize_leaves_no_process_and_no_temporary_folder(tmp_path: 
     subprocess.run([SPARKPICK, "--home", str(home.root), "featurize"], capture_output=True, timeout=300,
                    env=env, cwd=folders[2], check=True)
     assert list(home.scratch.iterdir()) == []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_prefect_night_leaves_no_server_running(tmp_path: Path, short_home: Home, sig: int) -> None:
+    env, folders = _outside(tmp_path)
+    # A fresh home: the night starts its temporary Prefect server, then builds the demo world (slow).
+    night = subprocess.Popen([SPARKPICK, "--home", str(short_home.root), "nightly"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env, cwd=folders[2], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        server: list[int] = []
+        while time.monotonic() < deadline and not server:
+            server = [pid for pid in _descendants(night.pid) if "uvicorn" in _cmdline(pid)]
+            time.sleep(0.2)
+        assert server, "the night started no Prefect server"
+        time.sleep(3.0)  # the flow is running now
+        started = _descendants(night.pid)
+        night.send_signal(sig)
+        night.wait(60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(pid) for pid in started):
+            time.sleep(0.5)
+        left = [f"{pid} {_cmdline(pid)}" for pid in started if _alive(pid)]
+        assert not left, f"still running after the night was killed: {left}"
+    finally:
+        if night.poll() is None:
+            night.kill()
+        for pid in _descendants(night.pid) + [p for p in locals().get("started", []) if _alive(p)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # never leave a server behind, even when the test fails

@@ -1,0 +1,35 @@
+"""Child processes end with the command that started them, however it ends (Ctrl-C, SIGTERM, SIGKILL).
+
+A server a command starts (Prefect's, MLflow's UI) runs in a process of its own. SIGKILL gives the command
+no chance to stop it, so the child asks the kernel to signal it when its parent dies (Linux's
+`prctl(PR_SET_PDEATHSIG)`), set between fork and exec by `die_with_parent`. It survives the exec, so the
+server itself (uvicorn) gets SIGTERM and shuts down. Elsewhere it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` for `subprocess.Popen` that has the child receive `sig` when this process dies (the
+    thread that starts it must live as long as the process: start children from the main thread), or
+    None where the kernel cannot do that."""
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def arm() -> None:  # runs in the child, between fork and exec
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return arm
