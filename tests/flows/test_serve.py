@@ -61,9 +61,12 @@ def _deployments(api: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_a_second_serve_never_pauses_the_first_ones_deployments(home: Home) -> None:
+def test_a_second_serve_never_pauses_the_first_ones_deployments(home: Home, tmp_path: Path) -> None:
+    system_tmp = tmp_path / "system-tmp"  # Prefect's runner_storage folders went there
+    system_tmp.mkdir()
+    env = {**_env(), "TMPDIR": str(system_tmp)}
     first = subprocess.Popen([SPARKPICK, "--home", str(home.root), "serve"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, env=_env(), start_new_session=True)
+                             stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     try:
         api = None
         deadline = time.monotonic() + 240
@@ -89,3 +92,5 @@ def test_a_second_serve_never_pauses_the_first_ones_deployments(home: Home) -> N
     finally:
         os.killpg(first.pid, signal.SIGTERM)
         first.wait(120)
+    assert list(system_tmp.iterdir()) == []
+    assert list(home.scratch.iterdir()) == []  # the serve's temporary folder went with it
