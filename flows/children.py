@@ -33,3 +33,35 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
             os._exit(1)
 
     return arm
+
+
+# A process group's keeper: runs the command as its child in the keeper's own session, and when the keeper is
+# told to stop (SIGTERM or SIGINT: from `die_with_parent`, or the command's own Ctrl-C) or the command ends,
+# stops the whole group (SIGTERM, then SIGKILL after the grace period): a server that leaves workers of its
+# own behind when it is stopped (MLflow's UI and its job runners) goes whole.
+_KEEPER = """
+import os, signal, subprocess, sys, time
+grace, command = float(sys.argv[1]), sys.argv[2:]
+child = subprocess.Popen(command)
+def stop(signum=None, frame=None):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if signum is not None:
+        time.sleep(min(grace, 2.0))
+        os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+code = child.wait()
+stop()
+sys.exit(code)
+"""
+
+
+def kept_whole(command: list[str], grace_s: float) -> list[str]:
+    """`command` run under a keeper that stops its whole process group with it (start it with
+    `start_new_session=True` and `preexec_fn=die_with_parent()`)."""
+    return [sys.executable, "-c", _KEEPER, f"{grace_s:g}", *command]

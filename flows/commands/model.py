@@ -224,12 +224,13 @@ def ui(
         command += ["--default-artifact-root", home.mlruns.as_uri()]
     typer.echo(f"MLflow UI on http://{host or settings.mlflow.ui_host}:{port or settings.mlflow.ui_port} "
                f"for {uri} (Ctrl+C to stop)")
-    from flows.children import die_with_parent
+    from flows.children import die_with_parent, kept_whole
     from flows.interrupt import sigterm_as_interrupt
 
-    # Its own process group (MLflow's UI starts a web server and job runners), stopped whole; it also gets
-    # SIGTERM if this command is killed outright (flows/children.py).
-    proc = subprocess.Popen(command, start_new_session=True,
+    # Its own process group (MLflow's UI starts a web server and job runners, and leaves them running when
+    # it alone is stopped) under a keeper that stops the group whole, also when this command is killed
+    # outright (flows/children.py).
+    proc = subprocess.Popen(kept_whole(command, UI_STOP_TIMEOUT_S), start_new_session=True,
                             preexec_fn=die_with_parent())  # before exec: prctl only
     try:
         with sigterm_as_interrupt():
