@@ -19,6 +19,8 @@ import pandas as pd
 from features.video.pool import VideoTask
 from sparkpick import storage
 
+# How an earlier release worded "the file could not be read" in a cached failure (`features/video/frames.py`).
+_READING_ERRORS = (" does not exist", " is not a file")
 POST_VIDEO_COLUMNS = ("post_id", "video_path", "video_sha256", "file_size", "file_mtime", "file_error")
 
 
@@ -108,7 +110,10 @@ def plan_videos(post_videos: pd.DataFrame, cached: pd.DataFrame, retry_failed: b
     n_cached = 0
     for row in by_sha.itertuples(index=False):
         status = cached_status.get(row.video_sha256)
-        if status is None or (retry_failed and status == "failed"):
+        # A failure cached because the file could not be read (by a run from before such failures were
+        # told apart and left uncached) is stale: the file was just read whole to hash it.
+        unread = status == "failed" and str(cached_error.get(row.video_sha256) or "").endswith(_READING_ERRORS)
+        if status is None or unread or (retry_failed and status == "failed"):
             tasks.append(VideoTask(key=row.video_sha256, path=row.video_path, video_sha256=row.video_sha256))
         else:
             n_cached += 1

@@ -85,3 +85,11 @@ def test_cached_failures_are_reported_every_run_unless_retried(tmp_path):
     retried = plan_videos(rows, cached, retry_failed=True)
     assert [t.key for t in retried.tasks] == [sha_bad] and retried.cached == 0
     assert retried.cached_failures == []
+
+
+def test_a_failure_cached_because_the_file_was_missing_is_read_again(tmp_path):
+    # Cached by a release that did not tell reading errors apart: the file is back (it was just hashed).
+    sha = _file(tmp_path / "back.mp4", b"bytes")
+    rows = post_video_rows(_posts({"p1": str(tmp_path / "back.mp4")}), pd.DataFrame())
+    plan = plan_videos(rows, _cached({sha: ("failed", f"{tmp_path / 'back.mp4'} does not exist")}))
+    assert [t.key for t in plan.tasks] == [sha] and plan.cached_failures == []
