@@ -42,10 +42,11 @@ def live_hourly(posts: pd.DataFrame, end: pd.Timestamp, n: int, seed: int) -> pd
     picked = posts.iloc[rng.integers(0, len(posts), n)]
     ok = pd.to_datetime(picked["posted_at"]).to_numpy() <= (end - pd.Timedelta(days=5)).to_datetime64()
     picked, ages = picked[ok], ages[ok]
-    # distinct starts per post: minutes past the hour keep each (post_id, boosted_at) unique
-    minute = pd.to_timedelta(np.arange(len(picked)) % 3600 // 60, unit="min") + pd.to_timedelta(
-        np.arange(len(picked)) // 3600, unit="s")
-    boosted = (end.floor("h") - pd.to_timedelta(ages, unit="h")) + minute
+    # Seconds past the hour tell boosts of one post apart; a repeated (post, start) is dropped.
+    offsets = pd.to_timedelta(np.arange(len(picked)) % 3000, unit="s")
+    boosted = (end.floor("h") - pd.to_timedelta(ages, unit="h")) + offsets
+    unique = ~pd.DataFrame({"p": picked["post_id"].to_numpy(), "b": boosted}).duplicated().to_numpy()
+    picked, ages, boosted = picked[unique], ages[unique], boosted[unique]
     boost = np.repeat(np.arange(len(picked)), ages)
     offset = np.concatenate([np.arange(a) for a in ages])
     spend = np.round(rng.gamma(2.0, 3.0, len(boost)), 2)
