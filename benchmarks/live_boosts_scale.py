@@ -100,7 +100,7 @@ def timed_cli(home: Path, *args: str) -> tuple[float, float, float, str]:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wall, cpu, after.ru_maxrss / 1024, done.stdout
+    return wall, cpu, after.ru_maxrss / 1024, done.stdout + done.stderr
 
 
 def in_process(size: str, live: int, seed: int) -> None:
@@ -176,7 +176,7 @@ def main() -> None:
     print(f"sparkpick nightly, first night (trains the first champion): {wall:.1f} s wall, {cpu:.1f} CPU s",
           flush=True)
     wall, cpu, peak, out = timed_cli(home, "nightly", "--no-prefect", "--as-of", as_of)
-    repeated = "Nothing changed" in out or "nothing changed" in out
+    repeated = "nothing changed since this night last ran" in out.lower()
     print(f"sparkpick nightly again (nothing new{'' if repeated else ', NOT repeated'}): {wall:.1f} s wall, "
           f"{cpu:.1f} CPU s; peak of any child {peak:.0f} MB", flush=True)
     if not args.keep:
