@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from multiprocessing import process
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,30 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from sparkpick.config import Home, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _temporary_folder_restored() -> Iterator[None]:
+    """A command run in-process (typer's CliRunner) points this process's temporary files at its home's
+    scratch for the rest of the process, as a real command must; the test's home goes with the test, so put
+    the process's temporary folder back for the next one."""
+    invocation = sys.modules.get("flows.invocation")
+    before = (tempfile.tempdir, os.environ.get("TMPDIR"), process.current_process()._config.get("tempdir"))
+    yield
+    tempdir, tmpdir_env, mp_tempdir = before
+    tempfile.tempdir = tempdir
+    if tmpdir_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = tmpdir_env
+    config = process.current_process()._config
+    if mp_tempdir is None:
+        config.pop("tempdir", None)
+    else:
+        config["tempdir"] = mp_tempdir
+    invocation = invocation or sys.modules.get("flows.invocation")
+    if invocation is not None:
+        invocation._process_scratch = None
 
 
 @pytest.fixture(scope="session")
