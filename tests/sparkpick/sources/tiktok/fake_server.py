@@ -249,12 +249,19 @@ def sample_world(as_of: datetime, seed: int = 1, timezone: str = "UTC") -> World
                     "identity_type": "CUSTOMIZED_USER", "identity_id": "", "create_time": "2026-01-01 00:00:00"})
     world.ads[adv] = ads
 
+    # A Spark ad delivers from the day after its post was published, never before.
+    published = {str(v["item_id"]): datetime.fromtimestamp(v["create_time"], as_of.tzinfo)
+                 for v in [*brand_videos, *creator_videos] if "item_id" in v}
+    published.update(zip(outsider_ids, outsider_posts, strict=True))
     rows: list[dict[str, Any]] = []
     for n, ad in enumerate([*ads, {"ad_id": "1789999999999999999"}]):  # the last is unknown to ad/get
         first = as_of - timedelta(days=80 - 9 * n)
+        posted = published.get(str(ad.get("tiktok_item_id", "")))
+        if posted is not None:
+            first = max(first, posted + timedelta(days=1))
         for d in range(rng.randint(12, 40)):
             day = (first + timedelta(days=d)).replace(hour=0, minute=0, second=0, microsecond=0)
-            if day.date() > as_of.date():
+            if day.date() > (as_of - timedelta(days=4)).date():  # over before the live boost's hours
                 break
             imp = rng.randint(0, 20_000) if d else 0  # the first day delivers nothing
             metrics = {
