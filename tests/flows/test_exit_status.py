@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -60,13 +61,15 @@ def test_a_bad_option_value_exits_2_naming_the_option(tmp_path: Path, args: list
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["--prefect", "--no-prefect"])
 def test_a_night_that_writes_no_shortlist_exits_non_zero(tmp_path: Path, mode: str) -> None:
-    # An empty home fed from a folder that does not exist: nothing to train on, so no shortlist.
+    # An empty home fed from a folder that does not exist: the brief's rules would serve, but there is
+    # nothing to rank, so the report only lists the failure.
     config = tmp_path / "night.yaml"
     config.write_text(yaml.safe_dump({"ingest": {"source": f"local:{tmp_path / 'missing'}"},
                                       "nightly": {"retry_delay_s": 0, "retries": 0}}))
     done = subprocess.run([SPARKPICK, "--home", str(tmp_path / "home"), "--config", str(config), "nightly", mode],
                           capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path, check=False)
     out = done.stdout + done.stderr
-    assert "No shortlist was written" in out or "Error:" in out, out[-3000:]
+    assert "does not exist" in out and ("Failed:" in out or "Error:" in out), out[-3000:]
     assert done.returncode in (1, 2), out[-3000:]
-    assert not list((tmp_path / "home" / "reports").rglob("shortlist.csv"))
+    for written in (tmp_path / "home" / "reports").rglob("shortlist.csv"):
+        assert pd.read_csv(written).empty, written
