@@ -23,6 +23,11 @@ app = typer.Typer(
     help="sparkpick: rank organic TikTok posts by expected Spark Ad uplift.",
 )
 
+# Whether this process is the `sparkpick` command itself (main), rather than the app invoked inside another
+# program (a test's CliRunner): only then do its temporary files move into the home for the process's life.
+_whole_process = False
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -33,7 +38,7 @@ def _root(
     config: Annotated[Path | None, typer.Option(help="YAML file overlaid on configs/default.yaml.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
-    ctx.obj = resolve(home, config, debug, temporary_in_home=True)
+    ctx.obj = resolve(home, config, debug, temporary_in_home=_whole_process)
 
 
 def _echo_err(message: str) -> None:
@@ -67,6 +72,8 @@ def _is_click_error(exc: BaseException) -> bool:
 
 def main() -> None:
     """Entry point: run the app and turn errors into one paragraph and an exit status (2 input, 1 other)."""
+    global _whole_process
+    _whole_process = True
     debug = "--debug" in sys.argv
     try:
         # Without standalone mode click returns (not raises) a `typer.Exit`'s code: pass it on.
