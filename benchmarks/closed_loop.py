@@ -54,9 +54,10 @@ from features.matrix import candidate_matrix
 from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores
 from models.off_policy import PolicyInputs, evaluate_policies
-from sparkpick.config import Home, Settings, load_settings, with_overrides
+from sparkpick.config import Settings, load_settings, with_overrides
 from sparkpick.contract import SPARK_RESULTS
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.sources.demo.build import to_csv_text
 from sparkpick.sources.demo.fresh import FreshWorld, fresh_world

@@ -34,7 +34,8 @@ from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores, random_scores, views_scores
 from models.evaluate import captured_sums
 from models.training import ABLATION, ENGAGEMENT, MODEL, POINTWISE, RANDOM, VIEWS_BASELINE, fit_models
-from sparkpick.config import Home, Settings, load_settings
+from sparkpick.config import Settings, load_settings
+from sparkpick.home import Home
 from sparkpick.warehouse import read_model_inputs
 
 K = 5

@@ -38,7 +38,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from flows.ingest import demo_world_folder
 from flows.nightly import NightlyResult, run_nightly
-from sparkpick.config import Home, Settings, load_settings, with_overrides
+from sparkpick.config import Settings, load_settings, with_overrides
+from sparkpick.home import Home
 
 STAGES = ("ingest", "featurize", "train", "score", "report")
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import AccountActions, ActionsStopped, Mode, Outcome
 from sparkpick.warehouse import read_actions
 

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from flows.actions import Clock, launch_posts, wall_clock
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
+from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import Outcome
 from sparkpick.warehouse import add_action, read_actions
 

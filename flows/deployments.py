@@ -32,8 +32,9 @@ from prefect import flow
 from flows.children import die_with_parent
 from flows.invocation import PREFECT_FOLDER, child_environment, export, resolve, unexport
 from flows.lock import SERVE_LOCK, run_lock
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.errors import InputError, SparkpickError
+from sparkpick.home import Home
 
 if TYPE_CHECKING:
     import pandas as pd

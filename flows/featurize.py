@@ -26,9 +26,10 @@ from features.video.pool import VideoTask, run_videos
 from features.video.table import video_feature_rows
 from flows.lock import FEATURIZE_LOCK, run_lock
 from flows.markdown_text import markdown_safe
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import SparkpickError
+from sparkpick.home import Home
 from sparkpick.scratch import run_scratch
 from sparkpick.warehouse import POST_VIDEOS, POST_VIDEOS_KEY, VIDEO_FEATURES, VIDEO_FEATURES_KEY, Warehouse
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.sources.local import read_folder
 from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import UpsertCounts, Warehouse

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the config stack is imported when a command needs it, not at CLI start-up
     import pandas as pd
 
-    from sparkpick.config import Home, Settings
+    from sparkpick.config import Settings
+    from sparkpick.home import Home
 
 HOME_ENV = "SPARKPICK_HOME"
 _NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -107,7 +108,7 @@ class Invocation:
 
     @cached_property
     def home(self) -> Home:
-        from sparkpick.config import Home
+        from sparkpick.home import Home
 
         home = Home.at(self.home_dir).ensure()
         if self.temporary_in_home:
@@ -242,7 +243,7 @@ def _keep_libraries_in(home_dir: Path) -> None:
     temporary server a flow starts) under PREFECT_HOME, ~/.prefect by default, and matplotlib its font cache
     under ~/.cache: both point into the home before either is imported. An explicit setting wins; a user's
     Prefect profiles are still read."""
-    from sparkpick.config import Home
+    from sparkpick.home import Home
 
     home = Home.at(home_dir.resolve())
     export(PREFECT_HOME_ENV, str(home.root / PREFECT_FOLDER), keep_existing=True)

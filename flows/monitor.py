@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
+from sparkpick.home import Home
 from sparkpick.report import MonitorView, name_advertisers, track_record_sentence
 from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import SCORES, Warehouse

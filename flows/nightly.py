@@ -27,9 +27,10 @@ import pandas as pd
 from flows.lock import LOCK_NAME, run_lock
 from flows.markdown_text import markdown_safe
 from flows.unchanged import KeptNight, forget_night, keep_night, load_kept, night_inputs, source_state
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError, SparkpickError, is_transient
+from sparkpick.home import Home
 from sparkpick.report import (
     MonitorView,
     ReportMeta,

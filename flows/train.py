@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from features.video import VIDEO_PREFIX
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import DamagedFileError, InputError
+from sparkpick.home import Home
 from sparkpick.report import name_advertisers
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 

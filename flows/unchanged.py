@@ -36,9 +36,10 @@ import duckdb
 import pandas as pd
 
 from sparkpick import __version__
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import SPECS
 from sparkpick.errors import SparkpickError
+from sparkpick.home import Home
 from sparkpick.report import MonitorView
 from sparkpick.warehouse import POST_VIDEOS, SCORES, Warehouse
 

@@ -1,5 +1,4 @@
-"""Typed, frozen settings loaded once from `configs/default.yaml` (plus an optional overlay file),
-and the home folder that holds everything a run writes.
+"""Typed, frozen settings loaded once from `configs/default.yaml` (plus an optional overlay file).
 
 Deep code takes a `Settings` (or one of its sections) as an argument; nothing below the CLI reads the
 environment.
@@ -7,7 +6,6 @@ environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -18,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sparkpick.errors import InputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
-# The home's own MLflow store (tracking and registry) under mlruns/.
-MLFLOW_DB = "mlflow.db"
 
 
 class _Section(BaseModel):
@@ -649,55 +645,3 @@ def with_dask(settings: Settings, address: str | None, workers: int | None) -> S
         raise InputError("--dask-address and --dask-workers exclude each other: connect to a cluster, or start one")
     return with_overrides(settings, {"video": {"dask_address": address or None, "dask_workers": workers or None}},
                           where="--dask-address/--dask-workers")
-
-
-@dataclass(frozen=True)
-class Home:
-    """The folder that holds everything a run writes."""
-
-    root: Path
-
-    @classmethod
-    def at(cls, root: Path | str) -> Home:
-        return cls(Path(root).expanduser().resolve())
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.data / "warehouse.duckdb"
-
-    @property
-    def mlruns(self) -> Path:
-        return self.root / "mlruns"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def scratch(self) -> Path:
-        """Temporary files of running steps (Dask's worker space, copies of remote videos); emptied after
-        each run, and a killed run's leftovers are swept at the next start (`sparkpick/scratch.py`)."""
-        return self.cache / "scratch"
-
-    def has_model_store(self) -> bool:
-        """Whether the home's own MLflow store exists (nothing has been trained here when it does not)."""
-        return (self.mlruns / MLFLOW_DB).is_file()
-
-    def tracking_uri(self, settings: Settings) -> str:
-        """The MLflow tracking URI: the configured one, or the home's SQLite store."""
-        if settings.mlflow.tracking_uri:
-            return settings.mlflow.tracking_uri
-        return f"sqlite:///{self.mlruns / MLFLOW_DB}"
-
-    def ensure(self) -> Home:
-        for folder in (self.data, self.mlruns, self.reports, self.cache):
-            folder.mkdir(parents=True, exist_ok=True)
-        return self

@@ -17,7 +17,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from sparkpick.config import Home, Settings, load_settings
+from sparkpick.config import Settings, load_settings
+from sparkpick.home import Home
 
 
 @pytest.fixture(autouse=True)

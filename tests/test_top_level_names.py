@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 import sparkpick_launcher
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
+from sparkpick.home import Home
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse
 

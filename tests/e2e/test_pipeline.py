@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 
 _opened: list[str] = []
 _watching = False

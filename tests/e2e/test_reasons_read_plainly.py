@@ -20,7 +20,8 @@ from flows.cli import app
 from flows.commands.nightly import _print_outcome
 from flows.train import score_candidates, train_model
 from models.explain import reason_text
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from sparkpick.report import ReportMeta, write_report
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse

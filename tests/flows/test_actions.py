@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from flows.actions import carry_out_decisions
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from sparkpick.warehouse import read_actions
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,

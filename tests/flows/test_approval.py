@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from flows.approval import Pick, approval_fields, approval_states, ready_picks
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
+from sparkpick.home import Home
 from sparkpick.warehouse import read_actions
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,

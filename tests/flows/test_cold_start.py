@@ -14,8 +14,9 @@ import pytest
 
 from flows.train import score_candidates, train_model
 from models import registry
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.report import TEST_PICK_SENTENCE
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import SCORES, Warehouse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.featurize import VIDEO_FEATURES, featurize_videos, thumbnail_dir
-from sparkpick.config import Home
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.features.video.clips import Shot, write_clip
 from tests.flows.test_featurize import _load_posts

@@ -15,8 +15,9 @@ import yaml
 
 from flows.ingest import choose_source, ingest_source
 from flows.invocation import resolve
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.warehouse import HOME_SOURCE, Warehouse
 from tests.entry_point import SPARKPICK
 

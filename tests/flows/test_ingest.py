@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from flows.ingest import ingest_folder, ingest_source
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.entry_point import SPARKPICK
 from tests.sparkpick.contract_folder import FILES, POST_A, replace_line, write_folder

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from flows.ingest import ingest_folder
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.contract_folder import POST_A, POST_B, write_folder
 

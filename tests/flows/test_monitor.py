@@ -14,9 +14,10 @@ from flows.cli import app
 from flows.ingest import ingest_folder
 from flows.monitor import run_monitor
 from models.monitor import OUTPUT_COLUMNS, live_boosts
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse
 from tests.entry_point import SPARKPICK
 from tests.sparkpick.contract_folder import FILES, POST_A, POST_B, POST_C, write_folder

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from flows.train import train_model
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from tests.entry_point import SPARKPICK
 from tests.flows.test_train import FAST
 

@@ -26,8 +26,9 @@ from flows.nightly import (
     report_date,
     run_nightly,
 )
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import DamagedFileError, InputError, SparkpickError, TransientError, is_transient
+from sparkpick.home import Home
 from tests.sparkpick.test_report import make_shortlist
 
 REPO = Path(__file__).resolve().parents[2]

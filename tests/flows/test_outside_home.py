@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sparkpick.config import Home
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.entry_point import SPARKPICK
 from tests.features.video.clips import Shot, write_clip

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from flows.lock import SERVE_LOCK, run_lock
-from sparkpick.config import Home
+from sparkpick.home import Home
 from tests.entry_point import SPARKPICK
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,9 @@ import pytest
 
 from flows.train import score_candidates, train_model
 from models import registry
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import SCORES, Warehouse
 from tests.entry_point import SPARKPICK

@@ -18,7 +18,8 @@ import yaml
 
 from flows.train import train_model
 from models import registry
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.entry_point import SPARKPICK
 from tests.flows.test_train import FAST

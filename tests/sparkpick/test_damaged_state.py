@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from models import registry
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.errors import DamagedFileError
+from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
 from tests.entry_point import SPARKPICK
 

@@ -33,8 +33,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from sparkpick import guardrails
-from sparkpick.config import AdvertiserActions, Home, Settings
+from sparkpick.config import AdvertiserActions, Settings
 from sparkpick.errors import InputError, SparkpickError
+from sparkpick.home import Home
 from sparkpick.sources.tiktok.client import (
     PARTIAL_SUCCESS,
     TikTokApiError,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
+from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import marker
 from sparkpick.warehouse import read_actions
 from tests.entry_point import SPARKPICK

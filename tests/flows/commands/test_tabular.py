@@ -9,9 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from flows.cli import app
 from flows.commands.nightly import _print_outcome
 from flows.commands.terminal_text import shown, terminal_safe
 from flows.ingest import ingest_folder
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from sparkpick.report import ReportMeta, write_report
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse

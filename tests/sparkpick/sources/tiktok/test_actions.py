@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sparkpick.config import Home, Settings, with_overrides
+from sparkpick.config import Settings, with_overrides
+from sparkpick.home import Home
 from sparkpick.sources.tiktok import TikTokClient
 from sparkpick.sources.tiktok.actions import (
     AccountActions,

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from sparkpick.config import Home, Settings
+from sparkpick.config import Settings
 from sparkpick.contract import METRICS, SPECS, as_utc, validate_frames
 from sparkpick.errors import InputError
+from sparkpick.home import Home
 from sparkpick.sources.tiktok import REPORT, FetchResult, TikTokClient, fetch_tables, item_posted_at, report_windows
 from sparkpick.sources.tiktok.fetch import DAILY, HOURLY, ReportGrain, _parse_report_rows
 from sparkpick.sources.tiktok.records import Gathered
