@@ -27,14 +27,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from features.video.cues import (
-    CUE_NAMES,
-    Container,
-    MotionTracker,
-    clip_cues,
-    frame_cues,
-    summarize_motion,
-)
+from features.video.cues.catalogue import CUE_NAMES
+from features.video.cues.clip import Container, clip_cues, frame_cues
+from features.video.cues.motion import MotionTracker, summarize_motion
 from features.video.frames import DecodeOutcome, VideoOpenError, fit_size, iter_frames, open_video
 from features.video.polish import polish_score
 from sparkpick.config import VideoConfig

@@ -121,7 +121,7 @@ def _context(method: str) -> mp.context.BaseContext:
     ctx = mp.get_context(method)
     if method == "fork":
         # Children are copies of this process: load the face cascade here once, not in each child.
-        from features.video.cues import face_cascade
+        from features.video.cues.composition import face_cascade
 
         face_cascade()
     if method == "forkserver":

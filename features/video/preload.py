@@ -8,7 +8,7 @@ children forked from a process that holds it inherit it instead of parsing it ag
 from __future__ import annotations
 
 from features.video import pool
-from features.video.cues import face_cascade
+from features.video.cues.composition import face_cascade
 from features.video.extract import extract_video
 
 # `pool` too: each child runs `pool._child`, and importing it there would cost ~10 ms per video.

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.video.cues import CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS, VIDEO_PREFIX
+from features.video import VIDEO_PREFIX
+from features.video.cues.catalogue import CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS
 from sparkpick.warehouse import ModelInputs
 
 __all__ = [

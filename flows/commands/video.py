@@ -36,7 +36,7 @@ def _json_line(result: dict[str, Any]) -> str:
 
 
 def _text_block(result: dict[str, Any]) -> str:
-    from features.video.cues import CUE_DESCRIPTIONS
+    from features.video.cues.catalogue import CUE_DESCRIPTIONS
     from flows.commands.terminal_text import terminal_safe
 
     # a file's name and a decoder's message are outside text

@@ -15,7 +15,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from features.matrix import FEATURE_DESCRIPTIONS, describe_feature
-from features.video.cues import CUE_NAMES, VIDEO_PREFIX
+from features.video import VIDEO_PREFIX
+from features.video.cues.catalogue import CUE_NAMES
 from flows.cli import app
 from flows.commands.nightly import _print_outcome
 from flows.train import score_candidates, train_model

@@ -6,19 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from features.video.cues import (
-    CUE_DESCRIPTIONS,
-    CUE_NAMES,
-    VIDEO_FEATURE_DESCRIPTIONS,
-    blurred_fill_bars,
-    border_bars,
-    colourfulness,
-    detect_cuts,
-    frame_cues,
-    noise_sigma,
-    sharpness,
-    text_coverage,
-)
+from features.video.cues.catalogue import CUE_DESCRIPTIONS, CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS
+from features.video.cues.clip import frame_cues
+from features.video.cues.composition import blurred_fill_bars, border_bars, text_coverage
+from features.video.cues.motion import detect_cuts
+from features.video.cues.picture import colourfulness, noise_sigma, sharpness
 from tests.features.video.clips import _banner, canvas
 
 

@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from features.video.cues import MotionTracker, frame_cues, noise_sigma, sharpness
+from features.video.cues.clip import frame_cues
+from features.video.cues.motion import MotionTracker
+from features.video.cues.picture import noise_sigma, sharpness
 
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
 

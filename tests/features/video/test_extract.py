@@ -33,7 +33,7 @@ def cut_clips(clip_dir) -> list[tuple[Path, list[float]]]:
 
 
 def _found_cut_times(path: Path, cfg) -> list[float]:
-    from features.video.cues import MotionTracker, detect_cuts
+    from features.video.cues.motion import MotionTracker, detect_cuts
     from features.video.frames import DecodeOutcome, iter_frames, open_video
 
     container, info = open_video(path, cfg)

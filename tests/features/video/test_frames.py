@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from features.video.cues import MotionTracker
+from features.video.cues.motion import MotionTracker
 from features.video.frames import SampleClock
 from sparkpick.config import with_overrides
 

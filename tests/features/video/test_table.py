@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from features.video.cues import CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS
+from features.video.cues.catalogue import CUE_NAMES, VIDEO_FEATURE_DESCRIPTIONS
 from features.video.table import post_video_features, video_feature_rows
 
 
