@@ -81,8 +81,9 @@ def nightly(
                           "and time): repeating its shortlist without starting Prefect.")
             prefect = False
     if prefect:
-        from flows.deployments import night_api, nightly_flow
+        from flows.deployments import nightly_flow
         from flows.interrupt import sigterm_as_interrupt
+        from flows.prefect_server import night_api
 
         # Against the configured API, or a temporary server that ends with this command (SIGTERM unwinds
         # like Ctrl-C and stops it; after a SIGKILL the kernel stops it: flows/children.py).

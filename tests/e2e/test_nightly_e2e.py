@@ -193,7 +193,7 @@ def _post_ok(url: str, body: dict[str, object], logs: Path, attempts: int = 5) -
 @pytest.fixture
 def prefect_server(tmp_path: Path) -> Iterator[str]:
     """A real `prefect server start` on 127.0.0.1 with its own PREFECT_HOME."""
-    from flows.deployments import free_port, stop_process_group, wait_healthy
+    from flows.prefect_server import free_port, stop_process_group, wait_healthy
 
     port = free_port(0)
     log = (tmp_path / "server.log").open("wb")

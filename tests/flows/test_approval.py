@@ -102,8 +102,9 @@ def test_the_approval_flow_suspends_resumes_with_the_answer_and_launches(
     from prefect.flow_runs import resume_flow_run
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.deployments import free_port, local_prefect_server, request_approval, stop_process_group
+    from flows.deployments import request_approval
     from flows.invocation import resolve
+    from flows.prefect_server import free_port, local_prefect_server, stop_process_group
 
     config = acting_home(server, home, settings, tmp_path)
     approved, declined, expired = item(world, 4), item(world, 0), item(world, 1)
