@@ -8,7 +8,7 @@ hourly rows that ended by then, with delivery norms (lag, learning phase, fast s
 pause calibration replayed on the boosts finished by then) fitted at the start of that week, and the
 in-feed baseline as of then. Three policies at the same checkpoints with the same baseline:
 
-- `monitor`: sparkpick's decision (models/monitor.py: pause on money within the calibrated false-pause
+- `monitor`: sparkpick's decision (models/monitor/: pause on money within the calibrated false-pause
   budget, or when proven dearer);
 - `previous`: the previous monitor, which paused only when the anytime-valid test proved the boost dearer
   (`previous_monitor_pauses`, from the same assessment's `e_pause`);

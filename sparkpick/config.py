@@ -360,7 +360,7 @@ class TiktokConfig(_Section):
 
 
 class MonitorSettings(_Section):
-    """Watching live boosts (models/monitor.py) and the model's track record (models/track_record.py);
+    """Watching live boosts (models/monitor/) and the model's track record (models/track_record.py);
     configs/default.yaml explains each knob."""
 
     # A boost without a result row is over once it delivered nothing for this many hours.

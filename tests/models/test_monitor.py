@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from models import monitor
+from models.monitor import calibration
 from sparkpick.config import MonitorSettings, Settings
 from tests.models import hourly_synth as hs
 
@@ -337,9 +338,9 @@ def test_the_pause_threshold_spends_the_budget_and_no_more() -> None:
     stats[:, 1] = np.arange(1.0, 21.0)
     good = np.ones(20)
     remaining = np.tile([30.0, 20.0, 10.0], (20, 1))
-    assert monitor._pause_threshold(stats, good, remaining, 0.1, 1.0) == 18.0
+    assert calibration._pause_threshold(stats, good, remaining, 0.1, 1.0) == 18.0
     # pausing the two at look 1 stops 2 x 20 of 20 x 30 spend: 6.7%; a 5% spend budget allows only one
-    assert monitor._pause_threshold(stats, good, remaining, 0.1, 0.05) == pytest.approx(19.0, abs=1e-6)
+    assert calibration._pause_threshold(stats, good, remaining, 0.1, 0.05) == pytest.approx(19.0, abs=1e-6)
     # half-good boosts weigh half: three of them (1.5 of 18) fit in the 10% budget, a fourth would not
-    assert monitor._pause_threshold(stats, np.r_[np.ones(16), np.full(4, 0.5)], remaining, 0.1, 1.0) == 17.0
-    assert monitor._pause_threshold(np.where(np.isfinite(stats), -stats, -np.inf), good, remaining, 0.1, 1.0) == 0.0
+    assert calibration._pause_threshold(stats, np.r_[np.ones(16), np.full(4, 0.5)], remaining, 0.1, 1.0) == 17.0
+    assert calibration._pause_threshold(np.where(np.isfinite(stats), -stats, -np.inf), good, remaining, 0.1, 1.0) == 0.0

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models import monitor
+from models.monitor import decide, evidence, series
 from sparkpick.config import Settings
 from tests.models import hourly_synth as hs
 
@@ -69,7 +70,7 @@ def test_each_boost_gets_a_grid_as_wide_as_its_own_hours(settings: Settings) -> 
     old = _boost("OLD", START, 48).assign(boosted_at=START - pd.Timedelta(days=3650))
     hourly = pd.concat([short, old], ignore_index=True)
     keys = monitor.live_boosts(hourly, _no_results(), t)
-    grids = monitor._grids(hourly, keys, t, monitor.HOURLY_COUNTS)
+    grids = series._grids(hourly, keys, t, monitor.HOURLY_COUNTS)
     widths = {p: g.values["spend"].shape[1] for g in grids for p in g.keys["post_id"]}
     assert widths["S0"] == widths["S1"] == widths["S2"] == 48
     assert widths["OLD"] > 24 * 3650
@@ -95,11 +96,11 @@ def test_the_keep_hint_bisection_finds_what_trying_every_count_finds(settings: S
     norms = monitor.DeliveryNorms(as_of=START, lag_kernel=hs.lag_kernel(), learning=np.ones(4),
                                   learning_edges=(0, 12, 24, 48, 72), boosts=30, fitted=True)
     statistic = np.full(n, -np.inf)  # none paused already
-    lp_base = monitor._normal_logpdf(monitor.U_COARSE[None, :], np.zeros((n, 1)), np.ones((n, 1)))
+    lp_base = evidence._normal_logpdf(monitor.U_COARSE[None, :], np.zeros((n, 1)), np.ones((n, 1)))
     pace = spend_h[:, -24:].mean(axis=1)
     stake = pace * settings.monitor.stake_hours
     threshold = rng.uniform(0.0, 2.0, n)
-    spend, hint = monitor._keep_hints(spend_h, last, conv, statistic, lp_base, rate0, pace, stake, threshold, norms,
+    spend, hint = decide._keep_hints(spend_h, last, conv, statistic, lp_base, rate0, pace, stake, threshold, norms,
                                       settings.monitor)
     assert (hint >= 0).sum() > 5  # some boosts get a hint
     for i in np.flatnonzero(hint >= 0):
@@ -113,6 +114,6 @@ def test_the_keep_hint_bisection_finds_what_trying_every_count_finds(settings: S
         counts = np.arange(monitor.HINT_MAX_CONVERSIONS + 1)
         lp = lp_base[i] + (conv[i] + counts[:, None]) * monitor.U_COARSE - rate0[i] * (old + new) * np.exp(
             monitor.U_COARSE)
-        paused = monitor._money_statistic(*monitor._money_terms(lp)) > threshold[i]
+        paused = evidence._money_statistic(*evidence._money_terms(lp)) > threshold[i]
         expected_hint = monitor.HINT_MAX_CONVERSIONS if paused.all() else int(np.argmin(paused)) - 1
         assert hint[i] == expected_hint, i
