@@ -1,17 +1,17 @@
-"""The data contract: the tables users fill (`tables.py`) and the check every source's rows pass (`check.py`).
+"""The data contract: the tables users fill (`tables.py`) and the check every source's rows pass (`check.py`,
+with `parse.py` for cells, `dates.py` for dates that cannot be right and `problems.py` for what it reports).
 
 `from sparkpick.contract import ...` is the way in; the submodules are how it is laid out.
 """
 
-from sparkpick.contract.check import (
+from sparkpick.contract.check import validate_frames, validate_table
+from sparkpick.contract.problems import (
     MAX_PROBLEMS_SHOWN,
     CheckedTables,
     Problem,
     key_text,
     problem_list,
     unknown_ids,
-    validate_frames,
-    validate_table,
 )
 from sparkpick.contract.tables import (
     ADVERTISERS,

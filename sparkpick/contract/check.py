@@ -1,193 +1,26 @@
 """The contract check: raw tables (from a folder or an API) parsed and validated against the contract.
 
 Nothing is written here. `validate_frames` returns the valid rows, typed, and every problem found, each
-naming the file, the row and the column. Parsing is ours (so that a bad value gets a precise message);
-value checks (ranges, allowed values, unique keys) are pandera schemas built from the contract.
+naming the file, the row and the column. Parsing is ours (`parse.py`, so that a bad value gets a precise
+message); value checks (ranges, allowed values, unique keys) are pandera schemas built from the contract;
+dates that cannot be right are in `dates.py`, and a problem and how it is listed in `problems.py`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sparkpick import storage
-from sparkpick.contract.tables import DTYPES, MAX_AMOUNT, MAX_COUNT, TABLES, Column, TableSpec
-
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-# A big id that went through a float: "7.2e+18" or "123.0".
-_FLOATED_ID = re.compile(r"^\d+(\.\d*)?[eE][+-]?\d+$|^\d+\.0+$")
-# An error message lists at most this many problems (the rest are counted).
-MAX_PROBLEMS_SHOWN = 20
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one value, row or file."""
-
-    file: str
-    row: int | None  # 1-based data row (line row + 1 in a CSV with its header); None for the whole file
-    column: str | None
-    message: str
-    key: str | None = None  # the row's natural key, to find it quickly
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            line = f", line {self.row + 1}" if self.file.endswith(".csv") else ""
-            where += f", row {self.row}{line}"
-            if self.key:
-                where += f" ({self.key})"
-        if self.column:
-            where += f", column '{self.column}'"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class CheckedTables:
-    """What the check found: the valid rows per table, every problem, and the rejected rows with reasons."""
-
-    tables: dict[str, pd.DataFrame]
-    problems: list[Problem] = field(default_factory=list)
-    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        return values.isna() | (values.astype("str").str.strip() == "")
-    return values.isna()
-
-
-class _Parser:
-    """Turns one raw column into typed values, collecting a problem per bad cell."""
-
-    def __init__(self, file: str, folder: Path | None, keys: pd.Series) -> None:
-        self.file = file
-        self.folder = folder
-        self.keys = keys
-        self.problems: list[Problem] = []
-        self.bad_rows: set[int] = set()
-
-    def _flag(self, rows: pd.Index, column: str, message_of: pd.Series | str) -> None:
-        for i in rows:
-            msg = message_of if isinstance(message_of, str) else str(message_of.loc[i])
-            self.problems.append(Problem(self.file, int(i) + 1, column, msg, self.keys.get(i)))
-            self.bad_rows.add(int(i))
-
-    def parse(self, col: Column, raw: pd.Series) -> pd.Series:
-        blank = _blank(raw)
-        if col.required and not col.nullable:
-            self._flag(raw.index[blank], col.name, "missing value")
-        parsed = getattr(self, f"_{col.kind}")(col, raw, blank)
-        return parsed
-
-    def _text(self, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        out = raw.astype("str").str.strip()
-        return out.where(~blank, None).astype(DTYPES["str"])
-
-    def _id(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        if pd.api.types.is_float_dtype(raw):
-            self._flag(raw.index[~blank], col.name, "ids must be text or integers, not floating point numbers")
-        text = self._text(raw, blank)
-        floated = text.str.match(_FLOATED_ID) & ~blank
-        self._flag(
-            text.index[floated], col.name,
-            text.map(lambda v: f"id {v!r} looks like a number that went through a float; store ids as text"),
-        )
-        return text
-
-    def _str(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        text = self._text(raw, blank)
-        if col.allowed:
-            bad = ~blank & ~text.isin(col.allowed)
-            self._flag(
-                text.index[bad], col.name,
-                text.map(lambda v: f"{v!r} is not one of {', '.join(col.allowed)}"),
-            )
-        return text
-
-    def _path(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        text = self._text(raw, blank)
-        out = pd.Series([None] * len(text), index=text.index, dtype="object")
-        root = self.folder.resolve() if self.folder else None
-        for i, value in text[~blank].items():
-            if storage.is_url(value):  # object storage (s3://, gs://) or file://: read through fsspec
-                problem = storage.check(value)
-                if problem is not None:
-                    self._flag(pd.Index([i]), col.name, f"video URL unreachable: {problem}")
-                    continue
-                out.loc[i] = value
-                continue
-            candidate = Path(value)
-            if root is None:
-                resolved = candidate.resolve()
-            else:
-                resolved = (root / candidate).resolve()
-                if not resolved.is_relative_to(root):
-                    self._flag(pd.Index([i]), col.name, f"video path {value!r} points outside the folder {root}")
-                    continue
-            if not resolved.is_file():
-                self._flag(pd.Index([i]), col.name, f"video file {value!r} does not exist")
-                continue
-            out.loc[i] = str(resolved)
-        return out.astype(DTYPES["path"])
-
-    def _time(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        if pd.api.types.is_datetime64_any_dtype(raw):
-            parsed = pd.to_datetime(raw, utc=True)
-        else:
-            parsed = pd.to_datetime(raw.where(~blank, None), utc=True, format="ISO8601", errors="coerce")
-        bad = parsed.isna() & ~blank
-        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"unparseable time {v!r} (use ISO 8601)"))
-        return parsed.dt.tz_localize(None).astype(DTYPES["time"])
-
-    def _number(self, col: Column, raw: pd.Series, blank: pd.Series, maximum: float = MAX_AMOUNT) -> pd.Series:
-        """Finite numbers up to `maximum` in size; anything else (text, NaN, inf, 1e309, a number too big to
-        be real) is flagged and left empty, so that no later step computes with it."""
-        values = pd.to_numeric(raw.where(~blank, None), errors="coerce").astype(DTYPES["float"])
-        bad = values.isna() & ~blank
-        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"{v!r} is not a number"))
-        infinite = values.notna() & ~np.isfinite(values)
-        self._flag(raw.index[infinite], col.name, raw.map(lambda v: f"{v!r} is not a finite number"))
-        huge = values.notna() & np.isfinite(values) & (values.abs() > maximum)
-        self._flag(raw.index[huge], col.name,
-                   raw.map(lambda v: f"{v!r} is out of range (at most {maximum:.0e} in size)".replace("e+", "e")))
-        return values.where(~(infinite | huge))
-
-    def _int(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        values = self._number(col, raw, blank, maximum=MAX_COUNT)
-        fractional = values.notna() & (values != values.round())
-        self._flag(values.index[fractional], col.name, values.map(lambda v: f"{v} is not a whole number"))
-        return values.round().astype(DTYPES["int"])
-
-    def _float(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        return self._number(col, raw, blank)
-
-    def _rate(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        return self._number(col, raw, blank)
-
-    def _bool(self, col: Column, raw: pd.Series, blank: pd.Series) -> pd.Series:
-        if pd.api.types.is_bool_dtype(raw):
-            return raw.astype(DTYPES["bool"])
-        text = raw.astype("str").str.strip().str.lower()
-        out = pd.Series(pd.NA, index=raw.index, dtype=DTYPES["bool"])
-        out[text.isin(_TRUE)] = True
-        out[text.isin(_FALSE)] = False
-        bad = out.isna() & ~blank
-        self._flag(raw.index[bad], col.name, raw.map(lambda v: f"{v!r} is not a boolean (true or false)"))
-        return out
+from sparkpick.contract.dates import boost_date_problems, first_observed_times, post_date_problems
+from sparkpick.contract.parse import ColumnParser
+from sparkpick.contract.problems import CheckedTables, Problem, key_text, unknown_ids
+from sparkpick.contract.tables import DTYPES, TABLES, TableSpec
 
 
 def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
@@ -237,35 +70,6 @@ _FORMS: dict[str, tuple[Callable[[str], bool], str]] = {
 }
 
 
-def problem_list(problems: list[Problem]) -> str:
-    """Problems as indented lines, at most `MAX_PROBLEMS_SHOWN`, then how many more there are."""
-    shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-    more = len(problems) - MAX_PROBLEMS_SHOWN
-    return shown + (f"\n  ... and {more} more" if more > 0 else "")
-
-
-def key_text(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
-    """Each row's natural key in words ("advertiser_id A, creator_id B"), to find it in a message."""
-    parts = [f"{k} " + frame[k].astype("str") for k in spec.key if k in frame.columns]
-    if not parts:
-        return pd.Series(dtype="str")
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + ", " + part
-    return out
-
-
-def unknown_ids(
-    frame: pd.DataFrame, column: str, known: Collection[str], why: str, file: str, keys: pd.Series
-) -> list[Problem]:
-    """A problem for each row whose `column` holds an id outside `known` (`why` says where it was looked for)."""
-    unknown = frame[column].notna() & ~frame[column].isin(known)
-    return [
-        Problem(file, int(i) + 1, column, f"unknown {column} {frame.loc[i, column]!r}: {why}", keys.get(i))
-        for i in frame.index[unknown]
-    ]
-
-
 def validate_table(
     spec: TableSpec,
     raw: pd.DataFrame,
@@ -279,7 +83,7 @@ def validate_table(
         probs = [Problem(file, None, name, "required column is missing") for name in missing]
         return pd.DataFrame(), probs, set(range(len(raw)))
     keys = key_text(spec, raw)
-    parser = _Parser(file, folder, keys)
+    parser = ColumnParser(file, folder, keys)
     typed = pd.DataFrame(index=raw.index)
     for col in spec.columns:
         source = raw[col.name] if col.name in raw.columns else pd.Series([None] * len(raw), index=raw.index)
@@ -336,79 +140,6 @@ def validate_table(
     return typed, problems, bad
 
 
-def _first_observed(metrics: pd.DataFrame | None) -> pd.Series:
-    """Each post's earliest engagement snapshot in this batch (naive UTC, by post_id). Unreadable times are
-    left out here: the metrics check reports them."""
-    if metrics is None or not {"post_id", "observed_at"} <= set(metrics.columns) or metrics.empty:
-        return pd.Series(dtype=DTYPES["time"])
-    raw = metrics["observed_at"]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        times = pd.to_datetime(raw, utc=True)
-    else:
-        times = pd.to_datetime(raw.astype("str").str.strip(), utc=True, format="ISO8601", errors="coerce")
-    seen = pd.DataFrame({"post_id": metrics["post_id"].astype("str").str.strip(),
-                         "observed_at": times.dt.tz_localize(None)}).dropna()
-    return seen.groupby("post_id")["observed_at"].min()
-
-
-def post_date_problems(
-    posts: pd.DataFrame, file: str, keys: pd.Series, first_observed: pd.Series, received_at: pd.Timestamp | None
-) -> list[Problem]:
-    """Posts dated after their own first engagement snapshot, or after the moment the data was received.
-
-    Either means a wrong clock or a wrong column (a post cannot be seen before it exists); stored as given,
-    it would put the post's features in the future of every decision that uses them.
-    """
-    problems: list[Problem] = []
-    posted = posts["posted_at"]
-    first = pd.Series(first_observed.reindex(posts["post_id"]).to_numpy(), index=posts.index)
-    for i in posts.index[posted.notna() & first.notna() & (posted > first)]:
-        problems.append(Problem(file, int(i) + 1, "posted_at",
-                                f"posted_at {posted[i]} is after the post's own first metrics snapshot "
-                                f"(observed_at {first[i]})", keys.get(i)))
-    if received_at is not None:
-        limit = received_at.tz_convert("UTC").tz_localize(None) if received_at.tzinfo else received_at
-        for i in posts.index[posted.notna() & (posted > limit)]:
-            problems.append(Problem(file, int(i) + 1, "posted_at",
-                                    f"posted_at {posted[i]} is after the time of this ingest ({limit} UTC)",
-                                    keys.get(i)))
-    return problems
-
-
-def boost_date_problems(
-    boosts: pd.DataFrame, file: str, keys: pd.Series, posted: pd.Series, received_at: pd.Timestamp | None,
-    max_boost_hours: float | None,
-) -> list[Problem]:
-    """Boosts (spark_results or spark_hourly rows) that start before their post was published, after the
-    data was received, or (hourly rows) more than `max_boost_hours` before the boost's first hourly row.
-
-    Each is a wrong date: stored, it would put a boost before its post exists, in the future, or give the
-    monitor a boost years long. `posted` maps post_id to posted_at (naive UTC) for the posts known.
-    """
-    problems: list[Problem] = []
-    boosted = boosts["boosted_at"]
-    published = pd.Series(posted.reindex(boosts["post_id"]).to_numpy(), index=boosts.index)
-    for i in boosts.index[boosted.notna() & published.notna() & (boosted < published)]:
-        problems.append(Problem(file, int(i) + 1, "boosted_at",
-                                f"boosted_at {boosted[i]} is before its post was published (posted_at {published[i]})",
-                                keys.get(i)))
-    if received_at is not None:
-        limit = received_at.tz_convert("UTC").tz_localize(None) if received_at.tzinfo else received_at
-        for i in boosts.index[boosted.notna() & (boosted > limit)]:
-            problems.append(Problem(file, int(i) + 1, "boosted_at",
-                                    f"boosted_at {boosted[i]} is after the time of this ingest ({limit} UTC)",
-                                    keys.get(i)))
-    if max_boost_hours is not None and "hour_start" in boosts.columns and len(boosts):
-        first = boosts.groupby(["post_id", "boosted_at"])["hour_start"].transform("min")
-        gap = (first - boosted) / pd.Timedelta(hours=1)
-        for i in boosts.index[gap.notna() & (gap > max_boost_hours)]:
-            problems.append(Problem(
-                file, int(i) + 1, "boosted_at",
-                f"boosted_at {boosted[i]} is {gap[i]:,.0f} hours before the boost's first hourly row "
-                f"({first[i]}); at most {max_boost_hours:g} (contract.max_boost_hours): check the date", keys.get(i)))
-    return problems
-
-
 def validate_frames(
     raw_tables: Mapping[str, pd.DataFrame],
     files: Mapping[str, str],
@@ -431,7 +162,7 @@ def validate_frames(
     """
     known_ids: dict[str, set[str]] = {k: set(v) for k, v in (known or {}).items()}
     posted = known_posted if known_posted is not None else pd.Series(dtype=DTYPES["time"])
-    first_observed = _first_observed(raw_tables.get("metrics"))
+    first_observed = first_observed_times(raw_tables.get("metrics"))
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     rejected_rows: list[dict[str, object]] = []
