@@ -1,9 +1,10 @@
 """The TikTok API for Business source.
 
 `client.py` is the HTTP client (envelope, errors, throttling back-off, pagination); `records.py` maps one
-API record to contract values; `fetch.py` reads the configured accounts and advertisers into the contract
-tables (its docstring says which API field feeds which column); `partnerships.py` holds the contracts the
-API does not know, read from a partnerships file.
+API record to contract values; `fetch.py` reads the configured accounts and advertisers, `reports.py` their
+report rows on the advertiser's clock, and `assemble.py` makes the contract tables of what they gathered
+(`fields.py` says which API field feeds which column); `partnerships.py` holds the contracts the API does
+not know, read from a partnerships file.
 """
 
 from sparkpick.sources.tiktok.client import (
@@ -13,18 +14,11 @@ from sparkpick.sources.tiktok.client import (
     TikTokTokenError,
     TikTokUnavailableError,
 )
-from sparkpick.sources.tiktok.fetch import (
-    ACCOUNT_GET,
-    AD_GET,
-    REPORT,
-    SPARK_LIST,
-    VIDEO_LIST,
-    account_advertisers,
-    fetch_tables,
-    report_windows,
-)
+from sparkpick.sources.tiktok.fetch import account_advertisers, fetch_tables
+from sparkpick.sources.tiktok.fields import ACCOUNT_GET, AD_GET, REPORT, SPARK_LIST, VIDEO_LIST
 from sparkpick.sources.tiktok.partnerships import configured_advertisers, read_partnerships
 from sparkpick.sources.tiktok.records import BadRecord, FetchProblem, FetchResult, item_posted_at
+from sparkpick.sources.tiktok.reports import report_windows
 
 __all__ = [
     "ACCOUNT_GET",

@@ -15,8 +15,8 @@ from sparkpick.contract import METRICS, SPECS, as_utc, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.home import Home
 from sparkpick.sources.tiktok import REPORT, FetchResult, TikTokClient, fetch_tables, item_posted_at, report_windows
-from sparkpick.sources.tiktok.fetch import DAILY, HOURLY, ReportGrain, _parse_report_rows
 from sparkpick.sources.tiktok.records import Gathered
+from sparkpick.sources.tiktok.reports import DAILY, HOURLY, ReportGrain, parse_report_rows
 from sparkpick.warehouse import Warehouse
 from tests.sparkpick.sources.tiktok.fake_server import (
     ADV,
@@ -276,7 +276,7 @@ def test_one_unreadable_report_row_leaves_its_ad_out_whole(grain: ReportGrain, l
             row("11", "2026-10-02 00:00:00", impressions="lots"), row("11", "2026-10-03 00:00:00", clicks="1.5"),
             row(None, "2026-10-01 00:00:00"), row("22", "2026-10-02 01:00:00"), row("33", "")]
     got = Gathered()
-    report = _parse_report_rows(rows, grain, ADV, got)
+    report = parse_report_rows(rows, grain, ADV, got)
     assert [r.ad_id for r in report.readable] == ["11", "22", "22"]
     assert report.tainted == {"11", "33"}
     # Ad 11's readable first row goes too: its sums would be wrong, not missing.
