@@ -467,7 +467,7 @@ class NewAdgroupConfig(_Section):
 
 
 class ActionsConfig(_Section):
-    """Acting on the ad account (sparkpick/sources/tiktok/actions.py; guardrails in sparkpick/guardrails.py)."""
+    """Acting on the ad account (sparkpick/sources/tiktok/actions/; guardrails in sparkpick/guardrails.py)."""
 
     enabled: bool
     kill_file: str

@@ -2,7 +2,7 @@
 
 Nothing here calls anything: the figures (budgets, spend, past changes, failures) come in as arguments, and
 each rule answers with the amount allowed or a refusal in words that name the setting behind it
-(`actions.*` in configs/default.yaml). `sparkpick/sources/tiktok/actions.py` asks these before every call.
+(`actions.*` in configs/default.yaml). `sparkpick/sources/tiktok/actions/` asks these before every call.
 """
 
 from __future__ import annotations

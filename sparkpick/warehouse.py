@@ -318,7 +318,7 @@ def read_model_inputs(path: Path) -> ModelInputs:
 
 # -- the actions log -----------------------------------------------------------------------------------
 # Every call sparkpick makes (or plans) on an ad account, one row each, written before the call and
-# completed after it (sparkpick/sources/tiktok/actions.py is its one writer). JSON columns hold the request
+# completed after it (sparkpick/sources/tiktok/actions/ is its one writer). JSON columns hold the request
 # body (the token is a header and never in it), the answer, and the account's state before and after.
 ACTIONS = "actions"
 ACTION_COLUMNS = {

@@ -125,7 +125,7 @@ class TikTokClient:
         """POST one write request, once: (code, data) with code 0 or 20001 (partial success).
 
         Never retried here, because a write whose answer was lost may have been carried out: the caller
-        reads the account back (sparkpick/sources/tiktok/actions.py). Raises `TikTokThrottledError` when
+        reads the account back (sparkpick/sources/tiktok/actions/). Raises `TikTokThrottledError` when
         nothing was done for rate, `TikTokUncertainError` when it may have been done, and the token,
         permission and API errors as `get` does.
         """
