@@ -22,7 +22,8 @@ import pandas as pd
 
 from sparkpick.config import Settings, WorldConfig
 from sparkpick.errors import SparkpickError
-from sparkpick.sources.demo.render import ClipSpec, spec_to_json, write_clip
+from sparkpick.sources.demo.clip import ClipSpec, spec_to_json
+from sparkpick.sources.demo.render import write_clip
 from sparkpick.sources.demo.tables import VIDEO_DIR, WorldTables, generate_tables
 
 MANIFEST = "manifest.json"

@@ -137,7 +137,7 @@ def test_a_different_seed_replaces_the_previous_world(tmp_path: Path, settings) 
 def test_a_failing_clip_is_named_and_does_not_stop_the_others(tmp_path: Path) -> None:
     from sparkpick.errors import SparkpickError
     from sparkpick.sources.demo.build import _render
-    from sparkpick.sources.demo.render import ClipSpec
+    from sparkpick.sources.demo.clip import ClipSpec
 
     def spec(post_id: str, preset: str) -> ClipSpec:
         return ClipSpec(post_id=post_id, path=str(tmp_path / f"{post_id}.mp4"), seed=1, width=180, height=320,

@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from sparkpick.sources.demo.render import ClipSpec, draw_face, render_frames, write_clip
+from sparkpick.sources.demo.clip import ClipSpec
+from sparkpick.sources.demo.drawing import draw_face
+from sparkpick.sources.demo.render import render_frames, write_clip
 from tests.sparkpick.sources.demo.measures import global_motion, noise_level
 
 FACES = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
