@@ -53,7 +53,8 @@ def nightly_flow(home_dir: str | None = None, config_file: str | None = None,
     from prefect import get_run_logger
 
     from flows.ingest import fed_settings
-    from flows.nightly import PrefectRunner, publish_artifacts, run_nightly
+    from flows.nightly import publish_artifacts, run_nightly
+    from flows.runners import PrefectRunner
     from sparkpick.config import with_dask
 
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI

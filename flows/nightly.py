@@ -19,17 +19,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from flows.lock import LOCK_NAME, run_lock
 from flows.markdown_text import markdown_safe
+from flows.runners import PlainRunner, StepRunner, describe_exc
 from flows.unchanged import KeptNight, forget_night, keep_night, load_kept, night_inputs, source_state
 from sparkpick.config import Settings
 from sparkpick.contract import as_utc
-from sparkpick.errors import InputError, SparkpickError, is_transient
+from sparkpick.errors import InputError
 from sparkpick.home import Home
 from sparkpick.report import (
     MonitorView,
@@ -49,12 +50,6 @@ log = logging.getLogger("sparkpick.nightly")
 MAX_FAILURES_LISTED = 200
 # How a night's featurize failure begins in its stage failures.
 FEATURIZE_FAILED = "featurize failed"
-
-
-class StepRunner(Protocol):
-    """Runs one stage function with the night's retry policy."""
-
-    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
 
 @dataclass
@@ -106,39 +101,6 @@ def redact(message: str, secrets: list[str | None]) -> str:
         if secret and len(secret) >= 4:
             message = message.replace(secret, "***")
     return message
-
-
-def _describe_exc(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: {text}"
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Only what can heal is retried (network, throttling, locks); bad input, a damaged file or a bug
-    fails the same way every time (see `sparkpick.errors.is_transient`)."""
-    return is_transient(exc)
-
-
-# -- runners ---------------------------------------------------------------------------------------------
-class PlainRunner:
-    """Runs a stage directly, retrying with exponential back-off (no Prefect needed)."""
-
-    def __init__(self, retries: int, delay_s: float, logger: logging.Logger | logging.LoggerAdapter = log):
-        self.retries, self.delay_s, self.logger = retries, delay_s, logger
-
-    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        attempt = 0
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                if attempt >= self.retries or not is_retryable(exc):
-                    raise
-                wait = self.delay_s * 2**attempt
-                attempt += 1
-                self.logger.warning("%s failed (%s); retry %d/%d in %.0f s",
-                                    name, _describe_exc(exc), attempt, self.retries, wait)
-                time.sleep(wait)
 
 
 def _later(module: str, name: str) -> Callable[..., Any]:
@@ -216,7 +178,7 @@ def run_nightly(
             result.timings_s[name] = round(time.perf_counter() - start, 3)
 
     def stage_failed(what: str, exc: BaseException) -> None:
-        line = redact(f"{what}: {_describe_exc(exc)}", [access_token])
+        line = redact(f"{what}: {describe_exc(exc)}", [access_token])
         result.stage_failures.append(line)
         logger.error("%s", line)
 
@@ -393,33 +355,6 @@ def _gather(home: Home, settings: Settings, as_of: pd.Timestamp, result: Nightly
                     getattr(feat, "cached", "?"), getattr(feat, "failed", "?"))
     except Exception as exc:
         stage_failed(f"{FEATURIZE_FAILED}; posts without video features are scored without them", exc)
-
-
-# -- Prefect ---------------------------------------------------------------------------------------------
-class PrefectRunner:
-    """Runs each stage as a Prefect task with the configured retries and exponential back-off."""
-
-    def __init__(self, retries: int, delay_s: float) -> None:
-        self.retries, self.delay_s = retries, delay_s
-
-    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        def retry_unless_bad_input(_task: Any, _run: Any, state: Any) -> bool:
-            try:
-                state.result()
-            except Exception as exc:
-                return is_retryable(exc)
-            return True
-
-        from prefect import task
-        from prefect.cache_policies import NO_CACHE
-        from prefect.tasks import exponential_backoff
-
-        stage = task(
-            fn, name=name, retries=self.retries, cache_policy=NO_CACHE, persist_result=False,
-            retry_delay_seconds=exponential_backoff(backoff_factor=self.delay_s) if self.delay_s else 0,
-            retry_condition_fn=retry_unless_bad_input,
-        )
-        return stage(*args, **kwargs)
 
 
 def publish_artifacts(result: NightlyResult) -> None:

@@ -18,14 +18,13 @@ import yaml
 from flows.lock import LockBusy, run_lock
 from flows.nightly import (
     NightlyResult,
-    PlainRunner,
-    PrefectRunner,
     default_as_of,
     publish_artifacts,
     redact,
     report_date,
     run_nightly,
 )
+from flows.runners import PlainRunner, PrefectRunner
 from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import DamagedFileError, InputError, SparkpickError, TransientError, is_transient
 from sparkpick.home import Home
