@@ -134,7 +134,7 @@ def act_on_decisions(inv: Any, run: Any) -> Carried:
 
 def carried_lines(carried: Carried) -> list[str]:
     """What the decisions came to, a line each (outside text still to be made safe where shown)."""
-    from sparkpick.report import action_sentence
+    from sparkpick.wording import action_sentence
 
     lines = [f"Advertiser {adv}: {why}" for adv, why in carried.stopped.items()]
     lines += [action_sentence(o.kind, o.post_id, o.status, o.reason, o.ad_id) for o in carried.outcomes]

@@ -117,7 +117,7 @@ def monitor_flow(home_dir: str | None = None, config_file: str | None = None, as
     from flows.actions import act_on_decisions, carried_lines
     from flows.markdown_text import markdown_safe
     from flows.monitor import LIVE_DIR, run_monitor, write_live_csv
-    from sparkpick.report import retrain_sentence, track_record_sentence
+    from sparkpick.wording import retrain_sentence, track_record_sentence
 
     inv = resolve(home_dir, config_file)  # a deployment's run starts here, not in the CLI
     home = inv.home
@@ -186,7 +186,7 @@ def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, conf
 
     from flows.approval import Pick, approval_fields, launch_approved, record_waiting
     from flows.markdown_text import markdown_safe
-    from sparkpick.report import action_sentence
+    from sparkpick.wording import action_sentence
 
     inv = resolve(home_dir, config_file)
     settings, home = inv.settings, inv.home

@@ -19,9 +19,10 @@ import pandas as pd
 from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.home import Home
-from sparkpick.report import MonitorView, name_advertisers, track_record_sentence
+from sparkpick.report import MonitorView
 from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import SCORES, Warehouse
+from sparkpick.wording import name_advertisers, track_record_sentence
 
 log = logging.getLogger("sparkpick.monitor")
 HOURLY_TABLE = "spark_hourly"

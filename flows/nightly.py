@@ -32,18 +32,9 @@ from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.home import Home
-from sparkpick.report import (
-    MonitorView,
-    ReportMeta,
-    ReportPaths,
-    far_from_now_sentence,
-    retrain_sentence,
-    reuse_report,
-    top_picks_table,
-    track_record_sentence,
-    write_report,
-)
+from sparkpick.report import MonitorView, ReportMeta, ReportPaths, reuse_report, write_report
 from sparkpick.shortlist import top_per_advertiser
+from sparkpick.wording import far_from_now_sentence, retrain_sentence, top_picks_table, track_record_sentence
 
 T = TypeVar("T")
 log = logging.getLogger("sparkpick.nightly")

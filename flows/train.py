@@ -21,8 +21,8 @@ from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import DamagedFileError, InputError
 from sparkpick.home import Home
-from sparkpick.report import name_advertisers
 from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
+from sparkpick.wording import name_advertisers
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
     from models.ranker import ScoringModel

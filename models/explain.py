@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sparkpick.report import ratio_phrase
+from sparkpick.wording import ratio_phrase
 
 BIAS = "bias"
 

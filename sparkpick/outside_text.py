@@ -1,6 +1,6 @@
 """Text from outside (captions, handles, advertiser names, reasons, a bad cell quoted in an error) made to show
 as it reads, wherever it is shown: the terminal (`flows/commands/terminal_text.py`), the HTML report
-(`sparkpick/report.py`, every value the template prints) and the Prefect artifacts' Markdown
+(`sparkpick/report/page.py`, every value the template prints) and the Prefect artifacts' Markdown
 (`flows/markdown_text.py`). The one place that decides which characters of it may be shown.
 
 Such text may carry escape sequences that clear the screen, retitle the window or plant a hyperlink

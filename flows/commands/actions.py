@@ -35,7 +35,7 @@ def launch(
 
     from flows.actions import launch_posts
     from flows.commands.terminal_text import terminal_safe
-    from sparkpick.report import action_sentence
+    from sparkpick.wording import action_sentence
 
     inv = ctx.obj
     settings, home = inv.settings, inv.home
@@ -73,7 +73,7 @@ def actions(
 
     from flows.actions import action_log, breaker_states, undo_action
     from flows.commands.terminal_text import terminal_safe
-    from sparkpick.report import action_sentence
+    from sparkpick.wording import action_sentence
 
     inv = ctx.obj
     settings, home = inv.settings, inv.home

@@ -97,14 +97,16 @@ def score(
 
     from flows.commands.terminal_text import shown
     from flows.train import score_candidates
-    from sparkpick.report import advertiser_label, ratio_phrase
+    from sparkpick.wording import advertiser_label, ratio_phrase
 
     settings = ctx.obj.settings
     top_k = settings.report.top_k if top is None else top  # `--top 0` is refused above, never "the default"
     console = Console()
     # Now when not given; for the demo world, its last day (as the nightly run does).
     moment = ctx.obj.as_of(as_of, settings)
-    from sparkpick.report import (
+    from sparkpick.shortlist import top_per_advertiser
+    from sparkpick.warehouse import SCORES
+    from sparkpick.wording import (
         PRIOR_BAND_NOTE,
         TEST_PICK_LABEL,
         TEST_PICK_SENTENCE,
@@ -114,8 +116,6 @@ def score(
         ranking_headline,
         ranking_label,
     )
-    from sparkpick.shortlist import top_per_advertiser
-    from sparkpick.warehouse import SCORES
 
     scored = score_candidates(ctx.obj.home, settings, as_of=moment, top_k=top_k, model_uri=model_uri, cut=False)
     shortlist = top_per_advertiser(scored, top_k)

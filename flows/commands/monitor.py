@@ -35,7 +35,7 @@ def monitor(
     from flows.commands.terminal_text import terminal_safe
     from flows.monitor import run_monitor, write_live_csv
     from sparkpick.errors import InputError
-    from sparkpick.report import (
+    from sparkpick.wording import (
         DECISIONS,
         advertiser_label,
         cost_range_phrase,

@@ -56,7 +56,7 @@ def nightly(
     from flows.ingest import fed_settings
     from flows.nightly import report_date
     from sparkpick.config import with_dask
-    from sparkpick.report import far_from_now_sentence
+    from sparkpick.wording import far_from_now_sentence
 
     inv = ctx.obj
     inv.time(as_of, "--as-of")  # a bad time is refused before anything is read or started
@@ -120,7 +120,7 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     from rich.text import Text
 
     from flows.commands.terminal_text import shown
-    from sparkpick.report import TEST_PICK_SENTENCE, retrain_sentence, top_picks_table, track_record_sentence
+    from sparkpick.wording import TEST_PICK_SENTENCE, retrain_sentence, top_picks_table, track_record_sentence
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
     info_file = folder / "report.json"

@@ -23,7 +23,7 @@ from models.monitor.learn import fit_delivery_norms
 from models.monitor.norms import DeliveryNorms, PauseCalibration, _baseline_of
 from models.monitor.series import HOUR, HOURLY_COUNTS, KEY, _Grid, _grids, _ts, live_boosts
 from sparkpick.config import MonitorSettings, Settings
-from sparkpick.report import LiveFacts, live_reason
+from sparkpick.wording import LiveFacts, live_reason
 
 DECISIONS = ("too_early", "keep", "pause", "scale")
 OUTPUT_COLUMNS = ["advertiser_id", "post_id", "boosted_at", "as_of", "hours_live", "spend", "conversions", "cpa",

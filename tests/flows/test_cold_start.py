@@ -17,9 +17,9 @@ from models import registry
 from sparkpick.config import Settings
 from sparkpick.errors import InputError
 from sparkpick.home import Home
-from sparkpick.report import TEST_PICK_SENTENCE
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import SCORES, Warehouse
+from sparkpick.wording import TEST_PICK_SENTENCE
 from tests.entry_point import SPARKPICK
 
 

@@ -51,7 +51,7 @@ def test_hours_live_stop_at_the_last_delivered_hour(settings: Settings) -> None:
 
 
 def test_one_pending_conversion_is_singular_and_costs_read_as_english() -> None:
-    from sparkpick.report import LiveFacts, live_reason
+    from sparkpick.wording import LiveFacts, live_reason
 
     facts = LiveFacts(decision="keep", why="keep", hours=30.0, spend=40.0, conversions=2, baseline_cpa=20.0,
                       pending=1.0, estimate=0.0, low=-0.5, high=0.5, prob_dearer=0.5, calibration="x")

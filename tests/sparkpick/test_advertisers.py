@@ -12,9 +12,10 @@ from rich.console import Console
 from flows.commands.nightly import _print_outcome
 from sparkpick.config import Settings
 from sparkpick.contract import SPECS, validate_frames
-from sparkpick.report import name_advertisers, render_shortlist_html, shortlist_csv_frame, write_report
+from sparkpick.report import render_shortlist_html, shortlist_csv_frame, write_report
 from sparkpick.sources.demo.tables import generate_tables
 from sparkpick.warehouse import Warehouse
+from sparkpick.wording import name_advertisers
 from tests.sparkpick.test_report import make_meta, make_shortlist
 
 HOSTILE = 'Glow & Co <script>alert("x")</script> [bold red]=HYPERLINK("http://evil")'

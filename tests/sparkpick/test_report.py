@@ -15,23 +15,25 @@ import pandas as pd
 import pytest
 
 from sparkpick.report import (
-    LiveFacts,
     MonitorView,
     ReportMeta,
-    band_sentence,
-    cost_phrase,
     data_uri,
     delivery_chart,
+    post_link,
+    render_shortlist_html,
+    write_report,
+)
+from sparkpick.wording import (
+    LiveFacts,
+    band_sentence,
+    cost_phrase,
     live_reason,
     money,
-    post_link,
     ratio_band,
     ratio_phrase,
-    render_shortlist_html,
     top_picks_table,
     track_record_sentence,
     uplift_sentence,
-    write_report,
 )
 from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
 
@@ -260,7 +262,7 @@ def test_latest_follows_the_newest_night_run_not_the_newest_as_of_date(tmp_path:
 def test_a_kill_while_latest_is_swapped_never_leaves_it_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    import sparkpick.report as report
+    import sparkpick.report.files as report
 
     shortlist, reports = make_shortlist(), tmp_path / "reports"
     write_report(shortlist, make_meta(), reports, "2026-11-01", thumbnails={})

@@ -1,0 +1,54 @@
+"""Every sentence a marketer reads, in one convention for ratios and money (`conventions.py`): the shortlist's
+words, the live boosts' and the actions'. Callers import from here."""
+
+from sparkpick.wording.actions import ACTION_KINDS, ACTION_STATUSES, action_sentence
+from sparkpick.wording.conventions import (
+    SAME_COST_BAND,
+    age_phrase,
+    as_number,
+    as_text,
+    chance_phrase,
+    compact_count,
+    conversions_phrase,
+    cost_phrase,
+    cost_range_phrase,
+    log_cost_phrase,
+    log_ratio_phrase,
+    money,
+    ratio_phrase,
+    span_phrase,
+)
+from sparkpick.wording.live import DECISIONS, LiveFacts, live_reason, retrain_sentence, track_record_sentence
+from sparkpick.wording.shortlist import (
+    FAR_FROM_NOW_HOURS,
+    FLAG_COLUMNS,
+    PRIOR_BAND_NOTE,
+    PRIOR_LABEL,
+    TEST_PICK_LABEL,
+    TEST_PICK_SENTENCE,
+    advertiser_label,
+    band_sentence,
+    boost_again_sentence,
+    boosts_known,
+    far_from_now_sentence,
+    iter_flag_labels,
+    left_out_sentence,
+    name_advertisers,
+    ranking_headline,
+    ranking_label,
+    ratio_band,
+    readable_list,
+    top_picks_table,
+    uplift_sentence,
+)
+
+__all__ = [
+    "ACTION_KINDS", "ACTION_STATUSES", "DECISIONS", "FAR_FROM_NOW_HOURS", "FLAG_COLUMNS", "PRIOR_BAND_NOTE",
+    "PRIOR_LABEL", "SAME_COST_BAND", "TEST_PICK_LABEL", "TEST_PICK_SENTENCE", "LiveFacts", "action_sentence",
+    "advertiser_label", "age_phrase", "as_number", "as_text", "band_sentence", "boost_again_sentence",
+    "boosts_known", "chance_phrase", "compact_count", "conversions_phrase", "cost_phrase", "cost_range_phrase",
+    "far_from_now_sentence", "iter_flag_labels", "left_out_sentence", "live_reason", "log_cost_phrase",
+    "log_ratio_phrase", "money", "name_advertisers", "ranking_headline", "ranking_label", "ratio_band",
+    "ratio_phrase", "readable_list", "retrain_sentence", "span_phrase", "top_picks_table", "track_record_sentence",
+    "uplift_sentence",
+]

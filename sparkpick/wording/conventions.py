@@ -1,0 +1,129 @@
+"""The conventions every marketer-facing sentence follows: costs as ratios ("2.3x your in-feed cost"),
+money in the advertiser's currency, chances, counts and ages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+# Ratios this close to 1 read as "about the same cost" rather than a difference nobody can act on.
+SAME_COST_BAND = 0.05
+
+# The few currencies whose sign reads better than their code; any other shows its ISO code after the amount.
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+def as_number(value: Any) -> float | None:
+    """A finite-or-infinite float, or None for a missing, NaN or non-numeric value."""
+    if value is None or value is pd.NA:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def ratio_phrase(ratio: float | None) -> str:
+    """A cost-per-conversion ratio (in-feed CPA / Spark CPA) as "1.8x cheaper" or "1.3x more expensive"."""
+    r = as_number(ratio)
+    if r is None or r <= 0:
+        return "no estimate"
+    if abs(r - 1.0) < SAME_COST_BAND:
+        return "about the same cost"
+    if r > 1:
+        return f"{r:.1f}x cheaper"
+    return f"{1 / r:.1f}x more expensive"
+
+def money(value: Any, currency: Any = None) -> str:
+    """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€9.50",
+    "4,200 JPY"; a bare number when the currency is unknown ("1,234"), "–" when there is no amount."""
+    v = as_number(value)
+    if v is None:
+        return "–"
+    amount = f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
+    if not isinstance(currency, str) or not currency:
+        return amount
+    sign = _CURRENCY_SIGNS.get(currency)
+    return f"{sign}{amount}" if sign else f"{amount} {currency}"
+
+
+def cost_phrase(ratio: Any) -> str:
+    """A cost-per-conversion ratio (Spark CPA / in-feed CPA) in the monitor's one convention: "2.3x your
+    in-feed cost", "0.62x your in-feed cost", "about your in-feed cost" (within SAME_COST_BAND)."""
+    r = as_number(ratio)
+    if r is None or r <= 0 or math.isinf(r):
+        return "not comparable with your in-feed cost"
+    if abs(r - 1.0) < SAME_COST_BAND:
+        return "about your in-feed cost"
+    return f"{_times(r)} your in-feed cost"
+
+
+def _times(r: float) -> str:
+    """"2.3x"; two decimals below 1, where one would round a real difference away ("0.96x", not "1.0x")."""
+    return f"{r:.1f}x" if r >= 1 else f"{r:.2f}x"
+
+
+def log_cost_phrase(uplift: Any) -> str:
+    """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as cost_phrase: "0.55x your in-feed cost"."""
+    v = as_number(uplift)
+    return "no estimate" if v is None else cost_phrase(math.exp(-max(-50.0, min(50.0, v))))
+
+
+def cost_range_phrase(low_uplift: Any, high_uplift: Any, unit: bool = True) -> str:
+    """A band of log uplifts as costs, cheapest first: "0.62x to 1.4x your in-feed cost" ("0.62x to 1.4x"
+    without the `unit`, right after a cost that names it)."""
+    lo, hi = as_number(low_uplift), as_number(high_uplift)
+    if lo is None or hi is None:
+        return ""
+    cheap, dear = (math.exp(-max(-50.0, min(50.0, v))) for v in (max(lo, hi), min(lo, hi)))
+    return f"{_times(cheap)} to {_times(dear)}" + (" your in-feed cost" if unit else "")
+
+
+def chance_phrase(p: float) -> str:
+    """A probability in words that never claims certainty: "83%", "over 99%", "under 1%"."""
+    return "over 99%" if p > 0.99 else "under 1%" if p < 0.01 else f"{p:.0%}"
+
+
+def log_ratio_phrase(value: Any) -> str:
+    """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as "1.8x cheaper" and so on."""
+    v = as_number(value)
+    return "no estimate" if v is None else ratio_phrase(math.exp(max(-50.0, min(50.0, v))))
+
+def conversions_phrase(n: float) -> str:
+    """"1 conversion", "3 conversions", "no conversion"."""
+    k = round(float(n))
+    return "no conversion" if k == 0 else f"{k} conversion{'' if k == 1 else 's'}"
+
+
+def span_phrase(hours: float) -> str:
+    """"72 h" as "3 days", "36 h" as "36 h"."""
+    return f"{hours / 24:.0f} days" if hours >= 48 and hours % 24 == 0 else f"{hours:.0f} h"
+
+def compact_count(value: Any) -> str:
+    """12345 -> "12.3K"; for the table's organic numbers."""
+    v = as_number(value)
+    if v is None:
+        return "–"
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= size:
+            return f"{v / size:.1f}{suffix}"
+    return f"{v:.0f}"
+
+
+def age_phrase(posted_at: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
+    if posted_at is None or pd.isna(posted_at):
+        return ""
+    hours = (as_of - posted_at).total_seconds() / 3600
+    if hours < 0:
+        return "after the as-of time"
+    if hours < 48:
+        return f"{hours:.0f} h ago"
+    return f"{hours / 24:.0f} days ago"
+
+def as_text(value: Any) -> str:
+    """A cell as text: "" for a missing value (None, NA, NaN), else str(value)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
