@@ -11,7 +11,7 @@ Schedules need a real Prefect server: `serve_deployments` uses the API the user 
 `prefect server start` on 127.0.0.1 itself (`flows/prefect_server.py`), its database under `<home>/prefect/`,
 and stops it on exit.
 `prefect.yaml` at the repository root declares the same deployments for `prefect deploy --all` (work pools
-and remote workers).
+and remote workers); it is written from `build_deployments` (`python -m flows.prefect_yaml`).
 """
 
 from __future__ import annotations
@@ -205,18 +205,20 @@ def approval_flow(picks: list[dict[str, Any]], home_dir: str | None = None, conf
     return {o.post_id: o.status for o in outcomes}
 
 
-def build_deployments(home: Home, settings: Settings, config_file: Path | None = None) -> list[Any]:
+def build_deployments(home: Home | None, settings: Settings, config_file: Path | None = None) -> list[Any]:
     """The `nightly` and `train` deployments, scheduled by `nightly.cron`/`train_cron` in `nightly.timezone`,
     and the hourly `monitor` (live boosts) on `monitor.cron` unless that is empty.
 
     Each runs at most once at a time (a deployment concurrency limit; late runs queue up), on top of the
-    nightly run's own file lock.
+    nightly run's own file lock. With no `home` the runs take no parameters: a worker's SPARKPICK_HOME
+    decides (prefect.yaml, written from these by `flows/prefect_yaml.py`).
     """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
     cfg = settings.nightly
-    params = {"home_dir": str(home.root), "config_file": str(Path(config_file).resolve()) if config_file else None}
+    params = {} if home is None else {
+        "home_dir": str(home.root), "config_file": str(Path(config_file).resolve()) if config_file else None}
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     nightly = nightly_flow.to_deployment(
         NIGHTLY, schedule=Cron(cfg.cron, timezone=cfg.timezone), parameters=params,

@@ -1,5 +1,5 @@
 """The nightly run's wiring: lock, retries, failure reporting, idempotence, Prefect tasks, artifacts,
-deployments and prefect.yaml. Whole-pipeline runs on a real demo world live in tests/e2e."""
+deployments. Whole-pipeline runs on a real demo world live in tests/e2e."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 
 from flows.lock import LockBusy, run_lock
 from flows.nightly import (
@@ -410,23 +409,6 @@ def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
     assert train.schedules[0].schedule.cron == custom.nightly.train_cron
     assert nightly.concurrency_limit == 1 or nightly.concurrency_options is not None
     assert nightly.parameters["home_dir"] == str(home.root)
-
-
-def test_prefect_yaml_matches_the_default_config(settings: Settings) -> None:
-    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
-    by_name = {d["name"]: d for d in spec["deployments"]}
-    assert set(by_name) == {"nightly", "train", "monitor", "approval"}
-    assert "schedules" not in by_name.pop("approval")  # started by a night, never on a schedule
-    assert by_name["monitor"]["schedules"][0]["cron"] == settings.monitor.cron
-    assert by_name["nightly"]["schedules"][0]["cron"] == settings.nightly.cron
-    assert by_name["train"]["schedules"][0]["cron"] == settings.nightly.train_cron
-    for d in by_name.values():
-        assert d["schedules"][0]["timezone"] == settings.nightly.timezone
-        module, func = d["entrypoint"].split(":")
-        assert (REPO / module).exists()
-        source = (REPO / module).read_text()
-        # A module may build its flow on first use (a module __getattr__ naming it), as flows/featurize.py does.
-        assert f"{func} = " in source or f"def {func}(" in source or f'name == "{func}"' in source
 
 
 def test_a_night_far_from_when_it_ran_says_so(home: Home, settings: Settings) -> None:
