@@ -27,7 +27,7 @@ from features.labels import grade, uplift_labels
 from features.quality import DataQualityReport, clean_metrics
 from features.video import VIDEO_PREFIX
 from sparkpick.config import FeaturesConfig, Settings
-from sparkpick.contract import SPECS
+from sparkpick.contract import DTYPES, SPECS
 from sparkpick.errors import InputError
 
 ID_COLUMNS: tuple[str, ...] = ("advertiser_id", "post_id", "as_of")
@@ -173,18 +173,12 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 # -- inputs --------------------------------------------------------------------------------------------
-_EMPTY_DTYPES = {
-    "id": "str", "str": "str", "path": "str", "time": "datetime64[us]", "int": "Int64", "float": "float64",
-    "rate": "float64", "bool": "boolean",
-}
-
-
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     spec = SPECS[name]
     frame = tables.get(name)
     if frame is None:
         if spec.optional_file:
-            return pd.DataFrame({c.name: pd.Series(dtype=_EMPTY_DTYPES[c.kind]) for c in spec.columns})
+            return pd.DataFrame({c.name: pd.Series(dtype=DTYPES[c.kind]) for c in spec.columns})
         raise InputError(f"Feature building needs the '{name}' table, which was not given.")
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
