@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from types import FrameType
 
 from features.video.extract import VideoResult, extract_video, file_sha256
 from sparkpick import storage
@@ -129,8 +130,26 @@ def _context(method: str) -> mp.context.BaseContext:
 
         ctx.set_forkserver_preload(_PRELOAD)
         # Start it now, so that its imports do not count against the first videos' time limits.
-        _start_forkserver_with_main(forkserver.ensure_running)
+        with _sigint_ignored():
+            _start_forkserver_with_main(forkserver.ensure_running)
     return ctx
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Within: SIGINT is ignored, and so it is in the processes started meanwhile, from their start.
+
+    A forkserver started so, and every child it forks, ignores Ctrl-C before it runs any Python code: a
+    child forked just as Ctrl-C reaches the process group cannot print a `KeyboardInterrupt` traceback
+    before `_child` ignores it; the parent decides and kills the children it stops."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _start_forkserver_with_main(ensure_running: Callable[[], None]) -> None:
@@ -161,16 +180,34 @@ def _start_forkserver_with_main(ensure_running: Callable[[], None]) -> None:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Within: SIGINT and SIGTERM wait (they are delivered on exit). Only the main thread can hold them."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Within: SIGINT and SIGTERM wait; on leaving, each one that arrived is raised again, to the handlers
+    the caller had. Only the main thread runs signal handlers, so only it can hold them.
+
+    Not by blocking the signals (`pthread_sigmask`): that blocks them for the main thread only, and a
+    signal sent to the process then lands on another thread (the progress bar's refresh thread), whose
+    handler still raises `KeyboardInterrupt` in the main thread, e.g. half-way through handing a child's
+    pipes to the forkserver (which then prints an `EOFError` traceback)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    arrived: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        if signum not in arrived:
+            arrived.append(signum)
+
+    # A handler not set from Python (None) could not be put back: such a signal is left alone.
+    previous = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(sig)) is not None}
+    for sig in previous:
+        signal.signal(sig, remember)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in arrived:
+            signal.raise_signal(sig)
 
 
 def _signal_name(code: int | None) -> str:

@@ -73,3 +73,29 @@ def test_results_come_back_for_every_task(settings, clip, tmp_path):
     assert [out[str(i)].status for i in range(5)] == ["ok", "failed", "ok", "failed", "ok"]
     a, b = out["0"].cues, out["2"].cues  # deterministic across processes
     assert all(a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+
+
+def test_a_ctrl_c_while_a_worker_starts_waits_until_it_is_listed():
+    """Ctrl-C (to the process, as a terminal sends it) while signals are held is raised only on leaving,
+    also when another thread is running (a progress bar's): the kernel hands a process's signal to any
+    thread that does not block it, so blocking it in the main thread alone does not hold it."""
+    import os
+    import signal
+    import threading
+
+    from features.video.pool import _signals_held
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    reached_the_end = False
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(50):  # handlers run between bytecodes: give the interrupt every chance
+                time.sleep(0.01)
+            reached_the_end = True
+    finally:
+        stop.set()
+        other.join()
+    assert reached_the_end
