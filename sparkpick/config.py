@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sparkpick.errors import InputError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+# The defaults ship inside the package (an installed sparkpick has no checkout beside it): in a checkout
+# `sparkpick/default.yaml` is a link to `configs/default.yaml`, resolved here so errors name that file.
+DEFAULT_CONFIG = (Path(__file__).parent / "default.yaml").resolve()
 
 
 class _Section(BaseModel):
