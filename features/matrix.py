@@ -29,13 +29,11 @@ from features.video import VIDEO_PREFIX
 from sparkpick.config import FeaturesConfig, Settings
 from sparkpick.contract import DTYPES, SPECS
 from sparkpick.errors import InputError
+from sparkpick.vocabulary import FLAG_COLUMNS, Flag
 
 ID_COLUMNS: tuple[str, ...] = ("advertiser_id", "post_id", "as_of")
 TRAINING_COLUMNS: tuple[str, ...] = (
     "group_id", "decision_time", "boosted_at", "ended_at", "uplift", "relevance", "boost_propensity",
-)
-FLAG_COLUMNS: tuple[str, ...] = (
-    "flag_no_auth_code", "flag_auth_expiring", "flag_no_usage_rights", "flag_calibrating", "flag_looks_like_ad",
 )
 DISPLAY_COLUMNS: tuple[str, ...] = (
     "creator_id", "creator_handle", "posted_at", "caption", "views", "likes", "comments", "shares",
@@ -290,7 +288,8 @@ def _features(
     display["video_status"] = display["video_status"].astype("object").where(
         display["video_status"].notna(), unknown
     )
-    out["flag_looks_like_ad"] = readiness.looks_like_ad(display["polish_score"], settings.report.polish_ad_threshold)
+    threshold = settings.report.polish_ad_threshold
+    out[Flag.LOOKS_LIKE_AD.column] = readiness.looks_like_ad(display["polish_score"], threshold)
     return pd.concat([out, display], axis=1), report
 
 

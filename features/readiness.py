@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from sparkpick.config import FeaturesConfig
+from sparkpick.vocabulary import Flag
 
 _DAY = pd.Timedelta(days=1)
 # The flags that hold a boost back (no code, no usage rights, looks like an ad, numbers not settled): a
-# test pick is never such a post. `flag_auth_expiring` is a warning, not a block.
-BLOCKING_FLAGS: tuple[str, ...] = (
-    "flag_no_auth_code", "flag_no_usage_rights", "flag_looks_like_ad", "flag_calibrating",
-)
+# test pick is never such a post. `flag_auth_expiring` is a warning, not a block (`Flag.blocks`).
+BLOCKING_FLAGS: tuple[str, ...] = tuple(f.column for f in Flag if f.blocks)
 
 
 def auth_status_at(status: pd.Series, expires_at: pd.Series, as_of: pd.Series) -> pd.Series:
@@ -64,8 +63,8 @@ def readiness_features(
     out["auth_days_left"] = days_left
     out["calibrating"] = calibrating.astype("float64")
     out["auth_status"] = status
-    out["flag_no_auth_code"] = (status != "authorized").to_numpy(bool)
-    out["flag_auth_expiring"] = (days_left < config.auth_expiry_warning_days).fillna(False).to_numpy(bool)
-    out["flag_no_usage_rights"] = ~(usage_rights.astype("float64") > 0).to_numpy(bool)
-    out["flag_calibrating"] = np.asarray(calibrating, dtype=bool)
+    out[Flag.NO_AUTH_CODE.column] = (status != "authorized").to_numpy(bool)
+    out[Flag.AUTH_EXPIRING.column] = (days_left < config.auth_expiry_warning_days).fillna(False).to_numpy(bool)
+    out[Flag.NO_USAGE_RIGHTS.column] = ~(usage_rights.astype("float64") > 0).to_numpy(bool)
+    out[Flag.CALIBRATING.column] = np.asarray(calibrating, dtype=bool)
     return out

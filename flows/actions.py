@@ -18,10 +18,11 @@ from sparkpick.contract import as_utc
 from sparkpick.errors import InputError
 from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import AccountActions, ActionsStopped, Mode, Outcome
+from sparkpick.vocabulary import Decision
 from sparkpick.warehouse import read_actions
 
 Clock = Callable[[], pd.Timestamp]
-ACTED_DECISIONS = ("pause", "scale")
+ACTED_DECISIONS = tuple(d.value for d in Decision if d.acts)
 # The monitor's proposed share for a budget raise, when it gives one (else actions.budget_step_max_share).
 STEP_COLUMNS = ("budget_step", "proposed_budget_step")
 
@@ -145,7 +146,7 @@ def carried_lines(carried: Carried) -> list[str]:
 
 def _carry(acts: AccountActions, advertiser: str, row: dict[str, Any]) -> Outcome:
     post, reason = str(row["post_id"]), str(row.get("reason") or "")
-    if row["decision"] == "pause":
+    if Decision.of(row["decision"]) is Decision.PAUSE:
         return acts.pause(post, advertiser, float(row.get("spend") or 0.0), reason)
     step = next((float(row[c]) for c in STEP_COLUMNS if c in row and pd.notna(row[c])), None)
     return acts.scale(post, advertiser, reason, proposed_share=step)

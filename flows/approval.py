@@ -17,6 +17,7 @@ from flows.actions import Clock, launch_posts, wall_clock
 from sparkpick.config import Settings
 from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import Outcome
+from sparkpick.vocabulary import Flag
 from sparkpick.warehouse import add_action, read_actions
 
 APPROVAL = "approval"
@@ -41,7 +42,8 @@ def ready_picks(shortlist: pd.DataFrame, settings: Settings) -> list[Pick]:
     act on, each with `actions.proposed_daily_budget` (never above the advertiser's cap)."""
     if shortlist.empty:
         return []
-    ready = shortlist[~shortlist["flag_no_auth_code"].astype(bool)] if "flag_no_auth_code" in shortlist else shortlist
+    code = Flag.NO_AUTH_CODE.column
+    ready = shortlist[~shortlist[code].astype(bool)] if code in shortlist else shortlist
     picks = []
     for n, row in enumerate(ready.to_dict("records")):
         account = settings.actions.advertisers.get(str(row["advertiser_id"]))

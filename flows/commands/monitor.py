@@ -7,7 +7,11 @@ from typing import Annotated
 
 import typer
 
-_STYLE = {"pause": "bold red", "scale": "bold green", "keep": "bold", "too_early": "dim"}
+from sparkpick.vocabulary import Decision, require_words
+
+_STYLE = require_words(Decision, {Decision.PAUSE: "bold red", Decision.SCALE: "bold green", Decision.KEEP: "bold",
+                                  Decision.TOO_EARLY: "dim"})
+
 
 
 def monitor(
@@ -36,9 +40,9 @@ def monitor(
     from flows.monitor import run_monitor, write_live_csv
     from sparkpick.errors import InputError
     from sparkpick.wording import (
-        DECISIONS,
         advertiser_label,
         cost_range_phrase,
+        decision_label,
         log_cost_phrase,
         retrain_sentence,
         track_record_sentence,
@@ -56,8 +60,8 @@ def monitor(
     console.print(f"Live boosts as of {moment} UTC (only hours that ended by then count)")
     if run.boosts.empty:
         console.print("No live boosts: no boost has hourly delivery without a final result by this time.")
-    order = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
-    boosts = run.boosts.assign(_o=run.boosts["decision"].map(order)) if len(run.boosts) else run.boosts
+    order = [list(Decision).index(Decision.of(d)) for d in run.boosts["decision"]]
+    boosts = run.boosts.assign(_o=order) if len(run.boosts) else run.boosts
     for advertiser, mine in boosts.groupby("advertiser_id", sort=True):
         name = terminal_safe(advertiser_label(mine.iloc[0].to_dict()))
         title = f"\n{name}" if name != terminal_safe(advertiser) else f"\nAdvertiser {name}"
@@ -68,9 +72,9 @@ def monitor(
             # One short block per boost: readable at any terminal width, and the reason stays whole.
             handle, post = terminal_safe(row.get("creator_handle")).lstrip("@"), terminal_safe(row["post_id"])
             who = f"@{handle}" if handle else f"post {post}"
-            label = DECISIONS.get(str(row["decision"]), (str(row["decision"]), ""))[0]
+            decision = Decision.of(row["decision"])
             block.append("\n")
-            block.append(f"  {label.upper()}", style=_STYLE.get(str(row["decision"]), ""))
+            block.append(f"  {decision_label(decision).upper()}", style=_STYLE[decision])
             block.append(f"  {who}, boosted {row['boosted_at']:%Y-%m-%d %H:%M} UTC, post {post}")
             block.append(f"\n    {terminal_safe(row.get('reason'))}")
             predicted = row.get("predicted_uplift")

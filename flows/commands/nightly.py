@@ -120,7 +120,13 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     from rich.text import Text
 
     from flows.commands.terminal_text import shown
-    from sparkpick.wording import TEST_PICK_SENTENCE, retrain_sentence, top_picks_table, track_record_sentence
+    from sparkpick.wording import (
+        TEST_PICK_SENTENCE,
+        live_boosts_line,
+        retrain_sentence,
+        top_picks_table,
+        track_record_sentence,
+    )
 
     csv, html = folder / "shortlist.csv", folder / "shortlist.html"
     info_file = folder / "report.json"
@@ -160,11 +166,8 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     )
     if "live_boosts" in info:
         live = folder / "live_boosts.csv"
-        decisions = pd.read_csv(live)["decision"].value_counts() if info["live_boosts"] and live.exists() else {}
-        act = ", ".join(f"{int(decisions[d])} to {what}" for d, what in (("pause", "pause"), ("scale", "add budget to"))
-                        if d in decisions)
-        console.print(f"{info['live_boosts']} live boost(s) watched{': ' + act if act else ''} "
-                      "(the report's Live boosts section says why).")
+        decisions = pd.read_csv(live)["decision"].tolist() if info["live_boosts"] and live.exists() else []
+        console.print(live_boosts_line(int(info["live_boosts"]), decisions))
     if line := track_record_sentence(info.get("track_record")):
         console.print(Text(f"Model track record: {line}"))
     if due := retrain_sentence(info.get("track_record")):

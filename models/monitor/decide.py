@@ -23,9 +23,10 @@ from models.monitor.learn import fit_delivery_norms
 from models.monitor.norms import DeliveryNorms, PauseCalibration, _baseline_of
 from models.monitor.series import HOUR, HOURLY_COUNTS, KEY, _Grid, _grids, _ts, live_boosts
 from sparkpick.config import MonitorSettings, Settings
+from sparkpick.vocabulary import Decision
 from sparkpick.wording import LiveFacts, live_reason
 
-DECISIONS = ("too_early", "keep", "pause", "scale")
+DECISIONS = tuple(d.value for d in Decision)
 OUTPUT_COLUMNS = ["advertiser_id", "post_id", "boosted_at", "as_of", "hours_live", "spend", "conversions", "cpa",
                   "baseline_cpa", "predicted_uplift", "estimated_uplift", "low", "high", "decision", "reason",
                   "budget_step", "proposed_daily_budget"]
@@ -133,7 +134,8 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
     alpha_pause, alpha_scale = 1 - settings.pause_confidence, 1 - settings.scale_confidence
     for i in range(len(boosts)):
         facts = LiveFacts(
-            decision="keep", why="keep", hours=float(hours_live[i]), spend=float(spend[i]), conversions=int(conv[i]),
+            decision=Decision.KEEP, why="keep", hours=float(hours_live[i]), spend=float(spend[i]),
+            conversions=int(conv[i]),
             currency=currencies[i] if isinstance(currencies[i], str) else None,
             baseline_cpa=float(baseline_cpa[i]), min_hours=settings.min_hours,
             norms_min_boosts=settings.norms_min_boosts,
@@ -150,9 +152,9 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
             code_expired_at=expires.iat[i] if bool(expired.iat[i]) else None,
         )
         facts = _decide(facts, float(statistic[i]), float(threshold[i]), norms, settings)
-        decisions.append(facts.decision)
+        decisions.append(facts.decision.value)
         reasons.append(live_reason(facts))
-        steps.append(facts.budget_step if facts.decision == "scale" else 0.0)
+        steps.append(facts.budget_step if facts.decision is Decision.SCALE else 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cpa = np.where(conv > 0, spend / conv, np.nan)
     judged = np.isfinite(baseline_cpa)
@@ -239,21 +241,21 @@ def _decide(f: LiveFacts, statistic: float, threshold: float, norms: DeliveryNor
     """The decision on the facts: too early, keep, pause (money beyond the calibrated threshold, or
     proven dearer) or scale (the posterior sure it is cheaper, after the learning phase)."""
     if not np.isfinite(f.baseline_cpa):
-        return replace(f, decision="too_early", why="no_baseline")
+        return replace(f, decision=Decision.TOO_EARLY, why="no_baseline")
     if f.hours < settings.min_hours:
-        return replace(f, decision="too_early", why="learning")
+        return replace(f, decision=Decision.TOO_EARLY, why="learning")
     if f.spend < settings.min_spend_cpas * f.baseline_cpa:
-        return replace(f, decision="too_early", why="little_spend")
+        return replace(f, decision=Decision.TOO_EARLY, why="little_spend")
     if not norms.fitted:  # the posterior and the tests rest on knowing the reporting lag: no verdict without it
-        return replace(f, decision="keep", why="no_norms")
+        return replace(f, decision=Decision.KEEP, why="no_norms")
     if statistic > threshold:
-        return replace(f, decision="pause", why="money")
+        return replace(f, decision=Decision.PAUSE, why="money")
     if f.proven_dearer:
-        return replace(f, decision="pause", why="proven")
+        return replace(f, decision=Decision.PAUSE, why="proven")
     if (1 - f.prob_dearer >= settings.scale_confidence and f.hours >= f.learning_hours
             and f.conversions >= settings.scale_min_conversions and f.code_expired_at is None):
-        return replace(f, decision="scale", why="scale")
-    return replace(f, decision="keep", why="keep")
+        return replace(f, decision=Decision.SCALE, why="scale")
+    return replace(f, decision=Decision.KEEP, why="keep")
 
 
 def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines: pd.DataFrame,

@@ -19,9 +19,8 @@ import pandas as pd
 from sparkpick.contract import as_utc
 from sparkpick.outside_text import visible_text
 from sparkpick.report.charts import charts_by_boost
+from sparkpick.vocabulary import FLAG_COLUMNS, Decision, Flag
 from sparkpick.wording import (
-    DECISIONS,
-    FLAG_COLUMNS,
     PRIOR_BAND_NOTE,
     SAME_COST_BAND,
     TEST_PICK_LABEL,
@@ -35,6 +34,10 @@ from sparkpick.wording import (
     boosts_known,
     compact_count,
     cost_range_phrase,
+    decision_help,
+    decision_label,
+    flag_help,
+    flag_label,
     left_out_sentence,
     log_cost_phrase,
     money,
@@ -169,13 +172,13 @@ def _fmt_time(ts: pd.Timestamp | None) -> str:
     return "" if ts is None else ts.strftime("%Y-%m-%d %H:%M %Z")
 
 def _row_view(
-    row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str], flag_help: list[dict],
+    row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str], legend: list[dict],
     link_posts: bool,
 ) -> dict:
     post_id = as_text(row.get("post_id"))
     posted = _local(row.get("posted_at"), tz)
     ratio = as_number(row.get("uplift_ratio"))
-    flags = [f for f in flag_help if bool(row.get(f["key"], False))]
+    flags = [f for f in legend if bool(row.get(f["key"], False))]
     reasons = [as_text(row.get(f"reason_{i}")) for i in (1, 2, 3)]
     polish = as_number(row.get("polish_score"))
     engagement = as_number(row.get("engagement_rate"))
@@ -222,8 +225,7 @@ _DECISION_ORDER = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
 
 def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInfo) -> dict:
     """One live boost's card; `chart` is its delivery chart (`charts_by_boost`)."""
-    decision = as_text(row.get("decision")) or "too_early"
-    label, help_text = DECISIONS.get(decision, (decision, ""))
+    decision = Decision.of(row.get("decision"))
     predicted = as_number(row.get("predicted_uplift"))
     estimate, low, high = (as_number(row.get(c)) for c in ("estimated_uplift", "low", "high"))
     spend, conversions = as_number(row.get("spend")), as_number(row.get("conversions"))
@@ -242,15 +244,15 @@ def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInf
         "conversions": "–" if conversions is None else f"{conversions:.0f}",
         "cpa": money(cpa, currency) if cpa is not None else "no conversions yet",
         "baseline_cpa": money(baseline, currency) if baseline is not None else "no in-feed baseline",
-        "decision": decision,
-        "decision_label": label,
-        "decision_help": help_text,
+        "decision": decision.value,
+        "decision_label": decision_label(decision),
+        "decision_help": decision_help(decision),
         "reason": as_text(row.get("reason")),
         "predicted": log_cost_phrase(predicted) if predicted is not None else "",
         "estimate": log_cost_phrase(estimate) if estimate is not None else "no estimate yet",
         "estimate_range": cost_range_phrase(low, high),
         "chart": chart,
-        "order": (_DECISION_ORDER.get(decision, 9), as_text(row.get("advertiser_id")), as_text(row.get("boosted_at"))),
+        "order": (list(Decision).index(decision), as_text(row.get("advertiser_id")), as_text(row.get("boosted_at"))),
     }
 
 
@@ -281,9 +283,9 @@ def render_shortlist_html(
     if len(frame):
         frame = frame.sort_values(["advertiser_id", "rank"], kind="stable")
     thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
-    windows = {"days": meta.auth_expiry_days, "hours": f"{meta.calibration_hours:g}"}
-    flag_help = [{"key": k, "label": lbl, "help": text.format(**windows)} for k, (lbl, text) in FLAG_COLUMNS.items()]
-    rows = [_row_view(r, as_of, tz, thumbs, flag_help, meta.link_posts) for r in frame.to_dict("records")]
+    legend = [{"key": f.column, "label": flag_label(f),
+               "help": flag_help(f, meta.auth_expiry_days, meta.calibration_hours)} for f in Flag]
+    rows = [_row_view(r, as_of, tz, thumbs, legend, meta.link_posts) for r in frame.to_dict("records")]
     advertisers = sorted({r["advertiser_id"] for r in rows})
     flag_counts = {col: int(frame[col].sum()) for col in FLAG_COLUMNS}
     summary = []
@@ -298,7 +300,7 @@ def render_shortlist_html(
         rows=rows,
         advertisers=[{"id": s["advertiser_id"], "label": s["name"] or s["advertiser_id"]} for s in summary],
         summary=summary,
-        flags=[{**f, "count": flag_counts[f["key"]]} for f in flag_help],
+        flags=[{**f, "count": flag_counts[f["key"]]} for f in legend],
         meta=meta,
         as_of=_fmt_time(_local(meta.as_of, tz)),
         ran_at=_fmt_time(_local(meta.ran_at, tz)),

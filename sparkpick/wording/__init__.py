@@ -18,10 +18,19 @@ from sparkpick.wording.conventions import (
     ratio_phrase,
     span_phrase,
 )
-from sparkpick.wording.live import DECISIONS, LiveFacts, live_reason, retrain_sentence, track_record_sentence
+from sparkpick.wording.live import (
+    DECISION_WORDS,
+    LiveFacts,
+    decision_help,
+    decision_label,
+    live_boosts_line,
+    live_reason,
+    retrain_sentence,
+    track_record_sentence,
+)
 from sparkpick.wording.shortlist import (
     FAR_FROM_NOW_HOURS,
-    FLAG_COLUMNS,
+    FLAG_WORDS,
     PRIOR_BAND_NOTE,
     PRIOR_LABEL,
     TEST_PICK_LABEL,
@@ -31,7 +40,8 @@ from sparkpick.wording.shortlist import (
     boost_again_sentence,
     boosts_known,
     far_from_now_sentence,
-    iter_flag_labels,
+    flag_help,
+    flag_label,
     left_out_sentence,
     name_advertisers,
     ranking_headline,
@@ -43,12 +53,12 @@ from sparkpick.wording.shortlist import (
 )
 
 __all__ = [
-    "ACTION_KINDS", "ACTION_STATUSES", "DECISIONS", "FAR_FROM_NOW_HOURS", "FLAG_COLUMNS", "PRIOR_BAND_NOTE",
+    "ACTION_KINDS", "ACTION_STATUSES", "DECISION_WORDS", "FAR_FROM_NOW_HOURS", "FLAG_WORDS", "PRIOR_BAND_NOTE",
     "PRIOR_LABEL", "SAME_COST_BAND", "TEST_PICK_LABEL", "TEST_PICK_SENTENCE", "LiveFacts", "action_sentence",
-    "advertiser_label", "age_phrase", "as_number", "as_text", "band_sentence", "boost_again_sentence",
-    "boosts_known", "chance_phrase", "compact_count", "conversions_phrase", "cost_phrase", "cost_range_phrase",
-    "far_from_now_sentence", "iter_flag_labels", "left_out_sentence", "live_reason", "log_cost_phrase",
-    "log_ratio_phrase", "money", "name_advertisers", "ranking_headline", "ranking_label", "ratio_band",
-    "ratio_phrase", "readable_list", "retrain_sentence", "span_phrase", "top_picks_table", "track_record_sentence",
-    "uplift_sentence",
+    "advertiser_label", "age_phrase", "as_number", "as_text", "band_sentence", "boost_again_sentence", "boosts_known",
+    "chance_phrase", "compact_count", "conversions_phrase", "cost_phrase", "cost_range_phrase", "decision_help",
+    "decision_label", "far_from_now_sentence", "flag_help", "flag_label", "left_out_sentence", "live_boosts_line",
+    "live_reason", "log_cost_phrase", "log_ratio_phrase", "money", "name_advertisers", "ranking_headline",
+    "ranking_label", "ratio_band", "ratio_phrase", "readable_list", "retrain_sentence", "span_phrase",
+    "top_picks_table", "track_record_sentence", "uplift_sentence",
 ]

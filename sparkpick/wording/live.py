@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from sparkpick.vocabulary import Decision, require_words
 from sparkpick.wording.conventions import (
     as_number,
     chance_phrase,
@@ -21,13 +23,35 @@ from sparkpick.wording.conventions import (
     span_phrase,
 )
 
-# The monitor's decisions in a marketer's words: (badge, what to do).
-DECISIONS: dict[str, tuple[str, str]] = {
-    "too_early": ("Too early to tell", "Keep it running: not enough evidence yet either way."),
-    "keep": ("Keep running", "No clear sign it is better or worse than your in-feed ads: keep it running."),
-    "pause": ("Pause", "It is clearly dearer than your in-feed ads: pause it."),
-    "scale": ("Add budget", "It is clearly cheaper than your in-feed ads: consider adding budget."),
-}
+# The monitor's decisions in a marketer's words: (badge, what to do). Every decision has its words.
+DECISION_WORDS: dict[Decision, tuple[str, str]] = require_words(Decision, {
+    Decision.TOO_EARLY: ("Too early to tell", "Keep it running: not enough evidence yet either way."),
+    Decision.KEEP: ("Keep running", "No clear sign it is better or worse than your in-feed ads: keep it running."),
+    Decision.PAUSE: ("Pause", "It is clearly dearer than your in-feed ads: pause it."),
+    Decision.SCALE: ("Add budget", "It is clearly cheaper than your in-feed ads: consider adding budget."),
+})
+
+
+def decision_label(decision: Any) -> str:
+    """The decision's badge ("Add budget"); UnknownTermError for a name the vocabulary does not know."""
+    return DECISION_WORDS[Decision.of(decision)][0]
+
+
+def decision_help(decision: Any) -> str:
+    """What the decision asks of the marketer, in a sentence."""
+    return DECISION_WORDS[Decision.of(decision)][1]
+
+
+# What the terminal's night summary says per decision that acts on the account: "2 to pause".
+_ACTED_WORDS = {Decision.PAUSE: "to pause", Decision.SCALE: "to add budget to"}
+
+
+def live_boosts_line(watched: int, decisions: Iterable[Any]) -> str:
+    """The night's live boosts in one line: "12 live boost(s) watched: 2 to pause, 1 to add budget to (...)"."""
+    counts = Counter(Decision.of(d) for d in decisions)
+    act = ", ".join(f"{counts[d]} {words}" for d, words in _ACTED_WORDS.items() if counts[d])
+    return f"{watched} live boost(s) watched{': ' + act if act else ''} (the report's Live boosts section says why)."
+
 
 def track_record_sentence(record: Mapping[str, Any] | None) -> str:
     """The model's track record in one line ("Last 60 days: predicted 2.4x cheaper, realised 2.1x cheaper;
@@ -62,7 +86,7 @@ class LiveFacts:
     CPA / Spark CPA); amounts in the advertiser's `currency`.
     """
 
-    decision: str
+    decision: Decision
     why: str
     hours: float
     spend: float
@@ -137,12 +161,12 @@ def live_reason(f: LiveFacts) -> str:
     if f.why == "no_norms":
         return (f"{head}: {so_far}{expect}; fewer than {f.norms_min_boosts} finished boosts to learn TikTok's "
                 "reporting delay from, so no pause or added budget yet: keep")
-    if f.decision == "pause":
+    if f.decision == Decision.PAUSE:
         worth = f"pausing now saves about {money(f.saving, m)} of {stake} at {log_cost_phrase(f.estimate)}"
         if f.why == "proven" and not f.calibration:
             worth += "; too few finished boosts to calibrate a pause rule on, so it pauses only what is proven"
         return f"{head}: {so_far}{pending}{expect}; {worth}{where}{proven}: pause"
-    if f.decision == "scale":
+    if f.decision == Decision.SCALE:
         proven_c = "; proven cheaper (an anytime-valid test)" if f.proven_cheaper else ""
         more = f.daily_spend * f.budget_step
         return (f"{head}: {so_far}{expect}; {chance_phrase(1 - f.prob_dearer)} sure it is cheaper than your in-feed ads"

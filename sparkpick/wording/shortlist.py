@@ -5,25 +5,38 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from sparkpick.contract import as_utc
 from sparkpick.shortlist import top_per_advertiser
+from sparkpick.vocabulary import Flag, require_words
 from sparkpick.wording.conventions import SAME_COST_BAND, as_number, as_text, log_ratio_phrase, ratio_phrase
 
-FLAG_COLUMNS: dict[str, tuple[str, str]] = {
-    # shortlist column: (short label, what the marketer should do or know)
-    "flag_no_auth_code": ("No auth code", "No Spark authorisation code yet: ask the creator for one."),
-    "flag_auth_expiring": ("Code expiring", "The authorisation code expires within {days} days: launch or renew soon."),
-    "flag_no_usage_rights": ("No usage rights", "No Spark usage rights on file in the creator's contract."),
-    "flag_looks_like_ad": (
+# Each flag in a marketer's words: (short label, what to do or know; {days} and {hours} are the settings'
+# windows, see `flag_help`). Every flag has its words.
+FLAG_WORDS: dict[Flag, tuple[str, str]] = require_words(Flag, {
+    Flag.NO_AUTH_CODE: ("No auth code", "No Spark authorisation code yet: ask the creator for one."),
+    Flag.AUTH_EXPIRING: ("Code expiring", "The authorisation code expires within {days} days: launch or renew soon."),
+    Flag.NO_USAGE_RIGHTS: ("No usage rights", "No Spark usage rights on file in the creator's contract."),
+    Flag.CALIBRATING: ("Calibrating", "Under {hours} hours of data: the numbers are not stable yet."),
+    Flag.LOOKS_LIKE_AD: (
         "Looks like an ad", "High polish: paid audiences tend to swipe past content that looks like an ad."
     ),
-    "flag_calibrating": ("Calibrating", "Under {hours} hours of data: the numbers are not stable yet."),
-}
+})
+
+
+def flag_label(flag: Any) -> str:
+    """The flag's short label ("No auth code"); `flag` is its name or its column."""
+    return FLAG_WORDS[Flag.of(flag)][0]
+
+
+def flag_help(flag: Any, auth_expiry_days: int, calibration_hours: float) -> str:
+    """What the flag asks of the marketer, with the settings' windows in it."""
+    return FLAG_WORDS[Flag.of(flag)][1].format(days=auth_expiry_days, hours=f"{calibration_hours:g}")
+
 
 # A night whose as-of time is further than this from when it ran says so (a backfill, a demo world, a typo).
 FAR_FROM_NOW_HOURS = 24.0
@@ -178,7 +191,3 @@ def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[di
         })
     return rows
 
-
-def iter_flag_labels(row: Mapping[str, Any]) -> Iterable[str]:
-    """The short labels of the flags set on one shortlist row."""
-    return (label for col, (label, _) in FLAG_COLUMNS.items() if bool(row.get(col, False)))

@@ -1,0 +1,86 @@
+"""The names the code, the tables and the report share for the monitor's decisions and the shortlist's flags,
+defined once; their words for a marketer are in `sparkpick.wording`. An unknown name fails loudly."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sparkpick.errors import SparkpickError
+
+
+class UnknownTermError(SparkpickError):
+    """A decision or flag name that the vocabulary does not know (a typo, a file from another version)."""
+
+
+def _known(kind: type[StrEnum], value: Any, shown: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        names = ", ".join(m.value for m in kind)
+        raise UnknownTermError(f"Unknown {kind.__name__.lower()} {shown!r}: the known ones are {names}") from None
+
+
+class Decision(StrEnum):
+    """The monitor's decision on one live boost, in the order a marketer acts on them (pause first)."""
+
+    PAUSE = "pause"
+    SCALE = "scale"
+    KEEP = "keep"
+    TOO_EARLY = "too_early"
+
+    @classmethod
+    def of(cls, value: Any) -> Decision:
+        """The decision named `value` ("pause" or Decision.PAUSE); UnknownTermError for any other value."""
+        out: Decision = _known(cls, value, value)
+        return out
+
+    @property
+    def acts(self) -> bool:
+        """Whether the decision changes the ad account (pause, add budget) rather than leaving it as it is."""
+        return self in (Decision.PAUSE, Decision.SCALE)
+
+
+class Flag(StrEnum):
+    """A shortlist flag: something the marketer should do or know before boosting the post. Its table column
+    is `flag_<name>` (a bool), decided in `features/readiness.py` and `features/matrix.py`."""
+
+    NO_AUTH_CODE = "no_auth_code"
+    AUTH_EXPIRING = "auth_expiring"
+    NO_USAGE_RIGHTS = "no_usage_rights"
+    CALIBRATING = "calibrating"
+    LOOKS_LIKE_AD = "looks_like_ad"
+
+    @classmethod
+    def of(cls, value: Any) -> Flag:
+        """The flag named `value` ("no_auth_code", or its column "flag_no_auth_code"); UnknownTermError else."""
+        text = value.removeprefix("flag_") if isinstance(value, str) else value
+        out: Flag = _known(cls, text, value)
+        return out
+
+    @property
+    def column(self) -> str:
+        """The flag's column in the candidate and shortlist tables."""
+        return f"flag_{self.value}"
+
+    @property
+    def blocks(self) -> bool:
+        """Whether the flag holds a boost back (a test pick is never such a post); an expiring code is only a
+        warning."""
+        return self is not Flag.AUTH_EXPIRING
+
+
+K = TypeVar("K", bound=StrEnum)
+V = TypeVar("V")
+
+# The flag columns in table order.
+FLAG_COLUMNS: tuple[str, ...] = tuple(f.column for f in Flag)
+
+
+def require_words(kind: type[K], words: dict[K, V]) -> dict[K, V]:
+    """`words` (a table keyed by every member of `kind`), checked when the module that holds it is imported: a
+    new decision or flag without its words fails at once, never as a blank later."""
+    missing = [m.value for m in kind if m not in words]
+    if missing:
+        raise UnknownTermError(f"No words for {kind.__name__.lower()} {', '.join(missing)}")
+    return words
