@@ -1,23 +1,62 @@
 """Typed, frozen settings loaded once from `configs/default.yaml` (plus an optional overlay file).
 
+Each setting is explained once, beside its value in `configs/default.yaml`; the classes here give only its
+type and allowed range, so a bad value fails naming the setting.
+
 Deep code takes a `Settings` (or one of its sections) as an argument; nothing below the CLI reads the
 environment.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparkpick.errors import InputError
 
 # The defaults ship inside the package (an installed sparkpick has no checkout beside it): in a checkout
 # `sparkpick/default.yaml` is a link to `configs/default.yaml`, resolved here so errors name that file.
 DEFAULT_CONFIG = (Path(__file__).parent / "default.yaml").resolve()
+
+
+def _cron(value: str) -> str:
+    """A five-field cron expression (minute hour day month weekday), as Prefect schedules take it."""
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(value, datetime(2026, 1, 1))
+    except CronSimError as exc:
+        raise ValueError(f"{value!r} is not a cron expression such as \"0 2 * * *\" ({exc})") from exc
+    return value
+
+
+def _optional_cron(value: str) -> str:
+    return _cron(value) if value else value
+
+
+def _iso_time(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a time such as 2026-11-01T00:00:00") from exc
+    return value
+
+
+def _web_address(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} is not an http(s):// address")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+OptionalCron = Annotated[str, AfterValidator(_optional_cron)]  # "" = no schedule
+IsoTime = Annotated[str, AfterValidator(_iso_time)]
+WebAddress = Annotated[str, AfterValidator(_web_address)]
 
 
 class _Section(BaseModel):
@@ -27,9 +66,21 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# How `ingest.source` (and `--source`) may be written: a name, or `local:` and a folder.
+SOURCE_SPELLINGS = ("demo", "local:DIR", "tiktok")
+
+
 class IngestConfig(_Section):
     source: str
     rejected_dir: str
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        folder = value.removeprefix("local:") if value.startswith("local:") else None
+        if value not in ("demo", "tiktok") and not (folder and folder.strip()):
+            raise ValueError(f"{value!r} is not a source: use one of {', '.join(SOURCE_SPELLINGS)}")
+        return value
 
 
 class ContractConfig(_Section):
@@ -41,7 +92,6 @@ class WorldSize(_Section):
     creators_per_advertiser: int = Field(gt=1)
     posts: int = Field(gt=0)
     days: int = Field(gt=0)
-    # Caps clip length for this size (the tiny test world keeps clips short); None: video.max_duration_s.
     max_duration_s: float | None = Field(gt=0)
 
 
@@ -51,58 +101,53 @@ class WorldVideoConfig(_Section):
     fps: int = Field(gt=0)
     min_duration_s: float = Field(gt=0)
     max_duration_s: float = Field(gt=0)
-    # Durations are min + a gamma-distributed extra with this mean (skewed short, like most uploads).
     mean_extra_duration_s: float = Field(ge=0)
-    # libx264 settings: a fast preset keeps rendering cheap; crf trades size for quality.
-    preset: str
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                    "veryslow"]
     crf: int = Field(ge=0, le=51)
     keyframe_interval_s: float = Field(gt=0)
-    # Share of posts whose video file is unavailable (video_path empty), as happens with deleted clips.
     missing_rate: float = Field(ge=0, lt=1)
 
 
 class WorldOrganicConfig(_Section):
-    # Nominal snapshot ages (hours after posting); each is taken a little late, and some are missed.
     snapshot_hours: list[float]
     snapshot_missing_rate: float = Field(ge=0, lt=1)
-    # Counts in a snapshot describe the post up to this many hours earlier (TikTok reports late).
     max_report_lag_hours: float = Field(ge=0)
-    # Chance that reach is absent from a snapshot (and, after 7 days, from any snapshot).
     reach_missing_rate: float = Field(ge=0, le=1)
     reach_missing_after_7d_rate: float = Field(ge=0, le=1)
 
 
 class WorldAuthConfig(_Section):
-    # Code lifetimes a creator can choose, in days, and how often each is chosen.
     lifetimes_days: list[int]
     lifetime_weights: list[float]
-    # Probability that a post's code was ever requested or issued, by partnership kind and usage rights.
     issued_own: float = Field(ge=0, le=1)
     issued_with_rights: float = Field(ge=0, le=1)
     requested_with_rights: float = Field(ge=0, le=1)
     requested_without_rights: float = Field(ge=0, le=1)
     issued_without_rights: float = Field(ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _one_weight_per_lifetime(self) -> WorldAuthConfig:
+        if len(self.lifetimes_days) != len(self.lifetime_weights) or not self.lifetimes_days:
+            raise ValueError("lifetimes_days and lifetime_weights must be lists of the same length")
+        if any(w < 0 for w in self.lifetime_weights) or sum(self.lifetime_weights) <= 0:
+            raise ValueError("lifetime_weights must be at least 0 and not all 0")
+        return self
+
 
 class WorldPolicyConfig(_Section):
-    """The advertisers' historical boosting rule: logistic in what they could see at decision time."""
-
     intercept: float
     engagement_weight: float
     views_weight: float
     own_account_bonus: float
     min_propensity: float = Field(gt=0, lt=1)
     max_propensity: float = Field(gt=0, lt=1)
-    # Days after posting at which the media buyer looks at a post (uniform in this range).
     decision_delay_days: tuple[float, float]
     flight_days: tuple[int, int]
-    # Probability of a second flight for a boost that beat the baseline.
     reboost_rate: float = Field(ge=0, le=1)
 
 
 class WorldEffectsConfig(_Section):
-    """How the hidden traits move paid results (per unit of trait, on the log or logit scale)."""
-
     polish_paid_penalty: float
     polish_organic_gain: float
     hook_thumbstop: float
@@ -110,9 +155,7 @@ class WorldEffectsConfig(_Section):
     topic_fit_conversion: float
     familiarity_gain: float
     spark_advantage: float
-    # Per-advertiser spread of the effects (multiplicative, uniform 1 +- this): effects are context-dependent.
     effect_spread: float = Field(ge=0, lt=1)
-    # Standard deviations of per-boost noise (log scale) and of organic virality (log scale).
     paid_noise: float = Field(ge=0)
     virality_noise: float = Field(ge=0)
 
@@ -125,11 +168,11 @@ class WorldConfig(_Section):
     policy: WorldPolicyConfig
     effects: WorldEffectsConfig
     seed: int
-    end: str
+    end: IsoTime
 
 
 class PolishCue(_Section):
-    """One row of the polish table: a cue's typical value on raw phone footage and on a studio advert."""
+    """One row of `video.polish`."""
 
     native: float
     produced: float
@@ -137,7 +180,7 @@ class PolishCue(_Section):
 
 
 class VideoConfig(_Section):
-    """Video cue extraction (see features/video/); the comments in configs/default.yaml explain each."""
+    """Video cue extraction (features/video/)."""
 
     feature_version: str
     sample_fps: float = Field(gt=0)
@@ -216,16 +259,12 @@ class VideoConfig(_Section):
     shake_smooth_s: float = Field(gt=0)
     phase_taper: float = Field(ge=0, le=0.5)
     static_max_diff: float = Field(gt=0)
-    # polish_score: cue -> typical native and produced values and a weight (see features/video/polish.py)
     polish: dict[str, PolishCue]
 
 
 class CaptionConfig(_Section):
-    """Word lists for caption features: the only language-specific part, so they live in config."""
-
     disclosure_tags: list[str]
     cta_phrases: list[str]
-    # advertiser_id -> extra brand names to look for (the brand's own account handles are always used).
     brand_terms: dict[str, list[str]]
 
 
@@ -268,7 +307,7 @@ class RankerConfig(_Section):
 
 
 class PriorTerm(_Section):
-    """One term of the prior's score: weight x clip((value - centre) / scale, -cap, cap)."""
+    """One term of `prior.terms`."""
 
     weight: float
     centre: float
@@ -277,14 +316,14 @@ class PriorTerm(_Section):
 
 
 class PriorConfig(_Section):
-    """The prior ranking (models/prior.py): the brief's rules as weighted terms, and its honest band."""
+    """The prior ranking (models/prior.py)."""
 
     terms: dict[str, PriorTerm]
     band: float = Field(gt=0)
 
 
 class PolicyConfig(_Section):
-    """The shortlist policy (models/policy.py): test picks, their propensities, boosts again."""
+    """The shortlist policy (models/policy.py)."""
 
     test_share: float = Field(ge=0, le=1)
     temperature: float = Field(gt=0)
@@ -293,13 +332,17 @@ class PolicyConfig(_Section):
     handover_min_logged: int = Field(ge=1)
 
 
+# The validation metrics the promotion gate may compare a new model and the champion on (models/).
+PromotionMetric = Literal["ndcg_at_k", "precision_at_k", "captured_at_k"]
+
+
 class MlflowConfig(_Section):
     tracking_uri: str
     experiment: str
     model_name: str
-    promotion_metric: str
+    promotion_metric: PromotionMetric
     ui_host: str
-    ui_port: int
+    ui_port: int = Field(gt=0, le=65535)
 
 
 class ReportConfig(_Section):
@@ -308,9 +351,9 @@ class ReportConfig(_Section):
 
 
 class NightlyConfig(_Section):
-    cron: str
+    cron: Cron
     timezone: str
-    train_cron: str
+    train_cron: Cron
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
     lock_timeout_s: float = Field(ge=0)
@@ -333,17 +376,13 @@ class NightlyConfig(_Section):
 class TiktokConfig(_Section):
     """The TikTok API for Business source (`sparkpick/sources/tiktok/`); the token itself never lives here."""
 
-    base_url: str
+    base_url: WebAddress
     token_env: str
     business_ids: list[str]
     advertiser_ids: list[str]
-    # business_id -> advertiser_id its posts belong to; may stay empty when there is one advertiser.
     account_advertisers: dict[str, str]
-    # Business ids that are an advertiser's own brand account (partnership kind "own", usage rights true).
     brand_business_ids: list[str]
     default_partnership_kind: Literal["own", "ongoing", "one_off"]
-    # CSV or Parquet of partnerships (kind, started_at, usage_rights per advertiser and creator), relative
-    # to the home; "": none. `sparkpick ingest --partnerships FILE` overrides it.
     partnerships_file: str
     page_size: int = Field(gt=0, le=1000)
     max_count: int = Field(gt=0, le=20)
@@ -351,8 +390,6 @@ class TiktokConfig(_Section):
     max_pages: int = Field(gt=0)
     report_lookback_days: int = Field(gt=0)
     report_window_days: int = Field(gt=0, le=30)
-    # Hourly rows (spark_hourly) of Spark ads that delivered in this many recent days, one request a day;
-    # re-read every time (late conversions change earlier hours). 0: none.
     hourly_lookback_days: int = Field(ge=0, le=30)
     baseline_period: str
     max_retries: int = Field(ge=0)
@@ -362,64 +399,34 @@ class TiktokConfig(_Section):
 
 
 class MonitorSettings(_Section):
-    """Watching live boosts (models/monitor/) and the model's track record (models/track_record.py);
-    configs/default.yaml explains each knob."""
+    """Watching live boosts (models/monitor/) and the model's track record (models/track_record.py)."""
 
-    # A boost without a result row is over once it delivered nothing for this many hours.
     ended_after_idle_hours: float = Field(gt=0)
-    # Before any verdict: hours since the boost started, and spend in units of the in-feed CPA.
     min_hours: float = Field(ge=0)
     min_spend_cpas: float = Field(ge=0)
-    # Pause when an anytime-valid test says "dearer than in-feed" at this confidence (1 - alpha).
     pause_confidence: float = Field(gt=0, lt=1)
-    # The pause test bets on boosts at least this much dearer (0.25 = CPA >= 1.25x in-feed); its null
-    # stays "as cheap as in-feed or cheaper", so the false-pause guarantee does not depend on it.
     pause_bet_dearer: float = Field(ge=0)
-    # Scale when an anytime-valid test says "at least scale_margin cheaper" at this confidence and the
-    # boost has at least scale_min_conversions conversions. scale_margin: 0.2 = in-feed CPA >= 1.2x.
     scale_confidence: float = Field(gt=0, lt=1)
     scale_margin: float = Field(ge=0)
     scale_min_conversions: int = Field(ge=0)
-    # Pause on money: beyond a threshold calibrated on finished boosts so that at most pause_rate of the
-    # good ones would ever have been paused (the advertiser's own recent calibration_recent_boosts when
-    # they hold at least calibration_min_boosts good ones, else all advertisers').
     pause_rate: float = Field(gt=0, lt=1)
-    # ... and so that the good boosts' spend those pauses would have stopped is at most this share of it.
     pause_spend_rate: float = Field(gt=0, lt=1)
     calibration_min_boosts: int = Field(ge=1)
     calibration_recent_boosts: int = Field(ge=1)
-    # The money at stake: the next stake_hours of spend at the last 24 hours' pace.
     stake_hours: float = Field(gt=0)
-    # Adding budget: this share more a day per change, at most once every scale_every_hours.
     scale_step: float = Field(gt=0, le=1)
     scale_every_hours: float = Field(gt=0)
-    # Central probability of the low/high interval on the estimated uplift.
     interval: float = Field(gt=0, lt=1)
-    # Prior on the boost's log uplift: the champion's prediction (band read as ranker.band_coverage)
-    # with at least prior_min_sd; else the advertiser's past boosts (at least prior_min_past_boosts
-    # finished); else all advertisers' past boosts; else N(0, prior_default_sd).
     prior_min_sd: float = Field(gt=0)
     prior_default_sd: float = Field(gt=0)
     prior_min_past_boosts: int = Field(ge=1)
-    # Reporting lag: a discretised delay kernel on these bin edges (hours, from 0 to the longest lag),
-    # flat within each bin, fitted by maximum likelihood on finished boosts.
     lag_bin_edges_hours: list[int]
-    # Learning phase: conversions-per-dollar multipliers for hours since start in these bins
-    # ([0, e1), [e1, e2), ...); from the last edge on the multiplier is 1 (settled delivery).
     learning_bin_edges_hours: list[int]
-    # Finished boosts (with conversions) needed to fit the lag and learning phase; fewer: no correction.
     norms_min_boosts: int = Field(ge=1)
-    # Faster signals (thumb-stop, clicks, 6-second views) as evidence on the uplift: a regression fitted
-    # on at least fast_min_boosts finished boosts, used only when its residual spread is below the
-    # spread of uplifts among those boosts (it carries information).
     fast_signals: bool
     fast_min_boosts: int = Field(ge=3)
-    # The hourly `monitor` deployment (sparkpick serve, prefect.yaml), in nightly.timezone; "" = none.
-    cron: str
-    # The track record covers boosts that finished in this many days before the night.
+    cron: OptionalCron
     track_record_days: float = Field(gt=0)
-    # Retraining is due when coverage or rank correlation is below validation's promise at this level
-    # (one-sided tests); with fewer finished boosts than track_record_min_boosts nothing is tested.
     retrain_alpha: float = Field(gt=0, lt=0.5)
     track_record_min_boosts: int = Field(ge=4)
 
@@ -435,29 +442,24 @@ ActionMode = Literal["recommend", "shadow", "auto"]
 
 
 class ActionModes(_Section):
-    """What sparkpick does with the monitor's `pause` and `scale` decisions (each switched apart)."""
+    """What sparkpick does with the monitor's `pause` and `scale` decisions."""
 
     pause: ActionMode
     scale: ActionMode
 
 
 class AdvertiserActions(_Section):
-    """One advertiser's account settings for acting on it (configs/default.yaml, `actions.advertisers`)."""
+    """One advertiser's account settings for acting on it (`actions.advertisers`)."""
 
-    # The campaign new ad groups go into, and the ad group new ads go into ("" = a new ad group per pick).
     campaign_id: str
     adgroup_id: str
-    # Cap on the advertiser's total daily Spark budget (sum of the budgets of ad groups holding an enabled
-    # Spark ad), in the account's currency: no launch or scale may take it above this.
     daily_budget_cap: float = Field(ge=0)
-    # This advertiser's modes for the monitor's decisions (overrides `actions.modes`); null = the default.
     modes: ActionModes | None
-    # BC_AUTH_TT identities: the Business Center that authorised them ("" = AUTH_CODE identities).
     identity_authorized_bc_id: str
 
 
 class NewAdgroupConfig(_Section):
-    """A new ad group for a pick: broad targeting (the brief: do not over-constrain the audience)."""
+    """A new ad group for a pick (`actions.new_adgroup`)."""
 
     billing_event: str
     optimization_goal: str

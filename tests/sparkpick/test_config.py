@@ -104,6 +104,18 @@ def test_settings_are_frozen_and_overrides_validate():
     ({"vidoe": {"dask_workers": 2}}, r"vidoe: unknown setting"),
     ({"video": 2}, r"video: must be a section \(a mapping of settings\), not a single value"),
     ({"nightly": {"timezone": "Mars/Olympus"}}, r"nightly\.timezone: unknown timezone 'Mars/Olympus'"),
+    ({"mlflow": {"promotion_metric": "ndcg"}},
+     r"mlflow\.promotion_metric: Input should be 'ndcg_at_k', 'precision_at_k' or 'captured_at_k'"),
+    ({"ingest": {"source": "s3://bucket"}}, r"ingest\.source: 's3://bucket' is not a source: use one of demo, local:DIR, tiktok"),
+    ({"ingest": {"source": "local: "}}, r"ingest\.source: 'local: ' is not a source"),
+    ({"nightly": {"cron": "0 25 * * *"}}, r"nightly\.cron: '0 25 \* \* \*' is not a cron expression"),
+    ({"nightly": {"train_cron": "weekly"}}, r"nightly\.train_cron: 'weekly' is not a cron expression"),
+    ({"monitor": {"cron": "15 * * *"}}, r"monitor\.cron: '15 \* \* \*' is not a cron expression"),
+    ({"world": {"end": "yesterday"}}, r"world\.end: 'yesterday' is not a time such as 2026-11-01T00:00:00"),
+    ({"world": {"auth": {"lifetime_weights": [1.0]}}}, r"world\.auth: lifetimes_days and lifetime_weights must be lists of the same length"),
+    ({"world": {"video": {"preset": "quick"}}}, r"world\.video\.preset: Input should be 'ultrafast', "),
+    ({"tiktok": {"base_url": "business-api.tiktok.com"}}, r"tiktok\.base_url: 'business-api\.tiktok\.com' is not an http\(s\):// address"),
+    ({"mlflow": {"ui_port": 0}}, r"mlflow\.ui_port: Input should be greater than 0"),
 ])
 def test_a_bad_override_is_an_input_error_naming_the_setting(overrides, expected):
     # As for a config file: the project's InputError (the CLI exits 2 with one paragraph), not pydantic's.
@@ -112,6 +124,16 @@ def test_a_bad_override_is_an_input_error_naming_the_setting(overrides, expected
     message = str(caught.value)
     assert message.startswith("Invalid configuration (the flags): ")
     assert "validation error" not in message and "Config" not in message and "pydantic" not in message
+
+
+@pytest.mark.parametrize("overrides", [
+    {"ingest": {"source": "demo"}}, {"ingest": {"source": "tiktok"}}, {"ingest": {"source": "local:/data/brand"}},
+    {"mlflow": {"promotion_metric": "ndcg_at_k"}}, {"mlflow": {"promotion_metric": "precision_at_k"}},
+    {"monitor": {"cron": ""}}, {"nightly": {"cron": "*/30 1-5 * * MON-FRI"}},
+])
+def test_every_allowed_choice_is_accepted(overrides):
+    section, values = next(iter(overrides.items()))
+    assert getattr(with_overrides(load_settings(), overrides), section).model_dump().items() >= values.items()
 
 
 def test_a_bad_dask_flag_names_the_flag_and_the_setting():
