@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from flows.lock import LockBusy, run_lock
 from flows.nightly import (
     NightlyResult,
     default_as_of,
@@ -98,38 +97,6 @@ def test_default_as_of_is_the_demo_worlds_end_or_now(settings: Settings) -> None
 
 def test_redact_hides_secrets() -> None:
     assert redact("bad token abcd1234 here", ["abcd1234", None]) == "bad token *** here"
-
-
-# -- the lock ---------------------------------------------------------------------------------------------
-def _hold_lock(path: str, seconds: float, ready: Any) -> None:
-    with run_lock(Path(path), timeout_s=0):
-        ready.set()
-        time.sleep(seconds)
-
-
-def test_second_holder_waits_then_gets_a_clear_message(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "nightly.lock"
-    # fork is cheap here: the child only takes a file lock and sleeps.
-    ctx = mp.get_context("fork")
-    ready = ctx.Event()
-    holder = ctx.Process(target=_hold_lock, args=(str(path), 3.0, ready))
-    holder.start()
-    try:
-        assert ready.wait(30)
-        said: list[str] = []
-        with pytest.raises(LockBusy, match=rf"process {holder.pid}.*holds .*nightly.lock"), \
-                run_lock(path, timeout_s=0.5, on_wait=said.append):
-            pass
-        assert len(said) == 1 and "waiting" in said[0]
-        start = time.monotonic()
-        with run_lock(path, timeout_s=20):
-            waited = time.monotonic() - start
-        assert waited > 0.5, "the second run should have waited for the first"
-    finally:
-        holder.join(30)
-    # The lock was released when the holder exited: taking it now is immediate.
-    with run_lock(path, timeout_s=0):
-        pass
 
 
 def _night_in_process(home: str, trace: str) -> None:
