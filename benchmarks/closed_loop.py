@@ -7,16 +7,18 @@ seen for `--weeks` Mondays ending at the world's end. Every Monday T the loop
      the shortlist carried one), as a team's export would be refreshed;
   2. runs ingest (`local:` that folder), featurize, train (`--promote auto`) and score (`--top K`) in
      this process, calling the functions the `sparkpick` commands call;
-  3. boosts, per advertiser, the shortlist's posts that can run (an authorisation code not about to lapse,
-     usage rights) and were not boosted before; an advertiser without a shortlist gets the brief's rule
-     instead (its K most engaging posts, as a team would without the tool), logged without propensity;
+  3. boosts, per advertiser, the shortlist's posts that can run (no flag of `features.readiness.
+     BLOCKING_FLAGS`: a code that lasts the week, usage rights, a native look, settled numbers; the
+     shortlist itself gives them no slot) and were not boosted before; an advertiser without a shortlist
+     gets the brief's rule instead (its K most engaging such posts), logged without propensity;
   4. draws each boost's results from the world's hidden truth (the same draw for a post whoever picks it)
      for a flight of `--flight-days` days, to be appended to the folder when they have ended.
 
 Measured per week against the posts that could be boosted that Monday (pool: candidates that can run and
-were not boosted before): uplift captured@K of the posts actually boosted, of the brief's heuristic
-(organic engagement rate) and 1 for the best K, all against the true expected uplift (random = 0; a slot
-that nothing filled counts as random; a pool of K posts or fewer leaves no choice and is not measured);
+were not boosted before; the heuristic and the best K come from the same pool): uplift captured@K of the
+posts actually boosted, of the brief's heuristic (organic engagement rate) and 1 for the best K, all
+against the true expected uplift (random = 0; a slot that nothing filled counts as random; a pool of K
+posts or fewer leaves no choice and is not measured);
 advertiser-weeks without a shortlist; shortlist slots lost (a post that cannot run or was boosted before);
 and, apart from what was boosted, the model's own ranking cut at K among the pool (what skipping the
 shortlist's unrunnable slots would give, without test picks). The same loop runs again with test picks
@@ -51,6 +53,7 @@ import pandas as pd
 
 from features.labels import uplift_labels
 from features.matrix import candidate_matrix
+from features.readiness import BLOCKING_FLAGS
 from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores
 from models.off_policy import PolicyInputs, evaluate_policies
@@ -67,7 +70,6 @@ from sparkpick.warehouse import read_model_inputs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from closed_loop_figures import OFF, ON, Week, load_weeks, plot, report
 
-BLOCKING_FLAGS = ("flag_no_auth_code", "flag_no_usage_rights", "flag_auth_expiring")
 PROPENSITY = "boost_propensity"
 # The setting that turns test picks off (`policy.test_share: 0`); a checkout without it runs one arm.
 TEST_SHARE_SETTINGS = (("policy", "test_share"),)

@@ -16,8 +16,9 @@ from sparkpick.config import FeaturesConfig
 from sparkpick.vocabulary import Flag
 
 _DAY = pd.Timedelta(days=1)
-# The flags that hold a boost back (no code, no usage rights, looks like an ad, numbers not settled): a
-# test pick is never such a post. `flag_auth_expiring` is a warning, not a block (`Flag.blocks`).
+# The flags that hold a boost back (no code, a code that lapses before a boost could run its course, no
+# usage rights, looks like an ad, numbers not settled: `Flag.blocks`): such a post takes no shortlist slot
+# (models/policy.py) and is never a test pick; the closed-loop benchmark boosts only posts without them.
 BLOCKING_FLAGS: tuple[str, ...] = tuple(f.column for f in Flag if f.blocks)
 
 

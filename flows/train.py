@@ -500,7 +500,7 @@ def _store_scores(home: Home, scored: pd.DataFrame) -> None:
         if c.startswith(("flag_", "reason_", "uplift")) or c in (
             "run_id", "advertiser_id", "post_id", "rank", "score", "predicted_uplift", "model_version",
             "model_uri", "model_run_id", "as_of", "model_kind", "status", "is_test_pick", "boost_propensity",
-            "boost_again", "realised_uplift", "score_rank",
+            "boost_again", "held_back", "realised_uplift", "score_rank",
         )
     ]
     frame = scored[keep].drop_duplicates(list(SCORES_KEY), keep="first").copy()

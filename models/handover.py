@@ -8,8 +8,9 @@ The estimators are in `models/off_policy.py`; this module builds their inputs fr
   the night the propensity was scored, else the night the boost started.
 - **Target policies**: each is a scorer (the prior, the champion, the challenger, the brief's heuristic of
   organic engagement rate) that shortlists its top `k` of the advertiser's candidates as of that night,
-  deterministically; `target_inclusion` is 1 for a logged post in that top k, else 0. Live and earlier
-  boosts are not excluded here (a simplification: the candidates are every post in the window).
+  deterministically, skipping posts a blocking flag holds back (as the shortlist does); `target_inclusion`
+  is 1 for a logged post in that top k, else 0. Live and earlier boosts are not excluded here (a
+  simplification: the candidates are every post in the window).
 - **Reward model** (for the doubly robust estimate), on the logged rows and summed over each target's
   top k: in training, the pointwise LightGBM regressor fitted on the same training rows (a model of the
   uplift itself, not of any policy's order); in `sparkpick evaluate`, the challenger's calibrated
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.readiness import BLOCKING_FLAGS
 from models.off_policy import DR, PolicyInputs, evaluate_policies
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
@@ -72,11 +74,15 @@ def policy_inputs(
         reward_hat = key.map(by_key).to_numpy(dtype="float64", copy=True)
         missing = ~np.isfinite(reward_hat)
         reward_hat[missing] = float(np.nanmean(predicted)) if len(predicted) else 0.0
+    blocked = np.zeros(len(cands), dtype=bool)
+    for flag in BLOCKING_FLAGS:
+        if flag in cands.columns:
+            blocked |= cands[flag].fillna(False).astype(bool).to_numpy()
     out: dict[str, PolicyInputs] = {}
     for name, scorer in scorers.items():
         scores = np.asarray(scorer(cands), dtype="float64")
         order = pd.DataFrame({"d": cands["decision_id"].astype(str), "s": np.nan_to_num(scores, nan=-np.inf),
-                              "p": cands["post_id"].astype(str)})
+                              "p": cands["post_id"].astype(str)})[~blocked]  # as the shortlist: no slot
         order = order.sort_values(["d", "s", "p"], ascending=[True, False, True], kind="stable")
         top = order.groupby("d", sort=False).head(k)
         chosen = set(top["d"] + "|" + top["p"])

@@ -8,17 +8,23 @@ advertiser's ranks 1..K are tonight's shortlist (so `sparkpick.shortlist.top_per
   before (`status` "boosted_before") takes no fresh slot, and is marked `boost_again` when it would rank
   within K and its last boost came out above `policy.boost_again_min_uplift` (its `realised_uplift` shown
   beside the prediction). Both rank after every eligible post.
-- **Test picks.** `slots_for_test_picks(K)` of the K slots go to posts drawn at random from the eligible posts
-  below the fixed picks that no blocking flag holds back (`features.readiness.BLOCKING_FLAGS`): a
-  Plackett-Luce draw without replacement (Gumbel top-m) with weights exp(z / temperature), z the score's
-  z-score among the advertiser's eligible posts. The draw is seeded by (advertiser, night), so the same
-  night gives the same picks.
+- **Only posts that can run take a slot.** A post that a blocking flag holds back
+  (`features.readiness.BLOCKING_FLAGS`: no authorisation code, a code about to lapse, no usage rights,
+  looks like an ad, numbers not settled) has `status` "blocked": it takes neither a fixed slot nor a test
+  slot, so the K slots go to posts a team can boost tonight. Of these, the ones that would rank within K
+  among the eligible posts (at most K per advertiser) are marked `held_back`, listed apart with what would
+  free them (e.g. ask the creator for a code). Blocked posts rank after the eligible ones, before the live
+  and boosted-before ones.
+- **Test picks.** `slots_for_test_picks(K)` of the K slots go to posts drawn at random from the eligible
+  posts below the fixed picks: a Plackett-Luce draw without replacement (Gumbel top-m) with weights
+  exp(z / temperature), z the score's z-score among the advertiser's eligible posts. The draw is seeded
+  by (advertiser, night), so the same night gives the same picks.
 - **Propensities.** `boost_propensity` is each candidate's marginal probability of being shortlisted
   tonight: 1 for a fixed pick (and for every eligible post when there are no more than K); exact
-  w_i / sum(w) for a pool post when there is one test pick; 1 for every pool post when the pool has no
-  more posts than test slots; otherwise the share of `policy.propensity_draws` seeded Monte Carlo draws of
-  the same Plackett-Luce policy that include it (standard error at most 0.5 / sqrt(draws)). A blocked
-  post below the fixed picks has 0; a live or boosted-before post has none (NaN: not a candidate).
+  w_i / sum(w) for a pool post when there is one test pick; otherwise the share of
+  `policy.propensity_draws` seeded Monte Carlo draws of the same Plackett-Luce policy that include it
+  (standard error at most 0.5 / sqrt(draws)). A blocked post has 0; a live or boosted-before post has
+  none (NaN: not a candidate).
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ import pandas as pd
 from features.readiness import BLOCKING_FLAGS
 from sparkpick.config import PolicyConfig
 
-ELIGIBLE, LIVE, BOOSTED_BEFORE = "", "live", "boosted_before"
-POLICY_COLUMNS = ("status", "is_test_pick", "boost_propensity", "boost_again", "realised_uplift", "score_rank")
+ELIGIBLE, LIVE, BOOSTED_BEFORE, BLOCKED = "", "live", "boosted_before", "blocked"
+POLICY_COLUMNS = (
+    "status", "is_test_pick", "boost_propensity", "boost_again", "held_back", "realised_uplift", "score_rank",
+)
 _DRAW_BATCH = 2000
 
 
@@ -81,6 +89,7 @@ def inclusion_probabilities(
 
 
 def _blocked(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each row carries a flag that holds its boost back (`BLOCKING_FLAGS`)."""
     out = np.zeros(len(frame), dtype=bool)
     for flag in BLOCKING_FLAGS:
         if flag in frame.columns:
@@ -93,7 +102,8 @@ def apply_policy(
 ) -> pd.DataFrame:
     """`scored` (one row per candidate with `advertiser_id`, `post_id`, `score`, `rank`, flags) with the
     policy's columns (`POLICY_COLUMNS`) and `rank` reassigned: per advertiser, fixed picks by score, then
-    tonight's test picks, then the other eligible posts, then the live and boosted-before ones.
+    tonight's test picks, then the other eligible posts, then the blocked ones, then the live and
+    boosted-before ones.
     `history` has one row per post with a past or live boost: `post_id`, `live` (bool), `realised_uplift`."""
     out = scored.copy()
     out["score_rank"] = out["rank"].astype(int)
@@ -105,46 +115,47 @@ def apply_policy(
         status[known.eq(True).fillna(False).astype(bool)] = LIVE
         status[known.eq(False).fillna(False).astype(bool)] = BOOSTED_BEFORE
         realised = pd.to_numeric(out["post_id"].map(hist["realised_uplift"]), errors="coerce").astype("float64")
+    status[(status == ELIGIBLE) & _blocked(out)] = BLOCKED
     out["status"] = status.astype(str)
-    out["realised_uplift"] = realised.where(out["status"] != ELIGIBLE)
+    out["realised_uplift"] = realised.where(out["status"].isin([LIVE, BOOSTED_BEFORE]))
     out["is_test_pick"] = False
     out["boost_propensity"] = np.nan
     out["boost_again"] = False
+    out["held_back"] = False
     new_rank = pd.Series(0, index=out.index, dtype="int64")
-    blocked_all = pd.Series(_blocked(out), index=out.index)
     for advertiser, rows in out.groupby("advertiser_id", sort=False):
         rows = rows.sort_values(["score", "post_id"], ascending=[False, True], kind="stable")
         eligible = rows[rows["status"] == ELIGIBLE]
+        blocked = rows.index[rows["status"] == BLOCKED]
         n = len(eligible)
+        # more eligible posts than slots: the pool below the fixed picks is always larger than the test slots
         slots = slots_for_test_picks(k, config.test_share) if n > k else 0
         fixed = eligible.index[: k - slots] if n > k else eligible.index
-        below = eligible.index[len(fixed):]
-        pool = below[~blocked_all[below].to_numpy()]
-        m = min(slots, len(pool))
-        if m < slots:  # too few unblocked posts for the test slots: the fixed ranking fills the rest
-            fixed = eligible.index[: k - m]
-            below = eligible.index[len(fixed):]
-            pool = below[~blocked_all[below].to_numpy()]
+        pool = eligible.index[len(fixed):]
         picks: list = []
         out.loc[eligible.index, "boost_propensity"] = 0.0
+        out.loc[blocked, "boost_propensity"] = 0.0
         out.loc[fixed, "boost_propensity"] = 1.0
-        if m:
+        if slots:
             scores = eligible["score"].to_numpy(dtype="float64")
             sd = float(np.std(scores))
             z = (rows.loc[pool, "score"].to_numpy(dtype="float64") - float(np.mean(scores))) / (sd or 1.0)
             log_w = z / config.temperature
             seed = night_seed(str(advertiser), as_of)
-            drawn = gumbel_top(log_w, m, np.random.default_rng([seed, 0]))[0]
+            drawn = gumbel_top(log_w, slots, np.random.default_rng([seed, 0]))[0]
             picks = list(pool[np.sort(drawn)])  # in score order
             out.loc[pool, "boost_propensity"] = inclusion_probabilities(
-                log_w, m, config.propensity_draws, np.random.default_rng([seed, 1]))
+                log_w, slots, config.propensity_draws, np.random.default_rng([seed, 1]))
             out.loc[picks, "is_test_pick"] = True
-        rest = [i for i in below if i not in set(picks)]
-        excluded = rows.index[rows["status"] != ELIGIBLE]
-        order = [*fixed, *picks, *rest, *excluded]
+        rest = [i for i in pool if i not in set(picks)]
+        excluded = rows.index[rows["status"].isin([LIVE, BOOSTED_BEFORE])]
+        order = [*fixed, *picks, *rest, *blocked, *excluded]
         new_rank[order] = np.arange(1, len(order) + 1)
+        kth = eligible["score"].iloc[min(k, n) - 1] if n else -np.inf
+        promising = rows.loc[blocked]
+        promising = promising[promising["score"] >= kth].index[:k]
+        out.loc[promising, "held_back"] = True
         if len(excluded):
-            kth = eligible["score"].iloc[min(k, n) - 1] if n else -np.inf
             again = rows.loc[excluded]
             worth = ((again["status"] == BOOSTED_BEFORE) & (again["score"] >= kth)
                      & (out.loc[excluded, "realised_uplift"] > config.boost_again_min_uplift))

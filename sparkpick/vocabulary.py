@@ -65,9 +65,9 @@ class Flag(StrEnum):
 
     @property
     def blocks(self) -> bool:
-        """Whether the flag holds a boost back (a test pick is never such a post); an expiring code is only a
-        warning."""
-        return self is not Flag.AUTH_EXPIRING
+        """Whether the flag holds a boost back: such a post takes no shortlist slot and is never a test pick.
+        Every flag does; an expiring code too, as it cannot carry a boost through its calibration."""
+        return True
 
 
 K = TypeVar("K", bound=StrEnum)

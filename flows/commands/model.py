@@ -112,6 +112,7 @@ def score(
         TEST_PICK_SENTENCE,
         boost_again_sentence,
         boosts_known,
+        held_back_sentence,
         left_out_sentence,
         ranking_headline,
         ranking_label,
@@ -153,6 +154,8 @@ def score(
             for _, row in (others if others is not None else shortlist.iloc[:0]).iterrows():
                 if row["advertiser_id"] == advertiser_id and row.get("boost_again") in (True,):
                     console.print(shown(f"post {row['post_id']}: {boost_again_sentence(row)}"))
+                if row["advertiser_id"] == advertiser_id and row.get("held_back") in (True,):
+                    console.print(shown(f"post {row['post_id']}: {held_back_sentence(row)}"))
         if "is_test_pick" in shortlist.columns and shortlist["is_test_pick"].fillna(False).astype(bool).any():
             console.print(f"{TEST_PICK_LABEL}: {TEST_PICK_SENTENCE}")
         if line := left_out_sentence(others):

@@ -171,6 +171,7 @@ def write_report(
     if others is not None and "status" in others.columns:
         info["left_out"] = {str(k): int(v) for k, v in others["status"].value_counts().sort_index().items()}
         info["boost_again"] = int(others.get("boost_again", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
+        info["held_back"] = int(others.get("held_back", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     live_csv = folder / LIVE_BOOSTS_CSV
     if monitor is not None:
         write_csv(live_csv, monitor.boosts)

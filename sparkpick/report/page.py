@@ -38,6 +38,7 @@ from sparkpick.wording import (
     decision_label,
     flag_help,
     flag_label,
+    held_back_sentence,
     left_out_sentence,
     log_cost_phrase,
     money,
@@ -274,8 +275,9 @@ def render_shortlist_html(
 
     `thumbnails` maps post_id to image bytes (JPEG/PNG/WebP); posts without one show a placeholder.
     `monitor` adds the "Live boosts" section (cards, the track record line) above the shortlist;
-    `others`, the candidates the policy left out (live or boosted before: `status`), a line saying how
-    many and why, with the ones worth boosting again (`boost_again`) beside their last result.
+    `others`, the candidates the policy left out (live, boosted before or blocked: `status`), a line saying
+    how many and why, with the ones worth boosting again (`boost_again`) beside their last result and the
+    promising ones that cannot run yet (`held_back`) with what would free them.
     """
     tz = ZoneInfo(meta.display_timezone)
     as_of = as_utc(meta.as_of)
@@ -322,5 +324,8 @@ def _again_views(others: pd.DataFrame | None) -> list[dict[str, str]]:
     if others is None or others.empty or "boost_again" not in others.columns:
         return []
     again = others[others["boost_again"].fillna(False).astype(bool)]
+    held = others[others["held_back"].fillna(False).astype(bool)] if "held_back" in others.columns else others[:0]
     return [{"who": " ".join(p for p in (advertiser_label(r), f"post {as_text(r.get('post_id'))}") if p),
-             "text": boost_again_sentence(r)} for r in again.to_dict("records")]
+             "text": sentence(r)}
+            for frame, sentence in ((again, boost_again_sentence), (held, held_back_sentence))
+            for r in frame.to_dict("records")]

@@ -125,14 +125,37 @@ def left_out_sentence(others: pd.DataFrame | None) -> str:
         return ""
     live = int((others["status"] == "live").sum())
     before = int((others["status"] == "boosted_before").sum())
+    blocked = int((others["status"] == "blocked").sum())
     parts = []
     if live:
         parts.append(f"{live} {'post is' if live == 1 else 'posts are'} being boosted right now")
     if before:
         parts.append(f"{before} {'was' if before == 1 else 'were'} boosted before and take no fresh slot")
+    if blocked:
+        parts.append(f"{blocked} cannot be boosted yet (no code, a code about to lapse, no usage rights, "
+                     "looks like an ad or numbers not settled)")
     if not parts:
         return ""
-    return f"Left out of the shortlist: {' and '.join(parts)}."
+    return f"Left out of the shortlist: {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]}."
+
+
+# What frees a post that a flag holds back, in the order they are asked (every flag blocks: `Flag.blocks`).
+HELD_BACK_NEEDS: dict[Flag, str] = require_words(Flag, {
+    Flag.NO_AUTH_CODE: "ask the creator for a Spark authorisation code",
+    Flag.AUTH_EXPIRING: "ask the creator to renew the authorisation code, which lapses within the week",
+    Flag.NO_USAGE_RIGHTS: "agree Spark usage rights with the creator",
+    Flag.CALIBRATING: "wait until its numbers settle",
+    Flag.LOOKS_LIKE_AD: "it looks like an ad, and paid audiences tend to swipe past those",
+})
+
+
+def held_back_sentence(row: Mapping[str, Any]) -> str:
+    """A promising post that cannot be boosted yet (`held_back`): what would free it, beside tonight's
+    prediction."""
+    needs = [text for flag, text in HELD_BACK_NEEDS.items() if row.get(flag.column) in (True, 1)]
+    need = "; ".join(needs) or "it cannot be boosted yet"
+    predicted = ratio_phrase(row.get("uplift_ratio"))
+    return f"Worth a slot once it can run: {need[0].upper()}{need[1:]}. Predicted: {predicted}."
 
 
 def boost_again_sentence(row: Mapping[str, Any]) -> str:

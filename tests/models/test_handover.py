@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.handover import CHALLENGER, CHAMPION, decide_handover, logged_boosts, policy_inputs, ranks_nothing
 
@@ -53,6 +54,17 @@ def test_policy_inputs_shortlist_each_decision_s_top_k() -> None:
     assert got.target_inclusion.tolist() == [1.0, 0.0, 1.0]  # p3 is third in a@1; q2 second in b@1
     assert np.allclose(got.reward_hat_logged, [0.3, 0.1, 0.4])
     assert got.target_value_hat.to_dict() == {"a@1": 0.5, "b@1": 0.9}
+
+
+def test_a_target_policy_skips_posts_that_cannot_run_as_the_shortlist_does() -> None:
+    logged = pd.DataFrame({"decision_id": ["a@1", "a@1"], "post_id": ["p2", "p3"], "reward": [1.0, 0.0],
+                           "boost_propensity": [1.0, 0.5]})
+    candidates = pd.DataFrame({"decision_id": ["a@1"] * 3, "post_id": ["p1", "p2", "p3"], "x": [3.0, 2.0, 1.0],
+                               "flag_no_auth_code": [True, False, False]})
+    inputs = policy_inputs(logged, candidates, {"by_x": lambda f: f["x"].to_numpy()}, k=2,
+                           reward=lambda f: f["x"].to_numpy() / 10)
+    assert inputs["by_x"].target_inclusion.tolist() == [1.0, 1.0]  # p1 has no code: p2 and p3 fill the two
+    assert inputs["by_x"].target_value_hat.to_dict() == {"a@1": pytest.approx(0.3)}
 
 
 def test_a_model_with_one_score_for_every_post_ranks_nothing() -> None:

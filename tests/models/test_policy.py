@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models.policy import (
+    BLOCKED,
     BOOSTED_BEFORE,
     LIVE,
     apply_policy,
@@ -66,16 +67,51 @@ def test_the_same_night_gives_the_same_picks_and_another_night_may_not(settings:
 
 
 def test_a_test_pick_is_never_flag_blocked(settings: Settings) -> None:
-    blocked = tuple(range(4, 29))  # only the last post below the fixed picks is free
+    blocked = tuple(range(6, 29))  # the fixed picks p00-p03; below them only p04, p05 and p29 are free
+    seen = set()
     for day in range(10):
         out = apply_policy(scored(30, blocked=blocked), NO_HISTORY, settings.policy, 5, AS_OF + pd.Timedelta(days=day))
         pick = out[out["is_test_pick"]]
-        assert list(pick["post_id"]) == ["a1-p29"]
-        assert (out.loc[out["flag_no_auth_code"] & (out["score_rank"] > 4), "boost_propensity"] == 0).all()
-    # every post below the fixed picks blocked: no test pick, the ranking fills the slot
+        assert len(pick) == 1 and pick["post_id"].iloc[0] in {"a1-p04", "a1-p05", "a1-p29"}
+        seen.add(pick["post_id"].iloc[0])
+        assert (out.loc[out["flag_no_auth_code"], "boost_propensity"] == 0).all()
+    assert len(seen) > 1
+
+
+def test_a_blocked_post_never_takes_a_fixed_slot(settings: Settings) -> None:
+    # the two best-scored posts have no authorisation code: the slots go to the next posts that can run
+    out = apply_policy(scored(30, blocked=(0, 1)), NO_HISTORY, settings.policy, 5, AS_OF)
+    short = top_per_advertiser(out, 5)
+    assert len(short) == 5 and not short["flag_no_auth_code"].any()
+    assert list(short.loc[~short["is_test_pick"], "post_id"]) == ["a1-p02", "a1-p03", "a1-p04", "a1-p05"]
+    by_post = out.set_index("post_id")
+    assert by_post.loc[["a1-p00", "a1-p01"], "status"].eq(BLOCKED).all()
+    assert by_post.loc[["a1-p00", "a1-p01"], "boost_propensity"].eq(0).all()
+    # every flag that holds a boost back keeps the post out, the warning of a lapsing code too
+    for flag in ("flag_auth_expiring", "flag_no_usage_rights", "flag_looks_like_ad", "flag_calibrating"):
+        frame = scored(30).assign(**{flag: [i == 0 for i in range(30)]})
+        assert "a1-p00" not in set(top_per_advertiser(apply_policy(frame, NO_HISTORY, settings.policy, 5, AS_OF),
+                                                      5)["post_id"]), flag
+
+
+def test_promising_blocked_posts_are_held_back_apart(settings: Settings) -> None:
+    # p00 and p01 would rank within 5; p29 is blocked but ranks last: it is not worth asking about
+    out = apply_policy(scored(30, blocked=(0, 1, 29)), NO_HISTORY, settings.policy, 5, AS_OF)
+    held = out.set_index("post_id")["held_back"]
+    assert held["a1-p00"] and held["a1-p01"] and not held["a1-p29"] and int(held.sum()) == 2
+    assert not out.loc[out["status"] == "", "held_back"].any()
+    # at most K held back per advertiser, even when nothing can run
+    none_run = apply_policy(scored(12, blocked=tuple(range(12))), NO_HISTORY, settings.policy, 5, AS_OF)
+    assert top_per_advertiser(none_run, 5).empty
+    assert list(none_run.loc[none_run["held_back"], "post_id"]) == [f"a1-p{i:02d}" for i in range(5)]
+
+
+def test_too_few_posts_that_can_run_fill_the_slots_without_a_test(settings: Settings) -> None:
     out = apply_policy(scored(30, blocked=tuple(range(4, 30))), NO_HISTORY, settings.policy, 5, AS_OF)
+    short = top_per_advertiser(out, 5)
     assert not out["is_test_pick"].any()
-    assert list(top_per_advertiser(out, 5)["score_rank"]) == [1, 2, 3, 4, 5]
+    assert list(short["post_id"]) == [f"a1-p{i:02d}" for i in range(4)]
+    assert (short["boost_propensity"] == 1.0).all()
 
 
 def test_share_zero_turns_test_picks_off(settings: Settings) -> None:

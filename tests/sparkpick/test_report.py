@@ -213,6 +213,21 @@ def test_missing_optional_columns_still_render() -> None:
     assert "Likely range" not in html
 
 
+def test_promising_posts_that_cannot_run_are_listed_apart_with_what_frees_them() -> None:
+    shortlist = make_shortlist(advertisers=1)
+    others = make_shortlist(advertisers=1, k=3).assign(
+        post_id=["7300000000000000901", "7300000000000000902", "7300000000000000903"],
+        status=["blocked", "blocked", "boosted_before"], held_back=[True, False, False], boost_again=False,
+        flag_no_auth_code=[True, True, False], flag_auth_expiring=False, flag_no_usage_rights=[True, False, False],
+        flag_looks_like_ad=False, flag_calibrating=False, uplift_ratio=1.5)
+    html = " ".join(render_shortlist_html(shortlist, make_meta(), {}, others=others).split())
+    assert ("Left out of the shortlist: 1 was boosted before and take no fresh slot and 2 cannot be boosted yet"
+            in html)
+    assert ("post 7300000000000000901: Worth a slot once it can run: Ask the creator for a Spark authorisation "
+            "code; agree Spark usage rights with the creator. Predicted: 1.5x cheaper") in html
+    assert "7300000000000000902: Worth a slot" not in html  # blocked, but not promising enough to ask about
+
+
 def test_empty_shortlist_renders_a_message() -> None:
     html = render_shortlist_html(make_shortlist().iloc[:0], make_meta(), {})
     assert "No candidates to shortlist" in html
