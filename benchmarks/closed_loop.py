@@ -54,6 +54,7 @@ import pandas as pd
 from features.labels import uplift_labels
 from features.matrix import candidate_matrix
 from features.readiness import BLOCKING_FLAGS
+from features.video.cues.catalogue import video_feature_version
 from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores
 from models.off_policy import PolicyInputs, evaluate_policies
@@ -191,7 +192,7 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
         shortlist = top_per_advertiser(scored, k)
         scores = scored.set_index("post_id") if len(scored) else None
         inputs = read_model_inputs(home.warehouse)
-        video = video_of_posts(inputs, settings.video.feature_version)
+        video = video_of_posts(inputs, video_feature_version(settings.video))
         cands = candidate_matrix(inputs.tables, monday, settings, video=video)
         can_run = ~cands[[f for f in BLOCKING_FLAGS if f in cands]].any(axis=1)
         boosted_before = cands["post_id"].isin(set(log["post_id"]))

@@ -30,6 +30,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 import pandas as pd
 
 from features.matrix import candidate_matrix, feature_columns, feature_version, training_matrix
+from features.video.cues.catalogue import video_feature_version
 from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores, random_scores, views_scores
 from models.evaluate import captured_sums
@@ -76,7 +77,7 @@ def prepare_home(root: Path, settings: Settings, size: str, seed: int, video: bo
 def backtest(home: Home, truth: pd.DataFrame, settings: Settings, cut_weeks: int) -> dict[str, tuple[float, float]]:
     """(gain, possible) sums of captured@K per ordering over all weekly decisions after the cut."""
     inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
     posts = tables["posts"]
     end = pd.Timestamp(settings.world.end)
     cut = (end - pd.Timedelta(weeks=cut_weeks)).normalize()

@@ -26,6 +26,7 @@ from features import engagement, readiness
 from features.labels import grade, uplift_labels
 from features.quality import DataQualityReport, clean_metrics
 from features.video import VIDEO_PREFIX
+from features.video.cues.catalogue import video_feature_version
 from sparkpick.config import FeaturesConfig, Settings
 from sparkpick.contract import DTYPES, SPECS
 from sparkpick.errors import InputError
@@ -138,7 +139,7 @@ def describe_feature(column: str) -> str:
 
 def feature_version(settings: Settings) -> str:
     """The combined version of all model inputs: tabular features + video cues, e.g. "tab-v1+video-v1"."""
-    return f"{settings.features.feature_version}+{settings.video.feature_version}"
+    return f"{settings.features.feature_version}+{video_feature_version(settings.video)}"
 
 
 _GROWTH = re.compile(r"^views_\d+(?:\.\d+)?h$")

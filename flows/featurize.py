@@ -21,6 +21,7 @@ import pandas as pd
 
 from features.video.cache import plan_videos, post_video_rows
 from features.video.cluster import run_videos_on_cluster
+from features.video.cues.catalogue import video_feature_version
 from features.video.extract import VideoResult
 from features.video.pool import VideoTask, run_videos
 from features.video.table import video_feature_rows
@@ -162,7 +163,7 @@ def _featurize(
     started = pd.Timestamp.now(tz="UTC")
     computed_at = as_utc(as_of if as_of is not None else started)
     cfg = settings.video
-    version = cfg.feature_version
+    version = video_feature_version(cfg)
     with Warehouse(home.warehouse) as wh:
         posts = wh.read("posts")
         previous = wh.read(POST_VIDEOS) if wh.has_table(POST_VIDEOS) else pd.DataFrame()

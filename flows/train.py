@@ -102,10 +102,11 @@ def train_model(
         experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
         for line in registry.sweep_interrupted(client, experiment_id, name):
             log.warning("%s", line)
+    from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
 
     inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
     tables = with_propensities(home, tables)
     rows = training_matrix(tables, settings, video=video, until=until_ts)
     if until_ts is not None:
@@ -368,12 +369,13 @@ def evaluate_policies_now(
     registry's aliases, when they exist) and the brief's heuristic, on every logged boost with a
     propensity whose results ended before `until` (all when None). Nothing is trained or registered."""
     from features.matrix import training_matrix
+    from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
     from models import registry
 
     until_ts = as_utc(until) if until is not None else None
     inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
     tables = with_propensities(home, tables)
     rows = training_matrix(tables, settings, video=video, until=until_ts)
     if until_ts is not None:
@@ -433,10 +435,11 @@ def score_candidates(
     with registry.tracking(home_store(home, settings)) as client:
         served = registry.load_model(client, uri)
     registry.check_feature_version(served, feature_version(settings))
+    from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
 
     inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
     candidates = candidate_matrix(tables, as_of_ts, settings, video=video)
     missing = [f for f in served.model.feature_names if f not in candidates.columns]
     if [f for f in missing if not f.startswith(VIDEO_PREFIX)]:

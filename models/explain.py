@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from features.video import VIDEO_PREFIX
+from features.video.cues.catalogue import CUES
 from sparkpick.wording import ratio_phrase
 
 BIAS = "bias"
@@ -55,57 +57,19 @@ def typical(z: float) -> str:
     return "below usual" if z > -2 else "far below usual"
 
 
-# Marketer's words for model inputs whose descriptions are measurement recipes.
+# Marketer's words for model inputs whose descriptions are measurement recipes: the video cues' come
+# from the cue catalogue (`features/video/cues/catalogue.py`).
 PLAIN_LABELS: dict[str, str] = {
-    "video_sharpness": "picture sharpness",
-    "video_noise": "sensor grain (phone footage)",
-    "video_colourfulness": "colour vividness (grading)",
-    "video_saturation": "colour saturation",
-    "video_brightness": "brightness",
-    "video_contrast": "contrast",
-    "video_highlights_clipped": "blown-out highlights",
-    "video_shadows_clipped": "crushed shadows",
-    "video_edge_density": "visual busyness",
-    "video_text_coverage": "screen area under text overlays",
-    "video_text_frame_share": "frames with text or graphics",
-    "video_face_share": "frames with a face on camera",
-    "video_face_size": "face size (close-up)",
-    "video_faces_per_frame": "faces on screen",
-    "video_letterbox_share": "letterbox bars (landscape footage)",
-    "video_has_audio": "has sound",
-    "video_vertical": "vertical video",
-    "video_native_vertical": "shot vertical (not cropped landscape)",
+    **{f"{VIDEO_PREFIX}{cue.name}": cue.label for cue in CUES if cue.label},
     "video_duration_s": "video length",
-    "video_cuts_per_10s": "editing pace",
-    "video_hard_cuts": "hard cuts",
-    "video_mean_shot_s": "average shot length",
-    "video_shake": "handheld camera shake",
-    "video_camera_motion": "camera movement",
-    "video_motion_energy": "movement on screen",
-    "video_static_share": "static moments",
-    "video_exposure_drift": "auto-exposure drift (natural light)",
-    "video_hook_motion_energy": "movement in the first seconds",
-    "video_hook_motion_ratio": "opening moves more than the rest",
-    "video_hook_cuts": "cuts in the first seconds",
-    "video_hook_face_share": "face in the first seconds",
-    "video_hook_text_coverage": "text in the first seconds",
     "video_polish_score": "polish score",
 }
 # How a value reads, where its description's unit does not say: "percent" (a 0-1 share), "seconds",
 # "per10s", "times" (a ratio), "of100", or "standing" (a lab scale nobody outside it can read: only where
 # the post stands among the candidates is shown).
 VALUE_KINDS: dict[str, str] = {
-    "video_sharpness": "standing", "video_noise": "standing", "video_colourfulness": "standing",
-    "video_edge_density": "standing", "video_shake": "standing", "video_camera_motion": "standing",
-    "video_motion_energy": "standing", "video_exposure_drift": "standing",
-    "video_hook_motion_energy": "standing", "video_faces_per_frame": "standing",
-    "video_brightness": "standing", "video_contrast": "standing",
-    "video_saturation": "percent", "video_highlights_clipped": "percent", "video_shadows_clipped": "percent",
-    "video_text_coverage": "percent", "video_text_frame_share": "percent", "video_face_share": "percent",
-    "video_face_size": "percent", "video_letterbox_share": "percent", "video_static_share": "percent",
-    "video_hook_face_share": "percent", "video_hook_text_coverage": "percent",
-    "video_duration_s": "seconds", "video_mean_shot_s": "seconds", "video_cuts_per_10s": "per10s",
-    "video_hook_motion_ratio": "times", "video_polish_score": "of100",
+    **{f"{VIDEO_PREFIX}{cue.name}": cue.reads_as for cue in CUES if cue.reads_as},
+    "video_duration_s": "seconds", "video_polish_score": "of100",
 }
 _UNIT = re.compile(r"\s*\(([^()]*)\)\s*$")
 _LOG_RATIO = "log cost ratio"

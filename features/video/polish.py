@@ -16,71 +16,15 @@ w * (e - 0.5) / sum(w): the reasons are the two or three strongest pushes in the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
+from features.video.cues.catalogue import CUES, Phrase
 from sparkpick.config import PolishCue
 
-
-def _pct(x: float) -> str:
-    return f"{x:.0%}"
-
-
-# Words for each cue, one phrase for the produced side and one for the native side.
-Phrase = Callable[[Mapping[str, float]], str]
-
-
-def _cuts_produced(c: Mapping[str, float]) -> str:
-    span = c["hard_cuts"] / c["cuts_per_10s"] * 10 if c.get("cuts_per_10s") else float("nan")
-    return f"{c['hard_cuts']:.0f} hard cuts in {span:.0f} s" if span == span else "fast editing"
-
-
-def _cuts_native(c: Mapping[str, float]) -> str:
-    n = c.get("hard_cuts", float("nan"))
-    if n == 0:
-        return "one continuous take, no cuts"
-    return f"few cuts ({c['cuts_per_10s']:.1f} per 10 s, shots of {c['mean_shot_s']:.0f} s)"
-
-
+# Words for each cue that enters the score, one phrase for the produced side and one for the native side,
+# from the cue catalogue (each cue's `polish`).
 PHRASES: dict[str, tuple[Phrase, Phrase]] = {
-    "cuts_per_10s": (_cuts_produced, _cuts_native),
-    "shake": (
-        lambda c: f"tripod-steady camera (shake {c['shake']:.2f}% of frame)",
-        lambda c: f"handheld shake ({c['shake']:.2f}% of frame)",
-    ),
-    "text_frame_share": (
-        lambda c: f"text on {_pct(c['text_frame_share'])} of frames",
-        lambda c: "no text overlays" if c["text_frame_share"] < 0.05
-        else f"text on only {_pct(c['text_frame_share'])} of frames",
-    ),
-    "saturation": (
-        lambda c: f"strongly graded colour (saturation {_pct(c['saturation'])})",
-        lambda c: f"natural, ungraded colour (saturation {_pct(c['saturation'])})",
-    ),
-    "colourfulness": (
-        lambda c: f"vivid colours (colourfulness {c['colourfulness']:.0f})",
-        lambda c: f"muted colours (colourfulness {c['colourfulness']:.0f})",
-    ),
-    "noise": (
-        lambda c: "clean, noise-free picture",
-        lambda c: "visible sensor grain, as phone footage has",
-    ),
-    "exposure_drift": (
-        lambda c: "locked exposure",
-        lambda c: "auto-exposure drifting, as in natural light",
-    ),
-    "sharpness": (
-        lambda c: "crisp focus",
-        lambda c: "soft focus",
-    ),
-    "face_share": (
-        lambda c: "no face talking to camera" if c["face_share"] < 0.05
-        else f"face on only {_pct(c['face_share'])} of frames",
-        lambda c: f"face to camera in {_pct(c['face_share'])} of frames",
-    ),
-    "letterbox_share": (
-        lambda c: f"letterboxed landscape footage ({_pct(c['letterbox_share'])} bars)",
-        lambda c: "fills the vertical frame",
-    ),
+    cue.name: (cue.polish.produced, cue.polish.native) for cue in CUES if cue.polish is not None
 }
 
 

@@ -44,13 +44,14 @@ def register(app: typer.Typer) -> None:
 
         from features.matrix import candidate_matrix, describe_feature, feature_columns, training_matrix
         from features.quality import DataQualityReport
+        from features.video.cues.catalogue import video_feature_version
         from features.video.table import video_of_posts
         from sparkpick.warehouse import read_model_inputs
 
         inv = ctx.obj
         settings, home = inv.settings, inv.home
         inputs = read_model_inputs(home.warehouse)
-        tables, video = inputs.tables, video_of_posts(inputs, settings.video.feature_version)
+        tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
         if training:
             frame = training_matrix(
                 tables, settings, video=video, until=cutoff

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.video.cues.catalogue import video_feature_version
 from features.video.table import post_video_features
 from flows.featurize import featurize_videos, thumbnail_dir
 from sparkpick.warehouse import POST_VIDEOS, VIDEO_FEATURES, Warehouse
@@ -61,7 +62,7 @@ def test_featurize_caches_by_content(home, settings, videos, tmp_path):
         pv, vf = wh.read(POST_VIDEOS), wh.read(VIDEO_FEATURES)
     assert len(pv) == 6 and len(vf) == 3
     assert set(vf["status"]) == {"ok", "failed"}
-    joined = post_video_features(pv, vf, settings.video.feature_version).set_index("post_id")
+    joined = post_video_features(pv, vf, video_feature_version(settings.video)).set_index("post_id")
     assert joined["video_status"].to_dict() == {"p1": "ok", "p2": "ok", "p3": "ok", "p4": "failed",
                                                 "p5": "missing", "p6": "none"}
     assert joined.loc["p1", "video_hard_cuts"] == 1
@@ -85,7 +86,7 @@ def test_featurize_caches_by_content(home, settings, videos, tmp_path):
     new_sha = pv2.set_index("post_id").loc["p1", "video_sha256"]
     assert new_sha != sha_a and len(vf2) == 4
     assert vf2.set_index("video_sha256").loc[sha_a, "computed_at"] == stamp
-    joined = post_video_features(pv2, vf2, settings.video.feature_version).set_index("post_id")
+    joined = post_video_features(pv2, vf2, video_feature_version(settings.video)).set_index("post_id")
     assert joined.loc["p1", "video_hard_cuts"] == 0
 
 

@@ -8,7 +8,8 @@ One family of cues a module, as PySceneDetect keeps one detector a module:
   translation by phase correlation and brightness over time;
 - clip.py: all cues of one sample frame (`frame_cues`), and the clip aggregate (`clip_cues`) with the hook
   window against the rest;
-- catalogue.py: every cue's name and description.
+- catalogue.py: every cue declared once (name, description, words, how it is summarised, polish);
+- sample.py: a sample frame as per-frame cues see it, and their register (`@per_frame`).
 
 Why these cues: content that looks like an ad is swiped past, and on real footage "looks like an ad"
 means fast editing (hard cuts), a locked-off or gimbal camera (no shake), graded colour, clean and sharp

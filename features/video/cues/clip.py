@@ -1,4 +1,8 @@
-"""A clip's cues: every cue of one sample frame, and the clip aggregate with the hook against the rest."""
+"""A clip's cues: every cue of one sample frame, and the clip aggregate with the hook against the rest.
+
+The per-frame cues are the catalogue's cues with `over` set, each measured by its `@per_frame` function
+(picture.py, composition.py) and summarised over the samples as its entry says.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,22 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from features.video.cues.catalogue import CUE_NAMES
-from features.video.cues.composition import blurred_fill_bars, border_bars, faces, text_coverage
+from features.video.cues import picture  # noqa: F401 - imported for its @per_frame functions
+from features.video.cues.catalogue import CUE_NAMES, CUES
+from features.video.cues.composition import blurred_fill_bars, border_bars, faces
 from features.video.cues.motion import MotionSummary
-from features.video.cues.picture import colourfulness, flat_mask, masked_noise, masked_sharpness
+from features.video.cues.sample import FRAME_MEASURES, Sample
 from sparkpick.config import VideoConfig
+
+# The cues measured on each sample frame, in catalogue order, and the function of each.
+PER_FRAME = tuple(cue for cue in CUES if cue.over)
+_unmeasured = sorted({cue.name for cue in PER_FRAME} - set(FRAME_MEASURES))
+_undeclared = sorted(set(FRAME_MEASURES) - {cue.name for cue in PER_FRAME})
+if _unmeasured or _undeclared:  # pragma: no cover - a cue declared or measured but not both
+    raise ImportError(
+        f"video cues: per-frame cues without a @per_frame function {_unmeasured}; @per_frame functions "
+        f"without a catalogue entry with `over` {_undeclared} (features/video/cues/catalogue.py)"
+    )
 
 
 def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> dict[str, float]:
@@ -24,29 +39,10 @@ def frame_cues(bgr: np.ndarray, cfg: VideoConfig, detect_faces: bool = True) -> 
         top, bottom = blurred_fill_bars(gray_full, cfg)
     bars = 1.0 - ((h - top - bottom) * (w - left - right)) / float(h * w)
     # Everything else is measured inside the picture, so that bars don't count as crushed shadows.
-    bgr = bgr[top : h - bottom, left : w - right]
-    gray = gray_full[top : h - bottom, left : w - right]
-    hsv_s = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 1]
-    edges = cv2.Canny(gray, cfg.canny_low, cfg.canny_high)
-    g = gray.astype(np.float32)
-    flat = flat_mask(g, cfg.noise_flat_quantile)
-    mean, std = cv2.meanStdDev(gray)
-    n = float(gray.size)
-    out = {
-        "sharpness": masked_sharpness(g, flat, cfg.sharpness_noise_k),
-        "noise": masked_noise(g, flat),
-        "colourfulness": colourfulness(bgr),
-        "saturation": cv2.mean(hsv_s)[0] / 255.0,
-        "brightness": float(mean[0, 0]) / 255.0,
-        "contrast": float(std[0, 0]) / 255.0,
-        "highlights_clipped": np.count_nonzero(gray >= cfg.clip_high) / n,
-        "shadows_clipped": np.count_nonzero(gray <= cfg.clip_low) / n,
-        "edge_density": cv2.countNonZero(edges) / n,
-        "text_coverage": text_coverage(gray, cfg),
-        "letterbox_share": bars,
-    }
+    sample = Sample(bgr[top : h - bottom, left : w - right], gray_full[top : h - bottom, left : w - right], bars, cfg)
+    out = {cue.name: FRAME_MEASURES[cue.name](sample) for cue in PER_FRAME}
     if detect_faces:
-        count, size = faces(gray, cfg)
+        count, size = faces(sample.gray, cfg)
         out["faces"] = float(count)
         out["face_size"] = size
     return out
@@ -92,7 +88,10 @@ def clip_cues(
     face_counts = col("faces", face_rows)
     face_sizes = [c["face_size"] for _t, c in face_rows if c["faces"] > 0]
     text = col("text_coverage", samples)
-    letterbox = _median(col("letterbox_share", samples))
+    per_frame = {
+        cue.name: (_median if cue.over == "median" else _mean)(col(cue.name, samples)) for cue in PER_FRAME
+    }
+    letterbox = per_frame["letterbox_share"]
     vertical = container.height > container.width
     out: dict[str, float] = {
         "width": float(container.width),
@@ -103,21 +102,11 @@ def clip_cues(
         "has_audio": float(container.has_audio),
         "vertical": float(vertical),
         "native_vertical": float(vertical and not (letterbox > cfg.letterbox_min_share)),
-        "sharpness": _median(col("sharpness", samples)),
-        "noise": _median(col("noise", samples)),
-        "colourfulness": _median(col("colourfulness", samples)),
-        "saturation": _median(col("saturation", samples)),
-        "brightness": _median(col("brightness", samples)),
-        "contrast": _median(col("contrast", samples)),
-        "highlights_clipped": _mean(col("highlights_clipped", samples)),
-        "shadows_clipped": _mean(col("shadows_clipped", samples)),
-        "edge_density": _median(col("edge_density", samples)),
-        "text_coverage": _mean(text),
+        **per_frame,
         "text_frame_share": _mean([float(v >= cfg.text_frame_min_coverage) for v in text]),
         "face_share": _mean([float(n > 0) for n in face_counts]),
         "face_size": _median(face_sizes) if face_sizes else (0.0 if face_counts else nan),
         "faces_per_frame": _mean(face_counts),
-        "letterbox_share": letterbox,
         **motion.cues,
     }
     # The hook: the opening `hook_window_s` against the rest.

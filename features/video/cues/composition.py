@@ -7,6 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from features.video.cues.sample import Sample, per_frame
 from sparkpick.config import VideoConfig
 
 
@@ -165,3 +166,14 @@ def faces(gray: np.ndarray, cfg: VideoConfig) -> tuple[int, float]:
         return 0, 0.0
     largest = max(int(fw) * int(fh) for _x, _y, fw, fh in found)
     return len(found), largest / float(gh * gw)
+
+
+# -- the composition cues of one sample, as the catalogue names them --------------------------------------
+@per_frame("text_coverage")
+def text_coverage_of(s: Sample) -> float:
+    return text_coverage(s.gray, s.cfg)
+
+
+@per_frame("letterbox_share")
+def letterbox_share_of(s: Sample) -> float:
+    return s.letterbox_share

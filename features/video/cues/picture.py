@@ -7,6 +7,8 @@ import math
 import cv2
 import numpy as np
 
+from features.video.cues.sample import Sample, per_frame
+
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
@@ -85,3 +87,49 @@ def colourfulness(bgr: np.ndarray) -> float:
     opp = cv2.transform(bgr.astype(np.float32), np.float32([[0, -1, 1], [-1, 0.5, 0.5]]))
     mean, std = cv2.meanStdDev(opp)
     return float(math.hypot(std[0, 0], std[1, 0]) + 0.3 * math.hypot(mean[0, 0], mean[1, 0]))
+
+
+# -- the picture cues of one sample, as the catalogue names them ------------------------------------------
+@per_frame("sharpness")
+def sharpness_of(s: Sample) -> float:
+    return masked_sharpness(s.luma, s.flat, s.cfg.sharpness_noise_k)
+
+
+@per_frame("noise")
+def noise_of(s: Sample) -> float:
+    return masked_noise(s.luma, s.flat)
+
+
+@per_frame("colourfulness")
+def colourfulness_of(s: Sample) -> float:
+    return colourfulness(s.bgr)
+
+
+@per_frame("saturation")
+def saturation_of(s: Sample) -> float:
+    return cv2.mean(cv2.cvtColor(s.bgr, cv2.COLOR_BGR2HSV)[..., 1])[0] / 255.0
+
+
+@per_frame("brightness")
+def brightness_of(s: Sample) -> float:
+    return s.mean_std[0] / 255.0
+
+
+@per_frame("contrast")
+def contrast_of(s: Sample) -> float:
+    return s.mean_std[1] / 255.0
+
+
+@per_frame("highlights_clipped")
+def highlights_clipped_of(s: Sample) -> float:
+    return np.count_nonzero(s.gray >= s.cfg.clip_high) / float(s.gray.size)
+
+
+@per_frame("shadows_clipped")
+def shadows_clipped_of(s: Sample) -> float:
+    return np.count_nonzero(s.gray <= s.cfg.clip_low) / float(s.gray.size)
+
+
+@per_frame("edge_density")
+def edge_density_of(s: Sample) -> float:
+    return cv2.countNonZero(cv2.Canny(s.gray, s.cfg.canny_low, s.cfg.canny_high)) / float(s.gray.size)
