@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Where `make demo` writes (data/, mlruns/, reports/, cache/); the CLI's --home.
 DEMO_HOME ?= .
 
-.PHONY: install demo test test-fast lint browser clean
+.PHONY: install demo test test-fast check lint typecheck browser clean
 
 $(BIN)/sparkpick: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sparkpick needs Python 3.11 or newer")'
@@ -25,13 +25,20 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
+# mypy, strict (pyproject.toml's [tool.mypy]); its cache (.mypy_cache) makes the next run fast.
+typecheck: install
+	$(BIN)/mypy
+
 # Fast tests first, then the slow ones (real Prefect server, browser, bigger worlds). Exit 5 = none selected.
-test: install browser lint
+test: install browser lint typecheck
 	$(BIN)/pytest -m "not slow"
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
 
 test-fast: install
 	$(BIN)/pytest -m "not slow" -x -q
 
+# The inner loop: lint, type check, the fast tests.
+check: lint typecheck test-fast
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -93,7 +93,7 @@ def brand_mention(captions: pd.Series, advertiser_ids: pd.Series, terms: dict[st
     patterns = {adv: _phrase_pattern(t) for adv, t in terms.items()}
     text = _text(captions)
     values = [
-        float(bool(patterns.get(adv) and patterns[adv].search(s)))
+        float(bool((pattern := patterns.get(adv)) and pattern.search(s)))
         for s, adv in zip(text.to_numpy(), advertiser_ids.to_numpy(), strict=True)
     ]
     return pd.Series(values, index=captions.index, dtype="float64")

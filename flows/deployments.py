@@ -164,7 +164,8 @@ def request_approval(inv: Any, shortlist: pd.DataFrame, as_of: pd.Timestamp) -> 
     except ObjectNotFound:
         return (f"{len(picks)} pick(s) ready to boost, but no '{APPROVAL}' deployment is served (`sparkpick "
                 "serve`): approve them with `sparkpick launch`")
-    return f"{len(picks)} pick(s) await approval in flow run {run.name} ({run.id})"
+    # Called from synchronous code, run_deployment returns the flow run itself, not a coroutine.
+    return f"{len(picks)} pick(s) await approval in flow run {run.name} ({run.id})"  # type: ignore[union-attr]
 
 
 @flow(name="approval", validate_parameters=True)

@@ -72,7 +72,7 @@ class FeaturizeSummary:
             lines.append(f"  {f['status']:<8} post {f['post_id']}: {f['reason']}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -117,7 +117,9 @@ def describe_cluster(client: Client) -> str:
 
     threads = client.nthreads()
     link = dashboard_link(client)
-    return (f"Dask cluster {client.scheduler.address}: {len(threads)} workers, {sum(threads.values())} threads; "
+    scheduler = client.scheduler
+    assert scheduler is not None  # a connected client has one
+    return (f"Dask cluster {scheduler.address}: {len(threads)} workers, {sum(threads.values())} threads; "
             + (f"dashboard {link}" if link else "no dashboard (install bokeh where the scheduler runs)"))
 
 
@@ -185,7 +187,7 @@ def _featurize(
         if gone:  # posts deleted from the warehouse lose their video row
             wh.delete(POST_VIDEOS, f"post_id NOT IN ({', '.join('?' * len(gone))})", gone)
 
-    batch: list[dict] = []
+    batch: list[dict[str, Any]] = []
     last_write = time.monotonic()
     finished = 0
     if progress:
@@ -193,7 +195,7 @@ def _featurize(
 
     saved = 0
 
-    def save(rows: list[dict]) -> None:
+    def save(rows: list[dict[str, Any]]) -> None:
         nonlocal saved
         if rows:
             with Warehouse(home.warehouse) as wh:
@@ -262,7 +264,7 @@ def dask_task_runner(settings: Settings, scratch: Path) -> Any:
     keeping its files in `scratch`."""
     if not uses_dask(settings):
         return None
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     from features.video.cluster import local_cluster_kwargs
 
@@ -281,7 +283,7 @@ def _runner_client() -> Client | None:
     runner = context.task_runner if context else None
     if type(runner).__name__ != "DaskTaskRunner":
         return None
-    return runner.client  # created on first use: the cluster starts only if there is work
+    return runner.client  # type: ignore[union-attr]  # created on first use: the cluster starts only if there is work
 
 
 def _featurize_flow_fn(home: Home, settings: Settings, retry_failed: bool = False,

@@ -207,7 +207,7 @@ def temporary_files_in(home: Home) -> Path:
         # path must fit in 107 bytes, so a home deep in the file system leaves multiprocessing its own
         # `pymp-*` folder in the system's temporary folder (removed at exit; not after a kill).
         if len(str(folder)) <= _MAX_SOCKET_FOLDER:
-            process.current_process()._config["tempdir"] = str(folder)
+            process.current_process()._config["tempdir"] = str(folder)  # type: ignore[attr-defined]
         else:
             from multiprocessing.util import get_temp_dir
 

@@ -138,7 +138,7 @@ def run_nightly(
     *,
     ran_at: pd.Timestamp | None = None,
     runner: StepRunner | None = None,
-    logger: logging.Logger | logging.LoggerAdapter = log,
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = log,
     access_token: str | None = None,
     stages: dict[str, Callable[..., Any]] | None = None,
     progress: dict[str, Callable[[int, int], None]] | None = None,
@@ -156,7 +156,8 @@ def run_nightly(
     as_of = as_utc(as_of) if as_of is not None else default_as_of(settings, now)
     ran_at = as_utc(ran_at) if ran_at is not None else now
     run = runner or PlainRunner(cfg.retries, cfg.retry_delay_s, logger)
-    fns = {"report": write_report, "has_champion": _has_champion, **(stages or _stage_functions())}
+    fns: dict[str, Callable[..., Any]] = {"report": write_report, "has_champion": _has_champion,
+                                         **(stages or _stage_functions())}
     source = settings.ingest.source
     day = report_date(as_of, cfg.timezone)
     result = NightlyResult(as_of=as_of, report_date=day, shortlist=pd.DataFrame())
@@ -314,7 +315,7 @@ def run_nightly(
 def _gather(home: Home, settings: Settings, as_of: pd.Timestamp, result: NightlyResult,
             timed: Callable[..., Any], stage_failed: Callable[[str, BaseException], None],
             fns: dict[str, Callable[..., Any]], progress: dict[str, Callable[[int, int], None]] | None,
-            access_token: str | None, logger: logging.Logger | logging.LoggerAdapter) -> None:
+            access_token: str | None, logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
     """Stages 1-2: ingest what is new, then featurize new or changed videos (cached by content hash).
     A failing stage is recorded in `result` (the night goes on with what the warehouse holds)."""
     source = settings.ingest.source

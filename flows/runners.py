@@ -35,7 +35,9 @@ def is_retryable(exc: BaseException) -> bool:
 class PlainRunner:
     """Runs a stage directly, retrying with exponential back-off (no Prefect needed)."""
 
-    def __init__(self, retries: int, delay_s: float, logger: logging.Logger | logging.LoggerAdapter = log):
+    def __init__(
+        self, retries: int, delay_s: float, logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = log
+    ):
         self.retries, self.delay_s, self.logger = retries, delay_s, logger
 
     def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -71,7 +73,7 @@ class PrefectRunner:
         from prefect.cache_policies import NO_CACHE
         from prefect.tasks import exponential_backoff
 
-        stage = task(
+        stage = task(  # type: ignore[call-overload]  # the back-off's type matches no single overload
             fn, name=name, retries=self.retries, cache_policy=NO_CACHE, persist_result=False,
             retry_delay_seconds=exponential_backoff(backoff_factor=self.delay_s) if self.delay_s else 0,
             retry_condition_fn=retry_unless_bad_input,

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -17,7 +18,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from features.video import VIDEO_PREFIX
-from models.ranker import DETERMINISTIC_PARAMS, as_feature_matrix
+from models.ranker import DETERMINISTIC_PARAMS
+from models.sparkpick_ranker_pyfunc import as_feature_matrix
 
 ENGAGEMENT_RATE = "engagement_rate"
 VIEWS = "views"
@@ -70,7 +72,7 @@ def random_scores(frame: pd.DataFrame, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(len(frame))
 
 
-class PointwiseRegressor(BaseEstimator):
+class PointwiseRegressor(BaseEstimator):  # type: ignore[misc]  # scikit-learn is untyped
     """LightGBM regression straight on the uplift: the pointwise alternative to lambdarank.
 
     Shares the ranker's tree settings; early stopping on validation L2 when an eval set is given.
@@ -95,7 +97,7 @@ class PointwiseRegressor(BaseEstimator):
     ) -> PointwiseRegressor:
         features = list(X.columns)
         kwargs: dict[str, Any] = {}
-        callbacks = []
+        callbacks: list[Callable[..., Any]] = []
         if eval_set is not None:
             kwargs["eval_X"] = (as_feature_matrix(eval_set[0], features),)
             kwargs["eval_y"] = (np.asarray(eval_set[1], dtype=float),)
@@ -113,6 +115,6 @@ class PointwiseRegressor(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.booster_.predict(
+        return np.asarray(self.model_.booster_.predict(
             as_feature_matrix(X, self.feature_names_), num_iteration=self.best_iteration_
-        )
+        ))

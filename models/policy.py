@@ -30,6 +30,7 @@ advertiser's ranks 1..K are tonight's shortlist (so `sparkpick.shortlist.top_per
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,7 +133,7 @@ def apply_policy(
         slots = slots_for_test_picks(k, config.test_share) if n > k else 0
         fixed = eligible.index[: k - slots] if n > k else eligible.index
         pool = eligible.index[len(fixed):]
-        picks: list = []
+        picks: list[Any] = []
         out.loc[eligible.index, "boost_propensity"] = 0.0
         out.loc[blocked, "boost_propensity"] = 0.0
         out.loc[fixed, "boost_propensity"] = 1.0

@@ -32,7 +32,7 @@ from models.sparkpick_ranker_pyfunc import (
 # LightGBM's default label_gain has 31 entries (2^i - 1 for i < 31): grades must stay below it.
 MAX_GRADE = 30
 # Settings that make a fit repeatable: same data, same config, same model.
-DETERMINISTIC_PARAMS = {"deterministic": True, "force_col_wise": True, "verbose": -1}
+DETERMINISTIC_PARAMS: dict[str, Any] = {"deterministic": True, "force_col_wise": True, "verbose": -1}
 
 
 def group_sizes(group: pd.Series | np.ndarray) -> np.ndarray:

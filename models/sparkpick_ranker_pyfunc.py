@@ -178,15 +178,18 @@ def read_ranker(folder: Path) -> dict[str, Any]:
 if not __package__:
     # Run as the model's code by MLflow (not imported from sparkpick): define the pyfunc and hand it over.
     import mlflow
+    from mlflow.pyfunc.model import PythonModel
 
-    class SparkpickRanker(mlflow.pyfunc.PythonModel):
+    class SparkpickRanker(PythonModel):
         """predict(frame with the model's feature columns) -> score, predicted_uplift, uplift_low/high."""
 
         def load_context(self, context: Any) -> None:
             self.folder = Path(context.artifacts[ARTIFACT_KEY])
             self.ranker = read_ranker(self.folder)
 
-        def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        def predict(
+            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        ) -> pd.DataFrame:
             ranker = self.ranker
             return predict_frame(
                 model_input, ranker["boosters"], ranker["features"], ranker["calibration"], ranker["terms"]

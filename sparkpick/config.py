@@ -531,7 +531,7 @@ class _StrictLoader(yaml.SafeLoader):
     an exponentially large one ("billion laughs"); nesting deeper than `_MAX_YAML_DEPTH` is refused."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _ConfigRefused(f"line {event.start_mark.line + 1}: anchors and aliases (& and *) are not "
                                  "allowed in a config file; write each value out")

@@ -41,7 +41,7 @@ def _is_missing(value: object) -> bool:
     if value is None or isinstance(value, str):
         return value is None
     try:
-        differs = value != value  # true only for NaN and NaT
+        differs: object = value != value  # true only for NaN and NaT
     except Exception:  # an odd object whose comparison fails: not missing
         return False
     if isinstance(differs, bool) or type(differs).__name__ == "bool_":

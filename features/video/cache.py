@@ -32,8 +32,8 @@ def post_video_rows(posts: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame
     """
     known: dict[str, tuple[Any, Any, Any]] = {}
     if not previous.empty:
-        for row in previous.itertuples(index=False):
-            known[str(row.video_path)] = (row.file_size, row.file_mtime, row.video_sha256)
+        for seen in previous.itertuples(index=False):
+            known[str(seen.video_path)] = (seen.file_size, seen.file_mtime, seen.video_sha256)
     rows = []
     for post in posts[["post_id", "video_path"]].itertuples(index=False):
         raw = post.video_path

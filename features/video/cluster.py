@@ -181,7 +181,7 @@ def run_videos_on_cluster(
         # Unique keys: the same file submitted again (retry_failed) is new work, not a cached result.
         key = f"extract_video-{(task.video_sha256 or task.key)[:16]}-{next(counter)}"
         future = client.submit(extract_on_worker, task, cfg, with_thumbnail, extract, key=key, pure=False)
-        in_flight[future.key] = (future, task)
+        in_flight[str(future.key)] = (future, task)
         return future
 
     first = [submit(t) for t in itertools.islice(pending, slots)]

@@ -100,7 +100,7 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
 
 def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
     plane = frame.planes[index]
-    buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    buf = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
     return buf[:, : plane.width]
 
 
@@ -160,7 +160,7 @@ class _Converter:
 def probe(container: av.container.InputContainer, path: Path) -> tuple[av.video.stream.VideoStream, float]:
     """The first video stream and its stated duration in seconds (0 when unknown)."""
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
         raise VideoOpenError(f"{path} has no video stream (it holds: {', '.join(kinds)})")
     stream = container.streams.video[0]
     if stream.duration is not None and stream.time_base is not None:
@@ -316,7 +316,8 @@ def iter_frames(
         # Frames no other frame refers to (most B-frames) can be skipped without harming the rest; the
         # motion stream samples by timestamp, so it simply picks the nearest decoded frame.
         ctx.skip_frame = "NONREF"
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    # A decodable video stream has a time base (the stubs allow None).
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0  # type: ignore[operator]
     frame_dt = 1.0 / info.fps if info.fps > 0 else 1.0 / 30
     clock = SampleClock(cfg, info.stated_duration_s)
     clock.set_frame_duration(frame_dt)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from features.video.extract import VideoResult, extract_video, file_sha256
 from sparkpick import storage
@@ -165,7 +166,7 @@ def _start_forkserver_with_main(ensure_running: Callable[[], None]) -> None:
 
     original = spawn.get_preparation_data
 
-    def with_main_path(name: str) -> dict:
+    def with_main_path(name: str) -> dict[str, Any]:
         data = original(name)
         if "init_main_from_path" in data:
             data.setdefault("main_path", data["init_main_from_path"])
@@ -206,8 +207,8 @@ def _signals_held() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for sig in arrived:
-            signal.raise_signal(sig)
+        for signum in arrived:
+            signal.raise_signal(signum)
 
 
 def _signal_name(code: int | None) -> str:
@@ -256,8 +257,9 @@ def run_videos(
                 # prints a traceback) and unknown to the cleanup below: hold signals until it is listed.
                 with _signals_held():
                     reader, writer = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(target=_child, args=(writer, task, cfg, thumbs, extract, scratch_dir),
-                                       daemon=True)
+                    proc = ctx.Process(  # type: ignore[attr-defined]  # every concrete context has Process
+                        target=_child, args=(writer, task, cfg, thumbs, extract, scratch_dir), daemon=True
+                    )
                     proc.start()
                     writer.close()  # the child holds the only writer: EOF on the reader means it is gone
                     running.append(_Running(task, proc, reader, time.monotonic()))

@@ -18,13 +18,14 @@ import typer
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.table import Table
 
 
 UI_STOP_TIMEOUT_S = 10
 _METRIC_LABELS = {"ndcg_at_k": "NDCG@{k}", "precision_at_k": "precision@{k}", "captured_at_k": "captured@{k}"}
 
 
-def metrics_table(metrics: pd.DataFrame, k: int, title: str):
+def metrics_table(metrics: pd.DataFrame, k: int, title: str) -> Table:
     """The evaluation table: one row per ordering, the model first."""
     from rich.table import Table
 
@@ -147,9 +148,9 @@ def score(
                 band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
                         f"{ratio_phrase(row['uplift_ratio_high'])})")
                 # ids, handles and reasons are text from outside: shown as they read, never as markup
-                who = shown(row["post_id"]).append("\n").append(shown(row.get("creator_handle")))
+                post_and_creator = shown(row["post_id"]).append("\n").append(shown(row.get("creator_handle")))
                 rank = f"{row['rank']}\n{TEST_PICK_LABEL}" if row.get("is_test_pick") in (True,) else str(row["rank"])
-                table.add_row(rank, who, band, shown(row["reason_1"]))
+                table.add_row(rank, post_and_creator, band, shown(row["reason_1"]))
             console.print(table)
             for _, row in (others if others is not None else shortlist.iloc[:0]).iterrows():
                 if row["advertiser_id"] == advertiser_id and row.get("boost_again") in (True,):

@@ -158,7 +158,7 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
     with np.errstate(divide="ignore", invalid="ignore"):
         cpa = np.where(conv > 0, spend / conv, np.nan)
     judged = np.isfinite(baseline_cpa)
-    steps = np.asarray(steps)
+    budget_steps = np.asarray(steps)
     out = pd.DataFrame({
         "advertiser_id": boosts["advertiser_id"].to_numpy(), "post_id": boosts["post_id"].to_numpy(),
         "boosted_at": pd.to_datetime(boosts["boosted_at"]).to_numpy(), "as_of": t,
@@ -167,8 +167,9 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
         "predicted_uplift": pd.to_numeric(boosts.get("predicted_uplift", np.nan), errors="coerce"),
         "estimated_uplift": np.where(judged, estimate, np.nan), "low": np.where(judged, low, np.nan),
         "high": np.where(judged, high, np.nan), "decision": decisions, "reason": reasons,
-        "budget_step": steps,
-        "proposed_daily_budget": np.where(steps > 0, np.round(pace * 24 * (1 + steps), 2), np.nan),
+        "budget_step": budget_steps,
+        "proposed_daily_budget": np.where(budget_steps > 0, np.round(pace * 24 * (1 + budget_steps), 2),
+                                          np.nan),
         "cost_ratio": np.round(cpa / baseline_cpa, 3), "expected_conversions": np.round(expected, 2),
         "prob_dearer": np.where(judged, np.round(prob_dearer, 4), np.nan),
         "e_pause": np.where(judged, np.exp(np.minimum(log_e_pause, 700)), np.nan),

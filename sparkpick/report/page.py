@@ -173,9 +173,9 @@ def _fmt_time(ts: pd.Timestamp | None) -> str:
     return "" if ts is None else ts.strftime("%Y-%m-%d %H:%M %Z")
 
 def _row_view(
-    row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str], legend: list[dict],
-    link_posts: bool,
-) -> dict:
+    row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str],
+    legend: list[dict[str, Any]], link_posts: bool,
+) -> dict[str, Any]:
     post_id = as_text(row.get("post_id"))
     posted = _local(row.get("posted_at"), tz)
     ratio = as_number(row.get("uplift_ratio"))
@@ -224,7 +224,7 @@ def _row_view(
 
 _DECISION_ORDER = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
 
-def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInfo) -> dict:
+def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any]:
     """One live boost's card; `chart` is its delivery chart (`charts_by_boost`)."""
     decision = Decision.of(row.get("decision"))
     predicted = as_number(row.get("predicted_uplift"))
@@ -257,7 +257,7 @@ def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInf
     }
 
 
-def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict]:
+def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The live-boost cards: the ones to act on (pause, then add budget) first."""
     if monitor is None or monitor.boosts is None or monitor.boosts.empty:
         return []

@@ -140,7 +140,7 @@ def face_cascade() -> cv2.CascadeClassifier:
     Parsing its XML costs ~15 ms of CPU, a quarter of extracting a small clip: the worker pool loads it
     once before forking (see `features/video/preload.py`) so that every child inherits it.
     """
-    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():  # pragma: no cover - only with an OpenCV build without bundled cascades
         raise RuntimeError(f"OpenCV's face cascade is missing at {path}: install opencv-python-headless<5")

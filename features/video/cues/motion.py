@@ -59,7 +59,7 @@ class MotionTracker:
         mean = cv2.mean(tiny)[0]
         # Remove the mean first: otherwise a window's own imprint (window x mean brightness), the same in
         # both frames, wins the correlation at zero shift. Differences add the brightness step back.
-        cur = cv2.subtract(tiny, mean, dtype=cv2.CV_32F)
+        cur = cv2.subtract(tiny, mean, dtype=cv2.CV_32F)  # type: ignore[call-overload]
         self.frame_times.append(t)
         self.brightness.append(mean)
         prev, prev_tiny = self._prev, self._prev_tiny
@@ -74,7 +74,7 @@ class MotionTracker:
             window = self._window
         # phaseCorrelate applies a window to its inputs in place (OpenCV 4.14): copy only then.
         a, b = (prev.copy(), cur.copy()) if window is not None else (prev, cur)
-        (sx, sy), _response = cv2.phaseCorrelate(a, b, window)  # type: ignore[arg-type]
+        (sx, sy), _response = cv2.phaseCorrelate(a, b, window)
         h, w = cur.shape
         diag = math.hypot(h, w)
         # On the 8-bit frames: a sum of whole numbers, exact and the same on any machine.
@@ -83,7 +83,7 @@ class MotionTracker:
         residual = diff
         mx, my = math.ceil(abs(sx)) + 1, math.ceil(abs(sy)) + 1
         if mx < w // 4 and my < h // 4:
-            moved = cv2.warpAffine(prev, np.float32([[1, 0, sx], [0, 1, sy]]), (w, h))
+            moved = cv2.warpAffine(prev, np.array([[1, 0, sx], [0, 1, sy]], dtype=np.float32), (w, h))
             roi_moved, roi_cur = moved[my : h - my, mx : w - mx], cur[my : h - my, mx : w - mx]
             if step:
                 roi_cur = roi_cur + step

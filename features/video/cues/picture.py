@@ -84,7 +84,7 @@ def masked_noise(g: np.ndarray, flat_full: np.ndarray) -> float:
 def colourfulness(bgr: np.ndarray) -> float:
     """Hasler and Suesstrunk (2003) colourfulness: sd(rg, yb) + 0.3 * mean(rg, yb), rg = R-G, yb = (R+G)/2-B."""
     # One affine transform gives both opponent channels: rg = R - G, yb = (R + G)/2 - B (BGR order in).
-    opp = cv2.transform(bgr.astype(np.float32), np.float32([[0, -1, 1], [-1, 0.5, 0.5]]))
+    opp = cv2.transform(bgr.astype(np.float32), np.array([[0, -1, 1], [-1, 0.5, 0.5]], dtype=np.float32))
     mean, std = cv2.meanStdDev(opp)
     return float(math.hypot(std[0, 0], std[1, 0]) + 0.3 * math.hypot(mean[0, 0], mean[1, 0]))
 

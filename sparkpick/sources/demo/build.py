@@ -129,9 +129,10 @@ def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) ->
         for _ in range(min(workers, len(specs)))
     ]
     selector = selectors.DefaultSelector()
-    in_flight = {}
+    in_flight: dict[int, int] = {}
     try:
         for proc in procs:
+            assert proc.stdout is not None and proc.stdin is not None  # both are pipes (PIPE above)
             selector.register(proc.stdout, selectors.EVENT_READ, proc)
             in_flight[proc.pid] = 0
             for _ in range(IN_FLIGHT):

@@ -30,6 +30,8 @@ never read by the pipeline.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -77,7 +79,7 @@ def learning_multiplier(age: np.ndarray, cost: float, hours: float) -> np.ndarra
     return 1.0 / (1.0 + cost * np.exp(-age / hours))
 
 
-def _split_boost(rng: np.random.Generator, totals: dict, boosted_at: pd.Timestamp, ended_at: pd.Timestamp,
+def _split_boost(rng: np.random.Generator, totals: dict[str, Any], boosted_at: pd.Timestamp, ended_at: pd.Timestamp,
                  cut: pd.Timestamp, end: pd.Timestamp) -> tuple[dict[str, np.ndarray], float, float, float]:
     """Hourly columns of one boost from its totals; rows only for hours that ended by `cut` and had any
     activity.

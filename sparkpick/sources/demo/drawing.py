@@ -24,7 +24,7 @@ def _scale(c: BGR, f: float) -> BGR:
 
 def hsv(h: float, s: float, v: float) -> BGR:
     """A colour from hue, saturation and value (each 0-1) in OpenCV's BGR order."""
-    px = np.uint8([[[int(h * 179) % 180, _clip8(s * 255), _clip8(v * 255)]]])
+    px = np.array([[[int(h * 179) % 180, _clip8(s * 255), _clip8(v * 255)]]], dtype=np.uint8)
     b, g, r = cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0]
     return (int(b), int(g), int(r))
 

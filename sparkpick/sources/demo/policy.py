@@ -9,6 +9,8 @@ code's expiry nor the world's end. A boost that beat the baseline is sometimes r
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -73,7 +75,7 @@ def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates
 
     cpa = _baseline_cpa(baselines)
     budget_noise = rng.lognormal(0, 0.8, n)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for j, i in enumerate(idx):
         if not chosen[j]:
             continue
@@ -84,7 +86,7 @@ def run_boosts(config: WorldConfig, posts: pd.DataFrame, organic: Organic, rates
             days = (t1 - t0) / DAY
             spend = max(adv.daily_boost_budget * days * budget_noise[i], 15.0)
             month = t0.to_period("M").to_timestamp()
-            result = paid.spark_result(adv, rates, i, spend, month, config.effects.paid_noise, rng)
+            result = paid.spark_result(adv, rates, int(i), spend, month, config.effects.paid_noise, rng)
             rows.append({"post_id": posts["post_id"].iat[i], "boosted_at": t0, "ended_at": t1, **result,
                          "boost_propensity": round(prop, 4)})
             base = cpa.get((adv.advertiser_id, month))

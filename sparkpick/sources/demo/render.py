@@ -36,7 +36,7 @@ def _yuv_frame(bgr: np.ndarray) -> av.VideoFrame:
     parts = (yuv[:h], yuv[h:].reshape(-1)[:chroma].reshape(h // 2, w // 2),
              yuv[h:].reshape(-1)[chroma:].reshape(h // 2, w // 2))
     for plane, part in zip(vf.planes, parts, strict=True):
-        view = np.frombuffer(plane, np.uint8).reshape(part.shape[0], -1)
+        view = np.frombuffer(memoryview(plane), np.uint8).reshape(part.shape[0], -1)
         view[:, :part.shape[1]] = part
     return vf
 

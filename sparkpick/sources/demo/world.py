@@ -12,6 +12,7 @@ They drive both the rendered video (render.py) and the organic and paid outcomes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,8 +90,8 @@ def make_cast(config: WorldConfig, size: WorldSize, rng: np.random.Generator, st
     advertisers: list[Advertiser] = []
     spread = config.effects.effect_spread
     adv_ids = _unique_ids(rng, size.advertisers, 7_000_000_000_000_000_000, 7_400_000_000_000_000_000)
-    creator_rows: list[dict] = []
-    partner_rows: list[dict] = []
+    creator_rows: list[dict[str, Any]] = []
+    partner_rows: list[dict[str, Any]] = []
     taken: set[str] = set()
     creator_ids = iter(
         _unique_ids(
@@ -209,6 +210,7 @@ def _caption(rng: np.random.Generator, adv: Advertiser, own: bool, polish: float
     if rng.random() < 0.03:
         return None
     brand = adv.brand
+    pool: tuple[str, ...]
     if fit < 0.3 and rng.random() < 0.7:
         pool = names.OFF_TOPIC_CAPTIONS
     elif polish > 0.55 and rng.random() < 0.8:
@@ -233,7 +235,7 @@ def make_posts(
     creators = cast.creators.set_index("creator_id")
     weights = rng.uniform(0.6, 1.4, size=len(cast.advertisers))
     per_adv = rng.multinomial(size.posts, weights / weights.sum())
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for adv, n_adv in zip(cast.advertisers, per_adv, strict=True):
         pairs = cast.partnerships[cast.partnerships["advertiser_id"] == adv.advertiser_id]
         counts = _allocate_posts(rng, int(n_adv), list(pairs["kind"]))

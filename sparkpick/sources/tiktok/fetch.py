@@ -46,6 +46,8 @@ from sparkpick.sources.tiktok.records import (
     FetchResult,
     Gathered,
     item_posted_at,
+    list_field,
+    object_field,
     parse_api_time,
     parse_auth_status,
     parse_count,
@@ -145,7 +147,7 @@ def _fetch_advertisers(client: TikTokClient, ids: list[str], got: Gathered) -> l
         except TikTokApiError as exc:
             _per_scope(got, exc.endpoint, f"advertiser(s) {', '.join(batch)}", exc)
             continue
-        listed = data.get("list") if isinstance(data.get("list"), list) else []
+        listed = list_field(data, "list")
         for n, record in enumerate(listed, start=1):
             label = f"advertiser #{n} of {ADVERTISER_INFO}"
             try:
@@ -244,9 +246,9 @@ def _fetch_authorisations(
         return
     for n, item in enumerate(items, start=1):
         label = f"authorisation #{n} of advertiser {advertiser}"
-        info = item.get("item_info") if isinstance(item.get("item_info"), dict) else {}
-        auth = item.get("auth_info") if isinstance(item.get("auth_info"), dict) else {}
-        user = item.get("user_info") if isinstance(item.get("user_info"), dict) else {}
+        info = object_field(item, "item_info")
+        auth = object_field(item, "auth_info")
+        user = object_field(item, "user_info")
         try:
             item_id = parse_id(info.get("item_id"), "item_info.item_id")
             label = f"item {item_id}"

@@ -39,6 +39,18 @@ class BadRecord(ValueError):
     """A record that cannot be mapped; the message says which field and why."""
 
 
+def object_field(record: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The record's `name` when it is a JSON object, else an empty one (a missing or odd field reads as empty)."""
+    value = record.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def list_field(record: Mapping[str, Any], name: str) -> list[Any]:
+    """The record's `name` when it is a JSON list, else an empty one."""
+    value = record.get(name)
+    return value if isinstance(value, list) else []
+
+
 def parse_id(value: Any, name: str) -> str:
     if value is None or isinstance(value, bool):
         raise BadRecord(f"{name} is missing")

@@ -17,7 +17,16 @@ import pandas as pd
 from sparkpick.contract import as_utc
 from sparkpick.sources.tiktok.client import TikTokApiError, TikTokClient, TikTokTokenError, TikTokUnavailableError
 from sparkpick.sources.tiktok.fields import ADVERTISER_INFO, HOURLY_METRICS, REPORT, REPORT_METRICS
-from sparkpick.sources.tiktok.records import BadRecord, Gathered, parse_api_time, parse_count, parse_id, parse_number
+from sparkpick.sources.tiktok.records import (
+    BadRecord,
+    Gathered,
+    list_field,
+    object_field,
+    parse_api_time,
+    parse_count,
+    parse_id,
+    parse_number,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class ReportRow:
 
     ad_id: str
     local: pd.Timestamp
-    numbers: dict[str, float | int]  # contract column -> value
+    numbers: dict[str, float | int | None]  # contract column -> value (a required metric is never None)
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ def advertiser_timezone(client: TikTokClient, advertiser: str, got: Gathered) ->
             got.notes.append(f"advertiser {advertiser}: no time zone from {ADVERTISER_INFO} ({exc}); "
                              "report times read as UTC")
             return ZoneInfo("UTC")
-        records = data.get("list") if isinstance(data.get("list"), list) else []
+        records = list_field(data, "list")
         name = next((str(r.get("timezone") or "") for r in records
                      if isinstance(r, dict) and str(r.get("advertiser_id", advertiser)) == advertiser), "")
     try:
@@ -134,8 +143,8 @@ def parse_report_rows(
     tainted: set[str] = set()
     time_field = f"dimensions.{grain.time_dimension}"
     for row in rows:
-        dims = row.get("dimensions") if isinstance(row.get("dimensions"), dict) else {}
-        values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
+        dims = object_field(row, "dimensions")
+        values = object_field(row, "metrics")
         ad_id, local, time_read = None, None, False
         try:
             ad_id = parse_id(dims.get("ad_id"), "dimensions.ad_id")

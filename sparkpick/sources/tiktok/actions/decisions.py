@@ -160,7 +160,8 @@ class AccountActions(Launcher):
             ad = self.ads(adv, list(request["ad_ids"]))
             if not ad or ad[0]["operation_status"] != DISABLE:
                 return refuse(f"ad {request['ad_ids'][0]} is no longer disabled: nothing to undo")
-            body = {"advertiser_id": adv, "ad_ids": list(request["ad_ids"]), "operation_status": ENABLE}
+            body: dict[str, Any] = {"advertiser_id": adv, "ad_ids": list(request["ad_ids"]),
+                                    "operation_status": ENABLE}
             status, new_id, _ = self._write(adv, "undo_pause", AD_STATUS, body, post_id=out.post_id, reason=reason,
                                             state_before=ad, ad_id=ad[0]["ad_id"], undo_of=action_id)
         else:

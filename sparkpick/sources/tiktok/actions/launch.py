@@ -92,7 +92,7 @@ class Launcher(AccountCalls):
             return refuse(cap.why)
         if not mine:
             # Every check passed: the first write binds the creator's code to the ad account.
-            body = {"advertiser_id": advertiser_id, "auth_code": code}
+            body: dict[str, Any] = {"advertiser_id": advertiser_id, "auth_code": code}
             status, action_id, _ = self._write(advertiser_id, "authorize", AUTHORIZE, body, post_id=post_id,
                                                reason=reason)
             out.action_ids.append(action_id)
