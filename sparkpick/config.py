@@ -411,6 +411,7 @@ class MonitorSettings(_Section):
     scale_min_conversions: int = Field(ge=0)
     pause_rate: float = Field(gt=0, lt=1)
     pause_spend_rate: float = Field(gt=0, lt=1)
+    money_watch_hours: float = Field(gt=0)
     calibration_min_boosts: int = Field(ge=1)
     calibration_recent_boosts: int = Field(ge=1)
     stake_hours: float = Field(gt=0)

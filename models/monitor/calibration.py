@@ -16,6 +16,7 @@ from models.monitor.evidence import (
     _signal_evidence,
 )
 from models.monitor.norms import DeliveryNorms, PauseCalibration
+from models.monitor.schedule import hour_index, looked_hours
 from models.monitor.series import HOUR, _Grid
 from sparkpick.config import MonitorSettings
 
@@ -51,11 +52,14 @@ def _pause_threshold(stats: np.ndarray, good: np.ndarray, remaining: np.ndarray,
 
 
 def _calibrate_pauses(grid: _Grid, fin: pd.DataFrame, rate0: np.ndarray, base_counts: dict[str, np.ndarray],
-                      usable: np.ndarray, norms: DeliveryNorms, settings: MonitorSettings) -> PauseCalibration:
-    """Replay finished boosts hour by hour as the monitor would have seen them, and calibrate the pause.
+                      usable: np.ndarray, norms: DeliveryNorms, settings: MonitorSettings, timezone: str
+                      ) -> PauseCalibration:
+    """Replay finished boosts as the monitor would have seen them, and calibrate the pause.
 
-    For each of an advertiser's most recent `calibration_recent_boosts` finished boosts, at every hourly
-    look while it ran (after `min_hours` and `min_spend_cpas`), the money statistic under the posterior
+    For each of an advertiser's most recent `calibration_recent_boosts` finished boosts, at every look the
+    monitor makes while it ran (the hour ends its deployment, `cron` in `timezone`, sees; every hour end
+    without a deployment) in its first `money_watch_hours` (after `min_hours` and `min_spend_cpas`): the
+    budget is spent on the looks the monitor really makes, the money statistic under the posterior
     the monitor computes (its lag, learning, fast signals; the past boosts' prior). Each boost counts as
     good with its posterior chance of having been cheaper than in-feed over its whole run. The threshold
     is the smallest that would have paused at most `pause_rate` of the good ones ever and stopped at most
@@ -73,13 +77,18 @@ def _calibrate_pauses(grid: _Grid, fin: pd.DataFrame, rate0: np.ndarray, base_co
     r0 = rate0[idx]
     x_cum = _exposure_curve(spend, norms, r0)
     c_cum = np.cumsum(conv, axis=1)
-    # Each hourly look T = end of hour t; it sees hours up to t, while the boost still runs.
+    # Each look T = end of hour t; it sees hours up to t, while the boost still runs.
     hours = np.arange(width)
+    first_abs = hour_index(fin["first_hour"].to_numpy()[idx])
+    runs = looked_hours(settings.cron, timezone, pd.Timestamp(fin["first_hour"].iloc[idx].min()), norms.as_of)
+    looked = (np.ones((len(idx), width), bool) if runs is None
+              else np.isin(first_abs[:, None] + hours[None, :] + 1, runs))
     first = ((pd.to_datetime(fin["first_hour"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
     started = ((pd.to_datetime(fin["boosted_at"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
     ended = ((pd.to_datetime(fin["ended_at"]) - norms.as_of) / HOUR).to_numpy("float64")[idx]
     look = first[:, None] + hours[None, :] + 1
-    eligible = ((look - started[:, None] >= settings.min_hours) & (look < ended[:, None])
+    eligible = ((look - started[:, None] >= settings.min_hours) & (look < ended[:, None]) & looked
+                & (look - started[:, None] <= settings.money_watch_hours)
                 & (np.cumsum(spend, axis=1) * r0[:, None] >= settings.min_spend_cpas)
                 & (look <= 0))
     cum = {c: np.cumsum(grid.values[c][idx], axis=1) for c in ("impressions", "views_2s", "views_6s", "clicks")}

@@ -125,6 +125,8 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
     calibration = norms.calibration or PauseCalibration(settings.pause_rate, {}, {}, None, 0.0)
     rules = [calibration.for_advertiser(str(a)) for a in boosts["advertiser_id"]]
     threshold = np.array([np.inf if r[0] is None else r[0] for r in rules])
+    # The money rule watches the first money_watch_hours only (the looks its calibration replayed).
+    threshold = np.where(hours_live > settings.money_watch_hours, np.inf, threshold)
     lp_base = (log_prior - 0.5 * prec[:, None] * (U_GRID[None, :] - lik_mean[:, None]) ** 2)[:, ::PLUG_IN_STEP]
     hint_spend, hint_conv = _keep_hints(spend_h, last, conv, statistic, lp_base, rate0, pace, stake, threshold,
                                         norms, settings)
@@ -145,6 +147,7 @@ def _assess_grid(grid: _Grid, boosts: pd.DataFrame, baselines: pd.DataFrame, nor
             proven_dearer=bool(log_e_pause[i] >= np.log(1 / alpha_pause)),
             proven_cheaper=bool(log_e_scale[i] >= np.log(1 / alpha_scale)),
             pause_confidence=settings.pause_confidence, calibration=rules[i][1], calibrated_here=rules[i][2],
+            money_watch_hours=settings.money_watch_hours,
             hint_spend=float(hint_spend[i]), hint_conversions=int(hint_conv[i]),
             scale_confidence=settings.scale_confidence, learning_hours=float(norms.learning_edges[-1]),
             budget_step=settings.scale_step, daily_spend=float(pace[i] * 24),
@@ -281,5 +284,6 @@ def monitor_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines:
         on = [c for c in KEY if c in predictions.columns]
         cols = [c for c in ("predicted_uplift", "uplift_low", "uplift_high") if c in predictions.columns]
         live = live.merge(predictions[on + cols].drop_duplicates(on), on=on, how="left")
-    norms = fit_delivery_norms(hourly, spark_results, baselines, posts, t, settings.monitor)
+    norms = fit_delivery_norms(hourly, spark_results, baselines, posts, t, settings.monitor,
+                               settings.nightly.timezone)
     return assess_boosts(hourly, live, baselines, norms, t, settings.monitor, settings.ranker.band_coverage)

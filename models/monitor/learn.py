@@ -22,11 +22,13 @@ from sparkpick.config import MonitorSettings
 
 
 def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baselines: pd.DataFrame,
-                       posts: pd.DataFrame, as_of: pd.Timestamp | str, settings: MonitorSettings) -> DeliveryNorms:
+                       posts: pd.DataFrame, as_of: pd.Timestamp | str, settings: MonitorSettings,
+                       timezone: str = "UTC") -> DeliveryNorms:
     """Reporting lag, learning phase, fast-signal regression and uplift priors from boosts finished by T.
 
     Only spark_results rows with `ended_at <= as_of` and hourly rows that ended by `as_of` are used;
-    `posts` gives each boost's advertiser (`post_id`, `advertiser_id`).
+    `posts` gives each boost's advertiser (`post_id`, `advertiser_id`); `timezone` is the one the
+    monitor's cron runs in (nightly.timezone), for the calibration's replay of its looks.
     """
     t = _ts(as_of)
     done = spark_results[pd.to_datetime(spark_results["ended_at"]) <= t]
@@ -91,5 +93,5 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
     if not fitted:
         return norms
     base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
-    calibration = _calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms, settings)
+    calibration = _calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms, settings, timezone)
     return replace(norms, calibration=calibration)

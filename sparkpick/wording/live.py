@@ -108,6 +108,7 @@ class LiveFacts:
     pause_confidence: float = 0.95
     calibration: str = ""  # where the pause threshold comes from ("" = none could be calibrated)
     calibrated_here: bool = True  # from this advertiser's own finished boosts
+    money_watch_hours: float = math.inf  # the money rule watches the boost's first this-many hours
     hint_spend: float = math.nan  # keep: pause if the next hint_spend brings fewer than hint_conversions
     hint_conversions: int = -1
     scale_confidence: float = 0.95
@@ -178,6 +179,8 @@ def live_reason(f: LiveFacts) -> str:
         odds += f"; more budget only after the learning phase ({f.learning_hours:.0f} h)"
     if not f.calibration:
         turn = "too few finished boosts to calibrate a pause rule on, so it pauses only when proven dearer"
+    elif f.hours > f.money_watch_hours:
+        turn = f"past its first {span_phrase(f.money_watch_hours)}, it pauses only when proven dearer"
     elif f.stake <= 0:
         turn = "no spend in the last 24 h, so nothing at stake"
     elif f.hint_conversions >= 0 and math.isfinite(f.hint_spend):
