@@ -130,14 +130,14 @@ def run_monitor(
     uri = home.tracking_uri(settings)
     version, coverage, rank_correlation = None, settings.ranker.band_coverage, None
     if settings.mlflow.tracking_uri or home.has_model_store():
-        from models import registry
+        from models import track_record_tags
 
-        promises = registry.serving_promises(uri, settings.mlflow.model_name)
+        promises = track_record_tags.serving_promises(uri, settings.mlflow.model_name)
         version, rank_correlation = promises.version, promises.rank_correlation
         coverage = promises.band_coverage if promises.band_coverage is not None else coverage
     record = compute_track_record(tables, scores, moment, settings, coverage, rank_correlation)
     if log_to_mlflow and version is not None:
-        registry.log_track_record(uri, settings.mlflow.model_name, version, record.metrics(), moment,
+        track_record_tags.log_track_record(uri, settings.mlflow.model_name, version, record.metrics(), moment,
                                   track_record_sentence(record.to_dict()))
     return MonitorRun(as_of=moment, boosts=boosts.reset_index(drop=True), hourly=hourly, track_record=record,
                       serving_version=version)

@@ -114,7 +114,7 @@ def _stage_functions() -> dict[str, Callable[..., Any]]:
 
 
 def _has_champion(home: Home, settings: Settings) -> bool:
-    from models.registry import has_champion
+    from models.serving import has_champion
 
     return bool(has_champion(home.tracking_uri(settings), settings.mlflow.model_name))
 

@@ -3,7 +3,7 @@
 `train_model` and `score_candidates` are the plain functions the CLI, the nightly run and the tests call
 (their Prefect wrappers live with the other flows in `flows/deployments.py`). The work itself lives in
 `models/` (training, scoring) and `features/` (matrices); MLflow is reached only through
-`models/registry.py`.
+`models/` (mlflow_store.py, run_record.py, serving.py and their neighbours).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 from sparkpick.wording import name_advertisers
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
+    from models.promotion import PromotionDecision
     from models.ranker import ScoringModel
-    from models.registry import PromotionDecision, ServedModel
+    from models.serving import ServedModel
     from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
@@ -62,12 +63,12 @@ def _artifact_root(home: Home, uri: str) -> object:
 
 def home_store(home: Home, settings: Settings) -> str:
     """The tracking URI, with the home's own store first pointed at where the home is now (a home can be
-    moved or copied as one folder: see `registry.relocate_store`)."""
-    from models import registry
+    moved or copied as one folder: see `store_move.relocate_store`)."""
+    from models import store_move
 
     uri = home.tracking_uri(settings)
     if not settings.mlflow.tracking_uri:
-        moved_from = registry.relocate_store(home.mlruns / "mlflow.db", home.mlruns, settings.mlflow.experiment)
+        moved_from = store_move.relocate_store(home.mlruns / "mlflow.db", home.mlruns, settings.mlflow.experiment)
         if moved_from:
             log.warning("the home was moved: its MLflow store now points at %s (was %s)", home.mlruns, moved_from)
     return uri
@@ -85,22 +86,22 @@ def train_model(
     """Train on the past boosts that ended before `until` (all when None), log and register the model,
     and apply the promotion gate (`auto`, `never` or `force`)."""
     from features.matrix import feature_columns, feature_version, training_matrix
-    from models import registry
+    from models import champion_comparison, mlflow_store, promotion, run_cleanup, run_record, serving
     from models.handover import ranks_nothing
     from models.training import MODEL, fit_models
 
     metric = settings.mlflow.promotion_metric
-    if metric not in registry.GATE_METRICS:
+    if metric not in promotion.GATE_METRICS:
         raise InputError(
-            f"mlflow.promotion_metric must be one of {', '.join(registry.GATE_METRICS)}, not {metric!r}."
+            f"mlflow.promotion_metric must be one of {', '.join(promotion.GATE_METRICS)}, not {metric!r}."
         )
-    if promote not in registry.PROMOTION_MODES:
-        raise InputError(f"--promote must be one of {', '.join(registry.PROMOTION_MODES)}, not {promote!r}.")
+    if promote not in promotion.PROMOTION_MODES:
+        raise InputError(f"--promote must be one of {', '.join(promotion.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None
     uri, name = home_store(home, settings), settings.mlflow.model_name
-    with registry.tracking(uri) as client:  # a training killed earlier leaves no litter past this start
-        experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
-        for line in registry.sweep_interrupted(client, experiment_id, name):
+    with mlflow_store.tracking(uri) as client:  # a training killed earlier leaves no litter past this start
+        experiment_id = mlflow_store.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
+        for line in run_cleanup.sweep_interrupted(client, experiment_id, name):
             log.warning("%s", line)
     from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
@@ -113,22 +114,22 @@ def train_model(
         rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
     rows = _with_propensity_nights(rows, tables["spark_results"])
     if rows.empty:
-        serving = ensure_champion(home, settings)
+        prior_note = ensure_champion(home, settings)
         raise InputError(
             "No labelled past boosts to train on"
             + (f" that ended before {until_ts}" if until_ts is not None else "")
             + ": ingest Spark Ad results (spark_results) and in-feed baselines first."
-            + (f" Until then the brief's rules rank the posts: {serving}." if serving else "")
+            + (f" Until then the brief's rules rank the posts: {prior_note}." if prior_note else "")
         )
     features = feature_columns(rows)
     version = feature_version(settings)
     try:
         fitted = fit_models(rows, features, settings.ranker, version, label=settings.label)
     except InputError as exc:
-        serving = ensure_champion(home, settings)
-        if serving is None:
+        prior_note = ensure_champion(home, settings)
+        if prior_note is None:
             raise
-        raise InputError(f"{exc} Until then the brief's rules rank the posts: {serving}.") from exc
+        raise InputError(f"{exc} Until then the brief's rules rank the posts: {prior_note}.") from exc
     k = settings.ranker.shortlist_k
     new_value = float(fitted.metrics.loc[MODEL, metric])
 
@@ -139,17 +140,17 @@ def train_model(
         "until": str(until_ts) if until_ts is not None else "all",
     }
     # The brief's rules serve until a trained ranker proves better: the first one is compared with them.
-    if serving := ensure_champion(home, settings):
-        log.info("%s", serving)
-    with registry.tracking(uri) as client:
+    if prior_note := ensure_champion(home, settings):
+        log.info("%s", prior_note)
+    with mlflow_store.tracking(uri) as client:
         try:
-            compared = registry.evaluate_champion(client, name, fitted, metric, k)
+            compared = champion_comparison.evaluate_champion(client, name, fitted, metric, k)
         except DamagedFileError as exc:
             if promote != "force":  # a damaged champion is never quietly replaced by the gate
                 raise
             log.warning("the champion cannot be compared (%s): --promote force replaces it", exc)
-            compared = registry.ChampionComparison()
-        decision = registry.decide_promotion(
+            compared = champion_comparison.ChampionComparison()
+        decision = promotion.decide_promotion(
             promote, metric,
             compared.new_value if compared.new_value is not None else new_value,
             compared.champion_value, compared.version, compared.problem,
@@ -157,24 +158,24 @@ def train_model(
         )
         champion = None
         if compared.version is not None and compared.problem is None:
-            champion = registry.load_model(client, registry.champion_uri(name))
+            champion = serving.load_model(client, serving.champion_uri(name))
     # Hand-over by evidence: with enough logged propensities, the off-policy estimate decides (auto only).
     evidence = off_policy_evidence(tables, video, rows, settings, fitted=fitted,
                                    champion=champion.model if champion else None)
     if promote == "auto" and champion is not None:
         decision = _handover_decision(evidence, decision, champion, settings)
-        if decision.alias == registry.CHAMPION and ranks_nothing(fitted.valid_scores[MODEL]):
+        if decision.alias == promotion.CHAMPION and ranks_nothing(fitted.valid_scores[MODEL]):
             # a ranker that gives every post the same score orders nothing (the shortlist would follow
             # post ids): it never replaces a champion, whatever a chance tie on the figures says
-            decision = registry.PromotionDecision(
-                registry.CHALLENGER, f"kept champion v{champion.version}: the new model gives every validation "
+            decision = promotion.PromotionDecision(
+                promotion.CHALLENGER, f"kept champion v{champion.version}: the new model gives every validation "
                 "post the same score, so it ranks nothing", decision.champion_value)
-    with registry.tracking(uri) as client:
-        logged = registry.log_training_run(
+    with mlflow_store.tracking(uri) as client:
+        logged = run_record.log_training_run(
             client, experiment_id, name, fitted, settings.model_dump(), window, rows, k, decision=decision
         )
         if evidence.table is not None:
-            registry.log_off_policy(client, logged.run_id, evidence.table, evidence.counts)
+            run_record.log_off_policy(client, logged.run_id, evidence.table, evidence.counts)
     log.info("model %s v%s: %s", name, logged.model_version, decision.reason)
     return TrainResult(
         run_id=logged.run_id, model_name=name, model_version=logged.model_version,
@@ -189,18 +190,18 @@ def register_prior(home: Home, settings: Settings, promote: bool) -> tuple[str, 
     """Register the prior (the brief's rules, `models/prior.py`) as a model version; with `promote` it
     becomes champion. Returns (version, alias)."""
     from features.matrix import feature_version
-    from models import registry
+    from models import mlflow_store, promotion, run_record
     from models.prior import prior_model
 
     uri, name = home_store(home, settings), settings.mlflow.model_name
     model = prior_model(settings.prior, feature_version(settings))
-    alias = registry.CHAMPION if promote else registry.CHALLENGER
+    alias = promotion.CHAMPION if promote else promotion.CHALLENGER
     reason = ("no Spark Ads results yet: the brief's rules rank the posts until a trained ranker proves "
               "better" if promote else "the brief's rules, registered beside the champion for comparison")
-    with registry.tracking(uri) as client:
-        experiment_id = registry.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
-        logged = registry.log_prior_run(client, experiment_id, name, model, settings.model_dump(),
-                                        decision=registry.PromotionDecision(alias, reason))
+    with mlflow_store.tracking(uri) as client:
+        experiment_id = mlflow_store.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
+        logged = run_record.log_prior_run(client, experiment_id, name, model, settings.model_dump(),
+                                          decision=promotion.PromotionDecision(alias, reason))
     log.info("model %s v%s (the prior): %s", name, logged.model_version, reason)
     return logged.model_version, alias
 
@@ -208,9 +209,9 @@ def register_prior(home: Home, settings: Settings, promote: bool) -> tuple[str, 
 def ensure_champion(home: Home, settings: Settings) -> str | None:
     """Make sure a champion serves: when none does, register the prior as champion and say so (None: one
     already served)."""
-    from models import registry
+    from models import serving
 
-    if registry.has_champion(home_store(home, settings), settings.mlflow.model_name):
+    if serving.has_champion(home_store(home, settings), settings.mlflow.model_name):
         return None
     version, _ = register_prior(home, settings, promote=True)
     return f"{settings.mlflow.model_name} v{version} (the prior) is now the champion"
@@ -344,7 +345,7 @@ def _handover_decision(
     evidence: OffPolicyEvidence, fallback: PromotionDecision, champion: ServedModel, settings: Settings
 ) -> PromotionDecision:
     """The promotion by off-policy evidence when there is enough; else the validation gate's, saying so."""
-    from models import registry
+    from models import promotion
     from models.handover import decide_handover
 
     who = f"champion v{champion.version}" + (" (the brief's rules)" if champion.model.is_prior else "")
@@ -356,10 +357,10 @@ def _handover_decision(
                f"fitted on, and the off-policy gate needs {settings.policy.handover_min_logged}"
                if evidence.n_logged else "no logged boosts with a propensity on decisions neither model was "
                "fitted on")
-        return registry.PromotionDecision(
+        return promotion.PromotionDecision(
             fallback.alias, f"{fallback.reason} ({why}: the validation gate decided)", fallback.champion_value)
-    alias = registry.CHAMPION if judged.promote else registry.CHALLENGER
-    return registry.PromotionDecision(alias, judged.reason, fallback.champion_value)
+    alias = promotion.CHAMPION if judged.promote else promotion.CHALLENGER
+    return promotion.PromotionDecision(alias, judged.reason, fallback.champion_value)
 
 
 def evaluate_policies_now(
@@ -371,7 +372,7 @@ def evaluate_policies_now(
     from features.matrix import training_matrix
     from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
-    from models import registry
+    from models import mlflow_store, promotion, serving
 
     until_ts = as_utc(until) if until is not None else None
     inputs = read_model_inputs(home.warehouse)
@@ -383,14 +384,14 @@ def evaluate_policies_now(
     rows = _with_propensity_nights(rows, tables["spark_results"])
     name = settings.mlflow.model_name
     served: dict[str, ScoringModel | None] = {}
-    with registry.tracking(home_store(home, settings)) as client:
-        for alias in (registry.CHAMPION, registry.CHALLENGER):
+    with mlflow_store.tracking(home_store(home, settings)) as client:
+        for alias in (promotion.CHAMPION, promotion.CHALLENGER):
             found = None
-            if registry.alias_version(client, name, alias) is not None:
-                found = registry.load_model(client, f"models:/{name}@{alias}").model
+            if serving.alias_version(client, name, alias) is not None:
+                found = serving.load_model(client, f"models:/{name}@{alias}").model
             served[alias] = found
-    return off_policy_evidence(tables, video, rows, settings, champion=served[registry.CHAMPION],
-                               challenger=served[registry.CHALLENGER], unseen_only=False)
+    return off_policy_evidence(tables, video, rows, settings, champion=served[promotion.CHAMPION],
+                               challenger=served[promotion.CHALLENGER], unseen_only=False)
 
 
 def describe_model(fitted: FittedModels) -> str:
@@ -423,18 +424,18 @@ def score_candidates(
     table `scores`, and return the ranked frame: every candidate when `top_k` is None or `cut` is off,
     else each advertiser's shortlist."""
     from features.matrix import candidate_matrix, feature_version
-    from models import registry
+    from models import mlflow_store, serving
     from models.policy import apply_policy
     from models.prior import PRIOR_KIND, RANKER_KIND
     from models.scoring import score_frame, shortlist
 
     as_of_ts = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
-    uri = model_uri or registry.champion_uri(settings.mlflow.model_name)
-    if model_uri is None and (serving := ensure_champion(home, settings)):
-        log.warning("no model served yet: %s", serving)
-    with registry.tracking(home_store(home, settings)) as client:
-        served = registry.load_model(client, uri)
-    registry.check_feature_version(served, feature_version(settings))
+    uri = model_uri or serving.champion_uri(settings.mlflow.model_name)
+    if model_uri is None and (prior_note := ensure_champion(home, settings)):
+        log.warning("no model served yet: %s", prior_note)
+    with mlflow_store.tracking(home_store(home, settings)) as client:
+        served = serving.load_model(client, uri)
+    serving.check_feature_version(served, feature_version(settings))
     from features.video.cues.catalogue import video_feature_version
     from features.video.table import video_of_posts
 

@@ -19,7 +19,7 @@ The estimators are in `models/off_policy.py`; this module builds their inputs fr
 `decide_handover`: with at least `min_logged` logged boosts, the challenger becomes champion only when the
 lower end of its doubly robust 95% interval is above the champion's doubly robust estimate; otherwise it
 stays challenger, with the figures in the reason. With fewer, it returns None: the caller falls back to
-the validation gate (`models.registry.decide_promotion`) and says why.
+the validation gate (`models.promotion.decide_promotion`) and says why.
 """
 
 from __future__ import annotations

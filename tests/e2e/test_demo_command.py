@@ -36,11 +36,11 @@ def test_demo_prints_the_shortlist_and_where_to_find_the_run(tmp_path: Path) -> 
     run = re.search(r"MLflow: experiment 'sparkpick', run ([0-9a-f]{32}), model sparkpick-ranker v2", out)
     assert run, out[-1500:]
     assert f"--home {home} ui" in out
-    from models import registry
+    from models import mlflow_store, serving
 
-    with registry.tracking(f"sqlite:///{home / 'mlruns' / 'mlflow.db'}") as client:
+    with mlflow_store.tracking(f"sqlite:///{home / 'mlruns' / 'mlflow.db'}") as client:
         assert client.get_run(run.group(1)).info.status == "FINISHED"
-        assert registry.alias_version(client, "sparkpick-ranker", "champion") in ("1", "2")
+        assert serving.alias_version(client, "sparkpick-ranker", "champion") in ("1", "2")
     dated = [p for p in (home / "reports").rglob("shortlist.html") if p.parent.name != "latest"]
     assert len(dated) == 1 and str(dated[0]) in out.replace("\n", "")
     assert "Traceback" not in done.stderr and "mlflow" not in done.stderr.lower()

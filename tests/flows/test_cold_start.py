@@ -14,7 +14,7 @@ import pytest
 
 from features.readiness import BLOCKING_FLAGS
 from flows.train import score_candidates, train_model
-from models import registry
+from models import mlflow_store, promotion, serving
 from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.home import Home
@@ -45,8 +45,8 @@ def cold(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> tuple[
 def test_night_one_scores_with_the_prior_registered_as_champion(cold, settings: Settings) -> None:
     home, scored = cold
     assert len(scored) and (scored["model_kind"] == "prior").all() and (scored["model_version"] == "1").all()
-    with registry.tracking(home.tracking_uri(settings)) as client:
-        mv = client.get_model_version_by_alias(settings.mlflow.model_name, registry.CHAMPION)
+    with mlflow_store.tracking(home.tracking_uri(settings)) as client:
+        mv = client.get_model_version_by_alias(settings.mlflow.model_name, promotion.CHAMPION)
         assert str(mv.version) == "1" and mv.tags["kind"] == "prior" and "brief's rules" in mv.tags["promotion"]
         run = client.get_run(mv.run_id)
         assert run.data.params["prior.band"] == "1.1"
@@ -94,8 +94,8 @@ def test_train_without_boosts_says_the_prior_serves(cold, settings: Settings) ->
     home, _ = cold
     with pytest.raises(InputError, match="No labelled past boosts"):
         train_model(home, settings)
-    with registry.tracking(home.tracking_uri(settings)) as client:  # the prior still serves, nothing added
-        assert registry.alias_version(client, settings.mlflow.model_name, registry.CHAMPION) == "1"
+    with mlflow_store.tracking(home.tracking_uri(settings)) as client:  # the prior still serves, nothing added
+        assert serving.alias_version(client, settings.mlflow.model_name, promotion.CHAMPION) == "1"
 
 
 def test_cli_score_and_report_words_on_night_one(cold, settings: Settings, tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_the_first_ranker_faces_the_prior_off_policy_and_evaluate_shows_the_esti
     promoted = dr.loc["challenger", "low"] > dr.loc["champion", "value"]
     assert (result.promoted_to == "champion") == promoted
     assert "off-policy" in result.promotion_reason and "doubly robust" in result.promotion_reason
-    with registry.tracking(home.tracking_uri(fast)) as client:
+    with mlflow_store.tracking(home.tracking_uri(fast)) as client:
         metrics = client.get_run(result.run_id).data.metrics
     assert {"off_policy.challenger.dr", "off_policy.challenger.dr.low", "off_policy.prior.dr.high",
             "off_policy.heuristic.ips"} <= set(metrics)

@@ -265,15 +265,15 @@ def test_a_damaged_registry_fails_the_night_and_trains_nothing(home: Home, setti
     import sqlite3
     from contextlib import closing
 
-    from models import registry
+    from models import mlflow_store, promotion
 
     # A registered champion whose alias names a version the registry does not hold.
     uri = home.tracking_uri(settings)
     name = settings.mlflow.model_name
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         client.create_registered_model(name)
         version = client.create_model_version(name, source=str(home.mlruns), run_id=None).version
-        client.set_registered_model_alias(name, registry.CHAMPION, version)
+        client.set_registered_model_alias(name, promotion.CHAMPION, version)
     with closing(sqlite3.connect(home.mlruns / "mlflow.db")) as con, con:
         con.execute("UPDATE registered_model_aliases SET version = 99")
     stages = {k: v for k, v in Stages().as_dict().items() if k != "has_champion"}  # the real check

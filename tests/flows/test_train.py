@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from flows.train import score_candidates, train_model
-from models import registry
+from models import mlflow_store, serving
 from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import InputError
 from sparkpick.home import Home
@@ -74,7 +74,7 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
 
     with Warehouse(loaded.warehouse, read_only=True) as wh:
         candidates = candidate_matrix(wh.contract_tables(), as_of, fast)
-    with registry.tracking(loaded.tracking_uri(fast)):
+    with mlflow_store.tracking(loaded.tracking_uri(fast)):
         pyfunc = mlflow.pyfunc.load_model("models:/sparkpick-ranker@champion")
     features = list(pyfunc.metadata.get_input_schema().input_names())
     out = pyfunc.predict(candidates[features].astype("float64"))
@@ -99,9 +99,9 @@ def test_train_registers_a_champion_and_score_serves_it(loaded: Home, fast: Sett
     assert "no fair comparison" in again.promotion_reason
     forced = train_model(loaded, fast, promote="force")
     assert forced.promoted_to == "champion"
-    with registry.tracking(loaded.tracking_uri(fast)) as client:
-        assert registry.alias_version(client, "sparkpick-ranker", "champion") == "4"
-        assert registry.alias_version(client, "sparkpick-ranker", "challenger") == "3"
+    with mlflow_store.tracking(loaded.tracking_uri(fast)) as client:
+        assert serving.alias_version(client, "sparkpick-ranker", "champion") == "4"
+        assert serving.alias_version(client, "sparkpick-ranker", "challenger") == "3"
 
 
 @pytest.mark.slow
@@ -109,7 +109,7 @@ def test_until_uses_only_boosts_that_ended_before(loaded: Home, fast: Settings, 
     until = pd.Timestamp("2026-09-15")
     result = train_model(loaded, fast, until=until, promote="never")
     assert result.promoted_to == "challenger"
-    with registry.tracking(loaded.tracking_uri(fast)) as client:
+    with mlflow_store.tracking(loaded.tracking_uri(fast)) as client:
         run = client.get_run(result.run_id)
         assert run.data.params["data.until"] == str(until)
         last = pd.Timestamp(run.data.params["data.last_decision"])

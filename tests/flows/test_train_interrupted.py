@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from flows.train import train_model
-from models import registry
+from models import mlflow_store, promotion, run_cleanup, run_record, serving
 from sparkpick.config import Settings, with_overrides
 from sparkpick.home import Home
 from sparkpick.warehouse import Warehouse
@@ -32,12 +32,12 @@ NAME = "sparkpick-ranker"
 KILLED_CHILD = textwrap.dedent("""
     import os, signal, socket, sys, tempfile
     import mlflow
-    from models import registry
+    from models import mlflow_store, run_record
     uri, root = sys.argv[1], sys.argv[2]
-    with registry.tracking(uri) as client:
-        exp = registry.ensure_experiment(client, "sparkpick", __import__("pathlib").Path(root))
+    with mlflow_store.tracking(uri) as client:
+        exp = mlflow_store.ensure_experiment(client, "sparkpick", __import__("pathlib").Path(root))
         run = mlflow.start_run(experiment_id=exp)
-        mlflow.set_tags({registry.PID_TAG: str(os.getpid()), registry.HOST_TAG: socket.gethostname()})
+        mlflow.set_tags({run_record.PID_TAG: str(os.getpid()), run_record.HOST_TAG: socket.gethostname()})
         client.create_registered_model(sys.argv[3]) if client.search_registered_models() == [] else None
         client.create_model_version(sys.argv[3], source=run.info.artifact_uri, run_id=run.info.run_id)
         print(run.info.run_id, flush=True)
@@ -57,21 +57,21 @@ def test_next_start_fails_a_killed_run_and_deletes_its_unjudged_version(tmp_path
                           text=True, timeout=300, env=_env(), cwd=REPO, check=False)
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     run_id = done.stdout.split()[0]
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         assert client.get_run(run_id).info.status == "RUNNING"
         assert len(client.search_model_versions(f"name = '{NAME}'")) == 1
-        exp = registry.ensure_experiment(client, "sparkpick", root)
-        lines = registry.sweep_interrupted(client, exp, NAME)
+        exp = mlflow_store.ensure_experiment(client, "sparkpick", root)
+        lines = run_cleanup.sweep_interrupted(client, exp, NAME)
         assert client.get_run(run_id).info.status == "FAILED"
         assert client.search_model_versions(f"name = '{NAME}'") == []
         assert any("interrupted" in line for line in lines) and any("never judged" in line for line in lines)
         # a second sweep has nothing to do; a run of a live process is left alone
-        assert registry.sweep_interrupted(client, exp, NAME) == []
+        assert run_cleanup.sweep_interrupted(client, exp, NAME) == []
         import mlflow
 
         with mlflow.start_run(experiment_id=exp) as live:
-            mlflow.set_tags({registry.PID_TAG: str(os.getpid()), registry.HOST_TAG: __import__("socket").gethostname()})
-            assert registry.sweep_interrupted(client, exp, NAME) == []
+            mlflow.set_tags({run_record.PID_TAG: str(os.getpid()), run_record.HOST_TAG: __import__("socket").gethostname()})
+            assert run_cleanup.sweep_interrupted(client, exp, NAME) == []
         assert client.get_run(live.info.run_id).info.status == "FINISHED"
 
 
@@ -113,12 +113,12 @@ def test_killing_train_leaves_no_running_run_and_no_unjudged_version(
     result = train_model(home, fast)  # the next start
     assert _statuses(home.mlruns / "mlflow.db").count("FAILED") == 1
     assert "RUNNING" not in _statuses(home.mlruns / "mlflow.db")
-    with registry.tracking(home.tracking_uri(fast)) as client:
+    with mlflow_store.tracking(home.tracking_uri(fast)) as client:
         versions = client.search_model_versions(f"name = '{NAME}'")
-        assert versions and all(registry.PROMOTION_TAG in v.tags for v in versions)
+        assert versions and all(promotion.PROMOTION_TAG in v.tags for v in versions)
         # The new version was judged: champion if it beat the one serving (the brief's rules, registered when
         # the killed run started), else a challenger behind it.
-        champion = registry.alias_version(client, NAME, registry.CHAMPION)
+        champion = serving.alias_version(client, NAME, promotion.CHAMPION)
         assert champion in {str(v.version) for v in versions}
-        assert (champion == result.model_version) == (result.promoted_to == registry.CHAMPION)
+        assert (champion == result.model_version) == (result.promoted_to == promotion.CHAMPION)
         assert client.get_run(result.run_id).info.status == "FINISHED"

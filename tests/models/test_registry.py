@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import registry
+from models import champion_comparison, mlflow_store, promotion, registry, run_record, serving, track_record_tags
 from models.evaluate import ranking_metrics
 from models.training import fit_models
 from sparkpick.config import Settings, with_overrides
@@ -39,13 +39,13 @@ def store(tmp_path: Path) -> tuple[str, Path]:
     return f"sqlite:///{root / 'mlflow.db'}", root
 
 
-def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> registry.LoggedRun:
+def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> run_record.LoggedRun:
     uri, root = store
-    with registry.tracking(uri) as client:
-        exp = registry.ensure_experiment(client, "sparkpick", root)
+    with mlflow_store.tracking(uri) as client:
+        exp = mlflow_store.ensure_experiment(client, "sparkpick", root)
         window = {"first_decision": "a", "last_decision": "b"}
-        return registry.log_training_run(client, exp, name, fitted, {"ranker": {"seed": 42}}, window,
-                                         fitted.train, 5, decision=registry.PromotionDecision(None, "test"))
+        return run_record.log_training_run(client, exp, name, fitted, {"ranker": {"seed": 42}}, window,
+                                         fitted.train, 5, decision=promotion.PromotionDecision(None, "test"))
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> reg
     ],
 )
 def test_decide_promotion(mode: str, new: float, old: float | None, version: str | None, alias: str) -> None:
-    decision = registry.decide_promotion(mode, "captured_at_k", new, old, version)
+    decision = promotion.decide_promotion(mode, "captured_at_k", new, old, version)
     assert decision.alias == alias
     assert decision.reason
     if alias == "challenger" and mode == "auto":
@@ -69,22 +69,22 @@ def test_decide_promotion(mode: str, new: float, old: float | None, version: str
 
 def test_decide_promotion_rejects_unknown_mode() -> None:
     with pytest.raises(InputError, match="--promote"):
-        registry.decide_promotion("sometimes", "captured_at_k", 0.5, None, None)
+        promotion.decide_promotion("sometimes", "captured_at_k", 0.5, None, None)
 
 
 def test_flatten_leaves_out_secrets() -> None:
-    flat = registry.flatten({"a": {"b": 1, "api_key": "x"}, "c": [1, 2]})
+    flat = run_record.flatten({"a": {"b": 1, "api_key": "x"}, "c": [1, 2]})
     assert flat == {"a.b": "1", "c": "[1, 2]"}
 
 
 def test_integers_become_doubles_and_nothing_else_changes() -> None:
     frame = pd.DataFrame({"n": [1, 2], "maybe": pd.array([3, None], dtype="Int64"), "x": [0.5, 1.5],
                           "flag": [True, False], "id": ["7", "8"]})
-    out = registry.integers_as_doubles(frame)
+    out = run_record.integers_as_doubles(frame)
     assert out.dtypes.astype(str).to_dict() == {"n": "float64", "maybe": "float64", "x": "float64",
                                                 "flag": "bool", "id": str(frame["id"].dtype)}
     assert out["maybe"].isna().tolist() == [False, True] and out["n"].tolist() == [1.0, 2.0]
-    assert registry.integers_as_doubles(out) is out
+    assert run_record.integers_as_doubles(out) is out
 
 
 def test_run_is_recorded_registered_and_served(
@@ -105,7 +105,7 @@ def test_run_is_recorded_registered_and_served(
     assert printed.out == "" and printed.err == ""
     assert [str(w.message) for w in caught if f"{os.sep}mlflow{os.sep}" in w.filename] == []
     uri, root = store
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         run = client.get_run(logged.run_id)
         assert run.data.params["features.version"] == "test-v1"
         assert run.data.params["ranker.seed"] == "42"
@@ -144,14 +144,14 @@ def test_gate_and_pyfunc_agree_with_native(boosts, fast: Settings, store: tuple[
     frame = boosts(seed=12)
     good = fit_models(frame, FEATURES, fast.ranker, "test-v1")
     first = _log(store, good)
-    with registry.tracking(uri) as client:
-        decision = registry.decide_promotion("auto", "captured_at_k", 0.9, None, None)
-        registry.apply_promotion(client, "sparkpick-ranker", first.model_version, decision)
-        assert registry.alias_version(client, "sparkpick-ranker", "champion") == first.model_version
+    with mlflow_store.tracking(uri) as client:
+        decision = promotion.decide_promotion("auto", "captured_at_k", 0.9, None, None)
+        run_record.apply_promotion(client, "sparkpick-ranker", first.model_version, decision)
+        assert serving.alias_version(client, "sparkpick-ranker", "champion") == first.model_version
 
     # pyfunc from the registry gives the same scores as the in-memory ranker
     valid = good.valid
-    with registry.tracking(uri):
+    with mlflow_store.tracking(uri):
         pyfunc = mlflow.pyfunc.load_model("models:/sparkpick-ranker@champion")
         out = pyfunc.predict(good.scoring_model.matrix(valid))
     assert np.allclose(out["score"].to_numpy(), good.ranker.predict(valid), rtol=0, atol=1e-12)
@@ -169,13 +169,13 @@ def test_gate_and_pyfunc_agree_with_native(boosts, fast: Settings, store: tuple[
     assert "no fair comparison" in decision.reason
 
 
-def _compare(uri: str, fitted) -> registry.ChampionComparison:
-    with registry.tracking(uri) as client:
-        return registry.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
+def _compare(uri: str, fitted) -> champion_comparison.ChampionComparison:
+    with mlflow_store.tracking(uri) as client:
+        return champion_comparison.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
 
 
-def _decide(compared: registry.ChampionComparison) -> registry.PromotionDecision:
-    return registry.decide_promotion(
+def _decide(compared: champion_comparison.ChampionComparison) -> promotion.PromotionDecision:
+    return promotion.decide_promotion(
         "auto", "captured_at_k", compared.new_value if compared.new_value is not None else float("nan"),
         compared.champion_value, compared.version, compared.problem, decisions=compared.decisions,
         since=compared.since,
@@ -184,9 +184,9 @@ def _decide(compared: registry.ChampionComparison) -> registry.PromotionDecision
 
 def _champion(store: tuple[str, Path], fitted) -> str:
     logged = _log(store, fitted)
-    with registry.tracking(store[0]) as client:
-        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
-                                 registry.PromotionDecision("champion", "first"))
+    with mlflow_store.tracking(store[0]) as client:
+        run_record.apply_promotion(client, "sparkpick-ranker", logged.model_version,
+                                 promotion.PromotionDecision("champion", "first"))
     return logged.model_version
 
 
@@ -211,8 +211,8 @@ def test_gate_compares_on_decisions_the_champion_never_saw(
     assert compared.version == version and compared.decisions == unseen["group_id"].nunique() > 0
     # both measured on exactly those decisions, the new model by its held-out members
     mask = (new.valid["decision_time"] > since).to_numpy()
-    with registry.tracking(uri) as client:
-        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    with mlflow_store.tracking(uri) as client:
+        served = serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
     args = (unseen["uplift"].to_numpy(), unseen["relevance"].to_numpy())
     group = unseen["group_id"].to_numpy()
     assert compared.champion_value == pytest.approx(
@@ -225,20 +225,20 @@ def test_gate_compares_on_decisions_the_champion_never_saw(
 
 def test_feature_version_mismatch_and_missing_champion(boosts, fast: Settings, store: tuple[str, Path]) -> None:
     uri, _ = store
-    with registry.tracking(uri) as client, pytest.raises(InputError, match="sparkpick train"):
-        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
-    assert not registry.has_champion(uri, "sparkpick-ranker")
+    with mlflow_store.tracking(uri) as client, pytest.raises(InputError, match="sparkpick train"):
+        serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
+    assert not serving.has_champion(uri, "sparkpick-ranker")
     fitted = fit_models(boosts(n_weeks=10, seed=4), FEATURES, fast.ranker, "old-v0")
     logged = _log(store, fitted)
-    with registry.tracking(uri) as client:
-        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
-                                 registry.PromotionDecision("champion", "first"))
-        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
-    assert registry.has_champion(uri, "sparkpick-ranker")
+    with mlflow_store.tracking(uri) as client:
+        run_record.apply_promotion(client, "sparkpick-ranker", logged.model_version,
+                                 promotion.PromotionDecision("champion", "first"))
+        served = serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
+    assert serving.has_champion(uri, "sparkpick-ranker")
     assert served.version == logged.model_version
-    registry.check_feature_version(served, "old-v0")
+    serving.check_feature_version(served, "old-v0")
     with pytest.raises(InputError, match="retrain"):
-        registry.check_feature_version(served, "new-v1")
+        serving.check_feature_version(served, "new-v1")
     assert isinstance(pd.Timestamp("2026-01-01"), pd.Timestamp)
 
 
@@ -246,26 +246,26 @@ def test_validation_promises_and_track_record_on_the_serving_version(
     boosts, fast: Settings, store: tuple[str, Path]
 ) -> None:
     uri, _ = store
-    assert registry.serving_promises(uri, "sparkpick-ranker").version is None
+    assert track_record_tags.serving_promises(uri, "sparkpick-ranker").version is None
     fitted = fit_models(boosts(seed=5), FEATURES, fast.ranker, "test-v1")
     logged = _log(store, fitted)
-    with registry.tracking(uri) as client:
-        registry.apply_promotion(client, "sparkpick-ranker", logged.model_version,
-                                 registry.PromotionDecision(registry.CHAMPION, "test"))
-    promises = registry.serving_promises(uri, "sparkpick-ranker")
+    with mlflow_store.tracking(uri) as client:
+        run_record.apply_promotion(client, "sparkpick-ranker", logged.model_version,
+                                 promotion.PromotionDecision(promotion.CHAMPION, "test"))
+    promises = track_record_tags.serving_promises(uri, "sparkpick-ranker")
     assert promises.version == logged.model_version and promises.run_id == logged.run_id
     assert promises.band_coverage == pytest.approx(fast.ranker.band_coverage)
     # The planted order is strong: validation promises a clearly positive rank correlation.
-    assert promises.rank_correlation == pytest.approx(registry.validation_rank_correlation(fitted), abs=1e-6)
+    assert promises.rank_correlation == pytest.approx(run_record.validation_rank_correlation(fitted), abs=1e-6)
     assert promises.rank_correlation > 0.5
 
     as_of = pd.Timestamp("2026-10-01 02:00")
     figures = {"count": 40.0, "coverage": 0.75, "rank_correlation": 0.4, "retrain_due": 0.0}
     for _ in range(2):  # the same night twice logs each figure once
-        registry.log_track_record(uri, "sparkpick-ranker", logged.model_version, figures, as_of, "Last 60 days: ...")
-    registry.log_track_record(uri, "sparkpick-ranker", logged.model_version, {**figures, "count": 41.0},
+        track_record_tags.log_track_record(uri, "sparkpick-ranker", logged.model_version, figures, as_of, "Last 60 days: ...")
+    track_record_tags.log_track_record(uri, "sparkpick-ranker", logged.model_version, {**figures, "count": 41.0},
                               as_of + pd.Timedelta(days=1), "next night")
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         history = client.get_metric_history(logged.run_id, "track_record.count")
         assert [m.value for m in sorted(history, key=lambda m: m.step)] == [40.0, 41.0]
         assert history[0].step == (as_of.normalize() - pd.Timestamp("1970-01-01")).days
@@ -282,15 +282,15 @@ def test_a_champion_registered_before_the_model_travelled_still_loads(
     path = tmp_path / "scoring_model.json"
     path.write_text(fitted.scoring_model.to_json())
     uri, root = store
-    with registry.tracking(uri) as client:
-        exp = registry.ensure_experiment(client, "sparkpick", root)
+    with mlflow_store.tracking(uri) as client:
+        exp = mlflow_store.ensure_experiment(client, "sparkpick", root)
         with mlflow.start_run(experiment_id=exp):
             info = mlflow.pyfunc.log_model(name="model", python_model=registry.RankerPyfunc(),
                                            artifacts={"scoring_model": str(path)},
                                            registered_model_name="sparkpick-ranker")
-        registry.apply_promotion(client, "sparkpick-ranker", str(info.registered_model_version),
-                                 registry.PromotionDecision("champion", "first"))
-        served = registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+        run_record.apply_promotion(client, "sparkpick-ranker", str(info.registered_model_version),
+                                 promotion.PromotionDecision("champion", "first"))
+        served = serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
     valid = fitted.valid
     assert np.array_equal(served.model.scores(valid), fitted.scoring_model.scores(valid))
     assert served.model.feature_version == "test-v1"
@@ -310,8 +310,8 @@ def test_damaged_model_files_are_named_with_what_to_do(
     for path in files:  # half-written
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
-    with registry.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
-        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    with mlflow_store.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
+        serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
     message = str(caught.value)
     assert f"models:/sparkpick-ranker/{version}" in message and str(root) in message
     assert "sparkpick train --promote force" in message
@@ -338,15 +338,15 @@ def test_a_damaged_alias_is_named_never_read_as_no_champion(
     capfd.readouterr()
 
     def load() -> None:
-        with registry.tracking(uri) as client:
-            registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+        with mlflow_store.tracking(uri) as client:
+            serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
 
     def compare() -> None:  # what `sparkpick train` asks before its gate
-        with registry.tracking(uri) as client:
-            registry.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
+        with mlflow_store.tracking(uri) as client:
+            champion_comparison.evaluate_champion(client, "sparkpick-ranker", fitted, "captured_at_k", 5)
 
-    for call in (lambda: registry.has_champion(uri, "sparkpick-ranker"), load, compare,
-                 lambda: registry.serving_promises(uri, "sparkpick-ranker")):
+    for call in (lambda: serving.has_champion(uri, "sparkpick-ranker"), load, compare,
+                 lambda: track_record_tags.serving_promises(uri, "sparkpick-ranker")):
         with pytest.raises(DamagedFileError) as caught:
             call()
         message = str(caught.value)
@@ -368,12 +368,20 @@ def test_a_champion_whose_files_are_gone_is_named_with_its_folder(
     fitted = fit_models(boosts(n_weeks=10, seed=6), FEATURES, fast.ranker, "test-v1")
     version = _champion(store, fitted)
     uri, _root = store
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         folder = Path(client.get_model_version_download_uri("sparkpick-ranker", version).removeprefix("file://"))
     shutil.rmtree(folder)
-    assert registry.has_champion(uri, "sparkpick-ranker")  # the registry itself is whole
-    with registry.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
-        registry.load_model(client, registry.champion_uri("sparkpick-ranker"))
+    assert serving.has_champion(uri, "sparkpick-ranker")  # the registry itself is whole
+    with mlflow_store.tracking(uri) as client, pytest.raises(DamagedFileError) as caught:
+        serving.load_model(client, serving.champion_uri("sparkpick-ranker"))
     message = str(caught.value)
     assert f"models:/sparkpick-ranker/{version}" in message and str(folder) in message
     assert "the folder is missing" in message and "No such artifact" not in message
+
+
+def test_the_older_pickled_model_class_keeps_the_import_path_its_pickles_name() -> None:
+    # A champion registered before the model travelled is a pickle that names `models.registry.RankerPyfunc`:
+    # moving the class would make such a champion fail to load.
+    import cloudpickle
+
+    assert b"models.registry" in cloudpickle.dumps(registry.RankerPyfunc())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models import registry
+from models import mlflow_store, promotion, serving
 from sparkpick.config import Settings
 from sparkpick.errors import DamagedFileError
 from sparkpick.home import Home
@@ -49,12 +49,12 @@ def test_a_truncated_warehouse_is_named_with_what_to_do(tmp_path: Path, warehous
 def test_a_half_written_mlflow_store_is_named_with_what_to_do(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     uri = f"sqlite:///{db}"
-    with registry.tracking(uri) as client:
-        registry.ensure_experiment(client, "sparkpick", tmp_path)
+    with mlflow_store.tracking(uri) as client:
+        mlflow_store.ensure_experiment(client, "sparkpick", tmp_path)
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2])
     with pytest.raises(DamagedFileError) as caught:
-        registry.has_champion(uri, "sparkpick-ranker")
+        serving.has_champion(uri, "sparkpick-ranker")
     message = str(caught.value)
     assert str(db) in message and "sparkpick train" in message and "[SQL" not in message
 
@@ -86,10 +86,10 @@ def test_score_names_a_damaged_registry_and_exits_1_not_train_first(home: Home, 
     from contextlib import closing
 
     uri, name = home.tracking_uri(settings), settings.mlflow.model_name
-    with registry.tracking(uri) as client:
+    with mlflow_store.tracking(uri) as client:
         client.create_registered_model(name)
         version = client.create_model_version(name, source=str(home.mlruns), run_id=None).version
-        client.set_registered_model_alias(name, registry.CHAMPION, version)
+        client.set_registered_model_alias(name, promotion.CHAMPION, version)
     store = home.mlruns / "mlflow.db"
     with closing(sqlite3.connect(store)) as con, con:
         con.execute("DROP TABLE registered_model_aliases")
