@@ -3,7 +3,6 @@ deployments. Whole-pipeline runs on a real demo world live in tests/e2e."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import multiprocessing as mp
 import os
@@ -22,7 +21,7 @@ from flows.nightly import (
     report_date,
     run_nightly,
 )
-from flows.runners import PlainRunner, PrefectRunner
+from flows.runners import PrefectRunner
 from sparkpick.config import Settings, with_overrides
 from sparkpick.errors import DamagedFileError, InputError, SparkpickError, TransientError, is_transient
 from sparkpick.home import Home
@@ -293,20 +292,6 @@ def test_same_night_twice_gives_the_same_report(home: Home, settings: Settings) 
     assert sorted(p.name for p in home.reports.iterdir()) == ["2026-11-01", "latest"]
 
 
-def test_plain_runner_backs_off_exponentially() -> None:
-    calls: list[float] = []
-
-    def flaky() -> str:
-        calls.append(time.monotonic())
-        if len(calls) < 3:
-            raise TimeoutError("again")
-        return "done"
-
-    assert PlainRunner(retries=3, delay_s=0.1)("flaky", flaky) == "done"
-    gaps = [b - a for a, b in itertools.pairwise(calls)]
-    assert gaps[0] >= 0.1 and gaps[1] >= 0.2
-
-
 # -- Prefect ---------------------------------------------------------------------------------------------
 def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: object, tmp_path: Path) -> None:
     from prefect import flow
@@ -358,24 +343,6 @@ def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: o
     assert set(kinds) == {"sparkpick-top-picks", "sparkpick-report"}
     assert "adv-1" in str(kinds["sparkpick-top-picks"].data) and "cheaper" in str(kinds["sparkpick-top-picks"].data)
     assert "shortlist.html" in str(kinds["sparkpick-report"].data)
-
-
-def test_deployments_follow_the_config(home: Home, settings: Settings) -> None:
-    from flows.deployments import build_deployments
-
-    custom = with_overrides(settings, {"nightly": {"cron": "30 5 * * *", "timezone": "America/New_York"}})
-    nightly, train, monitor, approval = build_deployments(home, custom, None)
-    assert (nightly.name, train.name, monitor.name, approval.name) == ("nightly", "train", "monitor", "approval")
-    assert not approval.schedules  # started by a night that has picks to offer, never on a schedule
-    assert monitor.schedules[0].schedule.cron == custom.monitor.cron
-    assert monitor.schedules[0].schedule.timezone == "America/New_York"
-    no_monitor = with_overrides(custom, {"monitor": {"cron": ""}})
-    assert [d.name for d in build_deployments(home, no_monitor, None)] == ["nightly", "train", "approval"]
-    schedule = nightly.schedules[0].schedule
-    assert (schedule.cron, schedule.timezone) == ("30 5 * * *", "America/New_York")
-    assert train.schedules[0].schedule.cron == custom.nightly.train_cron
-    assert nightly.concurrency_limit == 1 or nightly.concurrency_options is not None
-    assert nightly.parameters["home_dir"] == str(home.root)
 
 
 def test_a_night_far_from_when_it_ran_says_so(home: Home, settings: Settings) -> None:
