@@ -40,7 +40,7 @@ def looked_hours(cron: str, timezone: str, start: pd.Timestamp, end: pd.Timestam
     looks: list[int] = []
     runs = runs_from(first)
     while True:
-        fire: datetime = next(runs, None)  # type: ignore[call-overload]
+        fire: datetime | None = next(runs, None)
         hour = last + 1 if fire is None else int(fire.timestamp()) // 3600
         if hour > last:
             return np.asarray(looks, dtype=np.int64)
