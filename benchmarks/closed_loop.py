@@ -61,6 +61,7 @@ from models.off_policy import PolicyInputs, evaluate_policies
 from sparkpick.config import Settings, load_settings, with_overrides
 from sparkpick.contract import SPARK_RESULTS
 from sparkpick.errors import InputError
+from sparkpick.files import write_atomic
 from sparkpick.home import Home
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.sources.demo.build import to_csv_text
@@ -107,9 +108,7 @@ def mondays(settings: Settings, weeks: int) -> list[pd.Timestamp]:
 def write_folder(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     for name, frame in tables.items():
         path = folder / f"{name}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(to_csv_text(frame), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, to_csv_text(frame))
 
 
 def link_videos(world_folder: Path, folder: Path) -> None:

@@ -39,6 +39,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 from flows.ingest import demo_world_folder
 from flows.nightly import NightlyResult, run_nightly
 from sparkpick.config import Settings, load_settings, with_overrides
+from sparkpick.files import atomic_path
 from sparkpick.home import Home
 
 STAGES = ("ingest", "featurize", "train", "score", "report")
@@ -72,8 +73,7 @@ def swap_in_clips(world: Path, clips: list[Path]) -> None:
 
     for k, video in enumerate(sorted((world / "videos").glob("*.mp4"))):
         source = clips[k % len(clips)]
-        tmp = video.with_suffix(".tmp.mp4")
-        with av.open(str(source)) as src, av.open(str(tmp), "w") as dst:
+        with atomic_path(video) as tmp, av.open(str(source)) as src, av.open(str(tmp), "w") as dst:
             dst.metadata["comment"] = f"sparkpick benchmark copy {k}"
             stream_in = src.streams.video[0]
             stream_out = dst.add_stream_from_template(stream_in)
@@ -82,7 +82,6 @@ def swap_in_clips(world: Path, clips: list[Path]) -> None:
                     continue
                 packet.stream = stream_out
                 dst.mux(packet)
-        tmp.replace(video)
 
 
 def timed_night(home: Home, settings: Settings, folder: Path, as_of: pd.Timestamp) -> tuple[NightlyResult, float]:

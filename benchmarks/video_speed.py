@@ -369,9 +369,10 @@ def _clip(path: Path, make: Callable[[Path], object]) -> None:
         return
     print(f"generating {path} (once) ...", flush=True)
     t0 = time.perf_counter()
-    tmp = path.with_name(f".{path.name}")
-    make(tmp)
-    tmp.replace(path)
+    from sparkpick.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        make(tmp)
     print(f"  encoded in {time.perf_counter() - t0:.0f} s, {path.stat().st_size / 1e6:.1f} MB")
 
 

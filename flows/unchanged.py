@@ -39,6 +39,7 @@ from sparkpick import __version__
 from sparkpick.config import Settings
 from sparkpick.contract import SPECS
 from sparkpick.errors import SparkpickError
+from sparkpick.files import atomic_path, file_sha256, write_atomic
 from sparkpick.home import Home
 from sparkpick.report import MonitorView
 from sparkpick.warehouse import POST_VIDEOS, SCORES, Warehouse
@@ -133,8 +134,7 @@ def folder_state(folder: Path) -> str | None:
                     continue
                 digest.update(f"{path.relative_to(folder)}\0".encode())
                 if is_table:
-                    with path.open("rb") as fh:
-                        digest.update(hashlib.file_digest(fh, "sha256").digest())
+                    digest.update(bytes.fromhex(file_sha256(path)))
                 else:
                     st = path.stat()
                     digest.update(f"{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -238,14 +238,11 @@ def keep_night(home: Home, night: KeptNight) -> None:
         if night.monitor is not None:
             frames |= {"live_boosts.parquet": night.monitor.boosts, "live_hourly.parquet": night.monitor.hourly}
         for name, frame in frames.items():
-            tmp = paths[name].with_suffix(".tmp")
-            frame.to_parquet(tmp, index=False)
-            tmp.replace(paths[name])
+            with atomic_path(paths[name]) as tmp:
+                frame.to_parquet(tmp, index=False)
         monitor = None if night.monitor is None else {"track_record": night.monitor.track_record}
         meta = {"inputs": asdict(night.inputs), "monitor": monitor, "failures": list(night.failures)}
-        tmp = paths["night.json"].with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, default=_plain), encoding="utf-8")
-        tmp.replace(paths["night.json"])
+        write_atomic(paths["night.json"], json.dumps(meta, default=_plain))
     except (OSError, ValueError, TypeError) as exc:
         paths["night.json"].unlink(missing_ok=True)
         log.warning("the night's results could not be kept for reuse (%s); the next run computes them again", exc)

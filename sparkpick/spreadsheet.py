@@ -14,13 +14,14 @@ at midnight, so that a folder of these files parses with one format.
 from __future__ import annotations
 
 import csv
-import os
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from sparkpick.files import write_atomic
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -73,9 +74,4 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
         raise IsADirectoryError(f"{path} is a folder: give a file name to write the CSV to")
     path.parent.mkdir(parents=True, exist_ok=True)
     data = neutralise_frame(iso_times(frame)).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, data)

@@ -11,7 +11,6 @@ unreachable file: it returns or raises `StorageError` with a message naming the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -22,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from sparkpick.files import stream_sha256
 
 _CHUNK = 1 << 20
 
@@ -125,11 +126,8 @@ def _open(location: str) -> Iterator[Any]:
 
 def sha256(location: str) -> str:
     """SHA-256 of the file's bytes (hex): the cache key of its features, wherever the file lives."""
-    digest = hashlib.sha256()
     with _open(location) as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return stream_sha256(handle)
 
 
 def check(location: str) -> str | None:

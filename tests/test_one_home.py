@@ -1,5 +1,6 @@
 """One idea, one home (issue #19): helpers that were copied from module to module are defined once, and a
-new copy fails here. Each check reads the production packages' source, so it names the file that copies."""
+new copy fails here. Each check reads the production packages' and benchmarks' source and names the file
+that copies."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("sparkpick", "features", "models", "flows")
+PACKAGES = ("sparkpick", "features", "models", "flows", "benchmarks")
+FILES_HOME = "sparkpick/files.py"
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
@@ -46,3 +48,57 @@ def test_the_dtype_check_can_fail() -> None:
     assert dtype_maps(copy) == [1]
     assert dtype_maps(ast.parse('M = {"id": 1, "time": 2}')) == []
     assert dtype_maps(ast.parse('M = {"id": "V", "time": "TIMESTAMP", "int": "B", "float": "D", "bool": "B"}')) == []
+
+
+def _renames(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    owner, name = node.func.value, node.func.attr
+    by_os = name in ("replace", "rename") and isinstance(owner, ast.Name) and owner.id == "os"
+    return by_os or (name == "replace" and len(node.args) == 1 and not node.keywords)
+
+
+def renames_over_files(tree: ast.Module) -> list[int]:
+    """Lines that rename over a file: `os.replace`/`os.rename`, or `.replace(target)` with one argument (a
+    `Path`'s; `str.replace` takes two)."""
+    return [node.lineno for node in ast.walk(tree) if _renames(node)]
+
+
+def _hashes_a_file(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr == "file_digest"
+    if isinstance(node, ast.NamedExpr):  # while chunk := handle.read(...): digest.update(chunk)
+        value = node.value
+        return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "read"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        reads = any(isinstance(n, ast.Attribute) and n.attr == "read_bytes" for a in node.args for n in ast.walk(a))
+        return isinstance(owner, ast.Name) and owner.id == "hashlib" and reads
+    return False
+
+
+def file_hashes(tree: ast.Module) -> list[int]:
+    """Lines that hash a file's bytes: `hashlib.file_digest`, a hash of `.read_bytes()`, or a digest fed in
+    chunks read from a handle."""
+    return [node.lineno for node in ast.walk(tree) if _hashes_a_file(node)]
+
+
+def test_only_the_files_helper_renames_over_a_file() -> None:
+    found = {path: lines for path, tree in modules() if path != FILES_HOME and (lines := renames_over_files(tree))}
+    assert not found, f"write through sparkpick.files (write_atomic, atomic_path, move_over) instead: {found}"
+
+
+def test_only_the_files_helper_hashes_a_file() -> None:
+    found = {path: lines for path, tree in modules() if path != FILES_HOME and (lines := file_hashes(tree))}
+    assert not found, f"hash through sparkpick.files (file_sha256, stream_sha256) instead: {found}"
+
+
+def test_the_file_checks_can_fail() -> None:
+    copies = ast.parse(
+        "os.replace(a, b)\ntmp.replace(path)\nhashlib.sha256(p.read_bytes())\n"
+        "while chunk := fh.read(1024):\n    d.update(chunk)\nhashlib.file_digest(fh, 'sha256')\n"
+    )
+    assert renames_over_files(copies) == [1, 2]
+    assert file_hashes(copies) == [3, 4, 6]
+    fine = ast.parse("name.replace('_', ' ')\nseries.rename('x')\nhashlib.sha256(text.encode())\n")
+    assert renames_over_files(fine) == [] and file_hashes(fine) == []

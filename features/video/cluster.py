@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from features.video.extract import VideoResult, extract_video
 from features.video.pool import Extract, VideoTask, extract_task
 from sparkpick.config import VideoConfig
+from sparkpick.files import write_atomic
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -140,9 +141,7 @@ def extract_on_worker(
 def _save_thumbnail(data: bytes, thumbnail_dir: Path, sha: str | None, key: str) -> Path:
     thumbnail_dir.mkdir(parents=True, exist_ok=True)
     target = thumbnail_dir / f"{sha or key}.jpg"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)  # atomic: a reader never sees half a JPEG
+    write_atomic(target, data)  # a reader never sees half a JPEG
     return target
 
 

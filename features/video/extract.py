@@ -16,9 +16,7 @@ not decode is a failure worth remembering (`features/video/pool.py:extract_task`
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,18 +31,9 @@ from features.video.cues.motion import MotionTracker, summarize_motion
 from features.video.frames import DecodeOutcome, VideoOpenError, fit_size, iter_frames, open_video
 from features.video.polish import polish_score
 from sparkpick.config import VideoConfig
+from sparkpick.files import file_sha256, write_atomic
 
 STATUSES = ("ok", "partial", "failed")
-_HASH_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of the file's bytes (hex): the cache key of its features."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -88,9 +77,7 @@ def _write_thumbnail(bgr: np.ndarray, target: Path, cfg: VideoConfig) -> None:
     if not ok:
         raise OSError(f"could not encode the thumbnail for {target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    tmp.replace(target)  # atomic: a reader never sees half a JPEG
+    write_atomic(target, buf.tobytes())  # a reader never sees half a JPEG
 
 
 def extract_video(

@@ -25,9 +25,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from features.video.extract import VideoResult, extract_video, file_sha256
+from features.video.extract import VideoResult, extract_video
 from sparkpick import storage
 from sparkpick.config import VideoConfig
+from sparkpick.files import file_sha256
 
 # The forkserver imports these once; "__main__" too, or every child would re-import the main module.
 # `preload` also loads the face cascade, which children would otherwise each parse (~15 ms CPU).

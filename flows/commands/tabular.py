@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sparkpick.errors import InputError
+from sparkpick.files import atomic_path
 
 
 def register(app: typer.Typer) -> None:
@@ -68,9 +69,8 @@ def register(app: typer.Typer) -> None:
         # each feature column means.
         frame.attrs["feature_descriptions"] = {c: describe_feature(c) for c in feature_columns(frame)}
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".partial")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(out)  # never leave a half-written file under the real name
+        with atomic_path(out) as tmp:  # never a half-written file under the real name
+            frame.to_parquet(tmp, index=False)
         typer.echo(f"Wrote {what}, {len(feature_columns(frame))} features "
                    f"(version {frame.attrs.get('feature_version')}) to {out}")
         report = DataQualityReport.from_dict(frame.attrs.get("data_quality", {}))

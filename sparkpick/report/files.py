@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sparkpick.contract import as_utc
+from sparkpick.files import move_over, write_atomic
 from sparkpick.report.page import MonitorView, ReportMeta, add_display_flags, render_shortlist_html
 from sparkpick.spreadsheet import write_csv
 from sparkpick.wording import advertiser_label, boosts_known, left_out_sentence, ranking_headline, uplift_sentence
@@ -68,12 +69,6 @@ def shortlist_csv_frame(shortlist: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _folder_ran_at(folder: Path) -> pd.Timestamp | None:
     """When the night in `folder` ran (its report.json), or None when that is unknown."""
     try:
@@ -112,8 +107,8 @@ def _refresh_latest(reports_dir: Path, folder: Path, ran_at: pd.Timestamp) -> Pa
     if latest.is_dir() and not latest.is_symlink():
         # A full copy, as older versions kept it: moved aside (a folder cannot be replaced by a link in one
         # rename), once per home; the sweep removes it.
-        os.replace(latest, reports_dir / f".{_LATEST}.{os.getpid()}.old")
-    os.replace(link, latest)
+        move_over(latest, reports_dir / f".{_LATEST}.{os.getpid()}.old")
+    move_over(link, latest)
     _sweep_latest_leftovers(reports_dir)
     return latest
 
@@ -160,7 +155,7 @@ def write_report(
     csv_path, html_path = folder / "shortlist.csv", folder / "shortlist.html"
     csv_frame = shortlist_csv_frame(shortlist)
     write_csv(csv_path, csv_frame)
-    _write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor, others).encode("utf-8"))
+    write_atomic(html_path, render_shortlist_html(shortlist, meta, thumbs, monitor, others).encode("utf-8"))
     info = {"date": day, "rows": len(csv_frame), **meta.to_json()}
     frame = shortlist if len(shortlist) else None
     info["ranking"] = ranking_headline(frame["model_kind"].iloc[0], boosts_known(frame)) \
@@ -179,6 +174,6 @@ def write_report(
         info["track_record"] = dict(monitor.track_record) if monitor.track_record else None
     elif live_csv.exists():  # a re-run without the monitor must not leave an older night's live boosts
         live_csv.unlink()
-    _write_atomic(folder / _META_FILE, json.dumps(info, indent=2, default=str).encode("utf-8"))
+    write_atomic(folder / _META_FILE, json.dumps(info, indent=2, default=str).encode("utf-8"))
     latest = _refresh_latest(Path(reports_dir), folder, as_utc(meta.ran_at))
     return ReportPaths(folder=folder, csv=csv_path, html=html_path, latest=latest, rows=len(csv_frame))

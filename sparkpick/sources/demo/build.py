@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pandas as pd
 
 from sparkpick.config import Settings, WorldConfig
 from sparkpick.errors import SparkpickError
+from sparkpick.files import file_sha256, write_atomic
 from sparkpick.sources.demo.clip import ClipSpec, spec_to_json
 from sparkpick.sources.demo.render import write_clip
 from sparkpick.sources.demo.tables import VIDEO_DIR, WorldTables, generate_tables
@@ -73,9 +73,7 @@ def to_csv_text(frame: pd.DataFrame) -> str:
 def _write_atomic(path: Path, data: bytes) -> None:
     if path.is_file() and path.read_bytes() == data:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def clip_specs(tables: WorldTables, config: WorldConfig, out_dir: Path) -> list[ClipSpec]:
@@ -102,10 +100,6 @@ def _spec_key(spec: ClipSpec) -> str:
     data = asdict(spec)
     data.pop("path")
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _render(specs: list[ClipSpec], workers: int, tick: Callable[[int], None]) -> None:
@@ -208,7 +202,7 @@ def build_world(
         entry = old.get(spec.post_id)
         path = Path(spec.path)
         fresh = (isinstance(entry, dict) and entry.get("spec") == keys[spec.post_id] and path.is_file()
-                 and entry.get("sha256") == _sha256(path))
+                 and entry.get("sha256") == file_sha256(path))
         if not fresh:
             todo.append(spec)
     for post_id in set(old) - set(keys):  # videos of a previous world in this folder
@@ -228,7 +222,7 @@ def build_world(
     manifest_path.unlink(missing_ok=True)  # a crash mid-render must not leave a stale manifest behind
     _render(todo, workers, tick)
     manifest = {
-        s.post_id: {"spec": keys[s.post_id], "sha256": _sha256(Path(s.path))} for s in specs
+        s.post_id: {"spec": keys[s.post_id], "sha256": file_sha256(Path(s.path))} for s in specs
     }
     _write_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
     return WorldSummary(

@@ -5,7 +5,6 @@ Everything is drawn from the clip's own seed (`looks.py`), so a clip is identica
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -15,6 +14,7 @@ import av
 import cv2
 import numpy as np
 
+from sparkpick.files import atomic_path
 from sparkpick.sources.demo.clip import ClipSpec, spec_from_json
 from sparkpick.sources.demo.looks import NativeClip, ProducedClip
 
@@ -46,24 +46,19 @@ def write_clip(spec: ClipSpec) -> str:
     cv2.setNumThreads(1)
     path = Path(spec.path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
-    try:
-        with av.open(str(tmp), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=Fraction(spec.fps, 1))
-            stream.width, stream.height = spec.width, spec.height
-            stream.pix_fmt = "yuv420p"
-            # Phones put a keyframe every second or two; decoders that sample keyframes rely on it.
-            keyint = max(1, round(spec.keyframe_interval_s * spec.fps))
-            stream.options = {"preset": spec.preset, "crf": str(spec.crf), "threads": "1",
-                              "x264-params": f"keyint={keyint}:min-keyint={keyint}"}
-            for i, frame in enumerate(render_frames(spec)):
-                vf = _yuv_frame(frame)
-                vf.pts = i
-                out.mux(stream.encode(vf))
-            out.mux(stream.encode(None))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(spec.fps, 1))
+        stream.width, stream.height = spec.width, spec.height
+        stream.pix_fmt = "yuv420p"
+        # Phones put a keyframe every second or two; decoders that sample keyframes rely on it.
+        keyint = max(1, round(spec.keyframe_interval_s * spec.fps))
+        stream.options = {"preset": spec.preset, "crf": str(spec.crf), "threads": "1",
+                          "x264-params": f"keyint={keyint}:min-keyint={keyint}"}
+        for i, frame in enumerate(render_frames(spec)):
+            vf = _yuv_frame(frame)
+            vf.pts = i
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode(None))
     return spec.post_id
 
 

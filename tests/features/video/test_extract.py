@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.video.extract import extract_video, file_sha256
+from features.video.extract import extract_video
 from sparkpick.config import with_overrides
+from sparkpick.files import file_sha256
 from tests.features.video.clips import Shot, write_audio_only, write_clip
 
 TOLERANCE_S = 0.15
