@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import get_args
 
+from sparkpick.config import PromotionMetric
 from sparkpick.errors import InputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PROMOTION_MODES = ("auto", "never", "force")
-GATE_METRICS = ("ndcg_at_k", "precision_at_k", "captured_at_k")
+# The metrics `mlflow.promotion_metric` may name: the settings schema holds the one list.
+GATE_METRICS: tuple[str, ...] = get_args(PromotionMetric)
 # The gate's judgement on a version (a model-version tag).
 PROMOTION_TAG = "promotion"
 
