@@ -61,6 +61,13 @@ def _click_classes(name: str) -> tuple[type, ...]:
     return (*found, getattr(vendored, name))
 
 
+def _print_traceback() -> None:
+    """The current exception's traceback (`--debug`), its messages made inert: they may quote outside text."""
+    from flows.commands.terminal_text import terminal_safe
+
+    sys.stderr.write(terminal_safe(traceback.format_exc(), lines=True))
+
+
 def _is_usage_error(exc: BaseException) -> bool:
     """A bad option or argument (unknown, missing, or a value it refuses): exit status 2."""
     return isinstance(exc, _click_classes("UsageError"))
@@ -80,7 +87,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except InputError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         _echo_err(f"Error: {exc}")
         sys.exit(2)
     except (typer.Exit, SystemExit) as exc:
@@ -97,7 +104,7 @@ def main() -> None:
             exc.show()  # type: ignore[attr-defined]
             sys.exit(int(getattr(exc, "exit_code", 1)))
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         kind = "" if isinstance(exc, SparkpickError) else f"{type(exc).__name__}: "
         _echo_err(f"Error: {kind}{exc}\n(run again with --debug for the traceback)")
         sys.exit(1)
