@@ -36,11 +36,11 @@ import pandas as pd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from flows.ingest import demo_world_folder
 from flows.nightly import NightlyResult, run_nightly
 from sparkpick.config import Settings, load_settings, with_overrides
 from sparkpick.files import atomic_path
 from sparkpick.home import Home
+from sparkpick.sources.demo.source import demo_world_folder
 
 STAGES = ("ingest", "featurize", "train", "score", "report")
 

@@ -2,7 +2,8 @@
 
 `ingest_source` is the plain function: the CLI and tests call it, and the nightly run calls it as a stage
 (under Prefect, a task with the night's retries for the outside world). No Prefect import here: a plain
-night starts faster without it.
+night starts faster without it. Which source is which, and how each gathers, is the sources' own business
+(`sparkpick.sources.registry`): nothing here names one.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from sparkpick.config import Settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
 from sparkpick.home import Home
+from sparkpick.sources.base import GatherRequest, HomeSource, home_source
 from sparkpick.sources.local import read_folder
+from sparkpick.sources.registry import find_source, source_for
 from sparkpick.spreadsheet import write_csv
 from sparkpick.warehouse import UpsertCounts, Warehouse
 
-DEMO_WORLD_DIR = "demo-world"
-DEMO_WORLD_MARKER = "world.json"  # the built demo world's seed and size
 NEW_SOURCE_FLAG = "--allow-new-source"
 
 
@@ -121,10 +122,10 @@ def ingest_folder(
 
 
 def normalise_source(source: str) -> str:
-    """The source as the home records it: `demo`, `tiktok` or `local:` with the absolute folder."""
-    if source.startswith("local:"):
-        return f"local:{Path(source.removeprefix('local:')).expanduser().resolve()}"
-    return source
+    """The source as the home records it (`Source.recorded`): `local:` with the absolute folder; an unknown
+    source as given (ingesting it fails)."""
+    known = find_source(source)
+    return known.recorded(source) if known is not None else source
 
 
 @dataclass(frozen=True)
@@ -159,52 +160,25 @@ def fed_settings(home: Home, settings: Settings, named: str | None) -> Settings:
     from sparkpick.config import with_overrides
 
     source = choose_source(home, settings, named).source
-    check_source(home, source, detail=demo_world_wanted(home, settings) if source == "demo" else None)
+    known = find_source(source)
+    check_source(home, source, detail=known.identity(home, settings, source) if known is not None else None)
     return with_overrides(settings, {"ingest": {"source": source}})
-
-
-@dataclass(frozen=True)
-class HomeSource:
-    """What the home's warehouse records about its source, and whether it holds any data."""
-
-    source: str | None
-    detail: dict[str, object]
-    has_data: bool
-
-
-def home_source(home: Home) -> HomeSource:
-    """The home's recorded source (None when none), its detail and whether its warehouse holds any data."""
-    if not home.warehouse.exists():
-        return HomeSource(None, {}, False)
-    with Warehouse(home.warehouse, read_only=True) as wh:
-        source, detail = wh.recorded()
-        return HomeSource(source, _detail(detail), wh.holds_data())
-
-
-def _detail(text: str | None) -> dict[str, object]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:  # a record from an older release: nothing to compare with
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def describe_source(source: str, detail: Mapping[str, object] | None = None) -> str:
     """The source in words for messages: `demo (world seed 7, size small)`, `local:/abs/dir`, `tiktok`."""
-    if source == "demo" and detail and "seed" in detail:
-        return f"demo (world seed {detail['seed']}, size {detail.get('size', 'unknown')})"
-    return source
-
-
-# The parts of a source's detail that make it another source. A demo world of another seed or size holds
-# other posts whose ids may collide; other advertisers of the same TikTok account belong in the same home.
-_IDENTITY = {"demo": ("seed", "size")}
+    known = find_source(source)
+    return known.describe(source, detail) if known is not None else source
 
 
 def _same_source(recorded: HomeSource, source: str, detail: Mapping[str, object] | None) -> bool:
+    """Whether `source` with `detail` is the recorded one: the same name, and the same values of the keys that
+    make another source of that name (`Source.identity_keys`: a demo world of another seed or size holds
+    other posts whose ids may collide; other advertisers of the same TikTok account belong in one home)."""
     if recorded.source != source:
         return False
-    keys = _IDENTITY.get(source, ())
+    known = find_source(source)
+    keys = known.identity_keys if known is not None else ()
     if detail is None or not all(key in recorded.detail for key in keys):
         return True  # nothing to compare (a record from before the detail was kept)
     return all(recorded.detail[key] == detail.get(key) for key in keys)
@@ -225,38 +199,6 @@ def check_source(
         f"`sparkpick ingest --source {source} {NEW_SOURCE_FLAG}` and the same settings (the home is then fed "
         f"from {new})."
     )
-
-
-def demo_world_wanted(home: Home, settings: Settings, size: str | None = None) -> dict[str, object]:
-    """The demo world (seed and size) an ingest into this home uses: `world.seed`, and `size` or else the size
-    of the world the home already has of that seed (the one it records being fed from, else the one in its
-    cache), else the default. Nights give no size, so they keep gathering from the home's own world."""
-    seed = settings.world.seed
-    if size is None:
-        marker = home.cache / DEMO_WORLD_DIR / DEMO_WORLD_MARKER
-        recorded = home_source(home)
-        candidates = [recorded.detail if recorded.source == "demo" else {},
-                      _detail(marker.read_text()) if marker.is_file() else {}]
-        size = next((str(c["size"]) for c in candidates if c.get("seed") == seed and c.get("size")), None)
-    return {"seed": seed, "size": size or "default"}
-
-
-def demo_world_folder(
-    home: Home, settings: Settings, progress: Callable[[int, int], None] | None = None, size: str | None = None
-) -> Path:
-    """Build the demo world `demo_world_wanted` names into the home's cache once (a marker file records
-    seed and size); a world already there of that seed and size is reused."""
-    from sparkpick.sources.demo import build_world
-
-    folder = home.cache / DEMO_WORLD_DIR
-    marker = folder / DEMO_WORLD_MARKER
-    wanted = demo_world_wanted(home, settings, size)
-    built = _detail(marker.read_text()) if marker.is_file() else None
-    if built is not None and built.get("seed") == wanted["seed"] and built.get("size") == wanted["size"]:
-        return folder
-    build_world(folder, settings, size=str(wanted["size"]), seed=settings.world.seed, progress=progress)
-    marker.write_text(json.dumps(wanted))
-    return folder
 
 
 def ingest_tables(
@@ -288,60 +230,29 @@ def ingest_source(
     partnerships: Path | None = None,
     allow_new_source: bool = False,
 ) -> IngestSummary:
-    """Ingest from `demo`, `local:DIR` or `tiktok` (the TikTok API for Business; needs `access_token`).
+    """Ingest from a source (`demo`, `local:DIR`, `tiktok`; sparkpick/sources/registry.py names them all).
 
-    `partnerships` (tiktok only; default `tiktok.partnerships_file`) is a CSV or Parquet file of
-    partnerships that sets kind and usage rights per advertiser and creator, which the API does not know.
+    `access_token` is for a source that needs one (the TikTok API); `as_of` is the moment an API is read
+    (default now). `partnerships` (tiktok only; default `tiktok.partnerships_file`) is a CSV or Parquet file
+    of partnerships that sets kind and usage rights per advertiser and creator, which the API does not know.
     A home that holds data from another source is refused (`check_source`) unless `allow_new_source`.
     """
-    if partnerships is not None and source != "tiktok":
+    known = find_source(source)
+    if partnerships is not None and (known is None or not known.takes_partnerships):
         raise InputError(
             f"--partnerships is for the tiktok source; {source} carries its own partnerships table."
         )
-    if source not in ("demo", "tiktok") and not source.startswith("local:"):
-        raise InputError(f"Unknown source {source!r}: use demo, local:DIR or tiktok.")
-    source = normalise_source(source)
-    if source == "demo":
-        # Checked before the world is built: building another seed's world would overwrite the home's.
-        world = demo_world_wanted(home, settings)
-        check_source(home, source, allow_new_source, detail=world)
-        folder = demo_world_folder(home, settings, progress, size=str(world["size"]))
-        return ingest_folder(home, settings, folder, skip_invalid, source="demo", detail=world)
-    check_source(home, source, allow_new_source)
-    if source.startswith("local:"):
-        return ingest_folder(home, settings, Path(source.removeprefix("local:")), skip_invalid)
-    return _ingest_tiktok(home, settings, access_token, as_of, partnerships)
-
-
-def partnerships_path(home: Home, settings: Settings, given: Path | None) -> Path | None:
-    """The partnerships file for the TikTok source: `given`, else `tiktok.partnerships_file` (relative to
-    the home), else None."""
-    if given is not None:
-        return given
-    configured = settings.tiktok.partnerships_file
-    return home.root / Path(configured).expanduser() if configured else None
-
-
-def _ingest_tiktok(
-    home: Home, settings: Settings, token: str | None, as_of: pd.Timestamp | None, partnerships: Path | None
-) -> IngestSummary:
-    from sparkpick.contract import as_utc
-    from sparkpick.sources.tiktok import TikTokClient, fetch_tables, read_partnerships
-
-    if not token:
-        raise InputError(
-            f"The TikTok source needs an access token in the environment variable {settings.tiktok.token_env}."
-        )
-    path = partnerships_path(home, settings, partnerships)
-    # A malformed file fails before any request. A row naming a creator the API does not return (a contract
-    # signed before the creator authorised a post) is only reported: the night's ingest goes on.
-    override = read_partnerships(path, settings.tiktok) if path is not None else None
-    moment = as_utc(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
-    with TikTokClient(settings.tiktok.base_url, token, settings.tiktok) as client:
-        fetched = fetch_tables(client, settings, moment, partnerships=override)
-    # API records are checked one by one: a bad record is set aside, never sinking the batch.
-    summary = ingest_tables(home, settings, fetched.tables, "tiktok", skip_invalid=True,
-                            detail={"advertiser_ids": list(settings.tiktok.advertiser_ids)})
-    summary.problems += [Problem("tiktok", None, None, str(p)) for p in fetched.problems]
-    summary.notes += [str(n) for n in fetched.notes]
+    chosen = source_for(source)
+    source = chosen.recorded(source)
+    # Checked before gathering: building another seed's demo world would overwrite the home's.
+    identity = chosen.identity(home, settings, source)
+    check_source(home, source, allow_new_source, detail=identity)
+    got = chosen.gather(home, settings, source, GatherRequest(identity, progress, access_token, as_of, partnerships))
+    if got.folder is not None:
+        summary = ingest_folder(home, settings, got.folder, skip_invalid or got.skip_invalid, source, identity)
+    else:
+        summary = ingest_tables(home, settings, got.tables or {}, source, skip_invalid or got.skip_invalid,
+                                detail=identity)
+    summary.problems += [Problem(source, None, None, p) for p in got.problems]
+    summary.notes += got.notes
     return summary

@@ -159,8 +159,11 @@ class Invocation:
             return "person:unknown"
 
     def access_token(self, source: str) -> str | None:
-        """The TikTok access token when `source` is the TikTok API, else None (nothing is read)."""
-        return self.token.read() if source.split(":", 1)[0] == "tiktok" else None
+        """The TikTok access token when `source` needs it (the TikTok API), else None (nothing is read)."""
+        from sparkpick.sources.registry import find_source
+
+        known = find_source(source)
+        return self.token.read() if known is not None and known.needs_token else None
 
     def flow_parameters(self) -> dict[str, str | None]:
         """The parameters a Prefect flow needs to resolve the same invocation (no secret among them)."""

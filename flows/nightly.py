@@ -34,6 +34,7 @@ from sparkpick.errors import InputError
 from sparkpick.home import Home
 from sparkpick.report import MonitorView, ReportMeta, ReportPaths, reuse_report, write_report
 from sparkpick.shortlist import top_per_advertiser
+from sparkpick.sources.registry import find_source
 from sparkpick.wording import far_from_now_sentence, retrain_sentence, top_picks_table, track_record_sentence
 
 T = TypeVar("T")
@@ -76,9 +77,9 @@ class NightlyResult:
 # -- small pure helpers --------------------------------------------------------------------------------
 def default_as_of(settings: Settings, now: pd.Timestamp) -> pd.Timestamp:
     """The as-of time when none is given: now, except for the demo world, whose "today" is its end."""
-    if settings.ingest.source == "demo":
-        return as_utc(settings.world.end)
-    return as_utc(now)
+    known = find_source(settings.ingest.source)
+    own = known.default_as_of(settings) if known is not None else None
+    return as_utc(own if own is not None else now)
 
 
 def report_date(as_of: pd.Timestamp, timezone: str) -> str:
@@ -282,7 +283,7 @@ def run_nightly(
             notes=tuple(result.notes), display_timezone=cfg.timezone,
             auth_expiry_days=settings.features.auth_expiry_warning_days,
             calibration_hours=settings.features.calibration_hours,
-            link_posts=source != "demo",
+            link_posts=known.links_posts if (known := find_source(source)) is not None else True,
         )
         extra: dict[str, Any] = {"monitor": monitor_view} if monitor_view is not None else {}
         if "status" in scored.columns:  # the candidates the policy left out: live or boosted before
@@ -299,8 +300,9 @@ def run_nightly(
             # monitor's track record in MLflow) is not an input, and the next night starts here. The
             # source's state is the one taken before ingesting: a file that changed during the night
             # makes the next one ingest. A failed stage is never repeated as if it had succeeded.
-            if state is None and source == "demo":
-                # The demo world is built by the first night itself, into the home: its state after is its state.
+            if state is None:
+                # A source folder the first night itself makes (the demo world, built into the home): its
+                # state after is its state. (A local folder without a state failed to ingest: forgotten.)
                 state = source_state(home, source)
             # after.source is None when the state cannot be trusted (videos at URLs): kept so.
             after = night_inputs(home, settings, as_of, state)

@@ -146,16 +146,13 @@ def folder_state(folder: Path) -> str | None:
 
 
 def source_state(home: Home, source: str) -> str | None:
-    """The state of a folder source (a local folder, the built demo world), or None for any other source."""
-    if source.startswith("local:"):
-        folder = Path(source.removeprefix("local:")).expanduser()
-    elif source == "demo":
-        from flows.ingest import DEMO_WORLD_DIR
+    """The state of a source with a folder (`Source.state_folder`: a local folder, the built demo world),
+    or None for any other source."""
+    from sparkpick.sources.registry import find_source
 
-        folder = home.cache / DEMO_WORLD_DIR
-    else:
-        return None
-    if not folder.is_dir():
+    known = find_source(source)
+    folder = known.state_folder(home, source) if known is not None else None
+    if folder is None or not folder.is_dir():
         return None
     state = folder_state(folder.resolve())
     return f"{source}:{state}" if state else None

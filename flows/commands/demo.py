@@ -24,12 +24,13 @@ def demo(
     from flows.commands.nightly import _print_outcome
     from flows.commands.terminal_text import shown
     from flows.featurize import featurize_videos
-    from flows.ingest import check_source, demo_world_folder, demo_world_wanted, ingest_folder
+    from flows.ingest import check_source, ingest_folder
     from flows.nightly import report_date, run_nightly
     from flows.progress import progress_bar
     from flows.train import train_model
     from sparkpick.config import with_overrides
     from sparkpick.contract import as_utc
+    from sparkpick.sources.demo.source import demo_world_folder, demo_world_wanted
 
     inv = ctx.obj
     # The nightly run below gathers from the same demo world, whatever the configured source.

@@ -2,7 +2,7 @@
 
 Nothing is written here. `read_folder` finds each table's file, reads it unparsed and returns what the
 contract check (`sparkpick.contract.validate_frames`) makes of it: the valid rows, typed, and every
-problem, each naming the file, the row and the column.
+problem, each naming the file, the row and the column. `LocalSource` is the source `local:DIR`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,16 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sparkpick.contract import TABLES, CheckedTables, Problem, validate_frames
+from sparkpick.home import Home
+from sparkpick.sources.base import Batch, GatherRequest, Source
+
+if TYPE_CHECKING:
+    from sparkpick.config import Settings
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -91,3 +97,21 @@ def read_folder(
     return result
 
 
+class LocalSource(Source):
+    """`local:DIR`: a folder of CSV or Parquet files in the data contract; its tables are its state."""
+
+    name = "local"
+    argument = "DIR"
+
+    def folder(self, spec: str) -> Path:
+        return Path(spec.removeprefix(f"{self.name}:")).expanduser()
+
+    def recorded(self, spec: str) -> str:
+        """`local:` with the absolute folder."""
+        return f"{self.name}:{self.folder(spec).resolve()}"
+
+    def state_folder(self, home: Home, spec: str) -> Path | None:
+        return self.folder(spec)
+
+    def gather(self, home: Home, settings: Settings, spec: str, request: GatherRequest) -> Batch:
+        return Batch(folder=self.folder(spec))

@@ -157,7 +157,8 @@ def test_the_readme_tells_about_the_remembered_source() -> None:
 
 def _demo_home(home: Home, settings: Settings, tiny_world: Path) -> dict[str, object]:
     """A home fed from the demo world (the tiny one, as `sparkpick demo --size tiny` leaves it)."""
-    from flows.ingest import DEMO_WORLD_DIR, DEMO_WORLD_MARKER, ingest_folder
+    from flows.ingest import ingest_folder
+    from sparkpick.sources.demo.source import DEMO_WORLD_DIR, DEMO_WORLD_MARKER
 
     built = {"seed": settings.world.seed, "size": "tiny"}
     world = home.cache / DEMO_WORLD_DIR
@@ -170,7 +171,7 @@ def _demo_home(home: Home, settings: Settings, tiny_world: Path) -> dict[str, ob
 def test_a_demo_world_of_another_seed_or_size_is_refused_and_changes_nothing(
     home: Home, settings: Settings, tiny_world: Path
 ) -> None:
-    from flows.ingest import DEMO_WORLD_DIR, DEMO_WORLD_MARKER
+    from sparkpick.sources.demo.source import DEMO_WORLD_DIR, DEMO_WORLD_MARKER
 
     built = _demo_home(home, settings, tiny_world)
     seed = settings.world.seed
@@ -205,7 +206,7 @@ def test_a_night_rebuilds_the_homes_own_demo_world_when_its_cache_is_gone(
     home: Home, settings: Settings, tiny_world: Path
 ) -> None:
     """With no size given, a night uses the world the home was fed from (not the default size)."""
-    from flows.ingest import DEMO_WORLD_DIR, demo_world_wanted
+    from sparkpick.sources.demo.source import DEMO_WORLD_DIR, demo_world_wanted
 
     built = _demo_home(home, settings, tiny_world)
     shutil.rmtree(home.cache / DEMO_WORLD_DIR)
