@@ -66,10 +66,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-# How `ingest.source` (and `--source`) may be written: a name, or `local:` and a folder.
-SOURCE_SPELLINGS = ("demo", "local:DIR", "tiktok")
-
-
 class IngestConfig(_Section):
     source: str
     rejected_dir: str
@@ -77,9 +73,10 @@ class IngestConfig(_Section):
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        folder = value.removeprefix("local:") if value.startswith("local:") else None
-        if value not in ("demo", "tiktok") and not (folder and folder.strip()):
-            raise ValueError(f"{value!r} is not a source: use one of {', '.join(SOURCE_SPELLINGS)}")
+        from sparkpick.sources.registry import find_source, known_sources  # the sources' one list
+
+        if find_source(value) is None:
+            raise ValueError(f"{value!r} is not a source: use one of {', '.join(known_sources())}")
         return value
 
 

@@ -6,7 +6,8 @@ fingerprints to tell whether anything can be new (`Source.state_folder`, flows/u
 what identifies it in the home's record of its source (`Source.identity`): a home fed from one source
 refuses another. Sources are looked up by name in `sparkpick.sources.registry`. `--source` and
 `ingest.source` spell a source as its name, or `name:ARGUMENT` for one that takes an argument
-(`local:DIR`).
+(`local:DIR`). Naming a source stays light (the settings check `ingest.source` here): a source imports
+what it gathers with when it gathers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from sparkpick.home import Home
-from sparkpick.warehouse import Warehouse
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sparkpick.config import Settings
 
 
@@ -105,6 +105,8 @@ class HomeSource:
 
 def home_source(home: Home) -> HomeSource:
     """The home's recorded source (None when none), its detail and whether its warehouse holds any data."""
+    from sparkpick.warehouse import Warehouse
+
     if not home.warehouse.exists():
         return HomeSource(None, {}, False)
     with Warehouse(home.warehouse, read_only=True) as wh:

@@ -2,7 +2,9 @@
 
 Nothing is written here. `read_folder` finds each table's file, reads it unparsed and returns what the
 contract check (`sparkpick.contract.validate_frames`) makes of it: the valid rows, typed, and every
-problem, each naming the file, the row and the column. `LocalSource` is the source `local:DIR`.
+problem, each naming the file, the row and the column. `LocalSource` is the source `local:DIR`. pandas
+and the contract are imported when a folder is read, so that naming the source (the settings' check of
+`ingest.source`) stays light.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from sparkpick.contract import TABLES, CheckedTables, Problem, validate_frames
 from sparkpick.home import Home
 from sparkpick.sources.base import Batch, GatherRequest, Source
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sparkpick.config import Settings
+    from sparkpick.contract import CheckedTables
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -53,6 +55,8 @@ def _refuse_duplicate_columns(path: Path) -> None:
 
 def read_table_file(path: Path) -> pd.DataFrame:
     """A CSV (every cell as text) or Parquet file's rows, unparsed; `validate_table` parses them."""
+    import pandas as pd
+
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
@@ -68,6 +72,8 @@ def read_folder(
 ) -> CheckedTables:
     """Read and validate a local folder in the data contract (`received_at`: when it is ingested; the rest
     as `validate_frames` takes them). Writes nothing."""
+    from sparkpick.contract import TABLES, CheckedTables, Problem, validate_frames
+
     folder = Path(folder)
     if not folder.is_dir():
         return CheckedTables({}, [Problem(str(folder), None, None, "folder does not exist")])

@@ -25,9 +25,9 @@ def known_sources() -> list[str]:
 
 def find_source(spec: str) -> Source | None:
     """The source `spec` names (`demo`, `local:DIR`), or None when no known source is written so."""
-    name, colon, _argument = spec.partition(":")
+    name, colon, argument = spec.partition(":")
     source = SOURCES.get(name)
-    if source is None or bool(colon) != (source.argument is not None):
+    if source is None or bool(colon) != (source.argument is not None) or (colon and not argument.strip()):
         return None
     return source
 

@@ -11,13 +11,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from sparkpick.contract import as_utc
 from sparkpick.home import Home
 from sparkpick.sources.base import Batch, GatherRequest, Source, home_source, parse_detail
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sparkpick.config import Settings
 
 DEMO_WORLD_DIR = "demo-world"
@@ -76,6 +75,8 @@ class DemoSource(Source):
 
     def default_as_of(self, settings: Settings) -> pd.Timestamp:
         """The world's "today" is its end."""
+        from sparkpick.contract import as_utc
+
         return as_utc(settings.world.end)
 
     def state_folder(self, home: Home, spec: str) -> Path:

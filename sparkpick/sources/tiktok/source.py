@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from sparkpick.errors import InputError
 from sparkpick.home import Home
 from sparkpick.sources.base import Batch, GatherRequest, Source
@@ -38,6 +36,8 @@ class TikTokSource(Source):
     def gather(self, home: Home, settings: Settings, spec: str, request: GatherRequest) -> Batch:
         """Fetch the contract tables (sparkpick/sources/tiktok/fetch.py) with `request.access_token`, as of
         `request.as_of` (default now), with the partnerships file's contracts."""
+        import pandas as pd
+
         from sparkpick.contract import as_utc
         from sparkpick.sources.tiktok import TikTokClient, fetch_tables, read_partnerships
 
