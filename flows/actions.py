@@ -135,12 +135,12 @@ def act_on_decisions(inv: Any, run: Any) -> Carried:
 
 def carried_lines(carried: Carried) -> list[str]:
     """What the decisions came to, a line each (outside text still to be made safe where shown)."""
-    from sparkpick.wording import action_sentence
+    from sparkpick.wording import action_sentence, actions_stopped_sentence, recommendations_sentence
 
-    lines = [f"Advertiser {adv}: {why}" for adv, why in carried.stopped.items()]
+    lines = [actions_stopped_sentence(adv, why) for adv, why in carried.stopped.items()]
     lines += [action_sentence(o.kind, o.post_id, o.status, o.reason, o.ad_id) for o in carried.outcomes]
     if carried.recommended:
-        lines.append(f"{carried.recommended} decision(s) left as recommendations (actions.modes: recommend)")
+        lines.append(recommendations_sentence(carried.recommended))
     return lines
 
 

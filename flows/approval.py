@@ -19,6 +19,7 @@ from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import Outcome
 from sparkpick.vocabulary import Flag
 from sparkpick.warehouse import add_action, read_actions
+from sparkpick.wording import actions_stopped_sentence, approval_field_texts
 
 APPROVAL = "approval"
 WAITING, APPROVED, DECLINED, EXPIRED = "waiting", "approved", "declined", "expired"
@@ -62,10 +63,9 @@ def approval_fields(picks: list[Pick]) -> dict[str, tuple[type, Any]]:
 
     fields: dict[str, tuple[type, Any]] = {}
     for p in sorted(picks, key=lambda p: (p.advertiser_id, p.rank)):
-        where = f"advertiser {p.advertiser_id}, pick #{p.rank}, post {p.post_id}"
-        fields[p.field("approve")] = (bool, Field(default=False, description=f"Launch {where}"))
-        fields[p.field("budget")] = (float, Field(default=p.proposed_budget, gt=0,
-                                                  description=f"Daily budget for {where}"))
+        launch, budget = approval_field_texts(p.advertiser_id, p.rank, p.post_id)
+        fields[p.field("approve")] = (bool, Field(default=False, description=launch))
+        fields[p.field("budget")] = (float, Field(default=p.proposed_budget, gt=0, description=budget))
     return fields
 
 
@@ -149,4 +149,4 @@ def actions_notes(home: Home, settings: Settings, now: pd.Timestamp) -> list[str
 
     if not settings.actions.advertisers or not home.warehouse.exists():
         return []
-    return [f"Actions stopped for advertiser {adv}: {why}" for adv, why in breaker_states(home, settings, now).items()]
+    return [actions_stopped_sentence(adv, why) for adv, why in breaker_states(home, settings, now).items()]

@@ -131,11 +131,8 @@ def reading(feature: str, value: object, description: str) -> str | None:
 
 
 def cost_phrase(ratio: float) -> str:
-    """A cost-per-conversion ratio (in-feed CPA over Spark CPA) as "came 1.7x cheaper than your in-feed ads"."""
-    phrase = ratio_phrase(ratio)
-    if phrase == "about the same cost":
-        return "cost about the same as your in-feed ads"
-    return f"came {phrase} than your in-feed ads"
+    """A cost-per-conversion ratio (in-feed CPA over Spark CPA) as "came at 0.59x your in-feed cost"."""
+    return f"came at {ratio_phrase(ratio)}"
 
 
 def describe(feature: str, descriptions: dict[str, str]) -> str:
@@ -170,7 +167,7 @@ def reason_text(
     feature: str, value: object, contribution: float, descriptions: dict[str, str], percentile: float | None = None
 ) -> str:
     """One reason in plain words, e.g. "shares per view: 4.2%, top 5% of candidates (helps)": the feature,
-    its value as a marketer reads it (a share as a percentage, a cost ratio as "1.7x cheaper", a z-score
+    its value as a marketer reads it (a share as a percentage, a cost ratio as "0.59x your in-feed cost", a z-score
     as "above usual"), where it stands among the posts scored together, and whether it pushed this post's
     expected uplift up (helps) or down (holds it back)."""
     effect = "helps" if contribution > 0 else "holds it back"

@@ -98,7 +98,7 @@ def score(
 
     from flows.commands.terminal_text import shown
     from flows.train import score_candidates
-    from sparkpick.wording import advertiser_label, ratio_phrase
+    from sparkpick.wording import advertiser_label, ratio_phrase, ratio_range_phrase
 
     settings = ctx.obj.settings
     top_k = settings.report.top_k if top is None else top  # `--top 0` is refused above, never "the default"
@@ -145,8 +145,8 @@ def score(
             table.add_column(band_name, overflow="fold", max_width=16)
             table.add_column("main reason", overflow="fold", ratio=1, min_width=24)  # what a marketer reads
             for _, row in mine.sort_values("rank", kind="stable").iterrows():
-                band = (f"{ratio_phrase(row['uplift_ratio'])} ({ratio_phrase(row['uplift_ratio_low'])} to "
-                        f"{ratio_phrase(row['uplift_ratio_high'])})")
+                likely = ratio_range_phrase(row.get("uplift_ratio_low"), row.get("uplift_ratio_high"), unit=False)
+                band = f"{ratio_phrase(row['uplift_ratio'])}" + (f" (likely {likely})" if likely else "")
                 # ids, handles and reasons are text from outside: shown as they read, never as markup
                 post_and_creator = shown(row["post_id"]).append("\n").append(shown(row.get("creator_handle")))
                 rank = f"{row['rank']}\n{TEST_PICK_LABEL}" if row.get("is_test_pick") in (True,) else str(row["rank"])

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sparkpick.wording import money
-
 # Chart size in CSS pixels (an inline SVG: no script, no image file, nothing to fetch).
 _CHART_W, _CHART_H, _CHART_PAD = 260, 90, 4
+
 
 def _points(xs: np.ndarray, ys: np.ndarray, x_max: float, y_max: float) -> str:
     """SVG polyline points (numbers only) for ys over xs, scaled into the chart box."""
@@ -32,7 +31,7 @@ def _chart(hours: np.ndarray, spend: np.ndarray, conversions: np.ndarray) -> dic
         "width": _CHART_W, "height": _CHART_H, "hours": f"{xs[-1]:.0f}",
         "spend_points": _points(xs, spend_c, x_max, max(float(spend_c[-1]), 1e-9)),
         "conv_points": _points(xs, conv_c, x_max, max(float(conv_c[-1]), 1.0)),
-        "spend_total": money(spend_c[-1]), "conv_total": f"{conv_c[-1]:.0f}",
+        "spend_total": float(spend_c[-1]), "conv_total": f"{conv_c[-1]:.0f}",
     }
 
 

@@ -27,6 +27,7 @@ _META_FILE = "report.json"
 
 LIVE_BOOSTS_CSV = "live_boosts.csv"
 
+
 @dataclass(frozen=True)
 class ReportPaths:
     """Where one run's report went."""
@@ -36,6 +37,7 @@ class ReportPaths:
     html: Path
     latest: Path | None = None
     rows: int = 0
+
 
 def load_thumbnails(shortlist: pd.DataFrame, max_bytes: int = 2_000_000) -> dict[str, bytes]:
     """Read each row's `thumbnail_path` (missing, unreadable or oversized files are skipped)."""

@@ -54,6 +54,7 @@ from sparkpick.wording import (
 # TikTok item ids are long digit strings; only those can be turned into a public post link.
 _TIKTOK_ITEM_ID = re.compile(r"^\d{15,22}$")
 
+
 @dataclass(frozen=True)
 class ReportMeta:
     """Facts about one run that the report's header shows."""
@@ -85,6 +86,7 @@ class ReportMeta:
         out["ran_at"] = pd.Timestamp(self.ran_at).isoformat()
         return out
 
+
 @dataclass(frozen=True)
 class MonitorView:
     """What the report shows about live boosts and the model's track record.
@@ -99,6 +101,7 @@ class MonitorView:
     hourly: pd.DataFrame
     track_record: Mapping[str, Any] | None = None
     problem: str | None = None
+
 
 def post_link(row: Mapping[str, Any]) -> str | None:
     """A public link to the post: the `post_url` column if present, else built from a TikTok item id."""
@@ -120,6 +123,7 @@ def add_display_flags(shortlist: pd.DataFrame) -> pd.DataFrame:
             out[col] = False
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
     return out
+
 
 def _image_mime(data: bytes) -> str | None:
     if data.startswith(b"\xff\xd8\xff"):
@@ -172,6 +176,7 @@ def _local(ts: Any, tz: ZoneInfo) -> pd.Timestamp | None:
 def _fmt_time(ts: pd.Timestamp | None) -> str:
     return "" if ts is None else ts.strftime("%Y-%m-%d %H:%M %Z")
 
+
 def _row_view(
     row: Mapping[str, Any], as_of: pd.Timestamp, tz: ZoneInfo, thumbs: Mapping[str, str],
     legend: list[dict[str, Any]], link_posts: bool,
@@ -222,8 +227,6 @@ def _row_view(
     }
 
 
-_DECISION_ORDER = {"pause": 0, "scale": 1, "keep": 2, "too_early": 3}
-
 def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any]:
     """One live boost's card; `chart` is its delivery chart (`charts_by_boost`)."""
     decision = Decision.of(row.get("decision"))
@@ -252,7 +255,8 @@ def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInf
         "predicted": log_cost_phrase(predicted) if predicted is not None else "",
         "estimate": log_cost_phrase(estimate) if estimate is not None else "no estimate yet",
         "estimate_range": cost_range_phrase(low, high),
-        "chart": chart,
+        # The legend's total spend in the advertiser's currency, as every amount.
+        "chart": None if chart is None else {**chart, "spend_total": money(chart["spend_total"], currency)},
         "order": (list(Decision).index(decision), as_text(row.get("advertiser_id")), as_text(row.get("boosted_at"))),
     }
 
@@ -265,6 +269,27 @@ def live_views(monitor: MonitorView | None, tz: ZoneInfo) -> list[dict[str, Any]
     views = [_live_view(r, charts.get((as_text(r.get("post_id")), pd.Timestamp(r.get("boosted_at")))), tz)
              for r in monitor.boosts.to_dict("records")]
     return sorted(views, key=lambda v: v["order"])
+
+
+def _in_page_order(shortlist: pd.DataFrame) -> pd.DataFrame:
+    frame = add_display_flags(shortlist)
+    return frame.sort_values(["advertiser_id", "rank"], kind="stable") if len(frame) else frame
+
+
+def flag_legend(meta: ReportMeta) -> list[dict[str, str]]:
+    """Every flag as the page explains it: its column (`key`), its short `label` and its `help`."""
+    return [{"key": f.column, "label": flag_label(f),
+             "help": flag_help(f, meta.auth_expiry_days, meta.calibration_hours)} for f in Flag]
+
+
+def shortlist_views(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes]) -> list[dict]:
+    """One view per pick, in the page's order (advertiser, then rank): what its row shows, in words and
+    figures (`uplift_text`, `band_text`, `flags` with their labels, `reasons`, `approval`, `test_pick`, ...)."""
+    tz = ZoneInfo(meta.display_timezone)
+    thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
+    legend = flag_legend(meta)
+    return [_row_view(r, as_utc(meta.as_of), tz, thumbs, legend, meta.link_posts)
+            for r in _in_page_order(shortlist).to_dict("records")]
 
 
 def render_shortlist_html(
@@ -280,14 +305,9 @@ def render_shortlist_html(
     promising ones that cannot run yet (`held_back`) with what would free them.
     """
     tz = ZoneInfo(meta.display_timezone)
-    as_of = as_utc(meta.as_of)
-    frame = add_display_flags(shortlist)
-    if len(frame):
-        frame = frame.sort_values(["advertiser_id", "rank"], kind="stable")
-    thumbs = {pid: uri for pid, data in thumbnails.items() if (uri := data_uri(data))}
-    legend = [{"key": f.column, "label": flag_label(f),
-               "help": flag_help(f, meta.auth_expiry_days, meta.calibration_hours)} for f in Flag]
-    rows = [_row_view(r, as_of, tz, thumbs, legend, meta.link_posts) for r in frame.to_dict("records")]
+    frame = _in_page_order(shortlist)
+    legend = flag_legend(meta)
+    rows = shortlist_views(shortlist, meta, thumbnails)
     advertisers = sorted({r["advertiser_id"] for r in rows})
     flag_counts = {col: int(frame[col].sum()) for col in FLAG_COLUMNS}
     summary = []

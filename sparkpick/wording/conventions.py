@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-# Ratios this close to 1 read as "about the same cost" rather than a difference nobody can act on.
+# Ratios this close to 1 read as "about your in-feed cost" rather than a difference nobody can act on.
 SAME_COST_BAND = 0.05
 
 # The few currencies whose sign reads better than their code; any other shows its ISO code after the amount.
 _CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
 
 def as_number(value: Any) -> float | None:
     """A finite-or-infinite float, or None for a missing, NaN or non-numeric value."""
@@ -24,17 +25,6 @@ def as_number(value: Any) -> float | None:
         return None
     return None if math.isnan(out) else out
 
-
-def ratio_phrase(ratio: float | None) -> str:
-    """A cost-per-conversion ratio (in-feed CPA / Spark CPA) as "1.8x cheaper" or "1.3x more expensive"."""
-    r = as_number(ratio)
-    if r is None or r <= 0:
-        return "no estimate"
-    if abs(r - 1.0) < SAME_COST_BAND:
-        return "about the same cost"
-    if r > 1:
-        return f"{r:.1f}x cheaper"
-    return f"{1 / r:.1f}x more expensive"
 
 def money(value: Any, currency: Any = None) -> str:
     """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€9.50",
@@ -50,8 +40,9 @@ def money(value: Any, currency: Any = None) -> str:
 
 
 def cost_phrase(ratio: Any) -> str:
-    """A cost-per-conversion ratio (Spark CPA / in-feed CPA) in the monitor's one convention: "2.3x your
-    in-feed cost", "0.62x your in-feed cost", "about your in-feed cost" (within SAME_COST_BAND)."""
+    """A cost-per-conversion ratio (Spark CPA / in-feed CPA) in the one convention every sentence follows:
+    "2.3x your in-feed cost", "0.62x your in-feed cost", "about your in-feed cost" (within SAME_COST_BAND).
+    Comparisons in words say "more expensive" and "cheaper" (never "dearer")."""
     r = as_number(ratio)
     if r is None or r <= 0 or math.isinf(r):
         return "not comparable with your in-feed cost"
@@ -81,15 +72,25 @@ def cost_range_phrase(low_uplift: Any, high_uplift: Any, unit: bool = True) -> s
     return f"{_times(cheap)} to {_times(dear)}" + (" your in-feed cost" if unit else "")
 
 
+def ratio_phrase(ratio: Any) -> str:
+    """A predicted uplift ratio (in-feed CPA / Spark CPA, the scores' `uplift_ratio`) in the one convention:
+    1.8 reads "0.56x your in-feed cost"; "no estimate" when there is none."""
+    r = as_number(ratio)
+    return "no estimate" if r is None or r <= 0 or math.isinf(r) else cost_phrase(1 / r)
+
+
+def ratio_range_phrase(low_ratio: Any, high_ratio: Any, unit: bool = True) -> str:
+    """A band of uplift ratios as costs, cheapest first: "0.42x to 0.83x your in-feed cost"; "" without a band."""
+    lo, hi = as_number(low_ratio), as_number(high_ratio)
+    if lo is None or hi is None or lo <= 0 or hi <= 0:
+        return ""
+    return cost_range_phrase(math.log(lo), math.log(hi), unit)
+
+
 def chance_phrase(p: float) -> str:
     """A probability in words that never claims certainty: "83%", "over 99%", "under 1%"."""
     return "over 99%" if p > 0.99 else "under 1%" if p < 0.01 else f"{p:.0%}"
 
-
-def log_ratio_phrase(value: Any) -> str:
-    """An uplift in the label's log units (log(in-feed CPA / Spark CPA)) as "1.8x cheaper" and so on."""
-    v = as_number(value)
-    return "no estimate" if v is None else ratio_phrase(math.exp(max(-50.0, min(50.0, v))))
 
 def conversions_phrase(n: float) -> str:
     """"1 conversion", "3 conversions", "no conversion"."""
@@ -100,6 +101,7 @@ def conversions_phrase(n: float) -> str:
 def span_phrase(hours: float) -> str:
     """"72 h" as "3 days", "36 h" as "36 h"."""
     return f"{hours / 24:.0f} days" if hours >= 48 and hours % 24 == 0 else f"{hours:.0f} h"
+
 
 def compact_count(value: Any) -> str:
     """12345 -> "12.3K"; for the table's organic numbers."""
@@ -121,6 +123,7 @@ def age_phrase(posted_at: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
     if hours < 48:
         return f"{hours:.0f} h ago"
     return f"{hours / 24:.0f} days ago"
+
 
 def as_text(value: Any) -> str:
     """A cell as text: "" for a missing value (None, NA, NaN), else str(value)."""

@@ -18,7 +18,6 @@ from sparkpick.wording.conventions import (
     cost_phrase,
     cost_range_phrase,
     log_cost_phrase,
-    log_ratio_phrase,
     money,
     span_phrase,
 )
@@ -27,7 +26,7 @@ from sparkpick.wording.conventions import (
 DECISION_WORDS: dict[Decision, tuple[str, str]] = require_words(Decision, {
     Decision.TOO_EARLY: ("Too early to tell", "Keep it running: not enough evidence yet either way."),
     Decision.KEEP: ("Keep running", "No clear sign it is better or worse than your in-feed ads: keep it running."),
-    Decision.PAUSE: ("Pause", "It is clearly dearer than your in-feed ads: pause it."),
+    Decision.PAUSE: ("Pause", "It is clearly more expensive than your in-feed ads: pause it."),
     Decision.SCALE: ("Add budget", "It is clearly cheaper than your in-feed ads: consider adding budget."),
 })
 
@@ -54,15 +53,16 @@ def live_boosts_line(watched: int, decisions: Iterable[Any]) -> str:
 
 
 def track_record_sentence(record: Mapping[str, Any] | None) -> str:
-    """The model's track record in one line ("Last 60 days: predicted 2.4x cheaper, realised 2.1x cheaper;
-    77% inside the range (31 boosts)."), or "" when there is nothing to say."""
+    """The model's track record in one line ("Last 60 days: predicted 0.42x your in-feed cost on average,
+    realised 0.48x your in-feed cost; 77% inside the predicted range (31 finished boosts)."), or "" when there
+    is nothing to say."""
     if not record:
         return ""
     days = f"{float(record.get('window_days') or 0):g}"
     n = int(record.get("count") or 0)
     if n == 0:
         return f"Last {days} days: no finished boost had a prediction from before it started."
-    predicted, realised = log_ratio_phrase(record.get("predicted_mean")), log_ratio_phrase(record.get("realised_mean"))
+    predicted, realised = log_cost_phrase(record.get("predicted_mean")), log_cost_phrase(record.get("realised_mean"))
     coverage = as_number(record.get("coverage"))
     inside = "" if coverage is None else f"; {coverage:.0%} inside the predicted range"
     boosts = "boost" if n == 1 else "boosts"
@@ -76,13 +76,14 @@ def retrain_sentence(record: Mapping[str, Any] | None) -> str:
     why = "; ".join(str(w) for w in record.get("why") or ())
     return f"Retraining is due: {why}. Run `sparkpick train`." if why else "Retraining is due. Run `sparkpick train`."
 
+
 @dataclass(frozen=True)
 class LiveFacts:
     """What the monitor found about one live boost at T, for `live_reason` to put in words.
 
     `why` is the decision's ground: "no_baseline", "learning", "little_spend", "no_norms" (no verdict yet),
     "money" (pausing saves more than it risks, beyond the calibrated threshold), "proven" (the anytime-
-    valid test proved it dearer), "scale", "keep". Costs are Spark CPA / in-feed CPA; uplifts log(in-feed
+    valid test proved it more expensive), "scale", "keep". Costs are Spark CPA / in-feed CPA; uplifts log(in-feed
     CPA / Spark CPA); amounts in the advertiser's `currency`.
     """
 
@@ -154,8 +155,8 @@ def live_reason(f: LiveFacts) -> str:
     if band := cost_range_phrase(f.low, f.high, unit=False):
         expect += f" (likely {band})"
     stake = f"the next {money(f.stake, m)} ({span_phrase(f.stake_hours)} at this pace)"
-    proven = (f"; proven dearer (an anytime-valid test, {f.pause_confidence:.0%} sure however often it looks)"
-              if f.proven_dearer else "")
+    proven = (f"; proven more expensive (an anytime-valid test, {f.pause_confidence:.0%} sure however often it "
+              "looks)" if f.proven_dearer else "")
     where = ""
     if f.calibration and f.why in ("money", "keep"):
         where = f" (pause rule calibrated on {f.calibration})"
@@ -173,14 +174,14 @@ def live_reason(f: LiveFacts) -> str:
         return (f"{head}: {so_far}{expect}; {chance_phrase(1 - f.prob_dearer)} sure it is cheaper than your in-feed ads"
                 f"{proven_c}: add budget, {f.budget_step:.0%} more a day (about {money(more, m)} on "
                 f"{money(f.daily_spend, m)} a day), at most once every {span_phrase(f.scale_every_hours)}")
-    odds = (f"{chance_phrase(f.prob_dearer)} likely dearer" if f.prob_dearer >= 0.5
+    odds = (f"{chance_phrase(f.prob_dearer)} likely more expensive" if f.prob_dearer >= 0.5
             else f"{chance_phrase(1 - f.prob_dearer)} likely cheaper")
     if f.prob_dearer < 1 - f.scale_confidence and f.hours < f.learning_hours:
         odds += f"; more budget only after the learning phase ({f.learning_hours:.0f} h)"
     if not f.calibration:
-        turn = "too few finished boosts to calibrate a pause rule on, so it pauses only when proven dearer"
+        turn = "too few finished boosts to calibrate a pause rule on, so it pauses only when proven more expensive"
     elif f.hours > f.money_watch_hours:
-        turn = f"past its first {span_phrase(f.money_watch_hours)}, it pauses only when proven dearer"
+        turn = f"past its first {span_phrase(f.money_watch_hours)}, it pauses only when proven more expensive"
     elif f.stake <= 0:
         turn = "no spend in the last 24 h, so nothing at stake"
     elif f.hint_conversions >= 0 and math.isfinite(f.hint_spend):

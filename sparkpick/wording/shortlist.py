@@ -13,7 +13,14 @@ import pandas as pd
 from sparkpick.contract import as_utc
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.vocabulary import Flag, require_words
-from sparkpick.wording.conventions import SAME_COST_BAND, as_number, as_text, log_ratio_phrase, ratio_phrase
+from sparkpick.wording.conventions import (
+    SAME_COST_BAND,
+    as_number,
+    as_text,
+    log_cost_phrase,
+    ratio_phrase,
+    ratio_range_phrase,
+)
 
 # Each flag in a marketer's words: (short label, what to do or know; {days} and {hours} are the settings'
 # windows, see `flag_help`). Every flag has its words.
@@ -41,25 +48,26 @@ def flag_help(flag: Any, auth_expiry_days: int, calibration_hours: float) -> str
 # A night whose as-of time is further than this from when it ran says so (a backfill, a demo world, a typo).
 FAR_FROM_NOW_HOURS = 24.0
 
+
 def uplift_sentence(ratio: float | None) -> str:
-    """The predicted uplift as one sentence, honest when the post is expected to cost more."""
+    """The predicted uplift as one sentence, honest when the post is expected to cost more: "Each conversion
+    should cost about 0.56x your in-feed cost." """
     r = as_number(ratio)
     if r is None or r <= 0:
         return "No uplift estimate for this post."
-    if abs(r - 1.0) < SAME_COST_BAND:
-        return "About the same cost per conversion as your in-feed ads."
-    return f"About {ratio_phrase(r)} per conversion than your in-feed ads."
+    return f"Each conversion should cost about {ratio_phrase(r).removeprefix('about ')}."
 
 
 def band_sentence(low: float | None, high: float | None) -> str:
-    """The confidence band in the same words, or "" when the model gave none."""
+    """The confidence band in the same words ("Likely range: 0.42x to 0.83x your in-feed cost."), saying
+    when it could go either way; "" when the model gave none."""
     lo, hi = as_number(low), as_number(high)
     if lo is None or hi is None or lo <= 0 or hi <= 0:
         return ""
-    lo, hi = min(lo, hi), max(lo, hi)
-    if lo >= 1 - SAME_COST_BAND or hi <= 1 + SAME_COST_BAND:
-        return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}."
-    return f"Likely range: {ratio_phrase(lo)} to {ratio_phrase(hi)}: it could go either way."
+    band = ratio_range_phrase(lo, hi)
+    if min(lo, hi) >= 1 - SAME_COST_BAND or max(lo, hi) <= 1 + SAME_COST_BAND:
+        return f"Likely range: {band}."
+    return f"Likely range: {band}: it could go either way."
 
 
 def ratio_band(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -72,6 +80,7 @@ def ratio_band(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
     if low is not None and high is not None:
         return math.exp(low), math.exp(high)
     return None, None
+
 
 def far_from_now_sentence(as_of: Any, ran_at: Any) -> str:
     """"This night is as of ..., 250 days before it ran ..." when the as-of time is more than
@@ -88,10 +97,11 @@ def far_from_now_sentence(as_of: Any, ran_at: Any) -> str:
     return (f"This night is as of {when:%Y-%m-%d %H:%M} UTC, {span} {side} it ran ({ran:%Y-%m-%d %H:%M} UTC): "
             "its shortlist and live boosts are what was known at that time, not now.")
 
+
 # The shortlist's policy in a marketer's words (models/policy.py, models/prior.py).
 PRIOR_LABEL = "no Spark Ads results yet: ranked by the brief's rules"
 PRIOR_BAND_NOTE = ("The cost column is not an estimate yet: until your own Spark Ads have results, any post "
-                   "could come out well dearer or well cheaper than your in-feed ads.")
+                   "could come out far more expensive or far cheaper than your in-feed ads.")
 TEST_PICK_SENTENCE = "A test: posts like this are rarely boosted, and its result teaches the model."
 TEST_PICK_LABEL = "test"
 
@@ -160,9 +170,9 @@ def held_back_sentence(row: Mapping[str, Any]) -> str:
 
 def boost_again_sentence(row: Mapping[str, Any]) -> str:
     """A post boosted before that is worth boosting again: its last result beside tonight's prediction."""
-    realised = log_ratio_phrase(row.get("realised_uplift"))
+    realised = log_cost_phrase(row.get("realised_uplift"))
     predicted = ratio_phrase(row.get("uplift_ratio"))
-    return f"Boost again: its last Spark Ad came {realised}; predicted now: {predicted}."
+    return f"Boost again: its last Spark Ad came at {realised}; predicted now: {predicted}."
 
 
 def advertiser_label(row: Mapping[str, Any]) -> str:
@@ -181,6 +191,7 @@ def name_advertisers(frame: pd.DataFrame, advertisers: pd.DataFrame | None) -> p
     out.insert(at, "advertiser_name", names.fillna("").astype("str"))
     return out
 
+
 def readable_list(value: Any) -> str:
     """A list (or a JSON-encoded list, as stored in the warehouse) as "a; b; c"; other text as is."""
     if isinstance(value, list | tuple):
@@ -194,6 +205,7 @@ def readable_list(value: Any) -> str:
         if isinstance(items, list):
             return "; ".join(str(v) for v in items)
     return text
+
 
 def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[dict[str, Any]]:
     """The first picks per advertiser as plain rows (for a Prefect table artifact or a terminal)."""

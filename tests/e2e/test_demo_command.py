@@ -31,7 +31,7 @@ def test_demo_prints_the_shortlist_and_where_to_find_the_run(tmp_path: Path) -> 
     assert "model: mean of 5 lambdarank rankers" in out
     # the prior (v1, the brief's rules) serves until the trained ranker (v2) proves better off-policy
     flat = " ".join(out.split())
-    assert "Top picks for " in out and ("cheaper" in out or "Ranked by the brief's rules" in flat)
+    assert "Top picks for " in out and ("your in-feed cost" in out or "Ranked by the brief's rules" in flat)
     # the data scientist is told which run and model to open, and how
     run = re.search(r"MLflow: experiment 'sparkpick', run ([0-9a-f]{32}), model sparkpick-ranker v2", out)
     assert run, out[-1500:]

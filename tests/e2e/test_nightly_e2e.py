@@ -158,7 +158,7 @@ def test_report_opens_in_chromium(world: tuple[Path, Path]) -> None:
     if ranking.startswith("Ranked by the brief's rules"):
         assert "The cost column is not an estimate yet" in dom
     else:
-        assert "per conversion than your in-feed ads" in dom
+        assert "Each conversion should cost about" in dom
     screenshot(browser, html.as_uri(), ARTIFACTS / "e2e" / "nightly-report.png", size=(1440, 1600))
 
 

@@ -128,7 +128,7 @@ def test_the_report_labels_the_prior_marks_test_picks_and_counts_left_out(cold, 
     assert page.count(TEST_PICK_SENTENCE) == 2 * int(short["is_test_pick"].sum()) > 0  # badge title and text
     assert ("Left out of the shortlist: 1 post is being boosted right now and 2 were boosted before and take "
             "no fresh slot.") in page
-    assert "Boost again: its last Spark Ad came 2.0x cheaper" in page
+    assert "Boost again: its last Spark Ad came at 0.50x your in-feed cost" in page
 
 
 def test_a_later_boost_is_joined_to_the_propensity_scored_before_it(cold, settings: Settings) -> None:

@@ -341,7 +341,7 @@ def test_prefect_runner_retries_tasks_and_publishes_artifacts(prefect_harness: o
     artifacts = asyncio.run(read())
     kinds = {a.key: a for a in artifacts}
     assert set(kinds) == {"sparkpick-top-picks", "sparkpick-report"}
-    assert "adv-1" in str(kinds["sparkpick-top-picks"].data) and "cheaper" in str(kinds["sparkpick-top-picks"].data)
+    assert "adv-1" in str(kinds["sparkpick-top-picks"].data) and "your in-feed cost" in str(kinds["sparkpick-top-picks"].data)
     assert "shortlist.html" in str(kinds["sparkpick-report"].data)
 
 

@@ -1,13 +1,15 @@
-"""The shortlist report: words, escaping, files, and the page in a real headless browser."""
+"""The shortlist report: what the page shows (its views and visible text), escaping, files, and the page in a
+real headless browser. Its words are tested in test_wording.py."""
 
 from __future__ import annotations
 
 import contextlib
+import html as html_module
 import json
-import math
 import re
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -19,21 +21,11 @@ from sparkpick.report import (
     ReportMeta,
     data_uri,
     delivery_chart,
+    live_views,
     post_link,
     render_shortlist_html,
+    shortlist_views,
     write_report,
-)
-from sparkpick.wording import (
-    LiveFacts,
-    band_sentence,
-    cost_phrase,
-    live_reason,
-    money,
-    ratio_band,
-    ratio_phrase,
-    top_picks_table,
-    track_record_sentence,
-    uplift_sentence,
 )
 from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
 
@@ -112,32 +104,6 @@ def make_meta(**over: object) -> ReportMeta:
     return ReportMeta(**values)
 
 
-# -- words -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("ratio", "expected"),
-    [(1.8, "About 1.8x cheaper per conversion than your in-feed ads."),
-     (0.5, "About 2.0x more expensive per conversion than your in-feed ads."),
-     (1.01, "About the same cost per conversion as your in-feed ads."),
-     (float("nan"), "No uplift estimate for this post."),
-     (None, "No uplift estimate for this post.")],
-)
-def test_uplift_sentence_is_honest_both_ways(ratio: float | None, expected: str) -> None:
-    assert uplift_sentence(ratio) == expected
-
-
-def test_band_sentence_says_when_it_could_go_either_way() -> None:
-    assert band_sentence(1.2, 2.4) == "Likely range: 1.2x cheaper to 2.4x cheaper."
-    assert "either way" in band_sentence(0.8, 1.5)
-    assert ratio_phrase(0.8) == "1.2x more expensive"
-    assert band_sentence(None, 2.0) == ""
-
-
-def test_band_from_log_scale_when_no_ratio_band() -> None:
-    row = {"uplift_low": np.log(1.2), "uplift_high": np.log(2.4)}
-    assert band_sentence(*ratio_band(row)) == "Likely range: 1.2x cheaper to 2.4x cheaper."
-    assert ratio_band({"uplift_ratio_low": 0.9, "uplift_ratio_high": 1.4, **row}) == (0.9, 1.4)
-
-
 def test_post_link_only_for_real_tiktok_ids() -> None:
     assert post_link({"post_id": "7301234567890123456", "creator_handle": "@ann"}) == (
         "https://www.tiktok.com/@ann/video/7301234567890123456"
@@ -153,16 +119,26 @@ def test_data_uri_rejects_non_images() -> None:
 
 
 # -- the page --------------------------------------------------------------------------------------------
+def visible(page: str) -> str:
+    """The text a reader of the page sees (no markup, scripts, styles or attribute values), spaces collapsed."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
 def test_html_escapes_post_text_and_shows_every_pick() -> None:
     shortlist = make_shortlist()
     html = render_shortlist_html(shortlist, make_meta(), {})
     assert "<script>window.__pwned" not in html
     assert "&lt;script&gt;window.__pwned" in html
-    assert len(re.findall(r'<tr class="pick', html)) == len(shortlist)
     # Exactly one script element: the page's own.
     assert html.count("<script>") == 1
-    assert "About 1.2x cheaper" in html or "cheaper per conversion" in html
-    assert "more expensive per conversion" in html  # the rank-4 picks below 1
+    views = shortlist_views(shortlist, make_meta(), {})
+    assert [v["post_id"] for v in views] == shortlist.sort_values(["advertiser_id", "rank"])["post_id"].tolist()
+    text = visible(html)
+    for v in views:
+        assert v["post_id"] in text and v["uplift_text"] in text
+    assert views[0]["uplift_text"] == "Each conversion should cost about 0.42x your in-feed cost."
+    assert views[3]["uplift_text"] == "Each conversion should cost about 1.4x your in-feed cost."  # rank 4: 0.72
 
 
 BIDI = ("\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200f", "\u200b", "\x1b")
@@ -188,19 +164,22 @@ def test_html_shows_flags_reasons_and_header() -> None:
     for label in ("No auth code", "Code expiring", "No usage rights", "Looks like an ad", "Calibrating"):
         assert label in html
     assert "Shares per view in the top 5%" in html
-    assert "412" in html and "Model <b>3</b>" in html
-    assert "1 thing failed" in html and "moov atom not found" in html
+    text = visible(html)
+    assert "412" in text and "Model 3" in text
+    assert "1 thing failed" in text and "moov atom not found" in text
     # Times in the configured zone: 01:00 UTC is 02:00 in Amsterdam in November.
-    assert "2026-11-01 02:00 CET" in html
+    assert "2026-11-01 02:00 CET" in text
 
 
 def test_looks_like_ad_is_shown_as_decided_not_redecided() -> None:
     # The flag comes with the scores (features/readiness.py); the threshold in the meta is only explained.
     shortlist = make_shortlist(advertisers=1)
     for threshold in (10.0, 90.0):
-        html = render_shortlist_html(shortlist, make_meta(polish_ad_threshold=threshold), {})
-        assert html.count('class="badge" title="High polish') == int(shortlist["flag_looks_like_ad"].sum()) == 1
-        assert f"Above {threshold:.0f} it is flagged" in html
+        meta = make_meta(polish_ad_threshold=threshold)
+        flagged = [v for v in shortlist_views(shortlist, meta, {}) if "Looks like an ad" in
+                   [f["label"] for f in v["flags"]]]
+        assert [v["rank"] for v in flagged] == [3]  # as decided with the scores
+        assert f"Above {threshold:.0f} it is flagged" in visible(render_shortlist_html(shortlist, meta, {}))
 
 
 def test_missing_optional_columns_still_render() -> None:
@@ -244,7 +223,7 @@ def test_write_report_is_idempotent_and_latest_tracks_newest(tmp_path: Path) -> 
     csv = pd.read_csv(first.csv)
     assert len(csv) == len(shortlist)
     assert csv["flag_looks_like_ad"].sum() == (shortlist["polish_score"] > 65).sum()
-    assert csv["uplift_text"].str.contains("per conversion").all()
+    assert csv["uplift_text"].str.startswith("Each conversion should cost about").all()
     html = first.html.read_text(encoding="utf-8")
     assert html.count("data:image/jpeg;base64,") == len(shortlist)
     assert not re.search(r'(src|href)="(https?:)?//', html.replace('href="https://www.tiktok.com', ""))
@@ -404,6 +383,7 @@ def make_monitor(problem: str | None = None, retrain: bool = False) -> MonitorVi
             "low": np.log(0.3 + 0.4 * i), "high": np.log(0.8 + 0.4 * i), "decision": decision,
             "reason": EVIL if decision == "pause" else f"{hours} h in: reason for {decision}",
             "creator_handle": EVIL if decision == "pause" else f"live_creator_{i}", "caption": EVIL,
+            "currency": "USD",
         })
         hourly += [{"post_id": f"live{i}", "boosted_at": boosted, "hour_start": boosted.floor("h") + pd.Timedelta(hours=h),
                     "spend": spend[h], "conversions": conv[h]} for h in range(hours)]
@@ -415,23 +395,28 @@ def make_monitor(problem: str | None = None, retrain: bool = False) -> MonitorVi
 
 
 def test_live_boost_cards_above_the_shortlist() -> None:
-    html = render_shortlist_html(make_shortlist(), make_meta(), {}, make_monitor())
-    live = html.index('id="live-boosts"')
-    assert live < html.index('id="shortlist"')
-    decisions = re.findall(r'<article class="live-card (\w+)"', html)
-    assert decisions == ["pause", "scale", "keep", "too_early"]  # the ones to act on first
-    for label in ("Pause", "Add budget", "Keep running", "Too early to tell"):
-        assert f">{label}</span>" in html
+    monitor = make_monitor()
+    html = render_shortlist_html(make_shortlist(), make_meta(), {}, monitor)
+    text = visible(html)
+    assert text.index("Live boosts") < text.index(make_shortlist()["reason_1"].iloc[0])
+    cards = live_views(monitor, ZoneInfo("UTC"))
+    assert [c["decision"] for c in cards] == ["pause", "scale", "keep", "too_early"]  # the ones to act on first
+    assert [c["decision_label"] for c in cards] == ["Pause", "Add budget", "Keep running", "Too early to tell"]
+    for card in cards:
+        assert card["decision_label"] in text and card["chart"] is not None
     assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
     # The prediction beside the estimate, in words; a boost never scored says so.
-    assert "0.67x your in-feed cost" in html and "no prediction (not scored before the boost)" in html
-    assert "2.0x your in-feed cost" in html  # estimate of the "too_early" boost: exp(-log 0.5)
-    assert html.count('<svg class="chart"') == 4
+    assert {c["predicted"] for c in cards} == {"0.67x your in-feed cost", ""}
+    assert "no prediction (not scored before the boost)" in text
+    assert cards[-1]["estimate"] == "2.0x your in-feed cost"  # the "too_early" boost: exp(-log 0.5)
+    # Money in the advertiser's currency where it is known, the chart's legend included.
+    assert cards[0]["spend"] == cards[0]["chart"]["spend_total"] == "$504"
     # Advertisers by name where one is known (escaped), else by id.
-    assert html.count("Brand &lt;One&gt; ·") == 2 and "Brand <One>" not in html
-    assert html.count('Advertiser <span class="id">adv-2</span> ·') == 2
-    assert "Last 60 days: predicted 2.4x cheaper on average, realised 2.1x cheaper; 77% inside the predicted range" in html
-    assert 'id="retrain"' not in html
+    assert text.count("Brand <One> ·") == 2 and "Brand <One>" not in html
+    assert text.count("Advertiser adv-2 ·") == 2
+    assert ("Last 60 days: predicted 0.42x your in-feed cost on average, realised 0.48x your in-feed cost; 77% "
+            "inside the predicted range") in text
+    assert "Retraining is due" not in text
 
 
 def test_chart_follows_cumulative_spend_and_conversions() -> None:
@@ -448,26 +433,15 @@ def test_chart_follows_cumulative_spend_and_conversions() -> None:
 
 
 def test_retraining_due_and_monitor_failure_are_shown() -> None:
-    html = render_shortlist_html(make_shortlist(), make_meta(), {}, make_monitor(retrain=True))
-    assert 'id="retrain"' in html and "Retraining is due: only 52% of the last 31 boosts" in html
+    text = visible(render_shortlist_html(make_shortlist(), make_meta(), {}, make_monitor(retrain=True)))
+    assert "Retraining is due: only 52% of the last 31 boosts" in text
     broken = make_monitor(problem="the live-boost monitor failed: warehouse locked")
-    html = render_shortlist_html(make_shortlist(), make_meta(), {}, broken)
-    assert "could not run this time: the live-boost monitor failed" in html
-    assert '<article class="live-card' not in html and 'id="shortlist"' in html
+    text = visible(render_shortlist_html(make_shortlist(), make_meta(), {}, broken))
+    assert "could not run this time: the live-boost monitor failed" in text
+    assert "reason for keep" not in text and "Shares per view in the top 5%" in text  # no cards; the shortlist
     empty = MonitorView(boosts=pd.DataFrame(), hourly=pd.DataFrame())
-    assert "No boosts are live right now." in render_shortlist_html(make_shortlist(), make_meta(), {}, empty)
-    assert 'id="live-boosts"' not in render_shortlist_html(make_shortlist(), make_meta(), {})
-
-
-@pytest.mark.parametrize(
-    ("record", "expected"),
-    [(None, ""),
-     ({"window_days": 60, "count": 0}, "Last 60 days: no finished boost had a prediction from before it started."),
-     ({"window_days": 30, "count": 1, "predicted_mean": 0.0, "realised_mean": math.log(0.5), "coverage": 1.0},
-      "Last 30 days: predicted about the same cost on average, realised 2.0x more expensive; 100% inside the predicted range (1 finished boost).")],
-)
-def test_track_record_sentence(record: dict | None, expected: str) -> None:
-    assert track_record_sentence(record) == expected
+    assert "No boosts are live right now." in visible(render_shortlist_html(make_shortlist(), make_meta(), {}, empty))
+    assert "Live boosts" not in visible(render_shortlist_html(make_shortlist(), make_meta(), {}))
 
 
 def test_write_report_writes_live_boosts_csv(tmp_path: Path) -> None:
@@ -499,51 +473,12 @@ def test_live_boosts_in_headless_chromium(written_live_report: Path) -> None:
     assert shot.stat().st_size > 20_000
 
 
-def test_top_picks_show_a_missing_handle_as_nothing() -> None:
-    shortlist = make_shortlist(advertisers=1, k=3)
-    shortlist["creator_handle"] = [np.nan, "@ann", "bob"]
-    creators = [row["creator"] for row in top_picks_table(shortlist, per_advertiser=3)]
-    assert creators == ["", "@ann", "@bob"]
-
-
 def test_each_pick_shows_what_became_of_it_on_the_account() -> None:
     shortlist = make_shortlist(advertisers=1, k=3)
     shortlist["approval"] = ["launched", "awaiting approval", ""]
-    html = render_shortlist_html(shortlist, make_meta(), {})
-    assert html.count('class="badge approval"') == 2
-    assert ">Launched</span>" in html and ">Awaiting approval</span>" in html
-
-
-# -- the monitor's words -----------------------------------------------------------------------------------
-def test_costs_and_money_in_one_convention() -> None:
-    assert cost_phrase(2.31) == "2.3x your in-feed cost"
-    assert cost_phrase(0.62) == "0.62x your in-feed cost"
-    assert cost_phrase(1.03) == "about your in-feed cost"
-    assert cost_phrase(float("nan")) == cost_phrase(0) == "not comparable with your in-feed cost"
-    assert money(180.4, "USD") == "$180" and money(9.5, "EUR") == "€9.50" and money(4200, "JPY") == "4,200 JPY"
-    assert money(1234) == "1,234" and money(None, "USD") == "–"
-
-
-def test_live_reasons_say_what_a_decision_is_worth() -> None:
-    base = LiveFacts(decision="pause", why="money", hours=40, spend=300.0, conversions=3, currency="USD",
-                     baseline_cpa=40.0, estimate=-math.log(2.3), low=-math.log(3.1), high=-math.log(1.6),
-                     prob_dearer=0.97, stake=400.0, stake_hours=72, saving=180.0,
-                     calibration="this advertiser's 34 good finished boosts")
-    pause = live_reason(base)
-    assert "40 h in, 3 conversions for $300: 2.5x your in-feed cost so far" in pause
-    assert "pausing now saves about $180 of the next $400 (3 days at this pace) at 2.3x your in-feed cost" in pause
-    assert "calibrated on this advertiser's 34 good finished boosts" in pause and pause.endswith(": pause")
-    assert "proven dearer" not in pause
-    assert "proven dearer" in live_reason(LiveFacts(**{**base.__dict__, "proven_dearer": True}))
-    keep = live_reason(LiveFacts(**{**base.__dict__, "decision": "keep", "why": "keep", "prob_dearer": 0.6,
-                                   "hint_spend": 120.0, "hint_conversions": 1}))
-    assert "60% likely dearer; pause if the next $120 brings fewer than 2 conversions" in keep
-    assert keep.endswith(": keep")
-    scale = live_reason(LiveFacts(**{**base.__dict__, "decision": "scale", "why": "scale", "prob_dearer": 0.001,
-                                    "budget_step": 0.2, "daily_spend": 150.0}))
-    assert "over 99% sure it is cheaper" in scale and "add budget, 20% more a day (about $30 on $150 a day)" in scale
-    one = live_reason(LiveFacts(**{**base.__dict__, "conversions": 1, "pending": 1.2}))
-    assert "1 conversion for $300" in one and "about 1 conversion from this spend is usually reported later" in one
+    assert [v["approval"] for v in shortlist_views(shortlist, make_meta(), {})] == ["launched", "awaiting approval", ""]
+    text = visible(render_shortlist_html(shortlist, make_meta(), {}))
+    assert "Launched" in text and "Awaiting approval" in text
 
 
 def test_live_cards_split_the_hourly_rows_once_and_chart_each_boost_as_alone() -> None:
