@@ -282,7 +282,7 @@ def flag_legend(meta: ReportMeta) -> list[dict[str, str]]:
              "help": flag_help(f, meta.auth_expiry_days, meta.calibration_hours)} for f in Flag]
 
 
-def shortlist_views(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes]) -> list[dict]:
+def shortlist_views(shortlist: pd.DataFrame, meta: ReportMeta, thumbnails: Mapping[str, bytes]) -> list[dict[str, Any]]:
     """One view per pick, in the page's order (advertiser, then rank): what its row shows, in words and
     figures (`uplift_text`, `band_text`, `flags` with their labels, `reasons`, `approval`, `test_pick`, ...)."""
     tz = ZoneInfo(meta.display_timezone)

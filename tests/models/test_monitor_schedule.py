@@ -100,4 +100,4 @@ def test_past_the_watch_window_only_proven_dearer_pauses(settings: Settings,
     proven = past["e_pause"] >= 1 / (1 - config.pause_confidence)
     assert ((past["decision"] == "pause") == proven).all()
     kept = past[past["decision"] == "keep"]
-    assert len(kept) and kept["reason"].str.contains("past its first 4 days, it pauses only when proven dearer").all()
+    assert len(kept) and kept["reason"].str.contains("past its first 4 days, it pauses only when proven more expensive").all()

@@ -203,7 +203,7 @@ def test_promising_posts_that_cannot_run_are_listed_apart_with_what_frees_them()
     assert ("Left out of the shortlist: 1 was boosted before and take no fresh slot and 2 cannot be boosted yet"
             in html)
     assert ("post 7300000000000000901: Worth a slot once it can run: Ask the creator for a Spark authorisation "
-            "code; agree Spark usage rights with the creator. Predicted: 1.5x cheaper") in html
+            "code; agree Spark usage rights with the creator. Predicted: 0.67x your in-feed cost") in html
     assert "7300000000000000902: Worth a slot" not in html  # blocked, but not promising enough to ask about
 
 
