@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from sparkpick.sources.registry import known_sources
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -14,8 +16,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         source: Annotated[
             str | None,
-            typer.Option(help="demo, local:DIR or tiktok (default: ingest.source in the --config file, else the "
-                        "source the home was fed from, else ingest.source)."),
+            typer.Option(help=f"{', '.join(known_sources())} (default: "
+                        "ingest.source in the --config file, else the source the home was fed from, else "
+                        "ingest.source)."),
         ] = None,
         skip_invalid: Annotated[
             bool, typer.Option(help="Load the valid rows; write rejected ones, with reasons, to a file.")
