@@ -1,0 +1,113 @@
+"""After a closed-loop run (benchmarks/closed_loop.py): which ranking would have done best, week by week?
+
+For each Monday of a finished run it reads the run's own warehouse and MLflow store and scores the pool the
+loop measured (candidates that can run and were not boosted before that Monday) with the prior, with the
+ranker trained that Monday (the version whose `data.until` is that Monday, champion or not), and with the
+brief's heuristic; captured@K of each against the world's hidden truth (random 0, best 1), pooled over the
+world's advertisers. It answers "is the prior better than the trained ranker on these worlds?" apart from
+what the hand-over gate chose and from test picks. The warehouse read is the run's last one, where a post's
+authorisation status is its latest, so a week's pool can differ a little from the one the loop measured.
+
+    .venv/bin/python benchmarks/closed_loop_rankers.py --size small --seeds 1 2 --workdir /tmp/cl/small
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.matrix import candidate_matrix, feature_version
+from features.readiness import BLOCKING_FLAGS
+from features.video.table import video_of_posts
+from models import registry
+from models.baselines import engagement_rate_scores
+from models.prior import prior_model
+from models.ranker import ScoringModel
+from sparkpick.config import Settings, load_settings
+from sparkpick.home import Home
+from sparkpick.sources.demo.fresh import fresh_world
+from sparkpick.warehouse import read_model_inputs
+
+# The loop beside this script: its Mondays and its captured@K.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from closed_loop import captured, mondays
+
+
+def trained_on(home: Home, settings: Settings, weeks: list[pd.Timestamp]) -> dict[pd.Timestamp, ScoringModel]:
+    """The ranker trained on each Monday (by its run's `data.until`), loaded from the run's MLflow store."""
+    out: dict[pd.Timestamp, ScoringModel] = {}
+    name = settings.mlflow.model_name
+    with registry.tracking(home.tracking_uri(settings)) as client:
+        for v in client.search_model_versions(f"name='{name}'"):
+            until = client.get_run(v.run_id).data.params.get("data.until")
+            if v.tags.get("kind") == "prior" or not until or until == "all":
+                continue
+            monday = pd.Timestamp(until).tz_localize(None) if pd.Timestamp(until).tzinfo else pd.Timestamp(until)
+            if monday in weeks:
+                out[monday] = registry.load_model(client, f"models:/{name}/{v.version}").model
+    return out
+
+
+def one_run(run: Path, settings: Settings, size: str, seed: int, weeks: list[pd.Timestamp], k: int) -> pd.DataFrame:
+    home = Home.at(run / "home")
+    truth = fresh_world(settings.world, size, seed).expected_uplift
+    inputs = read_model_inputs(home.warehouse)
+    video = video_of_posts(inputs, settings.video.feature_version)
+    results = inputs.tables["spark_results"]
+    prior = prior_model(settings.prior, feature_version(settings))
+    rankers = trained_on(home, settings, weeks)
+    rows = []
+    for number, monday in enumerate(weeks, start=1):
+        cands = candidate_matrix(inputs.tables, monday, settings, video=video)
+        before = set(results.loc[pd.to_datetime(results["boosted_at"]) < monday, "post_id"].astype(str))
+        can_run = ~cands[[f for f in BLOCKING_FLAGS if f in cands]].any(axis=1)
+        pool = cands[can_run & ~cands["post_id"].astype(str).isin(before)].reset_index(drop=True)
+        scorers = {"prior": prior.scores, "heuristic": engagement_rate_scores}
+        if monday in rankers:
+            model = rankers[monday]
+            pool = pool.assign(**{f: np.nan for f in model.feature_names if f not in pool.columns})
+            scorers["trained that Monday"] = model.scores
+        sums = {name: [0.0, 0.0] for name in ("prior", "trained that Monday", "heuristic")}
+        for _, mine in pool.groupby("advertiser_id"):
+            if len(mine) <= k:  # no choice to measure, as in the loop
+                continue
+            t = truth.loc[mine["post_id"].astype(str)].to_numpy(float)
+            for name, scorer in scorers.items():
+                s = np.nan_to_num(np.asarray(scorer(mine), dtype=float), nan=-np.inf)
+                gained, possible = captured(t, np.argsort(-s, kind="stable")[:k], k)
+                sums[name][0] += gained
+                sums[name][1] += possible
+        rows.append({"seed": seed, "week": number, "pool": len(pool),
+                     **{name: (g / p if p > 0 and (name != "trained that Monday" or monday in rankers) else np.nan)
+                        for name, (g, p) in sums.items()}})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--size", choices=["tiny", "small", "default"], default="small")
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--top", type=int, default=4)
+    parser.add_argument("--flight-days", type=int, default=5)
+    parser.add_argument("--arm", choices=["on", "off"], default="on")
+    parser.add_argument("--workdir", type=Path, required=True, help="the closed loop's --workdir")
+    args = parser.parse_args()
+    settings = load_settings(None)
+    weeks = mondays(settings, args.weeks)
+    frames = []
+    for seed in args.seeds:
+        tag = f"{args.size}-{seed}-test-picks-{args.arm}-w{args.weeks}-k{args.top}-f{args.flight_days}"
+        frames.append(one_run(args.workdir / f"run-{tag}", settings, args.size, seed, weeks, args.top))
+    table = pd.concat(frames, ignore_index=True)
+    print(table.round(2).to_string(index=False))
+    late = table[table["week"] > 4].groupby("seed")[["prior", "trained that Monday", "heuristic"]].mean()
+    print("\nweeks 5-12, mean captured@K per seed:\n" + late.round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()
