@@ -105,8 +105,8 @@ def timed_cli(home: Path, *args: str) -> tuple[float, float, float, str]:
 
 def in_process(size: str, live: int, seed: int) -> None:
     """The monitor and the report alone, in this process, on the same tables (no files, no start-up)."""
-    from flows.monitor import hours_ended_by
     from models.monitor import monitor_boosts
+    from sparkpick.clock import hours_ended_by
     from sparkpick.config import load_settings
     from sparkpick.report import MonitorView, ReportMeta, write_report
     from sparkpick.sources.demo.tables import generate_tables
@@ -115,7 +115,7 @@ def in_process(size: str, live: int, seed: int) -> None:
     end = pd.Timestamp(settings.world.end)
     tables = generate_tables(settings.world, size, settings.world.seed).contract()
     hourly = pd.concat([tables["spark_hourly"], live_hourly(tables["posts"], end, live, seed)], ignore_index=True)
-    hourly = hours_ended_by(hourly, end)
+    hourly = hours_ended_by(hourly, end).reset_index(drop=True)
     start, cpu0 = time.perf_counter(), time.process_time()
     boosts = monitor_boosts(hourly, tables["spark_results"], tables["baselines"], tables["posts"], end, settings)
     print(f"monitor_boosts, {len(boosts)} live boosts, {len(hourly):,} hourly rows: "

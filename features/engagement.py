@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sparkpick.clock import HOUR
 from sparkpick.config import FeaturesConfig
 
-_HOUR = pd.Timedelta(hours=1)
 _COUNTS = ("views", "likes", "comments", "shares")
 # Peer comparisons: per-view rates and completion are comparable across post ages; views are compared
 # at a fixed age (see `peer_views_hours`).
@@ -150,8 +150,8 @@ def views_at_ages(posts: pd.DataFrame, metrics: pd.DataFrame, config: FeaturesCo
         t0 = before["observed_at"].fillna(before["posted_at"])
         v0 = before["views"].where(before["observed_at"].notna(), 0.0)
         t1, v1 = after["observed_at"], after["views"]
-        span = (t1 - t0) / _HOUR
-        frac = (((before["target"] - t0) / _HOUR) / span).where(span > 0, 1.0)
+        span = (t1 - t0) / HOUR
+        frac = (((before["target"] - t0) / HOUR) / span).where(span > 0, 1.0)
         value = (v0 + (v1 - v0) * frac).where(t1.notna() & ((t1 - t0) <= max_gap))
         col = growth_column(hours)
         out[col] = value.reindex(out.index)
@@ -196,12 +196,12 @@ def engagement_features(
     # The latest interval: from the previous snapshot, or from posting (0 views) for the first one.
     prev_t = latest["prev_observed_at"].fillna(posted.where(latest["observed_at"].notna()))
     prev_v = latest["prev_views"].where(latest["prev_observed_at"].notna(), 0.0)
-    out["views_per_hour_recent"] = views_per_hour(views, prev_v, (latest["observed_at"] - prev_t) / _HOUR)
+    out["views_per_hour_recent"] = views_per_hour(views, prev_v, (latest["observed_at"] - prev_t) / HOUR)
     out["views_per_hour_lifetime"] = views_per_hour(
-        views, pd.Series(0.0, index=queries.index), (latest["observed_at"] - posted) / _HOUR
+        views, pd.Series(0.0, index=queries.index), (latest["observed_at"] - posted) / HOUR
     )
-    out["age_hours"] = (as_of - posted) / _HOUR
-    out["organic_data_hours"] = ((latest["observed_at"] - posted) / _HOUR).fillna(0.0)
+    out["age_hours"] = (as_of - posted) / HOUR
+    out["organic_data_hours"] = ((latest["observed_at"] - posted) / HOUR).fillna(0.0)
     out["snapshot_count"] = latest["snapshot_count"].astype("float64").fillna(0.0)
     return out
 

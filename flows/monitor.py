@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from sparkpick.clock import hours_ended_by
 from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.home import Home
@@ -63,14 +64,6 @@ def read_monitor_inputs(home: Home) -> tuple[dict[str, pd.DataFrame], pd.DataFra
     return tables, scores
 
 
-def hours_ended_by(hourly: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The hourly rows whose hour ended by `as_of` (an hour still running is not yet reported)."""
-    if hourly.empty:
-        return hourly
-    ends = pd.to_datetime(hourly["hour_start"]) + pd.Timedelta(hours=1)
-    return hourly[ends <= as_of].reset_index(drop=True)
-
-
 def _display_columns(boosts: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The boosts with the advertiser's name, the creator's handle and the post's caption (hostile text:
     escaped where shown)."""
@@ -88,7 +81,7 @@ def assess_live_boosts(
     from models import monitor
     from models.track_record import pick_time_predictions
 
-    hourly = hours_ended_by(tables[HOURLY_TABLE], as_of)
+    hourly = hours_ended_by(tables[HOURLY_TABLE], as_of).reset_index(drop=True)
     live = monitor.live_boosts(hourly, tables["spark_results"], as_of, settings.monitor.ended_after_idle_hours)
     seen = scores[pd.to_datetime(scores["as_of"]) <= as_of] if "as_of" in scores.columns else scores
     predictions = pick_time_predictions(live[["post_id", "boosted_at"]], seen)

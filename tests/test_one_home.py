@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sparkpick", "features", "models", "flows", "benchmarks")
 FILES_HOME = "sparkpick/files.py"
+CLOCK_HOME = "sparkpick/clock.py"
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
@@ -98,7 +99,34 @@ def test_the_file_checks_can_fail() -> None:
         "os.replace(a, b)\ntmp.replace(path)\nhashlib.sha256(p.read_bytes())\n"
         "while chunk := fh.read(1024):\n    d.update(chunk)\nhashlib.file_digest(fh, 'sha256')\n"
     )
-    assert renames_over_files(copies) == [1, 2]
-    assert file_hashes(copies) == [3, 4, 6]
+    assert sorted(renames_over_files(copies)) == [1, 2]
+    assert sorted(file_hashes(copies)) == [3, 4, 6]
     fine = ast.parse("name.replace('_', ' ')\nseries.rename('x')\nhashlib.sha256(text.encode())\n")
     assert renames_over_files(fine) == [] and file_hashes(fine) == []
+
+
+def _is_an_hour(node: ast.AST) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in ("HOUR", "_HOUR")
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Timedelta"
+            and any(k.arg == "hours" and isinstance(k.value, ast.Constant) and k.value.value == 1
+                    for k in node.keywords))
+
+
+def hour_end_checks(tree: ast.Module) -> list[int]:
+    """Lines that compare an hour's end (`start + 1 h`) with a moment: "hours ended by T" written again."""
+    return [
+        node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
+        and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) and _is_an_hour(n.right) for n in ast.walk(node))
+    ]
+
+
+def test_only_the_clock_says_which_hours_had_ended() -> None:
+    found = {path: lines for path, tree in modules() if path != CLOCK_HOME and (lines := hour_end_checks(tree))}
+    assert not found, f"use sparkpick.clock (hour_ended_by, hours_ended_by) instead: {found}"
+
+
+def test_the_hour_check_can_fail() -> None:
+    copies = ast.parse("rows[rows.hour_start + HOUR <= t]\nif s + pd.Timedelta(hours=1) > t: pass\n")
+    assert sorted(hour_end_checks(copies)) == [1, 2]
+    assert hour_end_checks(ast.parse("x = s + HOUR\nif s + pd.Timedelta(hours=2) > t: pass\n")) == []

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sparkpick.clock import HOUR, hours_ended_by
 from sparkpick.contract import as_utc
 
-HOUR = pd.Timedelta(hours=1)
 KEY = ["post_id", "boosted_at"]
 HOURLY_COUNTS = ("spend", "impressions", "views_2s", "views_6s", "likes", "comments", "shares", "clicks",
                  "conversions")
@@ -17,10 +17,6 @@ HOURLY_COUNTS = ("spend", "impressions", "views_2s", "views_6s", "likes", "comme
 
 def _ts(value: pd.Timestamp | str) -> pd.Timestamp:
     return as_utc(value)
-
-
-def _ended_by(hourly: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    return hourly[pd.to_datetime(hourly["hour_start"]) + HOUR <= as_of]
 
 
 def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -38,7 +34,7 @@ def live_boosts(hourly: pd.DataFrame, spark_results: pd.DataFrame, as_of: pd.Tim
     is never live, and a boost whose results are not final yet is never a training label.
     """
     t = _ts(as_of)
-    rows = _ended_by(hourly, t)
+    rows = hours_ended_by(hourly, t)
     delivered = (_num(rows, "spend") > 0) | (_num(rows, "impressions") > 0)
     ends = pd.to_datetime(rows["hour_start"]).where(delivered) + HOUR
     seen = rows[KEY].assign(_end=ends).groupby(KEY, as_index=False, sort=False)["_end"].max()
@@ -73,7 +69,7 @@ def _grids(hourly: pd.DataFrame, keys: pd.DataFrame, as_of: pd.Timestamp, column
     # The last whole hour that ended by T, as an offset from each boost's first hour.
     keys["last_index"] = ((as_of.floor("h") - keys["first_hour"]) / HOUR).astype(int) - 1
     keys["_pos"] = np.arange(len(keys))
-    rows = _ended_by(hourly, as_of).merge(keys[[*KEY, "first_hour", "_pos"]], on=KEY, how="inner")
+    rows = hours_ended_by(hourly, as_of).merge(keys[[*KEY, "first_hour", "_pos"]], on=KEY, how="inner")
     offset = ((pd.to_datetime(rows["hour_start"]) - rows["first_hour"]) / HOUR).to_numpy()
     rows = rows[offset >= 0]
     offset = offset[offset >= 0].astype(np.int64)

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sparkpick.clock import HOUR, hour_ended_by
 from sparkpick.config import WorldConfig
 from sparkpick.sources.demo import paid
 from sparkpick.sources.demo.world import Advertiser
 
-HOUR = pd.Timedelta(hours=1)
 DAY = pd.Timedelta(days=1)
 HOURLY_COLUMNS = ["post_id", "boosted_at", "hour_start", "spend", "impressions", "views_2s", "views_6s", "likes",
                   "comments", "shares", "clicks", "conversions"]
@@ -126,7 +126,7 @@ def _split_boost(rng: np.random.Generator, totals: dict[str, Any], boosted_at: p
         "clicks": pad(clicks), "conversions": conversions,
     }
     counts = sum(v for k, v in cols.items() if k != "hour_start")
-    active = (counts > 0) & (np.asarray(cols["hour_start"] + HOUR) <= np.datetime64(cut))
+    active = (counts > 0) & np.asarray(hour_ended_by(cols["hour_start"], cut))
     return {k: np.asarray(v)[active] for k, v in cols.items()}, cost, tau, float((spend * m).sum())
 
 

@@ -27,7 +27,6 @@ from sparkpick.sources.demo.world import Advertiser
 
 # Separates the boost draws' random stream from the world's own (any fixed number would do).
 DRAW_STREAM = 17_2026
-HOUR = pd.Timedelta(hours=1)
 
 
 @dataclass(frozen=True)

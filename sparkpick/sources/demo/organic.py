@@ -18,7 +18,6 @@ import pandas as pd
 
 from sparkpick.config import WorldConfig
 
-HOUR = pd.Timedelta(hours=1)
 # Reference follower count (log) around which engagement rates are centred; bigger accounts engage less.
 REF_LOG_FOLLOWERS = np.log(50_000)
 

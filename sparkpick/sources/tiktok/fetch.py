@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from sparkpick.clock import hour_ended_by
 from sparkpick.config import Settings, TiktokConfig
 from sparkpick.contract import METRICS, as_utc
 from sparkpick.errors import InputError
@@ -385,6 +386,6 @@ def _fetch_hourly(
         if not item:
             continue  # not a Spark Ad of this advertiser (the filter should have kept it out)
         hour_start = local_to_utc(row.local.floor("h"), tz)
-        if hour_start + pd.Timedelta(hours=1) > as_of:
+        if not hour_ended_by(hour_start, as_of):
             continue  # the hour is still running: its figures are not final
         got.hourly_rows.append({"ad_id": row.ad_id, "post_id": item, "hour_start": hour_start, **row.numbers})
