@@ -121,8 +121,9 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
 
     from flows.commands.terminal_text import shown
     from sparkpick.wording import (
-        TEST_PICK_SENTENCE,
+        line_of_test_picks,
         live_boosts_line,
+        night_counts_line,
         retrain_sentence,
         top_picks_table,
         track_record_sentence,
@@ -156,14 +157,11 @@ def _print_outcome(console: Console, folder: Path, since: float = 0.0) -> None:
     if info.get("ranking"):
         console.print(Text(str(info["ranking"]), style="bold"))
     if info.get("test_picks"):
-        console.print(Text(f"{info['test_picks']} test pick(s). {TEST_PICK_SENTENCE}"))
+        console.print(Text(line_of_test_picks(int(info["test_picks"]))))
     if info.get("left_out_text"):
         console.print(Text(str(info["left_out_text"])))
     failures = info.get("failures") or []
-    console.print(
-        f"{info.get('candidates_considered', '?')} candidates considered, {len(shortlist)} shortlisted, "
-        f"{len(failures)} failure(s) listed in the report."
-    )
+    console.print(night_counts_line(info.get("candidates_considered", "?"), len(shortlist), len(failures)))
     if "live_boosts" in info:
         live = folder / "live_boosts.csv"
         decisions = pd.read_csv(live)["decision"].tolist() if info["live_boosts"] and live.exists() else []

@@ -226,3 +226,13 @@ def top_picks_table(shortlist: pd.DataFrame, per_advertiser: int = 3) -> list[di
         })
     return rows
 
+
+def line_of_test_picks(count: int) -> str:
+    """The night's test picks in a line: "2 test pick(s). A test: ...". """
+    return f"{count} test pick(s). {TEST_PICK_SENTENCE}"
+
+
+def night_counts_line(candidates: Any, shortlisted: int, failures: int) -> str:
+    """The night's counts in a line: "412 candidates considered, 15 shortlisted, 1 failure(s) listed in the
+    report." (`candidates` "?" when unknown)."""
+    return f"{candidates} candidates considered, {shortlisted} shortlisted, {failures} failure(s) listed in the report."

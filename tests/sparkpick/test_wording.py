@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sparkpick.wording import (
+    TEST_PICK_SENTENCE,
     LiveFacts,
     action_sentence,
     actions_stopped_sentence,
@@ -19,9 +20,11 @@ from sparkpick.wording import (
     boost_again_sentence,
     cost_phrase,
     cost_range_phrase,
+    line_of_test_picks,
     live_reason,
     log_cost_phrase,
     money,
+    night_counts_line,
     ratio_band,
     ratio_phrase,
     ratio_range_phrase,
@@ -174,3 +177,9 @@ def test_actions_in_sentences() -> None:
     assert recommendations_sentence(3) == "3 decision(s) left as recommendations (actions.modes: recommend)"
     assert approval_field_texts("adv-1", 2, "p9") == ("Launch advertiser adv-1, pick #2, post p9",
                                                       "Daily budget for advertiser adv-1, pick #2, post p9")
+
+
+# -- the terminal's night summary -------------------------------------------------------------------------
+def test_the_nights_summary_lines() -> None:
+    assert night_counts_line(412, 15, 1) == "412 candidates considered, 15 shortlisted, 1 failure(s) listed in the report."
+    assert line_of_test_picks(2) == f"2 test pick(s). {TEST_PICK_SENTENCE}"
