@@ -3,8 +3,10 @@ currency), in the shortlist's sentences, the live boosts' reasons, the track rec
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -183,3 +185,35 @@ def test_actions_in_sentences() -> None:
 def test_the_nights_summary_lines() -> None:
     assert night_counts_line(412, 15, 1) == "412 candidates considered, 15 shortlisted, 1 failure(s) listed in the report."
     assert line_of_test_picks(2) == f"2 test pick(s). {TEST_PICK_SENTENCE}"
+
+
+# -- one home for the words ---------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+# Ratio words of another convention, and comparisons the convention does not use.
+OTHER_WORDS = re.compile(r"x (?:cheaper|more expensive|dearer)\b|\bdearer\b|about the same cost", re.IGNORECASE)
+
+
+def text_outside_docstrings(source: str) -> list[str]:
+    """The string constants of a module (f-strings' literal parts included), docstrings and comments left out."""
+    tree = ast.parse(source)
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_the_scan_can_fail() -> None:
+    assert [t for t in text_outside_docstrings('"""dearer is fine here"""\nx = f"{r:.1f}x cheaper"\n')
+            if OTHER_WORDS.search(t)] == ["x cheaper"]
+
+
+def test_no_module_builds_costs_in_other_words() -> None:
+    found = []
+    for package in ("sparkpick", "models", "features", "flows"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found += [f"{path.relative_to(ROOT)}: {t!r}" for t in text_outside_docstrings(path.read_text("utf-8"))
+                      if OTHER_WORDS.search(t)]
+    for template in sorted((ROOT / "sparkpick" / "templates").iterdir()):
+        found += [f"{template.name}: {m.group(0)!r}" for m in OTHER_WORDS.finditer(template.read_text("utf-8"))]
+    assert not found, found
