@@ -90,12 +90,12 @@ def unprinted() -> Iterator[None]:
     """MLflow prints its registration notices ("Successfully registered model", "Created version") on its
     own output stream, bypassing logging: the stream is off for the duration (a failure still raises)."""
     was_on = MLFLOW_LOGGING_STREAM.enabled
-    disable_logging()
+    disable_logging()  # type: ignore[no-untyped-call]  # (MLflow leaves these two unannotated)
     try:
         yield
     finally:
         if was_on:
-            enable_logging()
+            enable_logging()  # type: ignore[no-untyped-call]
 
 
 @contextmanager
@@ -110,7 +110,8 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
     # `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI (for subprocesses): leave the
     # environment as it was, or a later command in this process would read the store as a user's choice.
     uris = (mlflow_env.MLFLOW_TRACKING_URI, mlflow_env.MLFLOW_REGISTRY_URI)
-    with _quiet(), _mlflow_settings({variable: variable.get_raw() for variable in uris}):
+    before = {variable: variable.get_raw() for variable in uris}  # type: ignore[no-untyped-call]
+    with _quiet(), _mlflow_settings(before):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:
@@ -120,8 +121,9 @@ def tracking(uri: str) -> Iterator[MlflowClient]:
                 raise damaged_store(Path(uri[len("sqlite:///"):]), exc) from exc
             raise
         finally:
-            _tracking_utils.set_tracking_uri(previous[0])
-            _registry_utils.set_registry_uri(previous[1])
+            # None (no URI was set) is put back as it was, though MLflow's annotations do not list it.
+            _tracking_utils.set_tracking_uri(previous[0])  # type: ignore[arg-type]
+            _registry_utils.set_registry_uri(previous[1])  # type: ignore[arg-type]
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:

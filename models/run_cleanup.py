@@ -59,7 +59,7 @@ def sweep_interrupted(client: MlflowClient, experiment_id: str, model_name: str)
             continue
         if mv.run_id not in abandoned:  # an unjudged version of a run still going is that run's business
             try:
-                if client.get_run(mv.run_id).info.status == "RUNNING":
+                if client.get_run(mv.run_id).info.status == "RUNNING":  # type: ignore[arg-type]
                     continue
             except MlflowException:
                 pass

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.data
 import numpy as np
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -149,7 +149,7 @@ def log_training_run(
         mlflow.set_tags({"sparkpick.feature_version": model.feature_version, "sparkpick.stage": "train"})
         for context, frame in (("training", fitted.train), ("validation", fitted.valid)):
             mlflow.log_input(
-                mlflow.data.from_pandas(integers_as_doubles(frame), name=f"boosts_{context}", targets="uplift"),
+                from_pandas(integers_as_doubles(frame), name=f"boosts_{context}", targets="uplift"),
                 context=context,
             )
         for ordering, row in fitted.metrics.iterrows():

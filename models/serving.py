@@ -123,7 +123,8 @@ def load_model(client: MlflowClient, uri: str) -> ServedModel:
         uri = f"models:/{name}/{version}"
 
     def damaged(exc: Exception) -> DamagedFileError:
-        where = client.get_model_version_download_uri(name, version) if name is not None else uri
+        where = (client.get_model_version_download_uri(name, version)
+                 if name is not None and version is not None else uri)
         folder = where.removeprefix("file://")
         gone = name is not None and "://" not in folder and not Path(folder).is_dir()
         return DamagedFileError(folder, f"The files of model {uri} at", _REGISTRY_REMEDY,
