@@ -327,6 +327,7 @@ def render_shortlist_html(
         as_of=_fmt_time(_local(meta.as_of, tz)),
         ran_at=_fmt_time(_local(meta.ran_at, tz)),
         polish_threshold=f"{meta.polish_ad_threshold:.0f}",
+        polish_flag=flag_label(Flag.LOOKS_LIKE_AD),
         monitor=monitor,
         live=live_views(monitor, tz),
         track_record=track_record_sentence(monitor.track_record) if monitor else "",

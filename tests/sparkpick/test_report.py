@@ -179,7 +179,7 @@ def test_looks_like_ad_is_shown_as_decided_not_redecided() -> None:
         flagged = [v for v in shortlist_views(shortlist, meta, {}) if "Looks like an ad" in
                    [f["label"] for f in v["flags"]]]
         assert [v["rank"] for v in flagged] == [3]  # as decided with the scores
-        assert f"Above {threshold:.0f} it is flagged" in visible(render_shortlist_html(shortlist, meta, {}))
+        assert f'Above {threshold:.0f} it is flagged "Looks like an ad".' in visible(render_shortlist_html(shortlist, meta, {}))
 
 
 def test_missing_optional_columns_still_render() -> None:
