@@ -129,6 +129,8 @@ def plot(results: dict[str, list[list[Week]]], args: argparse.Namespace) -> None
     if results.get(ON) and results.get(OFF):
         off = weekly(results[OFF])
         ax.plot(off["week"], off["captured"], "o-", color="tab:orange", alpha=0.7, label="sparkpick, test picks off")
+    ax.plot(on["week"], on["ranking"], ".:", color="tab:blue", alpha=0.6,
+            label="its model's own top K among runnable posts (no test pick)")
     ax.plot(on["week"], on["captured"], "o-", color="tab:blue", label="sparkpick")
     none = on[on["without_shortlist"] > 0]
     if len(none):
