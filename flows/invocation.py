@@ -127,11 +127,9 @@ class Invocation:
     @cached_property
     def now(self) -> pd.Timestamp:
         """The wall clock (naive UTC, to the second), read once per command or flow run and handed down."""
-        import pandas as pd
+        from sparkpick.clock import utc_now
 
-        from sparkpick.contract import as_utc
-
-        return as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
+        return utc_now()
 
     def time(self, value: str | None, option: str) -> pd.Timestamp | None:
         """A time option checked by `time_option` against this invocation's clock; None when not given."""

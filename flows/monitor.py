@@ -16,9 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from sparkpick.clock import hours_ended_by
+from sparkpick.clock import as_of_or_now, hours_ended_by
 from sparkpick.config import Settings
-from sparkpick.contract import as_utc
 from sparkpick.home import Home
 from sparkpick.report import MonitorView
 from sparkpick.spreadsheet import write_csv
@@ -116,7 +115,7 @@ def run_monitor(
     With `log_to_mlflow`, the track record is also recorded on the serving model version (the nightly run
     does this; an ad-hoc `sparkpick monitor` only reads).
     """
-    moment = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
+    moment = as_of_or_now(as_of)
     tables, scores = read_monitor_inputs(home)
     assessed, hourly = assess_live_boosts(tables, scores, moment, settings)
     boosts = _display_columns(assessed, tables) if len(assessed) else assessed

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.video import VIDEO_PREFIX
+from sparkpick.clock import as_of_or_now
 from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import DamagedFileError, InputError
@@ -429,7 +430,7 @@ def score_candidates(
     from models.prior import PRIOR_KIND, RANKER_KIND
     from models.scoring import score_frame, shortlist
 
-    as_of_ts = as_utc(as_of) if as_of is not None else as_utc(pd.Timestamp.now(tz="UTC").floor("s"))
+    as_of_ts = as_of_or_now(as_of)
     uri = model_uri or serving.champion_uri(settings.mlflow.model_name)
     if model_uri is None and (prior_note := ensure_champion(home, settings)):
         log.warning("no model served yet: %s", prior_note)

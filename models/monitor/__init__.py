@@ -55,7 +55,8 @@ from models.monitor.decide import DECISIONS, HINT_MAX_CONVERSIONS, OUTPUT_COLUMN
 from models.monitor.evidence import U_COARSE, U_GRID
 from models.monitor.learn import fit_delivery_norms
 from models.monitor.norms import DeliveryNorms, FastSignalModel, PauseCalibration, UpliftPrior
-from models.monitor.series import HOUR, HOURLY_COUNTS, KEY, live_boosts
+from models.monitor.series import HOURLY_COUNTS, KEY, live_boosts
+from sparkpick.clock import HOUR
 
 __all__ = [
     "DECISIONS",

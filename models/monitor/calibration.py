@@ -17,7 +17,8 @@ from models.monitor.evidence import (
 )
 from models.monitor.norms import DeliveryNorms, PauseCalibration
 from models.monitor.schedule import hour_index, looked_hours
-from models.monitor.series import HOUR, _Grid
+from models.monitor.series import _Grid
+from sparkpick.clock import HOUR
 from sparkpick.config import MonitorSettings
 
 

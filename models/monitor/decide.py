@@ -21,7 +21,8 @@ from models.monitor.evidence import (
 )
 from models.monitor.learn import fit_delivery_norms
 from models.monitor.norms import DeliveryNorms, PauseCalibration, _baseline_of
-from models.monitor.series import HOUR, HOURLY_COUNTS, KEY, _Grid, _grids, _ts, live_boosts
+from models.monitor.series import HOURLY_COUNTS, KEY, _Grid, _grids, _ts, live_boosts
+from sparkpick.clock import HOUR
 from sparkpick.config import MonitorSettings, Settings
 from sparkpick.vocabulary import Decision
 from sparkpick.wording import LiveFacts, live_reason

@@ -26,3 +26,13 @@ def test_hours_ended_by_keeps_the_rows_and_their_index() -> None:
     empty = hourly.iloc[:0]
     assert hours_ended_by(empty, T).empty
     assert hours_ended_by(pd.DataFrame(), T).empty  # no rows, no columns: nothing to cut
+
+
+def test_now_is_naive_utc_to_the_second_and_as_of_wins_over_it() -> None:
+    from sparkpick.clock import as_of_or_now, utc_now
+
+    now = utc_now()
+    assert now.tzinfo is None and now == now.floor("s")
+    assert abs(now - pd.Timestamp.now(tz="UTC").tz_localize(None)) < pd.Timedelta(seconds=5)
+    assert as_of_or_now("2026-10-01T08:00:00+02:00") == T
+    assert as_of_or_now(None) >= now
