@@ -55,7 +55,19 @@ def _web_address(value: str) -> str:
 
 Cron = Annotated[str, AfterValidator(_cron)]
 OptionalCron = Annotated[str, AfterValidator(_optional_cron)]  # "" = no schedule
+def _period(value: str) -> str:
+    """A pandas offset alias (`W`, `MS`, `2W`), as pandas reads it (the sources' registry loads pandas anyway)."""
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        to_offset(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a pandas period alias such as W (weeks) or MS (months)") from exc
+    return value
+
+
 IsoTime = Annotated[str, AfterValidator(_iso_time)]
+Period = Annotated[str, AfterValidator(_period)]
 WebAddress = Annotated[str, AfterValidator(_web_address)]
 
 
@@ -270,7 +282,7 @@ class FeaturesConfig(_Section):
     candidate_window_days: int = Field(gt=0)
     calibration_hours: float = Field(ge=0)
     auth_expiry_warning_days: int = Field(ge=0)
-    decision_period: str
+    decision_period: Period
     peer_window_days: int = Field(gt=0)
     min_peers: int = Field(ge=1)
     peer_z_clip: float = Field(gt=0)
@@ -388,7 +400,7 @@ class TiktokConfig(_Section):
     report_lookback_days: int = Field(gt=0)
     report_window_days: int = Field(gt=0, le=30)
     hourly_lookback_days: int = Field(ge=0, le=30)
-    baseline_period: str
+    baseline_period: Period
     max_retries: int = Field(ge=0)
     backoff_s: float = Field(ge=0)
     max_backoff_s: float = Field(ge=0)

@@ -116,6 +116,8 @@ def test_settings_are_frozen_and_overrides_validate():
     ({"world": {"video": {"preset": "quick"}}}, r"world\.video\.preset: Input should be 'ultrafast', "),
     ({"tiktok": {"base_url": "business-api.tiktok.com"}}, r"tiktok\.base_url: 'business-api\.tiktok\.com' is not an http\(s\):// address"),
     ({"mlflow": {"ui_port": 0}}, r"mlflow\.ui_port: Input should be greater than 0"),
+    ({"features": {"decision_period": "week"}}, r"features\.decision_period: 'week' is not a pandas period alias"),
+    ({"tiktok": {"baseline_period": "M"}}, r"tiktok\.baseline_period: 'M' is not a pandas period alias"),
 ])
 def test_a_bad_override_is_an_input_error_naming_the_setting(overrides, expected):
     # As for a config file: the project's InputError (the CLI exits 2 with one paragraph), not pydantic's.
