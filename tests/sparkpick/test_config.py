@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -219,3 +221,30 @@ def test_an_unreadable_config_exits_2_naming_the_file(tmp_path, kind):
                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path, check=False)
     assert done.returncode == 2, done.stderr
     assert str(path) in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+# A setting the README names with its default in brackets: "`monitor.pause_rate` (5%", "(90 days)".
+_QUOTED_DEFAULT = re.compile(r"`([a-z_]+(?:\.[a-z_0-9]+)+)`,?\s{0,2}\((\d+(?:\.\d+)?)(%| days)?[,)\s]")
+
+
+def _misquoted_defaults(text: str, defaults: dict[str, Any]) -> list[str]:
+    """Each "`setting` (value" in `text` whose value is not the setting's default in `defaults`."""
+    wrong = []
+    for match in _QUOTED_DEFAULT.finditer(text):
+        key, number, unit = match.groups()
+        node: Any = defaults
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        quoted = float(number) / 100 if unit == "%" else float(number) * 24 if unit == " days" else float(number)
+        if not isinstance(node, int | float) or abs(float(node) - quoted) > 1e-9:
+            wrong.append(f"{key}: README says {number}{unit or ''}, configs/default.yaml has {node}")
+    return wrong
+
+
+def test_the_readme_quotes_the_defaults_as_they_are():
+    # The explanation lives in configs/default.yaml; where the README quotes a default, it must be that one.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(_QUOTED_DEFAULT.findall(readme)) >= 5
+    assert _misquoted_defaults(readme, _default()) == []
+    assert _misquoted_defaults("`report.top_k` (7) and `monitor.pause_rate` (5%)", _default()) == [
+        "report.top_k: README says 7, configs/default.yaml has 5"]
