@@ -14,7 +14,8 @@ wide band (`prior.band` either side), so the report and the monitor never read a
 
 from __future__ import annotations
 
-from models.ranker import ScoreCalibration, ScoringModel
+from models.ranker import ScoringModel
+from models.uplift_calibration import ScoreCalibration
 from sparkpick.config import PriorConfig
 
 KIND_TAG = "kind"

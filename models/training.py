@@ -24,11 +24,11 @@ from models.evaluate import TimeSplit, gain_curve, ranking_metrics, time_split
 from models.ranker import (
     RankerEnsemble,
     ScoringModel,
-    fit_calibration,
     gain_params,
     propensity_weights,
     sort_by_group,
 )
+from models.uplift_calibration import fit_calibration
 from sparkpick.config import LabelConfig, RankerConfig
 from sparkpick.errors import InputError
 

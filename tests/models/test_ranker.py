@@ -11,14 +11,13 @@ import pytest
 from models.evaluate import captured_at_k, ndcg_at_k, time_split
 from models.ranker import (
     RankerEnsemble,
-    ScoreCalibration,
     ScoringModel,
     UpliftRanker,
-    fit_calibration,
     group_sizes,
     propensity_weights,
     sort_by_group,
 )
+from models.uplift_calibration import ScoreCalibration, fit_calibration
 from tests.models.conftest import FEATURES
 
 PARAMS = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1}
@@ -218,7 +217,7 @@ def test_models_saved_before_ensembles_still_load(boosts) -> None:
 
 
 def test_calibration_knots_sit_in_the_middle_of_isotonic_plateaus() -> None:
-    from models.ranker import plateau_centres
+    from models.uplift_calibration import plateau_centres
 
     xs, ys = plateau_centres(np.array([0.0, 0.2, 0.3, 0.5, 0.6, 1.0]), np.array([1.0, 1.0, 2.0, 2.0, 2.0, 3.0]))
     assert xs == pytest.approx((0.1, 0.45, 1.0)) and ys == (1.0, 2.0, 3.0)
