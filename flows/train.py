@@ -9,11 +9,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from features.video import VIDEO_PREFIX
@@ -26,9 +25,8 @@ from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
 from sparkpick.wording import name_advertisers
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
-    from models.promotion import PromotionDecision
+    from models.policy_evidence import OffPolicyEvidence
     from models.ranker import ScoringModel
-    from models.serving import ServedModel
     from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
@@ -57,7 +55,7 @@ class TrainResult:
     propensities: dict[str, int] = field(default_factory=dict)
 
 
-def _artifact_root(home: Home, uri: str) -> object:
+def _artifact_root(home: Home, uri: str) -> Path | None:
     """Artifacts go under the home's mlruns/ unless a remote tracking server decides where."""
     return None if uri.startswith(_REMOTE_SCHEMES) else home.mlruns
 
@@ -86,9 +84,10 @@ def train_model(
 ) -> TrainResult:
     """Train on the past boosts that ended before `until` (all when None), log and register the model,
     and apply the promotion gate (`auto`, `never` or `force`)."""
-    from features.matrix import feature_columns, feature_version, training_matrix
+    from features.matrix import feature_columns, feature_version
     from models import champion_comparison, mlflow_store, promotion, run_cleanup, run_record, serving
     from models.handover import ranks_nothing
+    from models.policy_evidence import handover_decision, off_policy_evidence
     from models.training import MODEL, fit_models
 
     metric = settings.mlflow.promotion_metric
@@ -104,16 +103,7 @@ def train_model(
         experiment_id = mlflow_store.ensure_experiment(client, settings.mlflow.experiment, _artifact_root(home, uri))
         for line in run_cleanup.sweep_interrupted(client, experiment_id, name):
             log.warning("%s", line)
-    from features.video.cues.catalogue import video_feature_version
-    from features.video.table import video_of_posts
-
-    inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
-    tables = with_propensities(home, tables)
-    rows = training_matrix(tables, settings, video=video, until=until_ts)
-    if until_ts is not None:
-        rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
-    rows = _with_propensity_nights(rows, tables["spark_results"])
+    tables, video, rows = _training_rows(home, settings, until_ts)
     if rows.empty:
         prior_note = ensure_champion(home, settings)
         raise InputError(
@@ -164,7 +154,7 @@ def train_model(
     evidence = off_policy_evidence(tables, video, rows, settings, fitted=fitted,
                                    champion=champion.model if champion else None)
     if promote == "auto" and champion is not None:
-        decision = _handover_decision(evidence, decision, champion, settings)
+        decision = handover_decision(evidence, decision, champion, settings)
         if decision.alias == promotion.CHAMPION and ranks_nothing(fitted.valid_scores[MODEL]):
             # a ranker that gives every post the same score orders nothing (the shortlist would follow
             # post ids): it never replaces a champion, whatever a chance tie on the figures says
@@ -232,136 +222,23 @@ def with_propensities(home: Home, tables: dict[str, pd.DataFrame]) -> dict[str, 
     return out
 
 
-def _with_propensity_nights(rows: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
-    """Training rows with `propensity_as_of` (the night a joined propensity was scored) beside them."""
-    if rows.empty or "propensity_as_of" not in results.columns:
-        return rows
-    nights = results[["post_id", "boosted_at", "propensity_as_of"]].drop_duplicates(["post_id", "boosted_at"])
-    return rows.merge(nights, on=["post_id", "boosted_at"], how="left")
+def _training_rows(
+    home: Home, settings: Settings, until: pd.Timestamp | None
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None, pd.DataFrame]:
+    """The warehouse's tables (propensities joined), the posts' video features and the training rows of
+    the boosts whose results ended before `until` (all when None), each with the night of its propensity."""
+    from features.matrix import training_matrix
+    from features.video.cues.catalogue import video_feature_version
+    from features.video.table import video_of_posts
+    from models.policy_evidence import with_propensity_nights
 
-
-@dataclass(frozen=True)
-class OffPolicyEvidence:
-    """The off-policy estimates (None without logged propensities on unseen decisions), how many logged
-    boosts they stand on, and what the propensities were: `from_scores` (joined to the night scored),
-    `from_data` (in the file), `none` (kept and counted as "no propensity", never invented)."""
-
-    table: pd.DataFrame | None
-    counts: dict[str, int]
-    n_logged: int = 0
-
-
-def propensity_counts(rows: pd.DataFrame) -> dict[str, int]:
-    """How many boosts had a propensity from the scores, from the data, or none."""
-    p = pd.to_numeric(rows["boost_propensity"], errors="coerce") if "boost_propensity" in rows else \
-        pd.Series(np.nan, index=rows.index)
-    joined = rows["propensity_as_of"].notna() if "propensity_as_of" in rows else pd.Series(False, index=rows.index)
-    has = p.gt(0) & p.le(1)
-    return {"from_scores": int((has & joined).sum()), "from_data": int((has & ~joined).sum()),
-            "none": int((~has).sum())}
-
-
-def off_policy_evidence(
-    tables: dict[str, pd.DataFrame], video: pd.DataFrame | None, rows: pd.DataFrame, settings: Settings, *,
-    fitted: FittedModels | None = None, champion: ScoringModel | None = None,
-    challenger: ScoringModel | None = None, unseen_only: bool = True,
-) -> OffPolicyEvidence:
-    """Estimate, on the logged boosts with a propensity, the uplift each policy would have captured: the
-    prior, the champion, the challenger (the new model's held-out fits, or `challenger`) and the brief's
-    heuristic (organic engagement rate). Only decisions after the newest data either model was fitted on
-    count (the validation period of `fitted`, and, with `unseen_only`, after the champion's
-    `trained_through`)."""
-    from features.matrix import candidate_matrix, feature_version
-    from models.baselines import engagement_rate_scores
-    from models.handover import (
-        CHALLENGER,
-        CHAMPION,
-        HEURISTIC,
-        PRIOR,
-        decision_ids,
-        estimate,
-        logged_boosts,
-        policy_inputs,
-    )
-    from models.prior import prior_model
-    from models.training import TRAINED_THROUGH
-
-    counts = propensity_counts(rows)
-    logged = logged_boosts(rows) if len(rows) else pd.DataFrame()
-    if len(logged) and fitted is not None:  # the validation period: the held-out fits never saw it
-        logged = logged[logged["night"] >= pd.Timestamp(fitted.split.cutoff)].reset_index(drop=True)
-    if unseen_only and len(logged) and champion is not None and champion.metadata.get(TRAINED_THROUGH):
-        logged = logged[logged["night"] > pd.Timestamp(champion.metadata[TRAINED_THROUGH])].reset_index(drop=True)
-    if logged.empty:
-        return OffPolicyEvidence(None, counts)
-    prior = prior_model(settings.prior, feature_version(settings))
-    scorers: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {PRIOR: prior.scores}
-    models: list[ScoringModel] = [prior]
-    if champion is not None:
-        scorers[CHAMPION] = champion.scores
-        models.append(champion)
-    reward: Callable[[pd.DataFrame], np.ndarray] | None = None
-    if fitted is not None:
-        new = fitted.scoring_model
-        ranker = fitted.ranker
-
-        def held_out(frame: pd.DataFrame) -> np.ndarray:
-            return np.asarray(ranker.predict_held_out(new.matrix(frame)), dtype="float64")
-
-        def reward_of(frame: pd.DataFrame) -> np.ndarray:  # the pointwise regressor: a model of the uplift
-            return np.asarray(fitted.pointwise.predict(frame), dtype="float64")
-
-        scorers[CHALLENGER], reward = held_out, reward_of
-        models.append(new)
-    elif challenger is not None:
-        chosen = challenger
-
-        def predicted(frame: pd.DataFrame) -> np.ndarray:
-            return chosen.predict(frame)["predicted_uplift"].to_numpy()
-
-        scorers[CHALLENGER], reward = chosen.scores, predicted
-        models.append(chosen)
-    elif champion is not None and not champion.is_prior:
-        serving = champion
-
-        def served_prediction(frame: pd.DataFrame) -> np.ndarray:
-            return serving.predict(frame)["predicted_uplift"].to_numpy()
-
-        reward = served_prediction
-    scorers[HEURISTIC] = engagement_rate_scores
-    frames = []
-    for night, mine in logged.groupby("night", sort=True):
-        at = candidate_matrix(tables, pd.Timestamp(night), settings, video=video)
-        at = at[at["advertiser_id"].astype(str).isin(set(mine["advertiser_id"]))]
-        frames.append(at.assign(decision_id=decision_ids(at["advertiser_id"], pd.Series(night, index=at.index))))
-    candidates = pd.concat(frames, ignore_index=True)
-    missing = sorted({f for m in models for f in m.feature_names} - set(candidates.columns))
-    if missing:  # no video features stored: the cues stay missing, as when scoring
-        candidates = candidates.assign(**{f: float("nan") for f in missing})
-    inputs = policy_inputs(logged, candidates, scorers, settings.ranker.shortlist_k, reward)
-    return OffPolicyEvidence(estimate(logged, inputs, settings.ranker.seed), counts, len(logged))
-
-
-def _handover_decision(
-    evidence: OffPolicyEvidence, fallback: PromotionDecision, champion: ServedModel, settings: Settings
-) -> PromotionDecision:
-    """The promotion by off-policy evidence when there is enough; else the validation gate's, saying so."""
-    from models import promotion
-    from models.handover import decide_handover
-
-    who = f"champion v{champion.version}" + (" (the brief's rules)" if champion.model.is_prior else "")
-    judged = None
-    if evidence.table is not None:
-        judged = decide_handover(evidence.table, who, evidence.n_logged, settings.policy.handover_min_logged)
-    if judged is None:
-        why = (f"only {evidence.n_logged} logged boosts with a propensity on decisions neither model was "
-               f"fitted on, and the off-policy gate needs {settings.policy.handover_min_logged}"
-               if evidence.n_logged else "no logged boosts with a propensity on decisions neither model was "
-               "fitted on")
-        return promotion.PromotionDecision(
-            fallback.alias, f"{fallback.reason} ({why}: the validation gate decided)", fallback.champion_value)
-    alias = promotion.CHAMPION if judged.promote else promotion.CHALLENGER
-    return promotion.PromotionDecision(alias, judged.reason, fallback.champion_value)
+    inputs = read_model_inputs(home.warehouse)
+    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
+    tables = with_propensities(home, tables)
+    rows = training_matrix(tables, settings, video=video, until=until)
+    if until is not None:
+        rows = rows[pd.to_datetime(rows["ended_at"]) < until].reset_index(drop=True)
+    return tables, video, with_propensity_nights(rows, tables["spark_results"])
 
 
 def evaluate_policies_now(
@@ -370,19 +247,11 @@ def evaluate_policies_now(
     """`sparkpick evaluate`: the off-policy estimates of the prior, the champion, the challenger (the
     registry's aliases, when they exist) and the brief's heuristic, on every logged boost with a
     propensity whose results ended before `until` (all when None). Nothing is trained or registered."""
-    from features.matrix import training_matrix
-    from features.video.cues.catalogue import video_feature_version
-    from features.video.table import video_of_posts
     from models import mlflow_store, promotion, serving
+    from models.policy_evidence import off_policy_evidence
 
     until_ts = as_utc(until) if until is not None else None
-    inputs = read_model_inputs(home.warehouse)
-    tables, video = inputs.tables, video_of_posts(inputs, video_feature_version(settings.video))
-    tables = with_propensities(home, tables)
-    rows = training_matrix(tables, settings, video=video, until=until_ts)
-    if until_ts is not None:
-        rows = rows[pd.to_datetime(rows["ended_at"]) < until_ts].reset_index(drop=True)
-    rows = _with_propensity_nights(rows, tables["spark_results"])
+    tables, video, rows = _training_rows(home, settings, until_ts)
     name = settings.mlflow.model_name
     served: dict[str, ScoringModel | None] = {}
     with mlflow_store.tracking(home_store(home, settings)) as client:

@@ -132,7 +132,8 @@ def test_the_report_labels_the_prior_marks_test_picks_and_counts_left_out(cold, 
 
 
 def test_a_later_boost_is_joined_to_the_propensity_scored_before_it(cold, settings: Settings) -> None:
-    from flows.train import propensity_counts, with_propensities
+    from flows.train import with_propensities
+    from models.policy_evidence import propensity_counts
     from sparkpick.warehouse import read_model_inputs
 
     home, scored = cold
