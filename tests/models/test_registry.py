@@ -48,45 +48,6 @@ def _log(store: tuple[str, Path], fitted, name: str = "sparkpick-ranker") -> run
                                          fitted.train, 5, decision=promotion.PromotionDecision(None, "test"))
 
 
-@pytest.mark.parametrize(
-    ("mode", "new", "old", "version", "alias"),
-    [
-        ("auto", 0.5, None, None, "champion"),       # first model
-        ("auto", 0.6, 0.5, "1", "champion"),         # better
-        ("auto", 0.4, 0.5, "1", "challenger"),       # worse
-        ("auto", 0.5, 0.5, "1", "challenger"),       # a tie does not displace the champion
-        ("never", 0.9, 0.1, "1", "challenger"),
-        ("force", 0.1, 0.9, "1", "champion"),
-    ],
-)
-def test_decide_promotion(mode: str, new: float, old: float | None, version: str | None, alias: str) -> None:
-    decision = promotion.decide_promotion(mode, "captured_at_k", new, old, version)
-    assert decision.alias == alias
-    assert decision.reason
-    if alias == "challenger" and mode == "auto":
-        assert f"{old:.3f}" in decision.reason and f"{new:.3f}" in decision.reason
-
-
-def test_decide_promotion_rejects_unknown_mode() -> None:
-    with pytest.raises(InputError, match="--promote"):
-        promotion.decide_promotion("sometimes", "captured_at_k", 0.5, None, None)
-
-
-def test_flatten_leaves_out_secrets() -> None:
-    flat = run_record.flatten({"a": {"b": 1, "api_key": "x"}, "c": [1, 2]})
-    assert flat == {"a.b": "1", "c": "[1, 2]"}
-
-
-def test_integers_become_doubles_and_nothing_else_changes() -> None:
-    frame = pd.DataFrame({"n": [1, 2], "maybe": pd.array([3, None], dtype="Int64"), "x": [0.5, 1.5],
-                          "flag": [True, False], "id": ["7", "8"]})
-    out = run_record.integers_as_doubles(frame)
-    assert out.dtypes.astype(str).to_dict() == {"n": "float64", "maybe": "float64", "x": "float64",
-                                                "flag": "bool", "id": str(frame["id"].dtype)}
-    assert out["maybe"].isna().tolist() == [False, True] and out["n"].tolist() == [1.0, 2.0]
-    assert run_record.integers_as_doubles(out) is out
-
-
 def test_run_is_recorded_registered_and_served(
     boosts, fast: Settings, store: tuple[str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
