@@ -26,7 +26,8 @@ from sparkpick.wording.conventions import (
 # windows, see `flag_help`). Every flag has its words.
 FLAG_WORDS: dict[Flag, tuple[str, str]] = require_words(Flag, {
     Flag.NO_AUTH_CODE: ("No auth code", "No Spark authorisation code yet: ask the creator for one."),
-    Flag.AUTH_EXPIRING: ("Code expiring", "The authorisation code expires within {days} days: launch or renew soon."),
+    Flag.AUTH_EXPIRING: ("Code expiring", "The authorisation code expires within {days} days, too soon to carry a "
+                                          "boost: ask the creator to renew it."),
     Flag.NO_USAGE_RIGHTS: ("No usage rights", "No Spark usage rights on file in the creator's contract."),
     Flag.CALIBRATING: ("Calibrating", "Under {hours} hours of data: the numbers are not stable yet."),
     Flag.LOOKS_LIKE_AD: (

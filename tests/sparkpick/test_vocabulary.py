@@ -50,6 +50,8 @@ def test_every_decision_and_flag_has_its_words() -> None:
         assert text.endswith(".") and "{" not in text
         assert flag_label(f.column) == flag_label(f)
     assert "5 days" in flag_help(Flag.AUTH_EXPIRING, 5, 36.0) and "36 hours" in flag_help(Flag.CALIBRATING, 5, 36.0)
+    # an expiring code blocks a boost (it takes no slot): its help asks for a renewal, never "launch soon"
+    assert "renew" in flag_help(Flag.AUTH_EXPIRING, 5, 36.0) and "launch" not in flag_help(Flag.AUTH_EXPIRING, 5, 36.0)
 
 
 def test_a_table_missing_a_member_fails_at_once() -> None:
