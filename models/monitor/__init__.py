@@ -25,8 +25,10 @@ CPA), the scores table's unit, so positive = cheaper than in-feed ads):
   pace), keeping a dearer boost wastes 1 - exp(u) (what in-feed ads would have turned into the same
   conversions) and stopping a cheaper one forgoes exp(u) - 1; under the posterior their expectations are
   the expected costs of keeping and of stopping (`_money_terms`). It pauses when the log of their ratio
-  exceeds a threshold calibrated by replaying the advertiser's own finished boosts hour by hour as the
-  monitor would have seen them (`_calibrate_pauses`): the smallest that would have paused at most
+  exceeds a threshold calibrated by replaying the advertiser's own finished boosts as the monitor would
+  have seen them, at the looks it makes (the hour ends its `cron` sees in a boost's first
+  `money_watch_hours`, after which only "proven dearer" pauses; `_calibrate_pauses`,
+  `schedule.looked_hours`): the smallest that would have paused at most
   `pause_rate` of the good ones (and stopped at most `pause_spend_rate` of their spend); all advertisers'
   boosts when it has too few, and no money pause at all when those are too few too. The reason says
   what pausing saves ("about $180 of the next $400") and, for a keep, what would pause it ("pause if the

@@ -1,4 +1,4 @@
-"""Replaying finished boosts hour by hour to set the pause threshold within the false-pause budget."""
+"""Replaying finished boosts at the monitor's looks to set the pause threshold within the false-pause budget."""
 
 from __future__ import annotations
 
