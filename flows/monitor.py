@@ -130,7 +130,7 @@ def run_monitor(
     record = compute_track_record(tables, scores, moment, settings, coverage, rank_correlation)
     if log_to_mlflow and version is not None:
         track_record_tags.log_track_record(uri, settings.mlflow.model_name, version, record.metrics(), moment,
-                                  track_record_sentence(record.to_dict()))
+                                           track_record_sentence(record.to_dict()))
     return MonitorRun(as_of=moment, boosts=boosts.reset_index(drop=True), hourly=hourly, track_record=record,
                       serving_version=version)
 

@@ -1,12 +1,16 @@
-"""A seeded generator of past boosts in decision groups whose right order is known (planted)."""
+"""A seeded generator of past boosts in decision groups whose right order is known (planted), a small quick
+ranker config (`fast`) and a fresh MLflow SQLite store per test (`store`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from sparkpick.config import Settings, with_overrides
 
 START = pd.Timestamp("2026-03-02")
 FEATURES = ["engagement_rate", "views", "creator_familiarity", "video_hook", "video_polish_score", "noise"]
@@ -74,3 +78,20 @@ def make_boosts(
 @pytest.fixture
 def boosts() -> Callable[..., pd.DataFrame]:
     return make_boosts
+
+
+# A small, quick ranker ensemble for tests that log and register models.
+FAST = {"ranker": {"bags": 2, "params": {"n_estimators": 120, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
+                   "early_stopping_rounds": 20}}
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return with_overrides(settings, FAST)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[str, Path]:
+    root = tmp_path / "mlruns"
+    root.mkdir()
+    return f"sqlite:///{root / 'mlflow.db'}", root

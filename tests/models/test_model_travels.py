@@ -17,8 +17,7 @@ import pytest
 from models import mlflow_store, promotion, run_record
 from models.training import fit_models
 from sparkpick.config import Settings, with_overrides
-from tests.models.conftest import FEATURES
-from tests.models.test_registry import FAST
+from tests.models.conftest import FAST, FEATURES
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +57,7 @@ def test_registered_model_loads_with_only_its_declared_requirements(boosts, sett
     with mlflow_store.tracking(uri) as client:
         exp = mlflow_store.ensure_experiment(client, "sparkpick", root)
         run_record.log_training_run(client, exp, "sparkpick-ranker", fitted, {}, {}, fitted.train, 5,
-                                  decision=promotion.PromotionDecision(promotion.CHAMPION, "first"))
+                                    decision=promotion.PromotionDecision(promotion.CHAMPION, "first"))
         requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/sparkpick-ranker@champion"))
     declared = [line.strip() for line in requirements.read_text().splitlines() if line.strip()]
     assert {line.split("==")[0] for line in declared} == {"lightgbm", "pandas", "numpy", "scikit-learn",
