@@ -13,7 +13,7 @@ from models.evaluate import ranking_metrics
 from models.training import fit_models
 from sparkpick.config import Settings
 from tests.models.conftest import FEATURES
-from tests.models.test_registry import WEAK, compare, decide, make_champion
+from tests.models.test_serving import WEAK, compare, decide, make_champion
 
 
 @pytest.mark.parametrize(("champion_features", "new_features", "alias"), [

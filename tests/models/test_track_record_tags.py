@@ -11,7 +11,7 @@ from models import mlflow_store, promotion, run_record, track_record_tags
 from models.training import fit_models
 from sparkpick.config import Settings
 from tests.models.conftest import FEATURES
-from tests.models.test_registry import log_run
+from tests.models.test_serving import log_run
 
 
 def test_validation_promises_and_track_record_on_the_serving_version(
