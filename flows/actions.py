@@ -52,10 +52,9 @@ def account_actions(home: Home, settings: Settings, token: str | None, *, mode: 
 
 def advertisers_of(home: Home, post_ids: list[str]) -> dict[str, str]:
     """post_id -> advertiser_id from the warehouse's posts (an unknown post is an InputError naming it)."""
-    from sparkpick.warehouse import Warehouse
+    from sparkpick.warehouse import Warehouse, require_warehouse
 
-    if not home.warehouse.exists():
-        raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
+    require_warehouse(home.warehouse)
     with Warehouse(home.warehouse, read_only=True) as wh:
         posts = wh.read("posts", "post_id IN (SELECT unnest(?))", [list(post_ids)])
     found = dict(zip(posts["post_id"].astype(str), posts["advertiser_id"].astype(str), strict=True))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sparkpick.clock import as_of_or_now
 from sparkpick.config import Settings
 from sparkpick.contract import CheckedTables, Problem, problem_list, validate_frames
 from sparkpick.errors import InputError
@@ -247,7 +248,8 @@ def ingest_source(
     # Checked before gathering: building another seed's demo world would overwrite the home's.
     identity = chosen.identity(home, settings, source)
     check_source(home, source, allow_new_source, detail=identity)
-    got = chosen.gather(home, settings, source, GatherRequest(identity, progress, access_token, as_of, partnerships))
+    request = GatherRequest(identity, progress, access_token, as_of_or_now(as_of), partnerships)
+    got = chosen.gather(home, settings, source, request)
     if got.folder is not None:
         summary = ingest_folder(home, settings, got.folder, skip_invalid or got.skip_invalid, source, identity)
     else:

@@ -21,7 +21,7 @@ from sparkpick.config import Settings
 from sparkpick.contract import as_utc
 from sparkpick.errors import DamagedFileError, InputError
 from sparkpick.home import Home
-from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs
+from sparkpick.warehouse import SCORES, SCORES_KEY, Warehouse, read_model_inputs, require_warehouse
 from sparkpick.wording import name_advertisers
 
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
@@ -300,6 +300,7 @@ def score_candidates(
     from models.scoring import score_frame, shortlist
 
     as_of_ts = as_of_or_now(as_of)
+    require_warehouse(home.warehouse)  # before the prior is registered for a home that has nothing to score
     uri = model_uri or serving.champion_uri(settings.mlflow.model_name)
     if model_uri is None and (prior_note := ensure_champion(home, settings)):
         log.warning("no model served yet: %s", prior_note)

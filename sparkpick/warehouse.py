@@ -305,10 +305,15 @@ class ModelInputs:
     video_features: pd.DataFrame | None
 
 
-def read_model_inputs(path: Path) -> ModelInputs:
-    """The one reader of the model inputs (read-only; a missing warehouse is the user's to fix)."""
+def require_warehouse(path: Path) -> None:
+    """Refuse a home with no warehouse yet, before a command writes anything (a model, a run) for it."""
     if not Path(path).exists():
         raise InputError(f"No warehouse at {path}: run `sparkpick ingest` first to load data.")
+
+
+def read_model_inputs(path: Path) -> ModelInputs:
+    """The one reader of the model inputs (read-only; a missing warehouse is the user's to fix)."""
+    require_warehouse(path)
     with Warehouse(path, read_only=True) as wh:
         tables = wh.contract_tables()
         if wh.has_table(POST_VIDEOS) and wh.has_table(VIDEO_FEATURES):

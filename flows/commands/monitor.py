@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sparkpick.vocabulary import Decision, require_words
+from sparkpick.warehouse import require_warehouse
 
 _STYLE = require_words(Decision, {Decision.PAUSE: "bold red", Decision.SCALE: "bold green", Decision.KEEP: "bold",
                                   Decision.TOO_EARLY: "dim"})
@@ -52,8 +53,7 @@ def monitor(
     settings, home = inv.settings, inv.home
     if out is not None and out.is_dir():
         raise InputError(f"--out {out} is a folder: give the CSV file to write, e.g. {out / 'live_boosts.csv'}.")
-    if not home.warehouse.exists():
-        raise InputError(f"No warehouse at {home.warehouse}: run `sparkpick ingest` first to load data.")
+    require_warehouse(home.warehouse)
     moment = inv.as_of(as_of, settings)
     run = run_monitor(home, settings, moment)
     console = Console(soft_wrap=True)

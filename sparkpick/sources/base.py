@@ -34,7 +34,7 @@ class GatherRequest:
     identity: Mapping[str, object] = field(default_factory=dict)
     progress: Callable[[int, int], None] | None = None
     access_token: str | None = None  # read only for a source with `needs_token`
-    as_of: pd.Timestamp | None = None  # the moment of gathering for an API (default: now)
+    as_of: pd.Timestamp | None = None  # the moment of gathering: the flow's as-of, else when the command began
     partnerships: Path | None = None  # only for a source with `takes_partnerships`
 
 

@@ -224,3 +224,10 @@ def test_a_first_night_writes_a_shortlist_ranked_by_the_brief(tmp_path: Path, se
     _print_outcome(Console(file=out, width=200), folder)
     printed = " ".join(out.getvalue().split())
     assert "No Spark Ads results yet: ranked by the brief's rules." in printed and TEST_PICK_SENTENCE in printed
+
+
+def test_scoring_an_empty_home_registers_no_model(tmp_path: Path, settings: Settings) -> None:
+    home = Home.at(tmp_path / "empty").ensure()
+    with pytest.raises(InputError, match="No warehouse"):
+        score_candidates(home, settings, as_of="2025-06-01")
+    assert not home.has_model_store()  # the prior is registered only for a home with something to score

@@ -35,9 +35,8 @@ class TikTokSource(Source):
 
     def gather(self, home: Home, settings: Settings, spec: str, request: GatherRequest) -> Batch:
         """Fetch the contract tables (sparkpick/sources/tiktok/fetch.py) with `request.access_token`, as of
-        `request.as_of` (default now), with the partnerships file's contracts."""
-        import pandas as pd
-
+        `request.as_of` (the flow's moment: the core never reads the wall clock), with the partnerships
+        file's contracts."""
         from sparkpick.contract import as_utc
         from sparkpick.sources.tiktok import TikTokClient, fetch_tables, read_partnerships
 
@@ -49,7 +48,9 @@ class TikTokSource(Source):
         # A malformed file fails before any request. A row naming a creator the API does not return (a
         # contract signed before the creator authorised a post) is only reported: the night's ingest goes on.
         override = read_partnerships(path, settings.tiktok) if path is not None else None
-        moment = as_utc(request.as_of if request.as_of is not None else pd.Timestamp.now(tz="UTC"))
+        if request.as_of is None:
+            raise ValueError("The TikTok source reads the account as of a moment its caller gives (request.as_of).")
+        moment = as_utc(request.as_of)
         with TikTokClient(settings.tiktok.base_url, request.access_token, settings.tiktok) as client:
             fetched = fetch_tables(client, settings, moment, partnerships=override)
         return Batch(tables=fetched.tables, skip_invalid=True, problems=[str(p) for p in fetched.problems],

@@ -82,6 +82,8 @@ def test_what_each_source_says_of_itself(tmp_path: Path, home: Home, settings: S
     assert tiktok.state_folder(home, "tiktok") is None and source_state(home, "tiktok") is None
     with pytest.raises(InputError, match=settings.tiktok.token_env):
         tiktok.gather(home, settings, "tiktok", GatherRequest())
+    with pytest.raises(ValueError, match="as_of"):  # the core never reads the wall clock itself
+        tiktok.gather(home, settings, "tiktok", GatherRequest(access_token="not-a-real-token"))
 
 
 class ToySource(Source):
