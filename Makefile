@@ -29,13 +29,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Fast tests first, then the slow ones (real Prefect server, browser, bigger worlds). Exit 5 = none selected.
+# The fast tests run in parallel processes (pytest-xdist), each test file's tests in one of them
+# (tests/conftest.py), so a file's shared fixtures are built once. PYTEST_WORKERS=0: all in this process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+
+# Fast tests first, then the slow ones (real Prefect server, browser, bigger worlds; one at a time: several
+# time their own child processes). Exit 5 = none selected.
 test: install browser lint typecheck
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(XDIST) -m "not slow"
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
 
 test-fast: install
-	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/pytest $(XDIST) -m "not slow" -x -q
 
 # The inner loop: lint, type check, the fast tests.
 check: lint typecheck test-fast
