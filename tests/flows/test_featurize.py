@@ -181,9 +181,15 @@ def test_featurize_flow_on_prefect_dasks_task_runner(home, settings, videos, pre
 
 @pytest.fixture
 def empty_tmpdir(tmp_path, monkeypatch) -> Path:
-    """TMPDIR pointed at an empty folder, for this process (tempfile caches it) and the ones it starts."""
-    import tempfile
+    """TMPDIR pointed at an empty folder, for this process (tempfile caches it) and the ones it starts.
 
+    multiprocessing's own folder (the forkserver's socket, once per process) is made first, where the
+    process's temporary files went until now: whether an earlier test in this process (or pytest-xdist
+    worker) already made it must not decide what lands in the empty folder."""
+    import tempfile
+    from multiprocessing.util import get_temp_dir
+
+    get_temp_dir()
     folder = tmp_path / "system-tmp"
     folder.mkdir()
     monkeypatch.setenv("TMPDIR", str(folder))
