@@ -23,7 +23,7 @@ from features.video.cache import plan_videos, post_video_rows
 from features.video.cluster import run_videos_on_cluster
 from features.video.cues.catalogue import video_feature_version
 from features.video.extract import VideoResult
-from features.video.pool import VideoTask, run_videos
+from features.video.pool import VideoTask, run_videos, signals_held
 from features.video.table import video_feature_rows
 from flows.lock import FEATURIZE_LOCK, run_lock
 from flows.markdown_text import markdown_safe
@@ -198,7 +198,9 @@ def _featurize(
     def save(rows: list[dict[str, Any]]) -> None:
         nonlocal saved
         if rows:
-            with Warehouse(home.warehouse) as wh:
+            # Ctrl-C or SIGTERM waits until the batch is stored: raised while DuckDB reads the frame, it
+            # would come back as DuckDB's own error (a failure, exit 1) instead of a stop (exit 130 or 143).
+            with signals_held(), Warehouse(home.warehouse) as wh:
                 wh.upsert_frame(VIDEO_FEATURES, video_feature_rows(rows, version, computed_at), VIDEO_FEATURES_KEY)
             saved += len(rows)
 

@@ -181,7 +181,7 @@ def _start_forkserver_with_main(ensure_running: Callable[[], None]) -> None:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Within: SIGINT and SIGTERM wait; on leaving, each one that arrived is raised again, to the handlers
     the caller had. Only the main thread runs signal handlers, so only it can hold them.
 
@@ -256,7 +256,7 @@ def run_videos(
                 task = queue.popleft()
                 # Ctrl-C or SIGTERM while a child is being started would leave it half-started (it
                 # prints a traceback) and unknown to the cleanup below: hold signals until it is listed.
-                with _signals_held():
+                with signals_held():
                     reader, writer = ctx.Pipe(duplex=False)
                     proc = ctx.Process(  # type: ignore[attr-defined]  # every concrete context has Process
                         target=_child, args=(writer, task, cfg, thumbs, extract, scratch_dir), daemon=True

@@ -83,14 +83,14 @@ def test_a_ctrl_c_while_a_worker_starts_waits_until_it_is_listed():
     import signal
     import threading
 
-    from features.video.pool import _signals_held
+    from features.video.pool import signals_held
 
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     reached_the_end = False
     try:
-        with pytest.raises(KeyboardInterrupt), _signals_held():
+        with pytest.raises(KeyboardInterrupt), signals_held():
             os.kill(os.getpid(), signal.SIGINT)
             for _ in range(50):  # handlers run between bytecodes: give the interrupt every chance
                 time.sleep(0.01)
