@@ -204,6 +204,7 @@ def ensure_champion(home: Home, settings: Settings) -> str | None:
 
     if serving.has_champion(home_store(home, settings), settings.mlflow.model_name):
         return None
+    require_warehouse(home.warehouse)  # the prior is registered only for a home that has posts to rank
     version, _ = register_prior(home, settings, promote=True)
     return f"{settings.mlflow.model_name} v{version} (the prior) is now the champion"
 
@@ -300,7 +301,6 @@ def score_candidates(
     from models.scoring import score_frame, shortlist
 
     as_of_ts = as_of_or_now(as_of)
-    require_warehouse(home.warehouse)  # before the prior is registered for a home that has nothing to score
     uri = model_uri or serving.champion_uri(settings.mlflow.model_name)
     if model_uri is None and (prior_note := ensure_champion(home, settings)):
         log.warning("no model served yet: %s", prior_note)

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from sparkpick.vocabulary import Decision, require_words
-from sparkpick.warehouse import require_warehouse
 
 _STYLE = require_words(Decision, {Decision.PAUSE: "bold red", Decision.SCALE: "bold green", Decision.KEEP: "bold",
                                   Decision.TOO_EARLY: "dim"})
@@ -40,6 +39,7 @@ def monitor(
     from flows.commands.terminal_text import terminal_safe
     from flows.monitor import run_monitor, write_live_csv
     from sparkpick.errors import InputError
+    from sparkpick.warehouse import require_warehouse
     from sparkpick.wording import (
         advertiser_label,
         cost_range_phrase,

@@ -230,4 +230,5 @@ def test_scoring_an_empty_home_registers_no_model(tmp_path: Path, settings: Sett
     home = Home.at(tmp_path / "empty").ensure()
     with pytest.raises(InputError, match="No warehouse"):
         score_candidates(home, settings, as_of="2025-06-01")
-    assert not home.has_model_store()  # the prior is registered only for a home with something to score
+    # The prior is registered only for a home that has posts to rank.
+    assert not serving.has_champion(home.tracking_uri(settings), settings.mlflow.model_name)

@@ -194,7 +194,9 @@ def test_corrupted_middle_does_not_crash(settings, clip_dir, tmp_path):
 
 def test_huge_frames_are_refused(settings, clip_dir):
     cfg = with_overrides(settings, {"video": {"max_frame_pixels": 100 * 100}}).video
-    result = extract_video(clip_dir / "facts.mp4", cfg)
+    path = clip_dir / "huge.mp4"  # its own clip: under xdist no other test's file can be counted on
+    write_clip(path, [Shot(1.0, 1)], fps=24)
+    result = extract_video(path, cfg)
     assert result.status == "failed" and "max_frame_pixels" in result.error
 
 

@@ -89,6 +89,8 @@ def test_a_ctrl_c_while_a_worker_starts_waits_until_it_is_listed():
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     reached_the_end = False
+    # A terminal's Ctrl-C handler, whatever the test runner set (pytest-xdist's workers ignore SIGINT).
+    runner_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt), signals_held():
             os.kill(os.getpid(), signal.SIGINT)
@@ -96,6 +98,7 @@ def test_a_ctrl_c_while_a_worker_starts_waits_until_it_is_listed():
                 time.sleep(0.01)
             reached_the_end = True
     finally:
+        signal.signal(signal.SIGINT, runner_handler)
         stop.set()
         other.join()
     assert reached_the_end
