@@ -48,6 +48,12 @@ def _stored(home) -> int:
 
 
 @pytest.mark.slow
+def _terminal_signals() -> None:
+    """In the child before it runs sparkpick: Ctrl-C's default disposition, which Python turns into
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("how", "code", "where"), [
     ("ctrl-c", 130, ["--workers", "2"]),
     ("sigterm", 143, ["--workers", "2"]),
@@ -57,8 +63,11 @@ def test_a_killed_featurize_keeps_what_finished_and_a_rerun_does_the_rest(home, 
     _load_posts(home, {f"p{i}": str(p) for i, p in enumerate(clip_files)})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path]),
            "DASK_TEMPORARY_DIRECTORY": str(home.root / "dask")}
+    # As from a terminal: a test run started in the background (`make test &`) hands its children SIGINT
+    # ignored, and Python then keeps ignoring Ctrl-C, as it should for a background job.
     proc = subprocess.Popen(_cli(home.root, "featurize", *where), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, env=env, start_new_session=True,
+                            preexec_fn=_terminal_signals)
     thumbs = thumbnail_dir(home)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:  # stop it once a few videos are done
