@@ -29,10 +29,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The fast tests run in parallel processes (pytest-xdist), each test file's tests in one of them
-# (tests/conftest.py), so a file's shared fixtures are built once. PYTEST_WORKERS=0: all in this process.
+# The fast tests run in parallel processes (pytest-xdist), each test file's tests in one of them and in
+# their order, so a file's shared fixtures are built once. PYTEST_WORKERS=0: all in this process.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 # Fast tests first, then the slow ones (real Prefect server, browser, bigger worlds; one at a time: several
 # time their own child processes). Exit 5 = none selected.

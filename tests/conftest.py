@@ -20,20 +20,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from sparkpick.config import Settings, load_settings
 from sparkpick.home import Home
 
-# Tests that start a Prefect API share one pytest-xdist worker, and so its one API (see `prefect_harness`).
-PREFECT_GROUP = "prefect-api"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) each test file's tests run in one
-    worker, so a module's shared fixture (a trained home, a rendered world) is built once, not once per
-    worker; the tests that need a Prefect API run in one worker, which starts one API (10-14 s), not two.
-    An explicit `xdist_group` mark wins."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = PREFECT_GROUP if "prefect_harness" in item.fixturenames else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture(autouse=True)
 def _temporary_folder_restored() -> Iterator[None]:
