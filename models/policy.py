@@ -16,12 +16,15 @@ advertiser's ranks 1..K are tonight's shortlist (so `sparkpick.shortlist.top_per
   free them (e.g. ask the creator for a code). Blocked posts rank after the eligible ones, before the live
   and boosted-before ones.
 - **Test picks.** `slots_for_test_picks(K)` of the K slots go to posts drawn at random from the eligible
-  posts below the fixed picks: a Plackett-Luce draw without replacement (Gumbel top-m) with weights
-  exp(z / temperature), z the score's z-score among the advertiser's eligible posts. The draw is seeded
-  by (advertiser, night), so the same night gives the same picks.
+  posts below the fixed picks, for an advertiser with at least `policy.test_min_pool` x K eligible posts
+  tonight (`has_room_for_tests`; a smaller pool fills its K slots by score, as a random slot among a few
+  posts costs a large share of what the shortlist can capture): a Plackett-Luce draw without replacement
+  (Gumbel top-m) with weights exp(z / temperature), z the score's z-score among the advertiser's eligible
+  posts. The draw is seeded by (advertiser, night), so the same night gives the same picks.
 - **Propensities.** `boost_propensity` is each candidate's marginal probability of being shortlisted
-  tonight: 1 for a fixed pick (and for every eligible post when there are no more than K); exact
-  w_i / sum(w) for a pool post when there is one test pick; otherwise the share of
+  tonight: 1 for a fixed pick (and for every eligible post when there are no more than K); 0 for the
+  eligible posts below the K when the pool has no room for tests; exact w_i / sum(w) for a pool post
+  when there is one test pick; otherwise the share of
   `policy.propensity_draws` seeded Monte Carlo draws of the same Plackett-Luce policy that include it
   (standard error at most 0.5 / sqrt(draws)). A blocked post has 0; a live or boosted-before post has
   none (NaN: not a candidate).
@@ -51,6 +54,12 @@ def slots_for_test_picks(k: int, share: float) -> int:
         return 0
     slots = int(np.floor(share * k + 0.5))
     return min(k, max(slots, 1 if k >= 3 else 0))
+
+
+def has_room_for_tests(eligible: int, k: int, min_pool: float) -> bool:
+    """Whether `eligible` posts that can run are enough for test picks in a K-slot shortlist: more than K,
+    and at least `min_pool` x K."""
+    return eligible > k and eligible >= min_pool * k
 
 
 def night_seed(advertiser_id: str, as_of: pd.Timestamp) -> int:
@@ -130,7 +139,7 @@ def apply_policy(
         blocked = rows.index[rows["status"] == BLOCKED]
         n = len(eligible)
         # more eligible posts than slots: the pool below the fixed picks is always larger than the test slots
-        slots = slots_for_test_picks(k, config.test_share) if n > k else 0
+        slots = slots_for_test_picks(k, config.test_share) if has_room_for_tests(n, k, config.test_min_pool) else 0
         fixed = eligible.index[: k - slots] if n > k else eligible.index
         pool = eligible.index[len(fixed):]
         picks: list[Any] = []

@@ -335,6 +335,7 @@ class PolicyConfig(_Section):
     """The shortlist policy (models/policy.py)."""
 
     test_share: float = Field(ge=0, le=1)
+    test_min_pool: float = Field(ge=1)
     temperature: float = Field(gt=0)
     propensity_draws: int = Field(ge=100)
     boost_again_min_uplift: float

@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from features.readiness import BLOCKING_FLAGS
 from flows.train import score_candidates, train_model
@@ -31,6 +32,16 @@ def never_boosted(settings: Settings) -> dict[str, pd.DataFrame]:
         if name in tables:
             tables[name] = tables[name].iloc[:0]
     return tables
+
+
+# The tiny world's advertisers have fewer than 2K posts that can run (test picks need policy.test_min_pool
+# x K): in this module test picks are allowed from K + 1 posts, so that night one has some.
+TESTS_FROM_K_PLUS_ONE = "policy:\n  test_min_pool: 1.0\n"
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    return with_overrides(settings, yaml.safe_load(TESTS_FROM_K_PLUS_ONE), "tests from K + 1 posts")
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +111,10 @@ def test_train_without_boosts_says_the_prior_serves(cold, settings: Settings) ->
 
 def test_cli_score_and_report_words_on_night_one(cold, settings: Settings, tmp_path: Path) -> None:
     home, _ = cold
+    overlay = tmp_path / "tests-from-k-plus-one.yaml"
+    overlay.write_text(TESTS_FROM_K_PLUS_ONE)
     done = subprocess.run(
-        [SPARKPICK, "--home", str(home.root), "score", "--as-of", str(settings.world.end), "--top", "3"],
+        [SPARKPICK, "--home", str(home.root), "--config", str(overlay), "score", "--as-of", str(settings.world.end), "--top", "3"],
         capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[2],
     )
     assert done.returncode == 0, done.stderr

@@ -67,12 +67,12 @@ def test_the_same_night_gives_the_same_picks_and_another_night_may_not(settings:
 
 
 def test_a_test_pick_is_never_flag_blocked(settings: Settings) -> None:
-    blocked = tuple(range(6, 29))  # the fixed picks p00-p03; below them only p04, p05 and p29 are free
+    blocked = tuple(range(10, 29))  # the fixed picks p00-p03; below them only p04-p09 and p29 are free
     seen = set()
     for day in range(10):
         out = apply_policy(scored(30, blocked=blocked), NO_HISTORY, settings.policy, 5, AS_OF + pd.Timedelta(days=day))
         pick = out[out["is_test_pick"]]
-        assert len(pick) == 1 and pick["post_id"].iloc[0] in {"a1-p04", "a1-p05", "a1-p29"}
+        assert len(pick) == 1 and pick["post_id"].iloc[0] in {f"a1-p{i:02d}" for i in (4, 5, 6, 7, 8, 9, 29)}
         seen.add(pick["post_id"].iloc[0])
         assert (out.loc[out["flag_no_auth_code"], "boost_propensity"] == 0).all()
     assert len(seen) > 1
@@ -112,6 +112,27 @@ def test_too_few_posts_that_can_run_fill_the_slots_without_a_test(settings: Sett
     assert not out["is_test_pick"].any()
     assert list(short["post_id"]) == [f"a1-p{i:02d}" for i in range(4)]
     assert (short["boost_propensity"] == 1.0).all()
+
+
+@pytest.mark.parametrize(("k", "can_run", "tests"), [
+    (5, 9, 0), (5, 10, 1), (4, 7, 0), (4, 8, 1), (3, 5, 0), (3, 6, 1), (10, 19, 0), (10, 20, 2),
+])
+def test_a_small_pool_fills_its_slots_by_score(settings: Settings, k: int, can_run: int, tests: int) -> None:
+    # test_min_pool 2: a test slot only with at least 2K posts that can run; below that, the top K by score
+    assert settings.policy.test_min_pool == 2.0
+    out = apply_policy(scored(30, blocked=tuple(range(can_run, 30))), NO_HISTORY, settings.policy, k, AS_OF)
+    short = top_per_advertiser(out, k)
+    assert len(short) == k and int(out["is_test_pick"].sum()) == tests
+    eligible = out[out["status"] == ""]
+    if tests:
+        assert (eligible["boost_propensity"] > 0).all()  # every candidate has a known, non-zero chance
+        assert eligible["boost_propensity"].sum() == pytest.approx(k, abs=0.02)
+    else:
+        assert list(short["score_rank"]) == list(range(1, k + 1))
+        assert list(eligible["boost_propensity"]) == [1.0] * k + [0.0] * (can_run - k)
+    looser = with_overrides(settings, {"policy": {"test_min_pool": 1.0}}).policy
+    assert apply_policy(scored(30, blocked=tuple(range(can_run, 30))), NO_HISTORY, looser, k, AS_OF)[
+        "is_test_pick"].sum() == slots_for_test_picks(k, looser.test_share)
 
 
 def test_share_zero_turns_test_picks_off(settings: Settings) -> None:
