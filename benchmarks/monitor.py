@@ -99,7 +99,7 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
                                     norms, t, settings.monitor, settings.ranker.band_coverage)
         out = out.set_index(["post_id", "boosted_at"]).loc[[keys[i] for i in now]]
         base_cpa, spend, conv = out["baseline_cpa"].to_numpy(), out["spend"].to_numpy(), out["conversions"].to_numpy()
-        calibrated[now] |= np.isfinite(out["pause_threshold"].to_numpy()) & norms.fitted
+        calibrated[now] |= np.isfinite(out["pause_threshold"].to_numpy()) & norms.usable
         with np.errstate(divide="ignore", invalid="ignore"):
             rule = np.isfinite(base_cpa) & (((conv > 0) & (spend / conv > RULE_CPA_X * base_cpa))
                                             | ((conv < 1) & (spend > RULE_COST_Y * base_cpa)))

@@ -434,6 +434,10 @@ class MonitorSettings(_Section):
     lag_bin_edges_hours: list[int]
     learning_bin_edges_hours: list[int]
     norms_min_boosts: int = Field(ge=1)
+    default_lag_shares: list[float] | None
+    default_learning: list[float] | None
+    simulated_boosts: int = Field(ge=20)
+    calibration_confidence: float = Field(ge=0.5, lt=1)
     fast_signals: bool
     fast_min_boosts: int = Field(ge=3)
     cron: OptionalCron
@@ -447,6 +451,21 @@ class MonitorSettings(_Section):
         if len(value) < 2 or value[0] != 0 or any(b <= a for a, b in pairwise(value)):
             raise ValueError("bin edges must start at 0 and strictly increase (at least two edges)")
         return value
+
+    @model_validator(mode="after")
+    def _defaults_fit_the_bins(self) -> MonitorSettings:
+        lag, learning = self.default_lag_shares, self.default_learning
+        if lag is not None and (len(lag) != len(self.lag_bin_edges_hours) - 1 or min(lag) < 0
+                                or abs(sum(lag) - 1) > 1e-6):
+            raise ValueError("monitor.default_lag_shares needs one share per lag bin (lag_bin_edges_hours), "
+                             "each at least 0, summing to 1")
+        if learning is not None and (len(learning) != len(self.learning_bin_edges_hours) - 1
+                                     or min(learning) <= 0):
+            raise ValueError("monitor.default_learning needs one multiplier above 0 per learning bin "
+                             "(learning_bin_edges_hours, the last edge settled)")
+        if (lag is None) != (learning is None):
+            raise ValueError("monitor.default_lag_shares and monitor.default_learning are set together or both null")
+        return self
 
 
 ActionMode = Literal["recommend", "shadow", "auto"]

@@ -251,7 +251,7 @@ def _decide(f: LiveFacts, statistic: float, threshold: float, norms: DeliveryNor
         return replace(f, decision=Decision.TOO_EARLY, why="learning")
     if f.spend < settings.min_spend_cpas * f.baseline_cpa:
         return replace(f, decision=Decision.TOO_EARLY, why="little_spend")
-    if not norms.fitted:  # the posterior and the tests rest on knowing the reporting lag: no verdict without it
+    if not norms.usable:  # the posterior and the tests rest on knowing the reporting lag: no verdict without it
         return replace(f, decision=Decision.KEEP, why="no_norms")
     if statistic > threshold:
         return replace(f, decision=Decision.PAUSE, why="money")

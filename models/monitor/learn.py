@@ -14,10 +14,12 @@ from models.monitor.norms import (
     _fast_features,
     _fit_fast,
     _fit_lag_and_learning,
+    _kernel,
     _moments,
     _settled_uplift,
 )
 from models.monitor.series import HOURLY_COUNTS, KEY, _Grid, _grids, _stacked, _ts
+from models.monitor.simulate import with_simulated_calibration
 from sparkpick.config import MonitorSettings
 
 
@@ -50,18 +52,22 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
 
     n_learn = len(settings.learning_bin_edges_hours) - 1
     kernel, learning, fitted = np.array([1.0]), np.ones(n_learn), False
+    assumed = settings.default_lag_shares is not None and settings.default_learning is not None
+    if assumed and settings.default_lag_shares is not None and settings.default_learning is not None:
+        kernel = _kernel(np.log(np.maximum(settings.default_lag_shares, 1e-12)), settings.lag_bin_edges_hours)
+        learning = np.asarray(settings.default_learning, dtype=float)
     if with_conv.sum() >= settings.norms_min_boosts:
         parts = [(_Grid(keys=g.keys[c].reset_index(drop=True), values={k: v[c] for k, v in g.values.items()}), w[c])
                  for g, w, c in zip(grids, window, conv_any, strict=True) if c.any()]
         kernel, learning = _fit_lag_and_learning(parts, settings)
-        fitted = True
+        fitted, assumed = True, False
     norms = DeliveryNorms(as_of=t, lag_kernel=kernel, learning=learning,
                           learning_edges=tuple(settings.learning_bin_edges_hours), boosts=int(with_conv.sum()),
-                          fitted=fitted)
+                          fitted=fitted, assumed=assumed)
 
     # Settled uplifts of finished boosts with a baseline: the priors and the fast-signal regression.
     if not has_rows.any():
-        return norms
+        return with_simulated_calibration(norms, settings, timezone, np.zeros(0))
     fin = keys.merge(done[[*KEY, "advertiser_id", "ended_at"]], on=KEY, how="left")
     base = _baseline_of(fin, baselines, t, fin["ended_at"])
     rate0 = (base["conversions"] / base["spend"]).to_numpy()
@@ -71,7 +77,10 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
     y, v = _settled_uplift(spend_m, totals["conversions"], rate0)
     ok = has_rows & np.isfinite(y) & (rate0 > 0)
     if not ok.any():
-        return norms
+        return with_simulated_calibration(norms, settings, timezone, np.zeros(0))
+    # Each finished boost's pace in in-feed CPAs an hour (over its hours with spend), for the simulation.
+    paces = (totals["spend"] * rate0 / np.maximum(np.concatenate([(g.values["spend"] > 0).sum(axis=1)
+                                                                  for g in grids]), 1))[ok]
     floor = settings.prior_min_sd
     advertisers = fin["advertiser_id"].to_numpy()
     priors = {
@@ -89,9 +98,10 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
             population = _moments(y[use], v[use], 1e-3)
             fast = _fit_fast(x[use], y[use], v[use], population)
     norms = DeliveryNorms(as_of=t, lag_kernel=kernel, learning=learning, learning_edges=norms.learning_edges,
-                          boosts=norms.boosts, fitted=fitted, fast=fast, priors=priors, pooled_prior=pooled)
-    if not fitted:
-        return norms
-    base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
-    calibration = _calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms, settings, timezone)
-    return replace(norms, calibration=calibration)
+                          boosts=norms.boosts, fitted=fitted, fast=fast, priors=priors, pooled_prior=pooled,
+                          assumed=assumed)
+    if fitted:
+        base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
+        norms = replace(norms, calibration=_calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms,
+                                                             settings, timezone))
+    return with_simulated_calibration(norms, settings, timezone, paces[paces > 0])

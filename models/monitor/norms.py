@@ -54,7 +54,9 @@ class PauseCalibration:
 
     `thresholds[advertiser]` from its own finished boosts (`boosts[advertiser]` good ones, weighted by the
     chance each was good), for advertisers with at least `calibration_min_boosts`; `population` from all
-    advertisers' (None when they are too few too).
+    advertisers' (None when they are too few too); `simulated` from good boosts simulated from the
+    monitor's own model (models/monitor/simulate.py; `simulated_from` says how, for the reasons), used when
+    the finished boosts are too few.
     """
 
     rate: float
@@ -62,12 +64,18 @@ class PauseCalibration:
     boosts: dict[str, float]
     population: float | None
     population_boosts: float
+    simulated: float | None = None
+    simulated_from: str = ""
 
     def for_advertiser(self, advertiser: str) -> tuple[float | None, str, bool]:
         """(threshold, where it comes from in words, whether it is the advertiser's own)."""
         own = self.boosts.get(advertiser, 0.0)
         if advertiser in self.thresholds:
             return self.thresholds[advertiser], f"this advertiser's {own:.0f} good finished boosts", True
+        if self.population is None and self.simulated is not None:
+            few = f"only {self.population_boosts:.0f}" if self.population_boosts >= 1 else "none"
+            return (self.simulated, f"{self.simulated_from}, as all advertisers' finished boosts hold {few} good ones",
+                    False)
         if self.population is None:
             return None, "", False
         mine = f"this advertiser has only {own:.0f}" if own >= 1 else "this advertiser has none"
@@ -82,7 +90,9 @@ class DeliveryNorms:
     `lag_kernel[d]`: share of a spend hour's conversions reported d hours later (sums to 1).
     `learning[j]`: conversions-per-dollar multiplier in learning bin j (hours since start on
     `learning_edges`), 1 from the last edge on. `fitted` is False when too few finished boosts had
-    conversions: then no lag and no learning phase are assumed (kernel all at 0, multipliers 1).
+    conversions: then `assumed` says whether the configured defaults (`monitor.default_lag_shares`,
+    `default_learning`) stand in for them, else no lag and no learning phase are known (kernel all at 0,
+    multipliers 1) and the monitor gives no verdict.
     """
 
     as_of: pd.Timestamp
@@ -95,6 +105,12 @@ class DeliveryNorms:
     priors: dict[str, UpliftPrior] = field(default_factory=dict)
     pooled_prior: UpliftPrior | None = None
     calibration: PauseCalibration | None = None
+    assumed: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """Whether lag and learning are known, fitted or assumed: the monitor gives a verdict."""
+        return self.fitted or self.assumed
 
     def multiplier(self, age_hours: np.ndarray) -> np.ndarray:
         """Learning-phase multiplier for hour offsets since the boost's first hour."""
