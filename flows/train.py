@@ -27,7 +27,6 @@ from sparkpick.wording import name_advertisers
 if TYPE_CHECKING:  # the models stack is imported when a command needs it, not at CLI start-up
     from models.policy_evidence import OffPolicyEvidence
     from models.ranker import ScoringModel
-    from models.training import FittedModels
 
 log = logging.getLogger("sparkpick.train")
 _REMOTE_SCHEMES = ("http://", "https://", "databricks")
@@ -90,11 +89,7 @@ def train_model(
     from models.policy_evidence import handover_decision, off_policy_evidence
     from models.training import MODEL, fit_models
 
-    metric = settings.mlflow.promotion_metric
-    if metric not in promotion.GATE_METRICS:
-        raise InputError(
-            f"mlflow.promotion_metric must be one of {', '.join(promotion.GATE_METRICS)}, not {metric!r}."
-        )
+    metric = settings.mlflow.promotion_metric  # the schema's PromotionMetric: one of promotion.GATE_METRICS
     if promote not in promotion.PROMOTION_MODES:
         raise InputError(f"--promote must be one of {', '.join(promotion.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None
@@ -173,7 +168,7 @@ def train_model(
         promoted_to=decision.alias, promotion_reason=decision.reason, metrics=fitted.metrics,
         metric_name=metric, split=fitted.split.describe(), feature_version=version,
         features=len(features), tracking_uri=uri, propensity_weighted=fitted.weighted,
-        model_summary=describe_model(fitted), off_policy=evidence.table, propensities=evidence.counts,
+        model_summary=fitted.describe(), off_policy=evidence.table, propensities=evidence.counts,
     )
 
 
@@ -265,17 +260,6 @@ def evaluate_policies_now(
                                challenger=served[promotion.CHALLENGER], unseen_only=False)
 
 
-def describe_model(fitted: FittedModels) -> str:
-    """One line on what was registered, and where the validation figures come from."""
-    members = len(fitted.ranker.members_)
-    trees = ", ".join(map(str, fitted.ranker.best_iterations_))
-    if fitted.ranker.refit_:
-        seen = len(fitted.train) + len(fitted.valid) + fitted.split.purged
-        return (f"model: mean of {members} lambdarank rankers ({trees} trees) refit on all {seen} labelled "
-                "boosts; its validation figures are from their held-out fits")
-    return f"model: mean of {members} lambdarank rankers ({trees} trees) fitted on {len(fitted.train)} boosts"
-
-
 def scoring_run_id(as_of: pd.Timestamp, model_version: str | None) -> str:
     """A deterministic id for one scoring (same night, same model: same id, so re-runs add nothing)."""
     return f"{as_of:%Y%m%dT%H%M%S}-v{model_version or 'adhoc'}"
@@ -296,6 +280,7 @@ def score_candidates(
     else each advertiser's shortlist."""
     from features.matrix import candidate_matrix, feature_version
     from models import mlflow_store, serving
+    from models.past_boosts import boost_history_at, finished_boosts
     from models.policy import apply_policy
     from models.prior import PRIOR_KIND, RANKER_KIND
     from models.scoring import score_frame, shortlist
@@ -326,13 +311,13 @@ def score_candidates(
         candidates = candidates.assign(**{f: float("nan") for f in missing})
     scored = score_frame(candidates, served.model, _descriptions(list(served.model.feature_names)))
     if len(scored):
-        scored = apply_policy(scored, _boost_history(tables, as_of_ts, settings), settings.policy,
+        scored = apply_policy(scored, boost_history_at(tables, as_of_ts, settings), settings.policy,
                               top_k or settings.report.top_k, as_of_ts)
     scored = name_advertisers(scored, tables.get("advertisers"))
     run_id = scoring_run_id(as_of_ts, served.version)
     scored.insert(2, "model_version", served.version or "")
     scored["model_kind"] = PRIOR_KIND if served.model.is_prior else RANKER_KIND
-    scored["boosts_known"] = _finished_boosts(tables, as_of_ts).reindex(scored["advertiser_id"]).fillna(0).to_numpy(int)
+    scored["boosts_known"] = finished_boosts(tables, as_of_ts).reindex(scored["advertiser_id"]).fillna(0).to_numpy(int)
     scored["model_uri"] = served.uri
     scored["model_run_id"] = served.run_id or ""
     scored["run_id"] = run_id
@@ -340,32 +325,6 @@ def score_candidates(
     if len(scored):
         _store_scores(home, scored)
     return scored if top_k is None or not cut else shortlist(scored, top_k)
-
-
-def _boost_history(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    """Posts boosted by `as_of` (live or finished, with the last finished boost's realised uplift)."""
-    from features.labels import uplift_labels
-    from models.policy import boost_history
-
-    results = tables.get("spark_results")
-    if results is None or results.empty:
-        return pd.DataFrame(columns=["post_id", "live", "realised_uplift"])
-    naive = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
-    results = results.reset_index(drop=True)
-    realised = uplift_labels(results, tables["baselines"], tables["posts"], settings.label,
-                             as_of=pd.Series(naive, index=results.index))
-    return boost_history(results, tables.get("spark_hourly"), naive, realised)
-
-
-def _finished_boosts(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Series:
-    """Spark Ads that ended by `as_of`, per advertiser."""
-    results, posts = tables.get("spark_results"), tables.get("posts")
-    if results is None or posts is None or results.empty:
-        return pd.Series(dtype="int64")
-    naive = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
-    ended = results[pd.to_datetime(results["ended_at"]) <= naive]
-    owner = ended["post_id"].map(posts.drop_duplicates("post_id").set_index("post_id")["advertiser_id"])
-    return owner.value_counts()
 
 
 def _store_scores(home: Home, scored: pd.DataFrame) -> None:

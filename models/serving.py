@@ -10,7 +10,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from models.mlflow_store import first_line, tracking
-from models.prior import KIND_TAG, RANKER_KIND
 from models.promotion import CHAMPION
 from models.ranker import ScoringModel
 from models.registry import RankerPyfunc
@@ -70,15 +69,6 @@ def has_champion(tracking_uri: str, model_name: str) -> bool:
     """Whether the store at `tracking_uri` has a version of `model_name` with the `champion` alias."""
     with tracking(tracking_uri) as client:
         return alias_version(client, model_name, CHAMPION) is not None
-
-
-def model_kind(client: MlflowClient, model_name: str, alias: str) -> str | None:
-    """`prior` or `ranker` for the version holding `alias` (None: no such version)."""
-    try:
-        mv = client.get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return None
-    return (mv.tags or {}).get(KIND_TAG, RANKER_KIND)
 
 
 def champion_uri(model_name: str) -> str:

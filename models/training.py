@@ -74,6 +74,16 @@ class FittedModels:
     gain_curves: pd.DataFrame
     weighted: bool
 
+    def describe(self) -> str:
+        """One line on what was registered, and where the validation figures come from."""
+        members = len(self.ranker.members_)
+        trees = ", ".join(map(str, self.ranker.best_iterations_))
+        if self.ranker.refit_:
+            seen = len(self.train) + len(self.valid) + self.split.purged
+            return (f"model: mean of {members} lambdarank rankers ({trees} trees) refit on all {seen} labelled "
+                    "boosts; its validation figures are from their held-out fits")
+        return f"model: mean of {members} lambdarank rankers ({trees} trees) fitted on {len(self.train)} boosts"
+
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
     """A canonical row order, so that the same rows in any order give the same model."""

@@ -16,7 +16,6 @@ not decode is a failure worth remembering (`features/video/pool.py:extract_task`
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,8 +163,3 @@ def extract_video(
             result.error = (result.error + "; " if result.error else "") + f"thumbnail not written: {exc}"
     result.seconds = time.monotonic() - started
     return result
-
-
-def clean_number(x: float | None) -> float | None:
-    """A cue as JSON wants it: None for NaN or infinity."""
-    return None if x is None or not math.isfinite(x) else float(x)

@@ -149,7 +149,6 @@ CUES: tuple[Cue, ...] = (
     Cue("hook_text_coverage", "text overlay coverage inside the hook window (0-1)", "text in the first seconds",
         "percent"),
 )
-CUE_BY_NAME: dict[str, Cue] = {cue.name: cue for cue in CUES}
 # Name -> plain-English description with its unit, in column order.
 CUE_DESCRIPTIONS: dict[str, str] = {cue.name: cue.description for cue in CUES}
 CUE_NAMES: tuple[str, ...] = tuple(CUE_DESCRIPTIONS)

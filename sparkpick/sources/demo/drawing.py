@@ -29,11 +29,6 @@ def hsv(h: float, s: float, v: float) -> BGR:
     return (int(b), int(g), int(r))
 
 
-def _desaturate(c: BGR, sat: float) -> BGR:
-    grey = 0.114 * c[0] + 0.587 * c[1] + 0.299 * c[2]
-    return (_clip8(grey + (c[0] - grey) * sat), _clip8(grey + (c[1] - grey) * sat), _clip8(grey + (c[2] - grey) * sat))
-
-
 def gradient(h: int, w: int, top: BGR, bottom: BGR) -> np.ndarray:
     """An `h` x `w` image fading from `top` to `bottom`."""
     t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]

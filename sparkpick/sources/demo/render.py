@@ -62,11 +62,6 @@ def write_clip(spec: ClipSpec) -> str:
     return spec.post_id
 
 
-def write_clips(specs: list[ClipSpec]) -> list[str]:
-    """Render a batch of clips in this process."""
-    return [write_clip(spec) for spec in specs]
-
-
 def serve() -> None:
     """Worker loop: read one JSON clip spec per line from stdin, answer `ok <post_id>` or `err <post_id> <why>`.
 
