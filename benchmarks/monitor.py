@@ -50,6 +50,8 @@ HORIZON_H = 96
 RULE_CPA_X = 1.3
 RULE_COST_Y = 2.0
 GOOD_BELOW = 1.0
+# The posterior is "clear" that a boost is dearer than in-feed once P(dearer) reaches this (hindsight).
+CLEAR = 0.9
 BAD_ABOVE = 1.25
 METHODS = {"monitor": "sparkpick monitor", "previous": "previous monitor (proven only)",
            "rule": "TikTok rule template"}
@@ -78,6 +80,10 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
     paused_at: dict[str, list] = {m: [pd.NaT] * len(boosts) for m in METHODS}
     # Whether the money rule had a calibrated threshold for the boost at some look (else: proven only).
     calibrated = np.zeros(len(boosts), bool)
+    # Per boost, for the hindsight analysis (`hindsight`): when the posterior was first clear that it is
+    # dearer, and each look's money statistic with the spend still to come after it.
+    clear_at = np.full(len(boosts), np.inf)
+    looks: list[list[str]] = [[] for _ in range(len(boosts))]
     norms_by_week: dict[pd.Timestamp, monitor.DeliveryNorms] = {}
     # The monitor runs on its cron; each run looks at every boost in its first HORIZON_H hours that still
     # delivers (a boost past its end cannot be paused any more), at the last hour end the run sees.
@@ -100,6 +106,14 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
         out = out.set_index(["post_id", "boosted_at"]).loc[[keys[i] for i in now]]
         base_cpa, spend, conv = out["baseline_cpa"].to_numpy(), out["spend"].to_numpy(), out["conversions"].to_numpy()
         calibrated[now] |= np.isfinite(out["pause_threshold"].to_numpy()) & norms.usable
+        dearer, stat = out["prob_dearer"].to_numpy(), out["money_statistic"].to_numpy()
+        for j, i in enumerate(now):
+            if dearer[j] >= CLEAR and not np.isfinite(clear_at[i]):
+                clear_at[i] = age.iat[i]
+            if np.isfinite(stat[j]) and out["decision"].iat[j] != "too_early":
+                h = by_boost[keys[i]]
+                left = float(h.loc[h["hour_start"] >= t, "spend"].sum())
+                looks[i].append(f"{age.iat[i]:.0f}:{stat[j]:.3f}:{left:.2f}")
         with np.errstate(divide="ignore", invalid="ignore"):
             rule = np.isfinite(base_cpa) & (((conv > 0) & (spend / conv > RULE_CPA_X * base_cpa))
                                             | ((conv < 1) & (spend > RULE_COST_Y * base_cpa)))
@@ -119,7 +133,7 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
 
     frame = pd.DataFrame({"seed": seed, "size": size, "post_id": boosts["post_id"],
                           "ratio": boosts["true_cost_ratio"], "spend": boosts["spend"].astype(float),
-                          "calibrated": calibrated})
+                          "calibrated": calibrated, "clear_at": clear_at, "looks": [";".join(x) for x in looks]})
     for m in METHODS:
         frame[f"{m}_first"] = first[m]
         frame[f"{m}_saved"] = [saved(i, w) for i, w in enumerate(paused_at[m])]
@@ -138,6 +152,33 @@ def summary(frame: pd.DataFrame, method: str) -> dict[str, float]:
         "good spend lost": float(good[saved].sum() / good["spend"].sum()),
         "net money saved": float((frame[saved] * (1 - 1 / frame["ratio"])).sum()),
     }
+
+
+def hindsight(frame: pd.DataFrame) -> dict[str, float]:
+    """What a single threshold on the money statistic could have done on this world's own boosts, chosen
+    in hindsight (an oracle, not a policy): the smallest with good boosts ever paused <= 5% and good spend
+    lost <= 2% here, and the bad boosts it would have paused by 48 h; and the share of bad boosts whose
+    posterior was clear (P(dearer) >= CLEAR) by 48 h."""
+    def parsed(text: object) -> np.ndarray:
+        items = [x.split(":") for x in str(text).split(";")] if isinstance(text, str) and text else []
+        return np.asarray(items, dtype=float).reshape(-1, 3)
+
+    good, bad = frame[frame["ratio"] < GOOD_BELOW], frame[frame["ratio"] > BAD_ABOVE]
+    g_looks, b_looks = [parsed(x) for x in good["looks"]], [parsed(x) for x in bad["looks"]]
+    g_spend = float(good["spend"].sum())
+
+    def good_cost(k: float) -> tuple[float, float]:
+        hits = [x[np.argmax(x[:, 1] > k), 2] for x in g_looks if len(x) and (x[:, 1] > k).any()]
+        return len(hits) / max(len(good), 1), float(sum(hits)) / g_spend if g_spend > 0 else 0.0
+
+    lo, hi = -50.0, 50.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        paused, lost = good_cost(mid)
+        lo, hi = (lo, mid) if paused <= 0.05 and lost <= 0.02 else (mid, hi)
+    by48 = [bool(len(x) and ((x[:, 0] <= 48) & (x[:, 1] > hi)).any()) for x in b_looks]
+    return {"oracle threshold": hi, "bad by 48 h at the oracle threshold": float(np.mean(by48)) if by48 else np.nan,
+            "bad clear by 48 h": float((bad["clear_at"] <= 48).mean()) if len(bad) else np.nan}
 
 
 def goals_met(s: dict[str, float], rule: dict[str, float]) -> list[str]:
@@ -176,6 +217,8 @@ def _world_line(world: str, size: str, seed: int, frame: pd.DataFrame, s: dict[s
             + "; good spend lost " + " / ".join(f"{s[m]['good spend lost']:.1%}" for m in METHODS)
             + "; net saved " + " / ".join(f"{s[m]['net money saved']:,.0f}" for m in METHODS)
             + f"; bad with a calibrated rule {_calibrated_bad(frame):.0%}"
+            + ("; hindsight: bad clear by 48 h {bad clear by 48 h:.0%}, by 48 h at an oracle threshold "
+               "{bad by 48 h at the oracle threshold:.0%}".format(**hindsight(frame)) if "looks" in frame else "")
             + (f"; misses: {', '.join(misses)}" if misses else "; all goals met"))
 
 
