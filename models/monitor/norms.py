@@ -73,9 +73,9 @@ class PauseCalibration:
         if advertiser in self.thresholds:
             return self.thresholds[advertiser], f"this advertiser's {own:.0f} good finished boosts", True
         if self.population is None and self.simulated is not None:
-            few = f"only {self.population_boosts:.0f}" if self.population_boosts >= 1 else "none"
-            return (self.simulated, f"{self.simulated_from}, as all advertisers' finished boosts hold {few} good ones",
-                    False)
+            few = (f"all advertisers have only {self.population_boosts:.0f} good finished boosts"
+                   if self.population_boosts >= 1 else "no advertiser has a good finished boost yet")
+            return self.simulated, f"{self.simulated_from}, as {few}", False
         if self.population is None:
             return None, "", False
         mine = f"this advertiser has only {own:.0f}" if own >= 1 else "this advertiser has none"

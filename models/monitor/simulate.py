@@ -76,9 +76,9 @@ def with_simulated_calibration(norms: DeliveryNorms, settings: MonitorSettings, 
     calibration = norms.calibration or PauseCalibration(settings.pause_rate, {}, {}, None, 0.0)
     if calibration.population is not None or not norms.usable:
         return norms
-    how = ("learnt from " + f"{norms.boosts} finished boosts" if norms.fitted
-           else "assumed (monitor.default_lag_shares, default_learning)")
-    simulated_from = (f"{settings.simulated_boosts} good boosts simulated with the reporting delay and learning "
+    how = (f"learnt from {norms.boosts} finished boosts" if norms.fitted
+           else f"assumed until {settings.norms_min_boosts} finished boosts have conversions")
+    simulated_from = (f"{settings.simulated_boosts} simulated good boosts, with the reporting delay and learning "
                       f"phase {how}")
     threshold = simulated_threshold(norms, settings, timezone, paces)
     return replace(norms, calibration=replace(calibration, simulated=threshold, simulated_from=simulated_from))

@@ -73,9 +73,9 @@ def test_a_cold_start_verdict_says_its_rule_was_simulated(cold: monitor.Delivery
     out = monitor.assess_boosts(hourly, boosts, hs.baselines(), cold, T0 + 60 * HOUR, settings.monitor, 0.8)
     assert out["decision"].isin(["pause", "keep", "scale"]).all()
     judged = out[out["decision"].isin(["pause", "keep"])]
-    assert judged["reason"].str.contains("good boosts simulated with the reporting delay and learning phase "
+    assert judged["reason"].str.contains("simulated good boosts, with the reporting delay and learning phase "
                                          "assumed").all()
-    assert judged["reason"].str.contains("finished boosts hold none good ones").all()
+    assert judged["reason"].str.contains("as no advertiser has a good finished boost yet").all()
     assert (out["decision"].iloc[:3] == "pause").all()
     assert (out["decision"].iloc[3:] != "pause").all()
 
@@ -89,7 +89,7 @@ def test_too_few_good_finished_boosts_simulate_with_the_learnt_lag(settings: Set
     assert norms.fitted and norms.calibration is not None and norms.calibration.population is None
     threshold, words, own = norms.calibration.for_advertiser("a1")
     assert threshold == norms.calibration.simulated and not own
-    assert "learnt from 30 finished boosts" in words and "hold only" in words
+    assert "learnt from 30 finished boosts" in words and "all advertisers have only" in words
 
 
 def _simulated_false_pauses(cold: monitor.DeliveryNorms, config: MonitorSettings, n: int, seed: int) -> None:
