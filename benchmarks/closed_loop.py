@@ -82,7 +82,7 @@ class Decision:
     """What the off-policy check needs of one advertiser-Monday that had a shortlist."""
 
     decision_id: str
-    pool: pd.DataFrame  # post_id, reward (realised label), predicted_uplift (NaN without scores)
+    pool: pd.DataFrame  # post_id, reward (realised label), predicted_uplift, boost_propensity (NaN: unscored)
     heuristic: set[str]
     greedy: set[str]  # the model's own top K among the pool (no test picks)
 
@@ -239,9 +239,11 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
             if not mine.empty and scores is not None:
                 rewards = realised_rewards(world, settings, ids, monday, flight_days)
                 predicted = scores["predicted_uplift"].reindex(ids).to_numpy(float)
+                logging = (scores[PROPENSITY].reindex(ids).to_numpy(float) if PROPENSITY in scores
+                           else np.full(len(ids), np.nan))
                 decisions.append(Decision(decision_id, pd.DataFrame(
-                    {"post_id": ids, "reward": rewards.loc[ids].to_numpy(float), "predicted_uplift": predicted}),
-                    heur, greedy))
+                    {"post_id": ids, "reward": rewards.loc[ids].to_numpy(float), "predicted_uplift": predicted,
+                     PROPENSITY: logging}), heur, greedy))
         if new_rows:
             log = pd.concat([log, *new_rows], ignore_index=True)
         out.append(week)
@@ -254,7 +256,8 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
 
 def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Settings, k: int) -> pd.DataFrame:
     """Estimates of the heuristic's and the model's greedy top-K value on the boosts logged with a
-    propensity, against the value each realised (rows: policy, estimator, estimate, realised, error)."""
+    propensity, against the value each realised (rows: policy, estimator, estimate, realised, error), with
+    each policy's support: the share of its picks the shortlist could have boosted (propensity > 0)."""
     by_id = {d.decision_id: d for d in decisions}
     logged = log[log[PROPENSITY].notna() & log["decision_id"].isin(by_id)].reset_index(drop=True)
     if logged.empty:
@@ -276,7 +279,10 @@ def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Set
                              dtype=float)
         value_hat = pd.Series({d.decision_id: float(d.pool.loc[d.pool["post_id"].isin(chosen[d.decision_id]),
                                                                 "predicted_uplift"].fillna(0).sum()) for d in used})
-        policies[name] = PolicyInputs(inclusion, reward_hat.to_numpy(float), value_hat)
+        picks = pd.Series({d.decision_id: float(d.pool["post_id"].isin(chosen[d.decision_id]).sum()) for d in used})
+        unsupported = pd.Series({d.decision_id: float((d.pool["post_id"].isin(chosen[d.decision_id])
+                                                       & ~d.pool[PROPENSITY].gt(0)).sum()) for d in used})
+        policies[name] = PolicyInputs(inclusion, reward_hat.to_numpy(float), value_hat, picks, unsupported)
         realised[name] = float(np.mean([d.pool.loc[d.pool["post_id"].isin(chosen[d.decision_id]), "reward"]
                                         .fillna(0).sum() for d in used]))
     for d in used:

@@ -98,13 +98,14 @@ def report(results: dict[str, list[list[Week]]], ope: list[pd.DataFrame], args: 
     if ope:
         table = pd.concat(ope, ignore_index=True)
         lines += ["", "Off-policy estimates on the boosts logged with a propensity, per seed (uplift per "
-                  "advertiser-week; error in captured units = error / (best K - random K) of the realised rewards):",
+                  "advertiser-week; error in captured units = error / (best K - random K) of the realised rewards; "
+                  "support: the share of the policy's picks the shortlist could have boosted):",
                   "", "| seed | policy | estimator | estimate (95% interval) | realised | error | error, captured "
-                  "units | logged | ESS |", "|---:|---|---|---|---:|---:|---:|---:|---:|"]
+                  "units | logged | ESS | support |", "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in table.itertuples():
             lines.append(f"| {r.seed} | {r.policy} | {r.estimator} | {r.value:.2f} ({r.low:.2f} to {r.high:.2f}) "
                          f"| {r.realised:.2f} | {r.error:+.2f} | {r.error_captured:+.2f} | {r.n_logged} "
-                         f"| {r.effective_sample_size:.1f} |")
+                         f"| {r.effective_sample_size:.1f} | {getattr(r, 'support', float('nan')):.2f} |")
         dr = table[table["estimator"] == "dr"]
         worst = float(dr["error_captured"].abs().max()) if len(dr) else float("nan")
         lines.append(f"\n- off-policy within 0.1 (captured units) of realised for a non-logging policy: worst DR "

@@ -26,6 +26,14 @@ pi / clip (100 at the default 0.01). This bounds the variance a near-zero propen
 price of a bias toward zero for the rows it touches (their weight is smaller than the true 1 / p). Clipping
 never changes a propensity at or above `clip`.
 
+Support: IPS, SNIPS and the correction of DR see only logged rows, so a post the target would pick but the
+logging policy could not have shortlisted that night (propensity 0: below the fixed picks of a shortlist
+without test picks, or blocked) is invisible to them; no estimate is unbiased then, and DR leans on its
+reward model for such posts. When the caller says how many of each decision's target picks had a logging
+propensity of 0 (`PolicyInputs.unsupported`, with `target_picks`), each estimate reports `support`, the
+share of the target's picks over the logged decisions that the logging policy could have boosted (1: all);
+NaN when not said.
+
 Every estimate reports the Kish effective sample size of the (clipped) weights, (sum w)^2 / sum w^2: how
 many equally weighted logged boosts the estimate is worth (0 when the target would pick none of them), and
 a 95% interval from a seeded bootstrap that resamples whole decisions. Same input and seed, same numbers.
@@ -56,7 +64,7 @@ DEFAULT_CLIP = 0.01
 BOOTSTRAP_SAMPLES = 1000
 INTERVAL = 0.95
 ESTIMATE_COLUMNS = ["policy", "estimator", "value", "low", "high", "n_decisions", "n_logged",
-                    "effective_sample_size"]
+                    "effective_sample_size", "support"]
 
 
 @dataclass(frozen=True)
@@ -70,17 +78,22 @@ class PolicyEstimate:
     n_decisions: int
     n_logged: int
     effective_sample_size: float
+    support: float = float("nan")
 
 
 @dataclass(frozen=True)
 class PolicyInputs:
     """What a target policy needs to be evaluated: its inclusion probability for every logged row and,
     for the doubly robust estimate, the reward model's prediction for every logged row and its predicted
-    total uplift over the target's shortlist per decision_id (without both, no DR row)."""
+    total uplift over the target's shortlist per decision_id (without both, no DR row). Optionally, per
+    decision_id, how many posts the target shortlists (`target_picks`) and how many of them the logging
+    policy could not have shortlisted (`unsupported`: propensity 0), for the estimate's `support`."""
 
     target_inclusion: np.ndarray
     reward_hat_logged: np.ndarray | None = None
     target_value_hat: pd.Series | None = None
+    target_picks: pd.Series | None = None
+    unsupported: pd.Series | None = None
 
 
 def _describe_row(logged: pd.DataFrame, i: int) -> str:
@@ -230,10 +243,24 @@ def doubly_robust(logged: pd.DataFrame, target_inclusion: np.ndarray, reward_hat
     return _mean_estimate(DR, per_decision, dec, seed, samples)
 
 
+def support(logged: pd.DataFrame, target_picks: pd.Series, unsupported: pd.Series) -> float:
+    """The share of the target's picks, over the logged decisions, that the logging policy could have
+    shortlisted: 1 - sum(unsupported) / sum(target_picks) (both indexed by decision_id; a decision absent
+    from either counts 0; NaN when the target picks nothing)."""
+    decisions = pd.Index(pd.unique(logged[DECISION]))
+    picks = pd.to_numeric(target_picks.reindex(decisions), errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    missing = pd.to_numeric(unsupported.reindex(decisions), errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if (missing < 0).any() or (missing > picks).any():
+        i = int(np.flatnonzero((missing < 0) | (missing > picks))[0])
+        raise ValueError(f"decision_id {decisions[i]!r}: {missing[i]:g} unsupported of {picks[i]:g} target picks.")
+    return float(1.0 - missing.sum() / picks.sum()) if picks.sum() > 0 else float("nan")
+
+
 def evaluate_policies(logged: pd.DataFrame, policies: Mapping[str, PolicyInputs], *, clip: float = DEFAULT_CLIP,
                       seed: int = 0, samples: int = BOOTSTRAP_SAMPLES) -> pd.DataFrame:
     """One row per (policy, estimator): IPS and SNIPS for every policy, DR for those with a reward model's
-    predictions. Columns: policy, estimator, value, low, high, n_decisions, n_logged, effective_sample_size."""
+    predictions. Columns: policy, estimator, value, low, high, n_decisions, n_logged, effective_sample_size,
+    support (NaN unless the policy's inputs say how many of its picks had no logging propensity)."""
     rows: list[dict[str, object]] = []
     for name, inputs in policies.items():
         found = [ips(logged, inputs.target_inclusion, clip=clip, seed=seed, samples=samples),
@@ -241,5 +268,7 @@ def evaluate_policies(logged: pd.DataFrame, policies: Mapping[str, PolicyInputs]
         if inputs.reward_hat_logged is not None and inputs.target_value_hat is not None:
             found.append(doubly_robust(logged, inputs.target_inclusion, inputs.reward_hat_logged,
                                        inputs.target_value_hat, clip=clip, seed=seed, samples=samples))
-        rows += [{"policy": name, **est.__dict__} for est in found]
+        share = (support(logged, inputs.target_picks, inputs.unsupported)
+                 if inputs.target_picks is not None and inputs.unsupported is not None else float("nan"))
+        rows += [{"policy": name, **est.__dict__, "support": share} for est in found]
     return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)

@@ -16,6 +16,7 @@ from models.off_policy import (
     ips,
     kish_ess,
     snips,
+    support,
 )
 
 # The slate world: every decision has the same M candidates with known mean uplift; the logging policy
@@ -211,3 +212,27 @@ def test_evaluate_policies_gives_one_row_per_policy_and_estimator() -> None:
         ("best", "ips"), ("best", "snips"), ("best", "dr"), ("logger", "ips"), ("logger", "snips")]
     assert table.loc[0, "value"] == ips(logged, target).value
     assert (table["n_decisions"] == 20).all()
+
+
+def test_support_says_how_many_target_picks_the_logger_could_not_have_boosted() -> None:
+    # a logger without test picks shortlists posts 0 and 1 every time (propensity 1, the others 0); the
+    # target's top 2 (posts 2 and 0) is half outside its support: IPS sees only post 0 and misses post 2
+    rng = np.random.default_rng(5)
+    decisions = [f"adv/{d}" for d in range(200)]
+    post = np.tile([0, 1], len(decisions))
+    logged = pd.DataFrame({"decision_id": np.repeat(decisions, 2), "post_id": [f"p{j}" for j in post],
+                           "reward": MEANS[post] + NOISE * rng.standard_normal(len(post)), "boost_propensity": 1.0})
+    target = np.isin(post, TARGET).astype(float)
+    picks = pd.Series(2, index=decisions)
+    table = evaluate_policies(logged, {
+        "best": PolicyInputs(target, target_picks=picks, unsupported=pd.Series(1, index=decisions)),
+        "logger": PolicyInputs(np.ones(len(post)), target_picks=picks, unsupported=pd.Series(0, index=decisions)),
+        "unsaid": PolicyInputs(target),
+    }).set_index(["policy", "estimator"])
+    assert table.loc[("best", "ips"), "support"] == 0.5
+    assert table.loc[("best", "ips"), "value"] == pytest.approx(MEANS[0], abs=0.1)  # not TRUE_VALUE (3.0)
+    assert table.loc[("logger", "snips"), "support"] == 1.0
+    assert np.isnan(table.loc[("unsaid", "ips"), "support"])
+    assert support(logged, picks.iloc[:100], pd.Series(1, index=decisions[:50])) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match=r"adv/0.*3 unsupported of 2"):
+        support(logged, picks, pd.Series(3, index=decisions))
