@@ -84,6 +84,7 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
     # dearer, and each look's money statistic with the spend still to come after it.
     clear_at = np.full(len(boosts), np.inf)
     looks: list[list[str]] = [[] for _ in range(len(boosts))]
+    why = [""] * len(boosts)  # the monitor's pause: "money" (the calibrated rule) or "proven" (dearer)
     norms_by_week: dict[pd.Timestamp, monitor.DeliveryNorms] = {}
     # The monitor runs on its cron; each run looks at every boost in its first HORIZON_H hours that still
     # delivers (a boost past its end cannot be paused any more), at the last hour end the run sees.
@@ -119,11 +120,14 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
                                             | ((conv < 1) & (spend > RULE_COST_Y * base_cpa)))
         pauses = {"monitor": (out["decision"] == "pause").to_numpy(),
                   "previous": previous_monitor_pauses(out, norms, settings), "rule": rule}
+        on_money = stat > out["pause_threshold"].to_numpy()
         for m, paused in pauses.items():
             for j in np.flatnonzero(paused):
                 i = now[j]
                 if np.isinf(first[m][i]):
                     first[m][i], paused_at[m][i] = age.iat[i], t
+                    if m == "monitor":
+                        why[i] = "money" if on_money[j] else "proven"
 
     def saved(i: int, when: pd.Timestamp) -> float:
         if pd.isna(when):
@@ -133,7 +137,8 @@ def replay_world(settings: Settings, size: str, seed: int) -> pd.DataFrame:
 
     frame = pd.DataFrame({"seed": seed, "size": size, "post_id": boosts["post_id"],
                           "ratio": boosts["true_cost_ratio"], "spend": boosts["spend"].astype(float),
-                          "calibrated": calibrated, "clear_at": clear_at, "looks": [";".join(x) for x in looks]})
+                          "calibrated": calibrated, "clear_at": clear_at, "monitor_why": why,
+                          "looks": [";".join(x) for x in looks]})
     for m in METHODS:
         frame[f"{m}_first"] = first[m]
         frame[f"{m}_saved"] = [saved(i, w) for i, w in enumerate(paused_at[m])]
@@ -177,7 +182,9 @@ def hindsight(frame: pd.DataFrame) -> dict[str, float]:
         paused, lost = good_cost(mid)
         lo, hi = (lo, mid) if paused <= 0.05 and lost <= 0.02 else (mid, hi)
     by48 = [bool(len(x) and ((x[:, 0] <= 48) & (x[:, 1] > hi)).any()) for x in b_looks]
-    return {"oracle threshold": hi, "bad by 48 h at the oracle threshold": float(np.mean(by48)) if by48 else np.nan,
+    on = good["monitor_why"].fillna("")
+    return {"good paused on money": int((on == "money").sum()), "good paused on proof": int((on == "proven").sum()),
+            "oracle threshold": hi, "bad by 48 h at the oracle threshold": float(np.mean(by48)) if by48 else np.nan,
             "bad clear by 48 h": float((bad["clear_at"] <= 48).mean()) if len(bad) else np.nan}
 
 
@@ -217,7 +224,8 @@ def _world_line(world: str, size: str, seed: int, frame: pd.DataFrame, s: dict[s
             + "; good spend lost " + " / ".join(f"{s[m]['good spend lost']:.1%}" for m in METHODS)
             + "; net saved " + " / ".join(f"{s[m]['net money saved']:,.0f}" for m in METHODS)
             + f"; bad with a calibrated rule {_calibrated_bad(frame):.0%}"
-            + ("; hindsight: bad clear by 48 h {bad clear by 48 h:.0%}, by 48 h at an oracle threshold "
+            + ("; good paused on money / on proof {good paused on money} / {good paused on proof}; hindsight: bad "
+               "clear by 48 h {bad clear by 48 h:.0%}, by 48 h at an oracle threshold "
                "{bad by 48 h at the oracle threshold:.0%}".format(**hindsight(frame)) if "looks" in frame else "")
             + (f"; misses: {', '.join(misses)}" if misses else "; all goals met"))
 
