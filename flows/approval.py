@@ -17,12 +17,13 @@ from flows.actions import Clock, launch_posts, wall_clock
 from sparkpick.config import Settings
 from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import Outcome
-from sparkpick.vocabulary import Flag
+from sparkpick.vocabulary import ActionKind, ActionStatus, Flag
 from sparkpick.warehouse import add_action, read_actions
-from sparkpick.wording import actions_stopped_sentence, approval_field_texts
+from sparkpick.wording import AWAITING_APPROVAL, actions_stopped_sentence, approval_badge, approval_field_texts
 
-APPROVAL = "approval"
-WAITING, APPROVED, DECLINED, EXPIRED = "waiting", "approved", "declined", "expired"
+APPROVAL = ActionKind.APPROVAL
+WAITING, APPROVED, DECLINED, EXPIRED = (ActionStatus.WAITING, ActionStatus.APPROVED, ActionStatus.DECLINED,
+                                       ActionStatus.EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -110,36 +111,36 @@ def launch_approved(home: Home, settings: Settings, token: str | None, picks: li
 
 
 def approval_states(log: pd.DataFrame, now: pd.Timestamp) -> dict[str, str]:
-    """post_id -> its latest state for the report: `launched`, `approved` (not yet launched), `refused`
-    (with the launch's reason), `declined`, `waiting` or `expired` (nothing approved in time)."""
+    """post_id -> its latest state for the report, as its badge (`sparkpick.wording.approval_badge`): launched,
+    approved (not yet launched), refused (with the launch's reason), declined, waiting or expired (nothing
+    approved in time)."""
     if log.empty:
         return {}
-    states: dict[str, str] = {}
+    states: dict[str, tuple[ActionStatus, str]] = {}
     for row in log.sort_values("action_id").to_dict("records"):
-        post, kind, status = str(row["post_id"]), str(row["kind"]), str(row["status"])
+        post, kind, status = str(row["post_id"]), ActionKind.of(row["kind"]), ActionStatus.of(row["status"])
         if kind == APPROVAL:
             if status == WAITING:
                 expires = pd.to_datetime(str(row.get("note") or "").removeprefix("expires ").removesuffix(" UTC"),
                                          errors="coerce")
-                states[post] = EXPIRED if pd.notna(expires) and expires <= now else WAITING
-            else:
-                states[post] = status
-        elif kind == "enable_ad" and status in ("done", "reconciled"):
-            states[post] = "launched"
-        elif kind == "launch" and status == "refused" and states.get(post) == APPROVED:
-            states[post] = f"refused: {row.get('note') or ''}".strip()
-    return states
+                status = EXPIRED if pd.notna(expires) and expires <= now else WAITING
+            states[post] = (status, "")
+        elif kind == ActionKind.ENABLE_AD and status in (ActionStatus.DONE, ActionStatus.RECONCILED):
+            states[post] = (ActionStatus.LAUNCHED, "")
+        elif kind == ActionKind.LAUNCH and status == ActionStatus.REFUSED and states.get(post, (None,))[0] == APPROVED:
+            states[post] = (ActionStatus.REFUSED, str(row.get("note") or ""))
+    return {post: approval_badge(status, why) for post, (status, why) in states.items()}
 
 
 def report_states(home: Home, settings: Settings, shortlist: pd.DataFrame, now: pd.Timestamp) -> list[str]:
     """Per shortlist row, what became of it for the report's "Approval" badge: its state in the actions log
-    (`approval_states`), else "awaiting approval" for a ready pick of an advertiser sparkpick may act on,
+    (`approval_states`), else AWAITING_APPROVAL for a ready pick of an advertiser sparkpick may act on,
     else "" (nothing to show)."""
     if shortlist.empty:
         return []
     states = approval_states(read_actions(home.warehouse), now) if home.warehouse.exists() else {}
     ready = {(p.advertiser_id, p.post_id) for p in ready_picks(shortlist, settings)}
-    return [states.get(str(r["post_id"]), "awaiting approval" if (str(r["advertiser_id"]), str(r["post_id"])) in ready
+    return [states.get(str(r["post_id"]), AWAITING_APPROVAL if (str(r["advertiser_id"]), str(r["post_id"])) in ready
                        else "") for r in shortlist.to_dict("records")]
 
 

@@ -28,6 +28,7 @@ from scipy import stats
 
 from features.labels import uplift_labels
 from sparkpick.config import LabelConfig
+from sparkpick.wording import coverage_shortfall_sentence, rank_shortfall_sentence
 
 # Prediction columns carried from the `scores` table (log units, the label's scale).
 PREDICTION_COLUMNS = ("predicted_uplift", "uplift_low", "uplift_high")
@@ -185,13 +186,11 @@ def summarise_track_record(
         if promised_coverage is not None:
             coverage_p = coverage_p_value(int(inside.sum()), n, promised_coverage)
             if coverage_p < alpha:
-                why.append(f"only {coverage:.0%} of the last {n} boosts landed inside the predicted range, "
-                           f"where validation promised {promised_coverage:.0%}")
+                why.append(coverage_shortfall_sentence(coverage, n, promised_coverage))
         if promised_rank_correlation is not None and rho is not None and n > 3:
             rank_p = rank_correlation_p_value(rho, n, promised_rank_correlation)
             if rank_p < alpha:
-                why.append(f"the predictions put the last {n} boosts in a clearly worse order than validation "
-                           "promised (the best-predicted boosts were often not the best realised)")
+                why.append(rank_shortfall_sentence(n))
     return TrackRecord(
         **base, predicted_mean=float(predicted.mean()), realised_mean=float(realised.mean()),
         mean_error=float((realised - predicted).mean()), rank_correlation=rho, coverage=coverage,

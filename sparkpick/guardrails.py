@@ -2,7 +2,8 @@
 
 Nothing here calls anything: the figures (budgets, spend, past changes, failures) come in as arguments, and
 each rule answers with the amount allowed or a refusal in words that name the setting behind it
-(`actions.*` in configs/default.yaml). `sparkpick/sources/tiktok/actions/` asks these before every call.
+(`actions.*` in configs/default.yaml; the sentences are in sparkpick/wording/actions.py).
+`sparkpick/sources/tiktok/actions/` asks these before every call.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sparkpick import wording as words
 from sparkpick.config import ActionsConfig
+from sparkpick.vocabulary import ActionStatus
 
 # Statuses of the actions log that count against the circuit breaker: calls that failed, and calls answered
 # OK whose read-back did not show the change.
-BREAKER_STATUSES = ("failed", "unexpected")
+BREAKER_STATUSES = (ActionStatus.FAILED, ActionStatus.UNEXPECTED)
 # Budgets are sent and compared in cents: a float that rounds differently must not look like a change.
 CENT = 0.01
 
@@ -51,20 +54,17 @@ def cents(amount: float) -> float:
 def kill_switch(cfg: ActionsConfig, kill_file_present: bool) -> Verdict:
     """The kill switch: `actions.enabled: false`, or the kill file in the home, stops every call."""
     if not cfg.enabled:
-        return Verdict.no("actions are switched off (actions.enabled is false): no call is made")
+        return Verdict.no(words.actions_off_sentence())
     if kill_file_present:
-        return Verdict.no(f"the kill switch is on (the file {cfg.kill_file} is in the home): no call is made; "
-                          "remove it to resume")
+        return Verdict.no(words.kill_switch_sentence(cfg.kill_file))
     return Verdict.ok()
 
 
 def circuit_breaker(cfg: ActionsConfig, recent_failures: int) -> Verdict:
     """Open after `actions.circuit_breaker_failures` failed or unexpected calls in the window."""
     if recent_failures >= cfg.circuit_breaker_failures:
-        return Verdict.no(
-            f"the circuit breaker is open: {recent_failures} failed or unexpected calls in the last "
-            f"{cfg.circuit_breaker_hours:g} h (actions.circuit_breaker_failures = {cfg.circuit_breaker_failures}); "
-            "look at `sparkpick actions`, fix the cause, and it closes once they are older than the window")
+        return Verdict.no(words.breaker_open_sentence(recent_failures, cfg.circuit_breaker_hours,
+                                                      cfg.circuit_breaker_failures))
     return Verdict.ok()
 
 
@@ -79,9 +79,7 @@ def recent_failures(log: pd.DataFrame, advertiser_id: str, as_of: pd.Timestamp, 
 def within_cap(total_now: float, added: float, cap: float) -> Verdict:
     """A launch that adds `added` to the advertiser's daily Spark budget `total_now` must stay within `cap`."""
     if cents(total_now + added) > cents(cap) + CENT / 2:
-        return Verdict.no(
-            f"it would take the daily Spark budget to {cents(total_now + added):.2f}, above the cap of "
-            f"{cents(cap):.2f} (actions.advertisers.<id>.daily_budget_cap; {cents(total_now):.2f} in use)")
+        return Verdict.no(words.over_cap_sentence(cents(total_now + added), cents(cap), cents(total_now)))
     return Verdict.ok()
 
 
@@ -95,23 +93,19 @@ def budget_raise(current: float, total_now: float, cap: float, max_share: float,
     room = cents(cap - (total_now - current))
     target = min(wanted, room)
     if target < cents(current) + CENT:
-        return BudgetStep(Verdict.no(
-            f"the daily Spark budget is at its cap of {cents(cap):.2f} ({cents(total_now):.2f} in use; "
-            "actions.advertisers.<id>.daily_budget_cap): no raise"))
+        return BudgetStep(Verdict.no(words.at_cap_sentence(cents(cap), cents(total_now))))
     return BudgetStep(Verdict.ok(), target)
 
 
 def budget_change_due(last_change: pd.Timestamp | None, as_of: pd.Timestamp, min_hours: float) -> Verdict:
     """An ad group's budget changes at most once in `actions.budget_step_min_hours`."""
     if last_change is not None and as_of - last_change < pd.Timedelta(hours=min_hours):
-        return Verdict.no(f"its budget was changed at {last_change:%Y-%m-%d %H:%M} UTC, less than "
-                          f"{min_hours:g} h ago (actions.budget_step_min_hours)")
+        return Verdict.no(words.budget_changed_recently_sentence(last_change, min_hours))
     return Verdict.ok()
 
 
 def pause_due(spend: float, min_spend: float) -> Verdict:
     """No pause before the boost has spent `actions.min_spend_before_pause`."""
     if not spend >= min_spend:
-        return Verdict.no(f"it has spent {cents(spend or 0):.2f}, less than the {cents(min_spend):.2f} needed "
-                          "before any pause (actions.min_spend_before_pause)")
+        return Verdict.no(words.too_little_spend_sentence(cents(spend or 0), cents(min_spend)))
     return Verdict.ok()

@@ -1,8 +1,10 @@
-"""The names the code, the tables and the report share for the monitor's decisions and the shortlist's flags,
-defined once; their words for a marketer are in `sparkpick.wording`. An unknown name fails loudly."""
+"""The names the code, the tables and the report share for the monitor's decisions, the shortlist's flags and
+the actions log's kinds and statuses, defined once; their words for a marketer are in `sparkpick.wording`.
+An unknown name fails loudly."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -10,7 +12,13 @@ from sparkpick.errors import SparkpickError
 
 
 class UnknownTermError(SparkpickError):
-    """A decision or flag name that the vocabulary does not know (a typo, a file from another version)."""
+    """A decision, flag, action kind or status that the vocabulary does not know (a typo, a file from another
+    version)."""
+
+
+def _term(kind: type[StrEnum]) -> str:
+    """The vocabulary's name for `kind` in an error: "decision", "action status"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", kind.__name__).lower()
 
 
 def _known(kind: type[StrEnum], value: Any, shown: Any) -> Any:
@@ -18,7 +26,7 @@ def _known(kind: type[StrEnum], value: Any, shown: Any) -> Any:
         return kind(value)
     except ValueError:
         names = ", ".join(m.value for m in kind)
-        raise UnknownTermError(f"Unknown {kind.__name__.lower()} {shown!r}: the known ones are {names}") from None
+        raise UnknownTermError(f"Unknown {_term(kind)} {shown!r}: the known ones are {names}") from None
 
 
 class Decision(StrEnum):
@@ -70,6 +78,54 @@ class Flag(StrEnum):
         return True
 
 
+class ActionKind(StrEnum):
+    """What one row of the actions log is (`kind`): a call on the ad account, or a person's answer to the
+    approval form (`approval`)."""
+
+    LAUNCH = "launch"
+    AUTHORIZE = "authorize"
+    CREATE_ADGROUP = "create_adgroup"
+    CREATE_AD = "create_ad"
+    ENABLE_AD = "enable_ad"
+    PAUSE = "pause"
+    SCALE = "scale"
+    UNDO_PAUSE = "undo_pause"
+    UNDO_SCALE = "undo_scale"
+    APPROVAL = "approval"
+
+    @classmethod
+    def of(cls, value: Any) -> ActionKind:
+        """The kind named `value` ("pause" or ActionKind.PAUSE); UnknownTermError for any other value."""
+        out: ActionKind = _known(cls, value, value)
+        return out
+
+
+class ActionStatus(StrEnum):
+    """What an action came to (the actions log's `status`, and an `Outcome`'s), in the package docstring of
+    sparkpick/sources/tiktok/actions/: a call's statuses, a launch's overall one, and an approval's."""
+
+    PLANNED = "planned"  # logged, not sent (a dry run, shadow mode)
+    REFUSED = "refused"  # a rule stopped it (sparkpick/guardrails.py), with the reason
+    INTENT = "intent"  # sent, answer not yet recorded
+    DONE = "done"  # read back as asked
+    UNEXPECTED = "unexpected"  # answered OK, but the account says otherwise
+    RECONCILED = "reconciled"  # the answer was lost, the account shows the change
+    NOT_APPLIED = "not_applied"  # the answer was lost, the account does not show the change
+    FAILED = "failed"
+    LAUNCHED = "launched"  # a launch whose ad is enabled
+    ALREADY = "already"  # nothing to do: the account is already as asked
+    WAITING = "waiting"  # an approval form is open for the pick
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # the form closed with nothing approved (never logged: read from `waiting`)
+
+    @classmethod
+    def of(cls, value: Any) -> ActionStatus:
+        """The status named `value` ("done" or ActionStatus.DONE); UnknownTermError for any other value."""
+        out: ActionStatus = _known(cls, value, value)
+        return out
+
+
 K = TypeVar("K", bound=StrEnum)
 V = TypeVar("V")
 
@@ -82,5 +138,5 @@ def require_words(kind: type[K], words: dict[K, V]) -> dict[K, V]:
     new decision or flag without its words fails at once, never as a blank later."""
     missing = [m.value for m in kind if m not in words]
     if missing:
-        raise UnknownTermError(f"No words for {kind.__name__.lower()} {', '.join(missing)}")
+        raise UnknownTermError(f"No words for {_term(kind)} {', '.join(missing)}")
     return words

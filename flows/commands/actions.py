@@ -35,6 +35,7 @@ def launch(
 
     from flows.actions import launch_posts
     from flows.commands.terminal_text import terminal_safe
+    from sparkpick.vocabulary import ActionKind, ActionStatus
     from sparkpick.wording import action_sentence
 
     inv = ctx.obj
@@ -49,11 +50,12 @@ def launch(
     if not apply:
         console.print("Dry run: nothing was sent. The calls it would make (run again with --apply to send them):")
     for out in outcomes:
-        console.print(Text(terminal_safe(action_sentence("launch", out.post_id, out.status, out.reason, out.ad_id))))
+        line = action_sentence(ActionKind.LAUNCH, out.post_id, out.status, out.reason, out.ad_id)
+        console.print(Text(terminal_safe(line)))
         if not apply:
             for endpoint, body in out.calls:
                 console.print(Text(terminal_safe(f"    POST {endpoint} {body}")))
-    bad = [o for o in outcomes if o.status not in ("launched", "planned")]
+    bad = [o for o in outcomes if o.status not in (ActionStatus.LAUNCHED, ActionStatus.PLANNED)]
     if bad:
         raise typer.Exit(1)
 
@@ -73,6 +75,7 @@ def actions(
 
     from flows.actions import action_log, breaker_states, undo_action
     from flows.commands.terminal_text import terminal_safe
+    from sparkpick.vocabulary import ActionStatus
     from sparkpick.wording import action_sentence
 
     inv = ctx.obj
@@ -81,7 +84,7 @@ def actions(
     if undo is not None:
         out = undo_action(home, settings, inv.token.read(), undo, requested_by=inv.operator, as_of=inv.now)
         console.print(Text(terminal_safe(action_sentence(out.kind, out.post_id, out.status, out.reason, out.ad_id))))
-        if out.status not in ("done", "reconciled"):
+        if out.status not in (ActionStatus.DONE, ActionStatus.RECONCILED):
             raise typer.Exit(1)
         return
     log = action_log(home)

@@ -26,17 +26,33 @@ def as_number(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
-def money(value: Any, currency: Any = None) -> str:
+def money(value: Any, currency: Any = None, exact: bool = False) -> str:
     """An amount in the advertiser's currency (`advertisers.currency`, ISO 4217): "$310", "€9.50",
-    "4,200 JPY"; a bare number when the currency is unknown ("1,234"), "–" when there is no amount."""
+    "4,200 JPY"; whole units from 10 up unless `exact` (cents always: "$120.01", for budgets compared with a
+    cap). With no known currency the amount is a bare number ("1,234"), and whatever shows it says once,
+    with `currency_note`, that amounts are in the ad account's currency. "–" when there is no amount."""
     v = as_number(value)
     if v is None:
         return "–"
-    amount = f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
-    if not isinstance(currency, str) or not currency:
+    amount = f"{v:,.0f}" if abs(v) >= 10 and not exact else f"{v:,.2f}"
+    if not known_currency(currency):
         return amount
     sign = _CURRENCY_SIGNS.get(currency)
     return f"{sign}{amount}" if sign else f"{amount} {currency}"
+
+
+def known_currency(currency: Any) -> bool:
+    """Whether `currency` names one (an ISO 4217 code from `advertisers.currency`), not missing or blank."""
+    return isinstance(currency, str) and bool(currency.strip())
+
+
+# Said once wherever bare amounts are shown (a live boost's card): the one convention for an unknown currency.
+UNKNOWN_CURRENCY_NOTE = "Amounts are in the ad account's currency (the advertisers table does not say which)."
+
+
+def currency_note(currency: Any) -> str:
+    """UNKNOWN_CURRENCY_NOTE when `currency` is unknown (its amounts are bare numbers), else ""."""
+    return "" if known_currency(currency) else UNKNOWN_CURRENCY_NOTE
 
 
 def cost_phrase(ratio: Any) -> str:

@@ -69,6 +69,18 @@ def track_record_sentence(record: Mapping[str, Any] | None) -> str:
     return f"Last {days} days: predicted {predicted} on average, realised {realised}{inside} ({n} finished {boosts})."
 
 
+def coverage_shortfall_sentence(coverage: float, count: int, promised: float) -> str:
+    """Why retraining is due when too few boosts landed inside the predicted range (models/track_record.py)."""
+    return (f"only {coverage:.0%} of the last {count} boosts landed inside the predicted range, where validation "
+            f"promised {promised:.0%}")
+
+
+def rank_shortfall_sentence(count: int) -> str:
+    """Why retraining is due when the predictions ordered the boosts clearly worse than validation promised."""
+    return (f"the predictions put the last {count} boosts in a clearly worse order than validation promised (the "
+            "best-predicted boosts were often not the best realised)")
+
+
 def retrain_sentence(record: Mapping[str, Any] | None) -> str:
     """"Retraining is due: ..." when the track record says so, else ""."""
     if not record or not record.get("retrain_due"):

@@ -1,4 +1,4 @@
-"""One vocabulary: every decision and flag has its words, the page shows every decision, and a name the
+"""One vocabulary: every decision, flag, action kind and status has its words, the page shows every decision, and a name the
 vocabulary does not know fails loudly wherever it is read."""
 
 from __future__ import annotations
@@ -12,10 +12,21 @@ import pytest
 
 from features.readiness import BLOCKING_FLAGS
 from sparkpick.report import MonitorView, ReportMeta, render_shortlist_html
-from sparkpick.vocabulary import FLAG_COLUMNS, Decision, Flag, UnknownTermError, require_words
+from sparkpick.vocabulary import (
+    FLAG_COLUMNS,
+    ActionKind,
+    ActionStatus,
+    Decision,
+    Flag,
+    UnknownTermError,
+    require_words,
+)
 from sparkpick.wording import (
+    ACTION_KINDS,
+    ACTION_STATUSES,
     DECISION_WORDS,
     FLAG_WORDS,
+    action_sentence,
     decision_help,
     decision_label,
     flag_help,
@@ -107,3 +118,23 @@ def test_the_nights_line_counts_what_acts() -> None:
     line = live_boosts_line(5, ["pause", "keep", "scale", "pause", Decision.TOO_EARLY])
     assert line == "5 live boost(s) watched: 2 to pause, 1 to add budget to (the report's Live boosts section says why)."
     assert live_boosts_line(1, ["keep"]) == "1 live boost(s) watched (the report's Live boosts section says why)."
+
+
+def test_every_action_kind_and_status_has_its_words() -> None:
+    assert set(ACTION_KINDS) == set(ActionKind) and set(ACTION_STATUSES) == set(ActionStatus)
+    assert len(set(ACTION_STATUSES.values())) == len(ActionStatus)
+    for kind in ActionKind:
+        for status in ActionStatus:
+            line = action_sentence(kind.value, "p1", status.value)
+            assert line == f"Post p1: {ACTION_KINDS[kind]} - {ACTION_STATUSES[status]}"
+            assert "_" not in line  # never a raw name such as not_applied or undo_scale
+
+
+@pytest.mark.parametrize(("kind", "status", "error"), [
+    ("pause_ad", "done", r"Unknown action kind 'pause_ad': the known ones are launch, authorize, "),
+    ("pause", "ok", r"Unknown action status 'ok': the known ones are planned, refused, "),
+    ("pause", None, r"Unknown action status None"),
+])
+def test_an_unknown_action_kind_or_status_fails_loudly(kind: str, status: str, error: str) -> None:
+    with pytest.raises(UnknownTermError, match=error):
+        action_sentence(kind, "p1", status)

@@ -12,25 +12,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sparkpick.vocabulary import ActionStatus, UnknownTermError
 from sparkpick.wording import (
+    AWAITING_APPROVAL,
     TEST_PICK_SENTENCE,
+    UNKNOWN_CURRENCY_NOTE,
     LiveFacts,
     action_sentence,
     actions_stopped_sentence,
+    approval_badge,
     approval_field_texts,
+    at_cap_sentence,
     band_sentence,
     boost_again_sentence,
     cost_phrase,
     cost_range_phrase,
+    coverage_shortfall_sentence,
+    currency_note,
     line_of_test_picks,
     live_reason,
     log_cost_phrase,
     money,
     night_counts_line,
+    over_cap_sentence,
+    rank_shortfall_sentence,
     ratio_band,
     ratio_phrase,
     ratio_range_phrase,
     recommendations_sentence,
+    too_little_spend_sentence,
     top_picks_table,
     track_record_sentence,
     uplift_sentence,
@@ -179,6 +189,36 @@ def test_actions_in_sentences() -> None:
     assert recommendations_sentence(3) == "3 decision(s) left as recommendations (actions.modes: recommend)"
     assert approval_field_texts("adv-1", 2, "p9") == ("Launch advertiser adv-1, pick #2, post p9",
                                                       "Daily budget for advertiser adv-1, pick #2, post p9")
+
+
+def test_money_to_the_cent_and_the_unknown_currency_note() -> None:
+    assert money(120.01, "USD", exact=True) == "$120.01" and money(1234, None, exact=True) == "1,234.00"
+    assert currency_note(None) == currency_note("") == currency_note(" ") == UNKNOWN_CURRENCY_NOTE
+    assert currency_note("JPY") == ""
+
+
+def test_the_guardrails_refuse_in_the_one_money_convention() -> None:
+    assert over_cap_sentence(130.5, 120, 100) == (
+        "it would take the daily Spark budget to 130.50, above the cap of 120.00 "
+        "(actions.advertisers.<id>.daily_budget_cap; 100.00 in use)")
+    assert "cap of $120.00 ($119.99 in use;" in at_cap_sentence(120, 119.99, "USD")
+    assert too_little_spend_sentence(4.5, 25, "EUR") == (
+        "it has spent €4.50, less than the €25.00 needed before any pause (actions.min_spend_before_pause)")
+
+
+def test_the_approval_badge() -> None:
+    assert approval_badge("launched") == "launched" and approval_badge(ActionStatus.WAITING) == "waiting"
+    assert approval_badge("refused", "code expired") == "refused: code expired"
+    assert approval_badge("refused", "") == "refused"
+    assert AWAITING_APPROVAL == "awaiting approval"
+    with pytest.raises(UnknownTermError):
+        approval_badge("lunched")
+
+
+def test_why_retraining_is_due() -> None:
+    assert coverage_shortfall_sentence(0.52, 31, 0.8) == (
+        "only 52% of the last 31 boosts landed inside the predicted range, where validation promised 80%")
+    assert "the last 12 boosts in a clearly worse order" in rank_shortfall_sentence(12)
 
 
 # -- the terminal's night summary -------------------------------------------------------------------------

@@ -23,14 +23,15 @@ from sparkpick.sources.tiktok.client import (
     TikTokThrottledError,
     TikTokUncertainError,
 )
+from sparkpick.vocabulary import ActionKind, ActionStatus
 
 
 class AccountCalls(AccountReads):
     """Sends writes (the only class that does) and settles the intents an interrupted run left."""
 
-    def _write(self, advertiser_id: str, kind: str, endpoint: str, body: dict[str, Any], *,
+    def _write(self, advertiser_id: str, kind: ActionKind, endpoint: str, body: dict[str, Any], *,
                post_id: str | None, reason: str, state_before: Any = None, ad_id: str | None = None,
-               adgroup_id: str | None = None, undo_of: int | None = None) -> tuple[str, int, Any]:
+               adgroup_id: str | None = None, undo_of: int | None = None) -> tuple[ActionStatus, int, Any]:
         """Log the intent, send `body` once (module docstring), read back: (status, action id, state after).
         In a dry run or shadow mode the row is `planned` and nothing is sent."""
         common = {"post_id": post_id, "reason": reason, "endpoint": endpoint, "request": body,

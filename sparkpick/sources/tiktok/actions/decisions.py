@@ -24,6 +24,7 @@ from sparkpick.sources.tiktok.actions.terms import (
     amount,
     marker,
 )
+from sparkpick.vocabulary import ActionKind, ActionStatus
 
 
 class AccountActions(Launcher):
@@ -61,7 +62,7 @@ class AccountActions(Launcher):
 
     def pause(self, post_id: str, advertiser_id: str, spend: float, reason: str) -> Outcome:
         """Disable the live ad of `post_id` (`ad/status/update/` DISABLE) once it has spent enough."""
-        out = Outcome(post_id, advertiser_id, "pause", PLANNED)
+        out = Outcome(post_id, advertiser_id, ActionKind.PAUSE, PLANNED)
         self.account(advertiser_id)
         refuse = self._refuser(out, reason)
         if not (due := guardrails.pause_due(spend, self.cfg.min_spend_before_pause)).allowed:
@@ -77,11 +78,13 @@ class AccountActions(Launcher):
             return refuse(f"no ad of post {post_id} in ad account {advertiser_id}")
         out.ad_id, out.adgroup_id = ad["ad_id"], ad["adgroup_id"]
         if ad["operation_status"] != ENABLE:
-            out.status, out.reason = "already", f"ad {ad['ad_id']} is already {ad['operation_status'].lower()}d"
+            out.status = ActionStatus.ALREADY
+            out.reason = f"ad {ad['ad_id']} is already {ad['operation_status'].lower()}d"
             return out
         body = {"advertiser_id": advertiser_id, "ad_ids": [ad["ad_id"]], "operation_status": DISABLE}
-        status, action_id, _ = self._write(advertiser_id, "pause", AD_STATUS, body, post_id=post_id, reason=reason,
-                                           state_before=ad, ad_id=ad["ad_id"], adgroup_id=ad["adgroup_id"])
+        status, action_id, _ = self._write(advertiser_id, ActionKind.PAUSE, AD_STATUS, body, post_id=post_id,
+                                           reason=reason, state_before=ad, ad_id=ad["ad_id"],
+                                           adgroup_id=ad["adgroup_id"])
         out.action_ids.append(action_id)
         out.calls.append((AD_STATUS, body))
         out.status = status
@@ -89,7 +92,7 @@ class AccountActions(Launcher):
 
     def scale(self, post_id: str, advertiser_id: str, reason: str, proposed_share: float | None = None) -> Outcome:
         """Raise the daily budget of the live ad's ad group (`adgroup/update/`) within the guardrails."""
-        out = Outcome(post_id, advertiser_id, "scale", PLANNED)
+        out = Outcome(post_id, advertiser_id, ActionKind.SCALE, PLANNED)
         account = self.account(advertiser_id)
         refuse = self._refuser(out, reason)
         share = self.cfg.budget_step_max_share
@@ -119,7 +122,7 @@ class AccountActions(Launcher):
         if not step.verdict.allowed or step.new_budget is None:
             return refuse(step.verdict.why)
         body = {"advertiser_id": advertiser_id, "adgroup_id": ad["adgroup_id"], "budget": step.new_budget}
-        status, action_id, _ = self._write(advertiser_id, "scale", ADGROUP_UPDATE, body, post_id=post_id,
+        status, action_id, _ = self._write(advertiser_id, ActionKind.SCALE, ADGROUP_UPDATE, body, post_id=post_id,
                                            reason=reason, state_before={"budget": current, "spark_total": total},
                                            ad_id=ad["ad_id"], adgroup_id=ad["adgroup_id"])
         out.action_ids.append(action_id)
@@ -131,7 +134,7 @@ class AccountActions(Launcher):
         rows = self.history()
         if rows.empty:
             return None
-        done = rows[(rows["adgroup_id"] == adgroup_id) & rows["kind"].isin(["scale", "undo_scale"])
+        done = rows[(rows["adgroup_id"] == adgroup_id) & rows["kind"].isin([ActionKind.SCALE, ActionKind.UNDO_SCALE])
                     & rows["status"].isin([*APPLIED_STATUSES, INTENT, UNEXPECTED])]
         return pd.Timestamp(done["logged_at"].max()) if len(done) else None
 
@@ -144,26 +147,26 @@ class AccountActions(Launcher):
         if match.empty:
             raise InputError(f"No action {action_id} in the actions log (see `sparkpick actions`).")
         row = match.iloc[0].to_dict()
-        adv, kind = str(row["advertiser_id"]), str(row["kind"])
-        if kind not in ("pause", "scale") or row["status"] not in APPLIED_STATUSES:
+        adv, kind = str(row["advertiser_id"]), ActionKind.of(row["kind"])
+        if kind not in (ActionKind.PAUSE, ActionKind.SCALE) or row["status"] not in APPLIED_STATUSES:
             raise InputError(f"Action {action_id} is a {kind} that is {row['status']}: only a carried-out pause "
                              "or budget change can be undone.")
         if (undone := rows[(rows["undo_of"] == action_id) & rows["status"].isin(APPLIED_STATUSES)]).shape[0]:
             raise InputError(f"Action {action_id} was already undone by action {int(undone['action_id'].iloc[0])}.")
-        out = Outcome(str(row["post_id"]), adv, f"undo_{kind}", PLANNED)
+        out = Outcome(str(row["post_id"]), adv, ActionKind(f"undo_{kind}"), PLANNED)
         refuse = self._refuser(out, reason)
         if why := self.stopped(adv):
             return refuse(why)
         self.reconcile([adv])
         request = json.loads(row["request"])
-        if kind == "pause":
+        if kind == ActionKind.PAUSE:
             ad = self.ads(adv, list(request["ad_ids"]))
             if not ad or ad[0]["operation_status"] != DISABLE:
                 return refuse(f"ad {request['ad_ids'][0]} is no longer disabled: nothing to undo")
             body: dict[str, Any] = {"advertiser_id": adv, "ad_ids": list(request["ad_ids"]),
                                     "operation_status": ENABLE}
-            status, new_id, _ = self._write(adv, "undo_pause", AD_STATUS, body, post_id=out.post_id, reason=reason,
-                                            state_before=ad, ad_id=ad[0]["ad_id"], undo_of=action_id)
+            status, new_id, _ = self._write(adv, ActionKind.UNDO_PAUSE, AD_STATUS, body, post_id=out.post_id,
+                                            reason=reason, state_before=ad, ad_id=ad[0]["ad_id"], undo_of=action_id)
         else:
             before = json.loads(row["state_before"])["budget"]
             group = self.adgroups(adv, [request["adgroup_id"]])
@@ -172,10 +175,10 @@ class AccountActions(Launcher):
                 return refuse(f"ad group {request['adgroup_id']}'s budget is now {now}, not the {request['budget']} "
                               "this action set: changed since, not undone")
             body = {"advertiser_id": adv, "adgroup_id": request["adgroup_id"], "budget": guardrails.cents(before)}
-            status, new_id, _ = self._write(adv, "undo_scale", ADGROUP_UPDATE, body, post_id=out.post_id,
+            status, new_id, _ = self._write(adv, ActionKind.UNDO_SCALE, ADGROUP_UPDATE, body, post_id=out.post_id,
                                             reason=reason, state_before=group, adgroup_id=request["adgroup_id"],
                                             undo_of=action_id)
         out.action_ids.append(new_id)
-        out.calls.append((AD_STATUS if kind == "pause" else ADGROUP_UPDATE, body))
+        out.calls.append((AD_STATUS if kind == ActionKind.PAUSE else ADGROUP_UPDATE, body))
         out.status = status
         return out

@@ -28,6 +28,7 @@ from sparkpick.sources.tiktok.actions.terms import (
     amount,
     marker,
 )
+from sparkpick.vocabulary import ActionKind, ActionStatus
 
 
 class Launcher(AccountCalls):
@@ -40,7 +41,7 @@ class Launcher(AccountCalls):
 
         One ad per pick: an ad named `sparkpick <post_id>` already in the account is used, never doubled.
         """
-        out = Outcome(post_id, advertiser_id, "launch", PLANNED)
+        out = Outcome(post_id, advertiser_id, ActionKind.LAUNCH, PLANNED)
         account = self.account(advertiser_id)
         refuse = self._refuser(out, reason)
         if self.mode == "shadow":
@@ -55,7 +56,7 @@ class Launcher(AccountCalls):
         if others:
             return refuse(f"post {post_id} is already live as ad {others[0]['ad_id']}, not made by sparkpick")
         if mine and mine[0]["operation_status"] == ENABLE:
-            out.status, out.ad_id, out.adgroup_id = "launched", mine[0]["ad_id"], mine[0]["adgroup_id"]
+            out.status, out.ad_id, out.adgroup_id = ActionStatus.LAUNCHED, mine[0]["ad_id"], mine[0]["adgroup_id"]
             out.reason = f"already launched as ad {out.ad_id}"
             return out
         if mine and (paused := self._paused_by(mine[0]["ad_id"])) is not None:
@@ -93,7 +94,7 @@ class Launcher(AccountCalls):
         if not mine:
             # Every check passed: the first write binds the creator's code to the ad account.
             body: dict[str, Any] = {"advertiser_id": advertiser_id, "auth_code": code}
-            status, action_id, _ = self._write(advertiser_id, "authorize", AUTHORIZE, body, post_id=post_id,
+            status, action_id, _ = self._write(advertiser_id, ActionKind.AUTHORIZE, AUTHORIZE, body, post_id=post_id,
                                                reason=reason)
             out.action_ids.append(action_id)
             out.calls.append((AUTHORIZE, body))
@@ -106,7 +107,7 @@ class Launcher(AccountCalls):
             if existing:
                 group_id = str(existing[0]["adgroup_id"])
             else:
-                status, action_id, state = self._write(advertiser_id, "create_adgroup", ADGROUP_CREATE, body,
+                status, action_id, state = self._write(advertiser_id, ActionKind.CREATE_ADGROUP, ADGROUP_CREATE, body,
                                                        post_id=post_id, reason=reason)
                 out.action_ids.append(action_id)
                 out.calls.append((ADGROUP_CREATE, body))
@@ -125,8 +126,8 @@ class Launcher(AccountCalls):
             if account.identity_authorized_bc_id:
                 creative["identity_authorized_bc_id"] = account.identity_authorized_bc_id
             body = {"advertiser_id": advertiser_id, "adgroup_id": group_id, "creatives": [creative]}
-            status, action_id, state = self._write(advertiser_id, "create_ad", AD_CREATE, body, post_id=post_id,
-                                                   reason=reason, adgroup_id=group_id)
+            status, action_id, state = self._write(advertiser_id, ActionKind.CREATE_AD, AD_CREATE, body,
+                                                   post_id=post_id, reason=reason, adgroup_id=group_id)
             out.action_ids.append(action_id)
             out.calls.append((AD_CREATE, body))
             if status == PLANNED:
@@ -143,11 +144,12 @@ class Launcher(AccountCalls):
             return refuse(f"ad {ad['ad_id']} read back as {ad}, not a disabled ad of post {post_id}: not enabled",
                           logged=True)
         body = {"advertiser_id": advertiser_id, "ad_ids": [ad["ad_id"]], "operation_status": ENABLE}
-        status, action_id, _state = self._write(advertiser_id, "enable_ad", AD_STATUS, body, post_id=post_id,
+        status, action_id, _state = self._write(advertiser_id, ActionKind.ENABLE_AD, AD_STATUS, body, post_id=post_id,
                                                 reason=reason, ad_id=ad["ad_id"], adgroup_id=group_id)
         out.action_ids.append(action_id)
         out.calls.append((AD_STATUS, body))
-        out.status = {PLANNED: PLANNED, DONE: "launched", RECONCILED: "launched"}.get(status, FAILED)
+        launched = ActionStatus.LAUNCHED
+        out.status = {PLANNED: PLANNED, DONE: launched, RECONCILED: launched}.get(status, FAILED)
         out.reason = {PLANNED: "planned (dry run): nothing sent", FAILED: "the ad could not be enabled (see the log)",
                       UNEXPECTED: "enabled, but the account does not show it enabled"}.get(status, reason)
         return out
@@ -157,9 +159,9 @@ class Launcher(AccountCalls):
         rows = self.history()
         if rows.empty:
             return None
-        mine = rows[(rows["ad_id"] == ad_id) & rows["kind"].isin(["pause", "undo_pause"])
+        mine = rows[(rows["ad_id"] == ad_id) & rows["kind"].isin([ActionKind.PAUSE, ActionKind.UNDO_PAUSE])
                     & rows["status"].isin(APPLIED_STATUSES)]
-        if mine.empty or mine.iloc[-1]["kind"] != "pause":
+        if mine.empty or mine.iloc[-1]["kind"] != ActionKind.PAUSE:
             return None
         return int(mine.iloc[-1]["action_id"])
 

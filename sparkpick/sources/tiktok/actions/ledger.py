@@ -20,6 +20,7 @@ from sparkpick.sources.tiktok.actions.terms import (
     as_json,
 )
 from sparkpick.sources.tiktok.client import TikTokClient
+from sparkpick.vocabulary import ActionKind, ActionStatus
 from sparkpick.warehouse import add_action, read_actions, update_action
 
 
@@ -50,7 +51,7 @@ class ActionLog:
         self._rows: pd.DataFrame | None = None  # the log as last read; dropped on every write
 
     # -- the log -------------------------------------------------------------------------------------
-    def _log(self, advertiser_id: str, kind: str, status: str, *, post_id: str | None = None,
+    def _log(self, advertiser_id: str, kind: ActionKind, status: ActionStatus, *, post_id: str | None = None,
              reason: str = "", endpoint: str | None = None, request: dict[str, Any] | None = None,
              state_before: Any = None, ad_id: str | None = None, adgroup_id: str | None = None,
              note: str = "", undo_of: int | None = None) -> int:
@@ -58,9 +59,10 @@ class ActionLog:
         self._rows = None
         return add_action(self.home.warehouse, {
             "run_id": self.run_id, "logged_at": now, "updated_at": now, "as_of": self.as_of,
-            "advertiser_id": advertiser_id, "kind": kind, "post_id": post_id, "ad_id": ad_id,
+            "advertiser_id": advertiser_id, "kind": ActionKind.of(kind).value, "post_id": post_id, "ad_id": ad_id,
             "adgroup_id": adgroup_id, "requested_by": self.requested_by, "reason": reason,
-            "mode": self.mode, "status": status, "endpoint": endpoint, "request": as_json(request),
+            "mode": self.mode, "status": ActionStatus.of(status).value, "endpoint": endpoint,
+            "request": as_json(request),
             "state_before": as_json(state_before), "note": note or None, "undo_of": undo_of,
         }, self._lock_s)
 
@@ -68,6 +70,8 @@ class ActionLog:
         for key in ("answer", "state_after"):
             if key in fields:
                 fields[key] = as_json(fields[key])
+        if "status" in fields:
+            fields["status"] = ActionStatus.of(fields["status"]).value
         self._rows = None
         update_action(self.home.warehouse, action_id, {**fields, "updated_at": self.clock()}, self._lock_s)
 

@@ -23,6 +23,7 @@ from sparkpick.sources.tiktok.client import (
     TikTokApiError,
     TikTokPermissionError,
 )
+from sparkpick.vocabulary import ActionKind
 
 
 class AccountReads(ActionLog):
@@ -96,25 +97,25 @@ class AccountReads(ActionLog):
 
     def _applied(self, advertiser_id: str, kind: str, request: dict[str, Any]) -> tuple[bool, Any]:
         """Whether the account shows `request` carried out, and the state read (the read-back)."""
-        if kind == "create_ad":
+        if kind == ActionKind.CREATE_AD:
             name = request["creatives"][0]["ad_name"]
             found = [a for a in self.ads(advertiser_id) if a["ad_name"] == name]
             return bool(found), found
-        if kind == "create_adgroup":
+        if kind == ActionKind.CREATE_ADGROUP:
             name = request["adgroup_name"]
             found = [g for g in self.adgroups(advertiser_id, campaign_id=request.get("campaign_id"))
                      if g.get("adgroup_name") == name]
             return bool(found), found
-        if kind in ("enable_ad", "pause", "undo_pause"):
+        if kind in (ActionKind.ENABLE_AD, ActionKind.PAUSE, ActionKind.UNDO_PAUSE):
             found = self.ads(advertiser_id, list(request["ad_ids"]))
             wanted = request["operation_status"]
             return bool(found) and all(a["operation_status"] == wanted for a in found), found
-        if kind in ("scale", "undo_scale"):
+        if kind in (ActionKind.SCALE, ActionKind.UNDO_SCALE):
             found = self.adgroups(advertiser_id, [request["adgroup_id"]])
             budgets = [amount(g.get("budget")) for g in found]
             return (bool(found) and all(b is not None and guardrails.cents(b) == guardrails.cents(request["budget"])
                                         for b in budgets)), found
-        if kind == "authorize":
+        if kind == ActionKind.AUTHORIZE:
             info = self._read(advertiser_id, VIDEO_INFO, {"advertiser_id": advertiser_id,
                                                           "auth_code": request["auth_code"]})
             status = str((info.get("auth_info") or {}).get("ad_auth_status", ""))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparkpick.errors import InputError, SparkpickError
+from sparkpick.vocabulary import ActionKind, ActionStatus
 
 # The endpoints, reads then writes.
 AD_GET = "ad/get/"
@@ -32,9 +33,10 @@ AD_FIELDS = ["ad_id", "adgroup_id", "ad_name", "tiktok_item_id", "identity_type"
              "operation_status"]
 ADGROUP_FIELDS = ["adgroup_id", "adgroup_name", "campaign_id", "budget", "operation_status"]
 ENABLE, DISABLE = "ENABLE", "DISABLE"
-# Statuses of the log (module docstring); the breaker counts FAILED and UNEXPECTED.
+# Statuses of the log (sparkpick.vocabulary.ActionStatus); the breaker counts FAILED and UNEXPECTED.
 PLANNED, REFUSED, INTENT, DONE, UNEXPECTED, RECONCILED, NOT_APPLIED, FAILED = (
-    "planned", "refused", "intent", "done", "unexpected", "reconciled", "not_applied", "failed")
+    ActionStatus.PLANNED, ActionStatus.REFUSED, ActionStatus.INTENT, ActionStatus.DONE, ActionStatus.UNEXPECTED,
+    ActionStatus.RECONCILED, ActionStatus.NOT_APPLIED, ActionStatus.FAILED)
 APPLIED_STATUSES = (DONE, RECONCILED)
 Mode = Literal["apply", "dry_run", "shadow"]
 
@@ -58,8 +60,8 @@ class Outcome:
 
     post_id: str
     advertiser_id: str
-    kind: str
-    status: str
+    kind: ActionKind
+    status: ActionStatus
     reason: str = ""
     ad_id: str | None = None
     adgroup_id: str | None = None
