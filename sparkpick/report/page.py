@@ -34,6 +34,7 @@ from sparkpick.wording import (
     boosts_known,
     compact_count,
     cost_range_phrase,
+    currency_note,
     decision_help,
     decision_label,
     flag_help,
@@ -248,6 +249,8 @@ def _live_view(row: Mapping[str, Any], chart: dict[str, Any] | None, tz: ZoneInf
         "conversions": "–" if conversions is None else f"{conversions:.0f}",
         "cpa": money(cpa, currency) if cpa is not None else "no conversions yet",
         "baseline_cpa": money(baseline, currency) if baseline is not None else "no in-feed baseline",
+        # Said once on the card when the advertiser's currency is unknown (its amounts are bare numbers).
+        "currency_note": currency_note(currency),
         "decision": decision.value,
         "decision_label": decision_label(decision),
         "decision_help": decision_help(decision),

@@ -419,6 +419,20 @@ def test_live_boost_cards_above_the_shortlist() -> None:
     assert "Retraining is due" not in text
 
 
+def test_a_card_without_a_known_currency_says_so_once() -> None:
+    from sparkpick.wording import UNKNOWN_CURRENCY_NOTE
+
+    monitor = make_monitor()
+    unknown = monitor.boosts.assign(currency=[None, "", "USD", "EUR"])
+    cards = {c["post_id"]: c for c in live_views(MonitorView(boosts=unknown, hourly=monitor.hourly), ZoneInfo("UTC"))}
+    assert cards["live0"]["spend"].isdigit() and cards["live2"]["spend"].startswith("$")  # bare, and in dollars
+    assert [cards[p]["currency_note"] for p in ("live0", "live1", "live2", "live3")] == [
+        UNKNOWN_CURRENCY_NOTE, UNKNOWN_CURRENCY_NOTE, "", ""]
+    html = render_shortlist_html(make_shortlist(), make_meta(), {}, MonitorView(boosts=unknown,
+                                                                                 hourly=monitor.hourly))
+    assert visible(html).count(UNKNOWN_CURRENCY_NOTE) == 2  # once on each of the two cards
+
+
 def test_chart_follows_cumulative_spend_and_conversions() -> None:
     view = make_monitor()
     one = view.hourly[view.hourly["post_id"] == "live1"]
