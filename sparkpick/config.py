@@ -10,6 +10,7 @@ environment.
 from __future__ import annotations
 
 from datetime import datetime
+from difflib import get_close_matches
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -299,13 +300,51 @@ class LabelConfig(_Section):
     relevance_scope: Literal["global", "group"]
 
 
+# The LightGBM parameters `ranker.params` may set: LGBMRanker's keyword arguments and the core training
+# parameters (with their usual aliases) that shape a small lambdarank ranker. tests/sparkpick/test_config.py
+# checks each name against LightGBM's own list; a typo is refused, never silently ignored by LightGBM.
+LIGHTGBM_PARAMS = frozenset({
+    "boosting_type", "num_leaves", "max_depth", "learning_rate", "n_estimators", "subsample_for_bin",
+    "min_split_gain", "min_child_weight", "min_child_samples", "subsample", "subsample_freq", "colsample_bytree",
+    "reg_alpha", "reg_lambda", "n_jobs", "importance_type",
+    "num_iterations", "num_threads", "min_data_in_leaf", "min_sum_hessian_in_leaf", "min_gain_to_split",
+    "bagging_fraction", "bagging_freq", "bagging_seed", "feature_fraction", "feature_fraction_bynode",
+    "feature_fraction_seed", "lambda_l1", "lambda_l2", "max_bin", "min_data_in_bin", "max_delta_step",
+    "extra_trees", "extra_seed", "path_smooth", "linear_tree", "linear_lambda", "cat_smooth", "cat_l2",
+    "max_cat_threshold", "max_cat_to_onehot", "min_data_per_group", "use_missing", "zero_as_missing",
+    "lambdarank_truncation_level", "lambdarank_norm", "eval_at", "first_metric_only", "metric",
+    "force_row_wise", "bagging_by_query", "data_sample_strategy", "top_rate", "other_rate",
+})
+# Parameters sparkpick sets itself, and where; a `ranker.params` entry for one of them is refused.
+LIGHTGBM_SET_ELSEWHERE = {
+    "objective": "models/ranker.py (lambdarank)", "random_state": "ranker.seed", "seed": "ranker.seed",
+    "label_gain": "ranker.label_gain", "monotone_constraints": "ranker.monotone",
+    "deterministic": "models/ranker.py (repeatable fits)", "force_col_wise": "models/ranker.py (repeatable fits)",
+    "verbose": "models/ranker.py (quiet)", "verbosity": "models/ranker.py (quiet)",
+}
+
+
+def _lightgbm_params(value: dict[str, Any]) -> dict[str, Any]:
+    problems = []
+    for key in value:
+        if key in LIGHTGBM_SET_ELSEWHERE:
+            problems.append(f"{key!r} is set by {LIGHTGBM_SET_ELSEWHERE[key]}, not here")
+        elif key not in LIGHTGBM_PARAMS:
+            close = get_close_matches(str(key), sorted(LIGHTGBM_PARAMS), n=2)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            problems.append(f"{key!r} is not a LightGBM parameter sparkpick knows{hint}")
+    if problems:
+        raise ValueError("; ".join(problems) + ". The known ones are listed in sparkpick/config.py, LIGHTGBM_PARAMS")
+    return value
+
+
 class RankerConfig(_Section):
     shortlist_k: int = Field(gt=0)
     validation_fraction: float = Field(gt=0, lt=1)
     seed: int
     propensity_weighting: bool
     propensity_clip: float = Field(gt=1)
-    params: dict[str, Any]
+    params: Annotated[dict[str, Any], AfterValidator(_lightgbm_params)]
     early_stopping_rounds: int = Field(gt=0)
     label_gain: Literal["linear", "exponential"]
     bags: int = Field(ge=1)
@@ -387,7 +426,7 @@ class TiktokConfig(_Section):
     """The TikTok API for Business source (`sparkpick/sources/tiktok/`); the token itself never lives here."""
 
     base_url: WebAddress
-    token_env: str
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]  # an environment variable's name
     business_ids: list[str]
     advertiser_ids: list[str]
     account_advertisers: dict[str, str]
@@ -488,16 +527,22 @@ class AdvertiserActions(_Section):
     identity_authorized_bc_id: str
 
 
-class NewAdgroupConfig(_Section):
-    """A new ad group for a pick (`actions.new_adgroup`)."""
+# A TikTok enum value as the API spells it ("SHOPPING", "CONVERT").
+ApiName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+# A TikTok id: digits only ("6252001").
+ApiId = Annotated[str, Field(pattern=r"^[0-9]+$")]
 
-    billing_event: str
-    optimization_goal: str
-    optimization_event: str
-    pixel_id: str
-    pacing: str
-    placement_type: str
-    location_ids: list[str]
+
+class NewAdgroupConfig(_Section):
+    """A new ad group for a pick (`actions.new_adgroup`), in the values the TikTok API accepts."""
+
+    billing_event: Literal["CPC", "CPM", "CPV", "OCPM"]
+    optimization_goal: ApiName
+    optimization_event: ApiName
+    pixel_id: Annotated[str, Field(pattern=r"^[0-9]*$")]  # "" = no pixel
+    pacing: Literal["PACING_MODE_SMOOTH", "PACING_MODE_FAST"]
+    placement_type: Literal["PLACEMENT_TYPE_AUTOMATIC", "PLACEMENT_TYPE_NORMAL"]
+    location_ids: list[ApiId] = Field(min_length=1)
 
 
 class ActionsConfig(_Section):

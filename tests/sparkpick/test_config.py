@@ -120,6 +120,18 @@ def test_settings_are_frozen_and_overrides_validate():
     ({"mlflow": {"ui_port": 0}}, r"mlflow\.ui_port: Input should be greater than 0"),
     ({"features": {"decision_period": "week"}}, r"features\.decision_period: 'week' is not a pandas period alias"),
     ({"tiktok": {"baseline_period": "M"}}, r"tiktok\.baseline_period: 'M' is not a pandas period alias"),
+    ({"ranker": {"params": {"num_leaf": 7}}},
+     r"ranker\.params: 'num_leaf' is not a LightGBM parameter sparkpick knows \(did you mean num_leaves"),
+    ({"ranker": {"params": {"objective": "regression"}}}, r"ranker\.params: 'objective' is set by models/ranker\.py"),
+    ({"ranker": {"params": {"label_gain": [0, 1]}}}, r"ranker\.params: 'label_gain' is set by ranker\.label_gain"),
+    ({"actions": {"new_adgroup": {"pacing": "smooth"}}},
+     r"actions\.new_adgroup\.pacing: Input should be 'PACING_MODE_SMOOTH' or 'PACING_MODE_FAST'"),
+    ({"actions": {"new_adgroup": {"billing_event": "ocpm"}}}, r"actions\.new_adgroup\.billing_event: Input should be"),
+    ({"actions": {"new_adgroup": {"optimization_goal": "convert"}}}, r"actions\.new_adgroup\.optimization_goal: "),
+    ({"actions": {"new_adgroup": {"location_ids": ["US"]}}}, r"actions\.new_adgroup\.location_ids\.0: "),
+    ({"actions": {"new_adgroup": {"location_ids": []}}}, r"actions\.new_adgroup\.location_ids: "),
+    ({"actions": {"new_adgroup": {"pixel_id": "px-1"}}}, r"actions\.new_adgroup\.pixel_id: "),
+    ({"tiktok": {"token_env": "MY TOKEN"}}, r"tiktok\.token_env: "),
 ])
 def test_a_bad_override_is_an_input_error_naming_the_setting(overrides, expected):
     # As for a config file: the project's InputError (the CLI exits 2 with one paragraph), not pydantic's.
@@ -248,3 +260,35 @@ def test_the_readme_quotes_the_defaults_as_they_are():
     assert _misquoted_defaults(readme, _default()) == []
     assert _misquoted_defaults("`report.top_k` (7) and `monitor.pause_rate` (5%)", _default()) == [
         "report.top_k: README says 7, configs/default.yaml has 5"]
+
+
+def test_an_unknown_lightgbm_parameter_names_the_setting_and_the_file(tmp_path):
+    overlay = _write(tmp_path / "mine.yaml", {"ranker": {"params": {"num_leaves": 15, "lerning_rate": 0.1}}})
+    with pytest.raises(InputError, match=r"ranker\.params: 'lerning_rate' is not a LightGBM parameter") as caught:
+        load_settings(overlay)
+    assert "mine.yaml" in str(caught.value) and "did you mean learning_rate" in str(caught.value)
+
+
+def test_every_lightgbm_parameter_sparkpick_accepts_is_one_lightgbm_knows():
+    import inspect
+
+    import lightgbm
+    from lightgbm.basic import _ConfigAliases
+
+    from sparkpick.config import LIGHTGBM_PARAMS, LIGHTGBM_SET_ELSEWHERE
+
+    aliases = _ConfigAliases._get_all_param_aliases()  # LightGBM's own table: name -> its aliases
+    known = set(aliases) | {a for names in aliases.values() for a in names}
+    known |= set(inspect.signature(lightgbm.LGBMRanker.__init__).parameters) - {"self", "kwargs"}
+    assert known >= LIGHTGBM_PARAMS, sorted(LIGHTGBM_PARAMS - known)
+    assert set(LIGHTGBM_SET_ELSEWHERE) <= known and not LIGHTGBM_PARAMS & set(LIGHTGBM_SET_ELSEWHERE)
+    # The defaults' own parameters pass, and a model can be built from them; core names and aliases pass too.
+    lightgbm.LGBMRanker(**load_settings().ranker.params)
+    tuned = with_overrides(load_settings(), {"ranker": {"params": {"max_bin": 63, "lambda_l2": 1.0}}}).ranker
+    assert tuned.params["max_bin"] == 63 and tuned.params["num_leaves"] == load_settings().ranker.params["num_leaves"]
+
+
+def test_a_new_ad_group_takes_the_values_the_api_accepts():
+    new = {"pixel_id": "7081234567", "pacing": "PACING_MODE_FAST", "billing_event": "CPC"}
+    got = with_overrides(load_settings(), {"actions": {"new_adgroup": new}}).actions.new_adgroup
+    assert got.model_dump().items() >= new.items()
