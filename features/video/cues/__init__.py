@@ -9,7 +9,8 @@ One family of cues a module, as PySceneDetect keeps one detector a module:
 - clip.py: all cues of one sample frame (`frame_cues`), and the clip aggregate (`clip_cues`) with the hook
   window against the rest;
 - catalogue.py: every cue declared once (name, description, words, how it is summarised, polish);
-- sample.py: a sample frame as per-frame cues see it, and their register (`@per_frame`).
+- sample.py: what a cue function sees (a sample frame, the whole clip) and their registers (`@per_frame`,
+  `@per_clip`).
 
 Why these cues: content that looks like an ad is swiped past, and on real footage "looks like an ad"
 means fast editing (hard cuts), a locked-off or gimbal camera (no shake), graded colour, clean and sharp

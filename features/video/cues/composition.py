@@ -7,7 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from features.video.cues.sample import Sample, per_frame
+from features.video.cues.sample import Clip, Sample, mean_of, median_of, per_clip, per_frame, values_of
 from sparkpick.config import VideoConfig
 
 
@@ -177,3 +177,41 @@ def text_coverage_of(s: Sample) -> float:
 @per_frame("letterbox_share")
 def letterbox_share_of(s: Sample) -> float:
     return s.letterbox_share
+
+
+# The clip's composition: text and faces over the samples (face detection runs on some samples only: the
+# ones with a `faces` count).
+def _face_counts(rows: list[tuple[float, dict[str, float]]]) -> list[float]:
+    return values_of("faces", [(t, c) for t, c in rows if "faces" in c])
+
+
+@per_clip("text_frame_share")
+def text_frame_share_of(clip: Clip) -> float:
+    return mean_of([float(v >= clip.cfg.text_frame_min_coverage) for v in values_of("text_coverage", clip.samples)])
+
+
+@per_clip("face_share")
+def face_share_of(clip: Clip) -> float:
+    return mean_of([float(n > 0) for n in _face_counts(clip.samples)])
+
+
+@per_clip("face_size")
+def face_size_of(clip: Clip) -> float:
+    counts = _face_counts(clip.samples)
+    sizes = [c["face_size"] for _t, c in clip.samples if "faces" in c and c["faces"] > 0]
+    return median_of(sizes) if sizes else (0.0 if counts else float("nan"))
+
+
+@per_clip("faces_per_frame")
+def faces_per_frame_of(clip: Clip) -> float:
+    return mean_of(_face_counts(clip.samples))
+
+
+@per_clip("hook_face_share")
+def hook_face_share_of(clip: Clip) -> float:
+    return mean_of([float(n > 0) for n in _face_counts(clip.hook)])
+
+
+@per_clip("hook_text_coverage")
+def hook_text_coverage_of(clip: Clip) -> float:
+    return mean_of(values_of("text_coverage", clip.hook))

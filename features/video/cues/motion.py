@@ -13,6 +13,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
+from features.video.cues.sample import Clip, per_clip
 from sparkpick.config import VideoConfig
 
 
@@ -211,3 +212,43 @@ def summarize_motion(tracker: MotionTracker, span_s: float, cfg: VideoConfig) ->
         "exposure_drift": exposure_drift,
     }
     return MotionSummary(cues, cut_times, times, diff, is_cut)
+
+
+def _from_summary(name: str) -> None:
+    """Register cue `name` as read from the clip's `MotionSummary` (computed once for all of them)."""
+
+    @per_clip(name)
+    def measure(clip: Clip) -> float:
+        return clip.motion.cues.get(name, float("nan"))
+
+
+for _name in ("hard_cuts", "cuts_per_10s", "mean_shot_s", "shake", "camera_motion", "motion_energy",
+              "static_share", "exposure_drift"):
+    _from_summary(_name)
+
+
+# The hook: the opening `video.hook_window_s` against the rest.
+def _hook_and_rest_motion(clip: Clip) -> tuple[float, float]:
+    m, hook_end = clip.motion, clip.cfg.hook_window_s
+    steps_in_hook = (m.step_times < hook_end) & ~m.is_cut
+    steps_rest = (m.step_times >= hook_end) & ~m.is_cut
+    hook = float(m.step_diff[steps_in_hook].mean()) if steps_in_hook.any() else float("nan")
+    rest = float(m.step_diff[steps_rest].mean()) if steps_rest.any() else float("nan")
+    return hook, rest
+
+
+@per_clip("hook_motion_energy")
+def hook_motion_energy_of(clip: Clip) -> float:
+    return _hook_and_rest_motion(clip)[0]
+
+
+@per_clip("hook_motion_ratio")
+def hook_motion_ratio_of(clip: Clip) -> float:
+    hook, rest = _hook_and_rest_motion(clip)
+    return hook / max(rest, clip.cfg.static_max_diff) if not math.isnan(hook + rest) else float("nan")
+
+
+@per_clip("hook_cuts")
+def hook_cuts_of(clip: Clip) -> float:
+    m = clip.motion
+    return float(sum(t < clip.cfg.hook_window_s for t in m.cut_times)) if m.step_times.size else float("nan")
