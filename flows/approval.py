@@ -19,7 +19,13 @@ from sparkpick.home import Home
 from sparkpick.sources.tiktok.actions import Outcome
 from sparkpick.vocabulary import ActionKind, ActionStatus, Flag
 from sparkpick.warehouse import add_action, read_actions
-from sparkpick.wording import AWAITING_APPROVAL, actions_stopped_sentence, approval_badge, approval_field_texts
+from sparkpick.wording import (
+    AWAITING_APPROVAL,
+    actions_stopped_sentence,
+    approval_badge,
+    approval_field_texts,
+    approved_budget_note,
+)
 
 APPROVAL = ActionKind.APPROVAL
 WAITING, APPROVED, DECLINED, EXPIRED = (ActionStatus.WAITING, ActionStatus.APPROVED, ActionStatus.DECLINED,
@@ -102,7 +108,7 @@ def launch_approved(home: Home, settings: Settings, token: str | None, picks: li
         budget = float(answer.get(p.field("budget")) or p.proposed_budget)
         if p.post_id not in answered:
             _approval_row(home, p, run_id, as_of, APPROVED if ticked else DECLINED,
-                          f"daily budget {budget:.2f}" if ticked else "", clock, who=approver)
+                          approved_budget_note(budget) if ticked else "", clock, who=approver)
         if ticked:
             outcomes += launch_posts(home, settings, token, [p.post_id], daily_budget=budget, adgroup_id=None,
                                      apply=True, requested_by=approver, run_id=run_id, as_of=as_of, clock=clock,

@@ -107,6 +107,18 @@ def budget_changed_recently_sentence(last_change: pd.Timestamp, min_hours: float
             "(actions.budget_step_min_hours)")
 
 
+def budget_changed_since_sentence(adgroup_id: Any, now: float | None, set_to: float, currency: Any = None) -> str:
+    """Why an undo of a budget change is refused: the ad group's budget is no longer the one the change set."""
+    shown = "unreadable" if now is None else money(now, currency, exact=True)
+    return (f"ad group {adgroup_id}'s budget is now {shown}, not the {money(set_to, currency, exact=True)} this "
+            "action set: changed since, not undone")
+
+
+def approved_budget_note(budget: float, currency: Any = None) -> str:
+    """The actions log's note on an approved pick: the daily budget the person approved."""
+    return f"daily budget {money(budget, currency, exact=True)}"
+
+
 def too_little_spend_sentence(spend: float, min_spend: float, currency: Any = None) -> str:
     spent, needed = money(spend, currency, exact=True), money(min_spend, currency, exact=True)
     return f"it has spent {spent}, less than the {needed} needed before any pause (actions.min_spend_before_pause)"

@@ -22,9 +22,11 @@ from sparkpick.wording import (
     actions_stopped_sentence,
     approval_badge,
     approval_field_texts,
+    approved_budget_note,
     at_cap_sentence,
     band_sentence,
     boost_again_sentence,
+    budget_changed_since_sentence,
     cost_phrase,
     cost_range_phrase,
     coverage_shortfall_sentence,
@@ -204,6 +206,13 @@ def test_the_guardrails_refuse_in_the_one_money_convention() -> None:
     assert "cap of $120.00 ($119.99 in use;" in at_cap_sentence(120, 119.99, "USD")
     assert too_little_spend_sentence(4.5, 25, "EUR") == (
         "it has spent €4.50, less than the €25.00 needed before any pause (actions.min_spend_before_pause)")
+
+
+def test_an_undo_refused_and_an_approved_budget_in_the_money_convention() -> None:
+    assert budget_changed_since_sentence("ag1", 60, 57.5) == (
+        "ad group ag1's budget is now 60.00, not the 57.50 this action set: changed since, not undone")
+    assert "is now unreadable, not the $57.50" in budget_changed_since_sentence("ag1", None, 57.5, "USD")
+    assert approved_budget_note(30) == "daily budget 30.00" and approved_budget_note(1250, "EUR") == "daily budget €1,250.00"
 
 
 def test_the_approval_badge() -> None:

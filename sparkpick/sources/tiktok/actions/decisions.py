@@ -25,6 +25,7 @@ from sparkpick.sources.tiktok.actions.terms import (
     marker,
 )
 from sparkpick.vocabulary import ActionKind, ActionStatus
+from sparkpick.wording import budget_changed_since_sentence
 
 
 class AccountActions(Launcher):
@@ -172,8 +173,7 @@ class AccountActions(Launcher):
             group = self.adgroups(adv, [request["adgroup_id"]])
             now = amount(group[0].get("budget")) if group else None
             if now is None or guardrails.cents(now) != guardrails.cents(request["budget"]):
-                return refuse(f"ad group {request['adgroup_id']}'s budget is now {now}, not the {request['budget']} "
-                              "this action set: changed since, not undone")
+                return refuse(budget_changed_since_sentence(request["adgroup_id"], now, request["budget"]))
             body = {"advertiser_id": adv, "adgroup_id": request["adgroup_id"], "budget": guardrails.cents(before)}
             status, new_id, _ = self._write(adv, ActionKind.UNDO_SCALE, ADGROUP_UPDATE, body, post_id=out.post_id,
                                             reason=reason, state_before=group, adgroup_id=request["adgroup_id"],
