@@ -87,6 +87,7 @@ def train_model(
     from models import champion_comparison, mlflow_store, promotion, run_cleanup, run_record, serving
     from models.handover import ranks_nothing
     from models.policy_evidence import handover_decision, off_policy_evidence
+    from models.prior import starting_terms
     from models.training import MODEL, fit_models
 
     metric = settings.mlflow.promotion_metric  # the schema's PromotionMetric: one of promotion.GATE_METRICS
@@ -110,7 +111,8 @@ def train_model(
     features = feature_columns(rows)
     version = feature_version(settings)
     try:
-        fitted = fit_models(rows, features, settings.ranker, version, label=settings.label)
+        fitted = fit_models(rows, features, settings.ranker, version, label=settings.label,
+                            base_terms=starting_terms(settings.ranker, settings.prior))
     except InputError as exc:
         prior_note = ensure_champion(home, settings)
         if prior_note is None:

@@ -14,9 +14,11 @@ wide band (`prior.band` either side), so the report and the monitor never read a
 
 from __future__ import annotations
 
+from typing import Any
+
 from models.ranker import ScoringModel
 from models.uplift_calibration import ScoreCalibration
-from sparkpick.config import PriorConfig
+from sparkpick.config import PriorConfig, RankerConfig
 
 KIND_TAG = "kind"
 PRIOR_KIND = "prior"
@@ -31,14 +33,27 @@ def prior_calibration(band: float) -> ScoreCalibration:
     )
 
 
+def prior_terms(config: PriorConfig) -> tuple[dict[str, Any], ...]:
+    """The prior's terms in config order, as the model files carry them."""
+    return tuple(
+        {"feature": name, "weight": t.weight, "centre": t.centre, "scale": t.scale, "cap": t.cap}
+        for name, t in config.terms.items()
+    )
+
+
+def starting_terms(ranker: RankerConfig, prior: PriorConfig) -> tuple[dict[str, Any], ...]:
+    """What a trained ranker starts from: the prior's terms with `ranker.start_from_prior`, else none
+    (a ranker from scratch). Terms of weight 0 add nothing and are left out."""
+    if not ranker.start_from_prior:
+        return ()
+    return tuple(t for t in prior_terms(prior) if t["weight"] != 0)
+
+
 def prior_model(config: PriorConfig, feature_version: str) -> ScoringModel:
     """The prior as a servable model: its terms in config order (a term of weight 0 stays, so its
     feature is shown and logged, but moves no score)."""
     names = tuple(config.terms)
-    terms = tuple(
-        {"feature": name, "weight": t.weight, "centre": t.centre, "scale": t.scale, "cap": t.cap}
-        for name, t in config.terms.items()
-    )
+    terms = prior_terms(config)
     return ScoringModel(
         boosters=(), feature_names=names, calibration=prior_calibration(config.band),
         feature_version=feature_version, metadata={KIND_TAG: PRIOR_KIND}, terms=terms,

@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator
 
 from models.sparkpick_ranker_pyfunc import (
     as_feature_matrix,
+    base_contributions,
     model_scores,
     read_ranker,
     term_contributions,
@@ -97,6 +98,20 @@ def gain_params(kind: str) -> dict[str, Any]:
     raise ValueError(f"label gain must be 'exponential' or 'linear', got {kind!r}")
 
 
+Terms = tuple[dict[str, Any], ...]
+
+
+def usable_base(base_terms: Terms | None, features: list[str]) -> Terms:
+    """The base terms whose feature the model has (a model without video starts from the prior's
+    non-video terms)."""
+    return tuple(dict(t) for t in (base_terms or ()) if t["feature"] in features)
+
+
+def base_score(X: pd.DataFrame, base_terms: Terms) -> np.ndarray:
+    """The starting score of each row: the base terms summed (0 without terms)."""
+    return base_contributions(X, base_terms).sum(axis=1)
+
+
 def monotone_params(features: list[str], monotone: dict[str, int] | None) -> dict[str, Any]:
     """LightGBM's `monotone_constraints` in feature order from {feature: +1 or -1}; features the frame
     lacks are ignored (a model without video has no polish score to constrain)."""
@@ -114,6 +129,11 @@ class UpliftRanker(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no 
 
     Parameters are stored as given (scikit-learn convention); everything learnt ends in `_`.
     `params` are LGBMRanker keyword arguments (from `ranker.params` in the config).
+
+    With `base_terms` (the prior's terms, `models/prior.py`), every row starts from the prior's score
+    (LightGBM's `init_score`, on the validation rows too) and the trees learn corrections to it; `predict`
+    adds the prior's score back. With few boosts the trees find little to correct and the ranking stays
+    the prior's; as results come in, they overrule it where the results disagree.
     """
 
     def __init__(
@@ -123,12 +143,14 @@ class UpliftRanker(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no 
         early_stopping_rounds: int | None = 40,
         random_state: int = 42,
         monotone: dict[str, int] | None = None,
+        base_terms: Terms | None = None,
     ) -> None:
         self.params = params
         self.k = k
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.monotone = monotone
+        self.base_terms = base_terms
 
     def fit(
         self,
@@ -143,7 +165,10 @@ class UpliftRanker(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no 
         X_train = as_feature_matrix(X, features)
         sizes = group_sizes(group)
         y = check_grades(y)
+        self.base_terms_ = usable_base(self.base_terms, features)
         kwargs: dict[str, Any] = {}
+        if self.base_terms_:
+            kwargs["init_score"] = base_score(X_train, self.base_terms_)
         callbacks: list[Callable[..., Any]] = []
         if eval_set is not None:
             X_val, y_val, g_val = eval_set
@@ -153,6 +178,8 @@ class UpliftRanker(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no 
                 eval_group=[group_sizes(g_val)],
                 eval_at=[self.k],
             )
+            if self.base_terms_:
+                kwargs["eval_init_score"] = [base_score(kwargs["eval_X"][0], self.base_terms_)]
             if self.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.model_ = lgb.LGBMRanker(
@@ -175,10 +202,10 @@ class UpliftRanker(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no 
         return self.model_.booster_
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Ranking scores (higher is better), from the best iteration."""
-        return np.asarray(self.booster_.predict(
-            as_feature_matrix(X, self.feature_names_), num_iteration=self.best_iteration_
-        ))
+        """Ranking scores (higher is better), from the best iteration, plus the base terms' score."""
+        matrix = as_feature_matrix(X, self.feature_names_)
+        trees = np.asarray(self.booster_.predict(matrix, num_iteration=self.best_iteration_))
+        return trees + base_score(matrix, self.base_terms_) if self.base_terms_ else trees
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:
         values = self.booster_.feature_importance(importance_type=kind, iteration=self.best_iteration_)
@@ -208,6 +235,7 @@ class RankerEnsemble(BaseEstimator):  # type: ignore[misc]  # scikit-learn has n
         early_stopping_rounds: int | None = 40,
         random_state: int = 42,
         monotone: dict[str, int] | None = None,
+        base_terms: Terms | None = None,
     ) -> None:
         self.params = params
         self.k = k
@@ -215,11 +243,12 @@ class RankerEnsemble(BaseEstimator):  # type: ignore[misc]  # scikit-learn has n
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.monotone = monotone
+        self.base_terms = base_terms
 
     def _member(self, b: int, params: dict[str, Any], early_stopping: int | None) -> UpliftRanker:
         return UpliftRanker(
             params=params, k=self.k, early_stopping_rounds=early_stopping,
-            random_state=self.random_state + b, monotone=self.monotone,
+            random_state=self.random_state + b, monotone=self.monotone, base_terms=self.base_terms,
         )
 
     def fit(
@@ -243,6 +272,7 @@ class RankerEnsemble(BaseEstimator):  # type: ignore[misc]  # scikit-learn has n
             for b in range(self.bags)
         ]
         self.feature_names_ = list(X.columns)
+        self.base_terms_ = usable_base(self.base_terms, self.feature_names_)
         if refit_rows is None:
             self.members_ = self.held_out_
             return self
@@ -294,6 +324,9 @@ class ScoringModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     # The prior's terms (models/prior.py), one per feature in order; empty for a trained ranker.
     terms: tuple[dict[str, Any], ...] = ()
+    # A trained ranker's starting score (the prior's terms it learnt corrections to); empty for the
+    # prior and for a ranker trained from scratch.
+    base_terms: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_prior(self) -> bool:
@@ -318,13 +351,14 @@ class ScoringModel:
             calibration=calibration,
             feature_version=feature_version,
             metadata=dict(metadata or {}),
+            base_terms=tuple(getattr(ranker, "base_terms_", ())),
         )
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return as_feature_matrix(frame, self.feature_names)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        return model_scores(self.boosters, self.matrix(frame), self.terms)
+        return model_scores(self.boosters, self.matrix(frame), self.terms, self.base_terms)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`score` (orders candidates), `predicted_uplift` with `uplift_low`/`uplift_high`, row-aligned."""
@@ -344,13 +378,18 @@ class ScoringModel:
             values = np.column_stack([term_contributions(X, self.terms), np.zeros(len(X))])
             return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
         values = np.mean([b.predict(X, pred_contrib=True) for b in self.boosters], axis=0)
-        return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
+        out = pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
+        if self.base_terms:  # the starting score is the base terms' own contributions
+            base = base_contributions(X, self.base_terms)
+            for j, term in enumerate(self.base_terms):
+                out[term["feature"]] += base[:, j]
+        return out
 
     def save(self, folder: Path) -> Path:
         """The model as plain files in `folder`: what the registered model carries (see
         `models/sparkpick_ranker_pyfunc.py`)."""
         return write_ranker(folder, self.boosters, self.feature_names, self.calibration.to_dict(),
-                            self.feature_version, self.metadata, self.terms)
+                            self.feature_version, self.metadata, self.terms, self.base_terms)
 
     @classmethod
     def load(cls, folder: Path) -> ScoringModel:
@@ -359,6 +398,7 @@ class ScoringModel:
             boosters=files["boosters"], feature_names=files["features"],
             calibration=ScoreCalibration.from_dict(files["calibration"]),
             feature_version=files["feature_version"], metadata=files["metadata"], terms=files["terms"],
+            base_terms=files["base_terms"],
         )
 
     def to_json(self) -> str:
@@ -369,6 +409,7 @@ class ScoringModel:
                 "calibration": self.calibration.to_dict(),
                 "feature_version": self.feature_version,
                 "metadata": self.metadata,
+                "base_terms": [dict(t) for t in self.base_terms],
             }
         )
 
@@ -383,4 +424,5 @@ class ScoringModel:
             calibration=ScoreCalibration.from_dict(data["calibration"]),
             feature_version=data["feature_version"],
             metadata=data.get("metadata", {}),
+            base_terms=tuple(dict(t) for t in data.get("base_terms", ())),
         )

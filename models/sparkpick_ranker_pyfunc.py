@@ -15,6 +15,10 @@ files a person can open (`write_ranker`):
 The prior (the brief's rules, before any Spark Ad result: `models/prior.py`) is the same kind of model
 with format `sparkpick-prior/1`: no boosters; `features.json` lists its `terms`, and its score is their
 sum, each weight x clip((value - centre) / scale, -cap, cap), an unknown value adding nothing.
+
+A ranker trained on top of the prior (`ranker.start_from_prior`) has format `sparkpick-ranker/3`:
+`features.json` also lists the prior's terms as its `base_terms`, and its score is their sum plus the
+boosters' mean (the boosters learnt corrections to the prior, which was their starting score).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "sparkpick-ranker/2"
+BASED_FORMAT = "sparkpick-ranker/3"
 PRIOR_FORMAT = "sparkpick-prior/1"
 FEATURES_FILE = "features.json"
 CALIBRATION_FILE = "calibration.json"
@@ -68,13 +73,24 @@ def term_contributions(matrix: pd.DataFrame, terms: Sequence[Mapping[str, Any]])
     return out
 
 
+def base_contributions(frame: pd.DataFrame, base_terms: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(rows, base terms): each base term's share of the starting score, read from `frame`'s columns by
+    the terms' `feature` names."""
+    if not base_terms:
+        return np.zeros((len(frame), 0))
+    return term_contributions(as_feature_matrix(frame, [str(t["feature"]) for t in base_terms]), base_terms)
+
+
 def model_scores(
-    boosters: Sequence[lgb.Booster], matrix: pd.DataFrame, terms: Sequence[Mapping[str, Any]] = ()
+    boosters: Sequence[lgb.Booster], matrix: pd.DataFrame, terms: Sequence[Mapping[str, Any]] = (),
+    base_terms: Sequence[Mapping[str, Any]] = (),
 ) -> np.ndarray:
-    """The score: the prior's terms summed when it has terms, else the ensemble's mean."""
+    """The score: the prior's terms summed when it has terms, else the ensemble's mean plus the base
+    terms' sum (the starting score the boosters corrected; none for a ranker trained from scratch)."""
     if terms:
         return term_contributions(matrix, terms).sum(axis=1)
-    return mean_score(boosters, matrix)
+    score = mean_score(boosters, matrix)
+    return score + base_contributions(matrix, base_terms).sum(axis=1) if base_terms else score
 
 
 def percentile_grid(n: int) -> np.ndarray:
@@ -111,9 +127,10 @@ def calibrate(scores: np.ndarray, calibration: Mapping[str, Any]) -> pd.DataFram
 def predict_frame(
     frame: pd.DataFrame, boosters: Sequence[lgb.Booster], features: Sequence[str],
     calibration: Mapping[str, Any], terms: Sequence[Mapping[str, Any]] = (),
+    base_terms: Sequence[Mapping[str, Any]] = (),
 ) -> pd.DataFrame:
     """`score` (orders candidates), `predicted_uplift`, `uplift_low`, `uplift_high`, row-aligned."""
-    scores = model_scores(boosters, as_feature_matrix(frame, features), terms)
+    scores = model_scores(boosters, as_feature_matrix(frame, features), terms, base_terms)
     out = calibrate(scores, calibration)
     out.insert(0, "score", scores)
     out.index = frame.index
@@ -123,18 +140,22 @@ def predict_frame(
 def write_ranker(
     folder: Path, boosters: Sequence[lgb.Booster], features: Sequence[str], calibration: Mapping[str, Any],
     feature_version: str, metadata: Mapping[str, Any], terms: Sequence[Mapping[str, Any]] = (),
+    base_terms: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write the model's files into `folder` (created); returns it. With `terms`: the prior's format."""
+    """Write the model's files into `folder` (created); returns it. With `terms`: the prior's format;
+    with `base_terms`: a ranker that starts from them."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, booster in enumerate(boosters):
         (folder / BOOSTER_FILE.format(i)).write_text(booster.model_to_string())
     (folder / CALIBRATION_FILE).write_text(json.dumps(dict(calibration), indent=1))
     described: dict[str, Any] = {
-        "format": PRIOR_FORMAT if terms else FORMAT, "features": list(features),
+        "format": PRIOR_FORMAT if terms else BASED_FORMAT if base_terms else FORMAT, "features": list(features),
         "feature_version": feature_version, "metadata": dict(metadata), "boosters": len(boosters),
     }
     if terms:
         described["terms"] = [dict(t) for t in terms]
+    if base_terms:
+        described["base_terms"] = [dict(t) for t in base_terms]
     (folder / FEATURES_FILE).write_text(json.dumps(described, indent=1))
     return folder
 
@@ -162,7 +183,7 @@ def read_ranker(folder: Path) -> dict[str, Any]:
         calibration = json.loads((folder / CALIBRATION_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{folder} does not hold a sparkpick ranker: {exc}") from exc
-    if described.get("format") not in (FORMAT, PRIOR_FORMAT):
+    if described.get("format") not in (FORMAT, BASED_FORMAT, PRIOR_FORMAT):
         raise ValueError(f"{folder / FEATURES_FILE} has format {described.get('format')!r}, not {FORMAT!r}.")
     boosters = tuple(
         lgb.Booster(model_file=str(_whole_booster_file(folder / BOOSTER_FILE.format(i))))
@@ -172,6 +193,7 @@ def read_ranker(folder: Path) -> dict[str, Any]:
         "boosters": boosters, "features": tuple(described["features"]), "calibration": calibration,
         "feature_version": described["feature_version"], "metadata": dict(described.get("metadata", {})),
         "terms": tuple(dict(t) for t in described.get("terms", ())),
+        "base_terms": tuple(dict(t) for t in described.get("base_terms", ())),
     }
 
 
@@ -192,7 +214,8 @@ if not __package__:
         ) -> pd.DataFrame:
             ranker = self.ranker
             return predict_frame(
-                model_input, ranker["boosters"], ranker["features"], ranker["calibration"], ranker["terms"]
+                model_input, ranker["boosters"], ranker["features"], ranker["calibration"], ranker["terms"],
+                ranker["base_terms"],
             ).reset_index(drop=True)
 
     mlflow.models.set_model(SparkpickRanker())

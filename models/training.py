@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,11 +122,14 @@ def fit_models(
     config: RankerConfig,
     feature_version: str,
     label: LabelConfig | None = None,
+    base_terms: tuple[dict[str, Any], ...] = (),
 ) -> FittedModels:
     """Split by decision time, fit ranker + ablation + pointwise baseline, calibrate and evaluate.
 
     With `label`, relevance grades are recomputed as it says, global cut points from the training rows
     only (so validation labels never shape the training grades); without, the rows' grades are used.
+    With `base_terms` (the prior's terms: `models.prior.starting_terms`), the rankers start from the
+    prior's score and learn corrections to it (`models.ranker.UpliftRanker`).
     """
     missing = [c for c in (GROUP, DECISION_TIME, UPLIFT, RELEVANCE) if c not in training]
     if missing:
@@ -161,7 +165,7 @@ def fit_models(
         return RankerEnsemble(
             params={**gain_params(config.label_gain), **config.params}, k=config.shortlist_k, bags=config.bags,
             early_stopping_rounds=config.early_stopping_rounds, random_state=config.seed,
-            monotone=dict(config.monotone),
+            monotone=dict(config.monotone), base_terms=base_terms or None,
         ).fit(
             train[cols], train[RELEVANCE].to_numpy(), train[GROUP].to_numpy(), sample_weight=weights_of(train),
             eval_set=(valid[cols], valid[RELEVANCE].to_numpy(), valid[GROUP].to_numpy()),

@@ -349,6 +349,7 @@ class RankerConfig(_Section):
     label_gain: Literal["linear", "exponential"]
     bags: int = Field(ge=1)
     refit_on_all_rows: bool
+    start_from_prior: bool
     monotone: dict[str, Literal[-1, 1]]
     calibration_bins: int = Field(ge=1)
     band_coverage: float = Field(gt=0, lt=1)
