@@ -90,7 +90,7 @@ def train_model(
     from models.prior import starting_terms
     from models.training import MODEL, fit_models
 
-    metric = settings.mlflow.promotion_metric  # the schema's PromotionMetric: one of promotion.GATE_METRICS
+    metric = settings.mlflow.promotion_metric  # checked by the settings schema (PromotionMetric)
     if promote not in promotion.PROMOTION_MODES:
         raise InputError(f"--promote must be one of {', '.join(promotion.PROMOTION_MODES)}, not {promote!r}.")
     until_ts = as_utc(until) if until is not None else None

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import get_args
 
-from sparkpick.config import PromotionMetric
 from sparkpick.errors import InputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PROMOTION_MODES = ("auto", "never", "force")
-# The metrics `mlflow.promotion_metric` may name: the settings schema holds the one list.
-GATE_METRICS: tuple[str, ...] = get_args(PromotionMetric)
 # The gate's judgement on a version (a model-version tag).
 PROMOTION_TAG = "promotion"
 
