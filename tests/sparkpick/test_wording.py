@@ -266,3 +266,28 @@ def test_no_module_builds_costs_in_other_words() -> None:
     for template in sorted((ROOT / "sparkpick" / "templates").iterdir()):
         found += [f"{template.name}: {m.group(0)!r}" for m in OTHER_WORDS.finditer(template.read_text("utf-8"))]
     assert not found, found
+
+
+# Modules that handle the ad account's money: their amounts go through `money` (sparkpick/wording), never
+# a format of their own ("{budget:.2f}", "{spend:,.0f}").
+MONEY_MODULES = ("sparkpick/guardrails.py", "sparkpick/sources/tiktok/actions", "flows/approval.py",
+                 "flows/actions.py", "models/track_record.py")
+OWN_MONEY_FORMAT = re.compile(r"\.2f|,")
+
+
+def own_money_formats(source: str) -> list[str]:
+    """The format specs of a module's f-string fields that write an amount their own way."""
+    specs = ["".join(str(getattr(part, "value", "")) for part in node.format_spec.values)
+             for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FormattedValue) and node.format_spec]
+    return [spec for spec in specs if OWN_MONEY_FORMAT.search(spec)]
+
+
+def test_the_money_scan_can_fail() -> None:
+    assert own_money_formats('x = f"daily budget {budget:.2f}, {n:.0%} {spend:,.0f}"') == [".2f", ",.0f"]
+
+
+def test_modules_that_handle_money_write_it_in_the_one_convention() -> None:
+    paths = [p for name in MONEY_MODULES for p in ([ROOT / name] if name.endswith(".py")
+                                                   else sorted((ROOT / name).rglob("*.py")))]
+    found = [f"{p.relative_to(ROOT)}: {spec!r}" for p in paths for spec in own_money_formats(p.read_text("utf-8"))]
+    assert len(paths) > 5 and not found, found
