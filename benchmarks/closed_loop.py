@@ -26,7 +26,10 @@ off (`policy.test_share: 0`; skipped when this checkout has no such setting). Fi
 estimates (models/off_policy.py) on the boosts logged with propensities, of the value of policies that
 did not log them (the heuristic; the model's own top K without test picks), against their realised
 value: the realised uplift labels of the posts each would have boosted, drawn the same way.
-Runs are split by seed and arm (`--arms`, `--reuse`) to keep each under about 15 minutes.
+Runs are split by seed and arm (`--arms`, `--reuse`) to keep each under about 15 minutes. The first arm
+run for a seed leaves its computed video features beside the rendered world; a later arm (or run) of the
+same seed starts from them instead of decoding the same videos again (the same rows: what it measures
+does not change).
 
     nice -n 10 .venv/bin/python benchmarks/closed_loop.py --size small --seeds 1 2 --weeks 12 \
         --plot /tmp/closed_loop.png [--workdir DIR] [--no-video] [--top 4]
@@ -66,7 +69,7 @@ from sparkpick.home import Home
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.sources.demo.build import to_csv_text
 from sparkpick.sources.demo.fresh import FreshWorld, fresh_world
-from sparkpick.warehouse import read_model_inputs
+from sparkpick.warehouse import VIDEO_FEATURES, VIDEO_FEATURES_KEY, Warehouse, read_model_inputs
 
 # The figures module beside this script, found also by the video workers' fresh interpreters.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -153,6 +156,14 @@ def score_all(home: Home, settings: Settings, monday: pd.Timestamp, k: int) -> p
         return pd.DataFrame(columns=["advertiser_id", "post_id", "rank", "score", "predicted_uplift"])
 
 
+def shared_video_features(world_folder: Path | None, settings: Settings) -> Path | None:
+    """Where the first arm of a seed leaves its computed video features for the next (same videos, same
+    feature version: the same rows), so that only the first arm decodes the world's videos."""
+    if world_folder is None:
+        return None
+    return world_folder / f"video-features-{video_feature_version(settings.video)}.parquet"
+
+
 def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Path | None, weeks: list[pd.Timestamp],
             k: int, flight_days: int, workers: int, label: str) -> tuple[list[Week], list[Decision], pd.DataFrame]:
     from flows.featurize import featurize_videos
@@ -166,6 +177,10 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
     folder.mkdir(parents=True)
     if world_folder is not None:
         link_videos(world_folder, folder)
+    shared = shared_video_features(world_folder, settings)
+    if shared is not None and shared.exists():  # featurize then finds every video computed already
+        with Warehouse(home.warehouse) as wh:
+            wh.upsert_frame(VIDEO_FEATURES, pd.read_parquet(shared), VIDEO_FEATURES_KEY)
     expected = world.expected_uplift
     log = pd.DataFrame(columns=[c.name for c in SPARK_RESULTS.columns] + ["decision_id"])
     out: list[Week] = []
@@ -251,6 +266,12 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
         print(f"    {label}, week {number} ({monday:%Y-%m-%d}): captured {rate:+.2f}, "
               f"{week.without_shortlist}/{week.decisions} without shortlist, {week.lost_slots}/{week.slots} "
               f"slots lost; {week.trained}; {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if shared is not None and not shared.exists():
+        with Warehouse(home.warehouse, read_only=True) as wh:
+            computed = wh.read(VIDEO_FEATURES) if wh.has_table(VIDEO_FEATURES) else None
+        if computed is not None:
+            computed.to_parquet(shared.with_suffix(".tmp"), index=False)
+            shared.with_suffix(".tmp").replace(shared)
     return out, decisions, log
 
 
