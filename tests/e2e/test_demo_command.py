@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_pipeline import TRAINABLE
+from tests.e2e.worlds import TRAINABLE, with_rendered_videos
 from tests.entry_point import SPARKPICK
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_prints_the_shortlist_and_where_to_find_the_run(tmp_path: Path) -> None:
+def test_demo_prints_the_shortlist_and_where_to_find_the_run(tmp_path: Path, e2e_world: Path) -> None:
     overlay = tmp_path / "e2e.yaml"
     overlay.write_text(yaml.safe_dump(TRAINABLE))
-    home = tmp_path / "home"
+    home = with_rendered_videos(tmp_path / "home", e2e_world)  # the demo builds the world; renders none
     done = subprocess.run(
         [SPARKPICK, "--home", str(home), "--config", str(overlay), "demo", "--size", "e2e"],
         capture_output=True, text=True, timeout=600, cwd=REPO, env={"COLUMNS": "100", **_env()},

@@ -18,7 +18,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from sparkpick.config import load_settings
 from tests.browser import ARTIFACTS, console_errors, dump_dom, require_chromium, screenshot
+from tests.e2e.worlds import with_built_world
 from tests.entry_point import SPARKPICK
 
 pytestmark = pytest.mark.slow
@@ -55,12 +57,13 @@ def _counts(home: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A home that has run one night through the Prefect flow (`sparkpick nightly`)."""
+def world(tmp_path_factory: pytest.TempPathFactory, e2e_world: Path) -> tuple[Path, Path]:
+    """A home that has run one night through the Prefect flow (`sparkpick nightly`). Its demo world (the
+    default size here has `e2e_world`'s sizes) is given to it built: test_demo_command.py builds one."""
     root = tmp_path_factory.mktemp("nightly-e2e")
     config = root / "small.yaml"
     config.write_text(SMALL_WORLD)
-    home = root / "home"
+    home = with_built_world(root / "home", e2e_world, load_settings(config).world.seed, "default")
     done = _sparkpick(home, config, "nightly")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Top picks for " in done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,18 +26,10 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_audit)
 
 
-# The tiny world has too few past boosts to train on; this one has enough and still renders in seconds.
-TRAINABLE = {"world": {"sizes": {"e2e": {
-    "advertisers": 2, "creators_per_advertiser": 4, "posts": 160, "days": 60, "max_duration_s": None}}}}
-
-
 @pytest.fixture
-def world_copy(settings: Settings, tmp_path: Path) -> Path:
-    from sparkpick.sources.demo import build_world
-
-    folder = tmp_path / "world"
-    build_world(folder, with_overrides(settings, TRAINABLE), size="e2e", seed=settings.world.seed)
-    return folder
+def world_copy(e2e_world: Path, tmp_path: Path) -> Path:
+    """A copy of the trainable demo world (tests/e2e/conftest.py), videos included."""
+    return Path(shutil.copytree(e2e_world, tmp_path / "world"))
 
 
 @pytest.mark.slow
