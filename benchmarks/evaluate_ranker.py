@@ -34,6 +34,7 @@ from features.video.cues.catalogue import video_feature_version
 from features.video.table import video_of_posts
 from models.baselines import engagement_rate_scores, random_scores, views_scores
 from models.evaluate import captured_sums
+from models.prior import starting_terms
 from models.training import ABLATION, ENGAGEMENT, MODEL, POINTWISE, RANDOM, VIEWS_BASELINE, fit_models
 from sparkpick.config import Settings, load_settings
 from sparkpick.home import Home
@@ -83,7 +84,8 @@ def backtest(home: Home, truth: pd.DataFrame, settings: Settings, cut_weeks: int
     cut = (end - pd.Timedelta(weeks=cut_weeks)).normalize()
     rows = training_matrix(tables, settings, video=video, until=cut)
     features = feature_columns(rows)
-    fitted = fit_models(rows, features, settings.ranker, feature_version(settings), label=settings.label)
+    fitted = fit_models(rows, features, settings.ranker, feature_version(settings), label=settings.label,
+                        base_terms=starting_terms(settings.ranker, settings.prior))
     expected = truth.set_index(truth["post_id"].astype(str))["expected_uplift"]
     sums = {name: [0.0, 0.0] for name in ORDER}
     decisions = 0
