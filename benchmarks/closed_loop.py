@@ -64,7 +64,7 @@ from models.off_policy import PolicyInputs, evaluate_policies
 from sparkpick.config import Settings, load_settings, with_overrides
 from sparkpick.contract import SPARK_RESULTS
 from sparkpick.errors import InputError
-from sparkpick.files import write_atomic
+from sparkpick.files import atomic_path, write_atomic
 from sparkpick.home import Home
 from sparkpick.shortlist import top_per_advertiser
 from sparkpick.sources.demo.build import to_csv_text
@@ -270,8 +270,8 @@ def run_arm(world: FreshWorld, settings: Settings, root: Path, world_folder: Pat
         with Warehouse(home.warehouse, read_only=True) as wh:
             computed = wh.read(VIDEO_FEATURES) if wh.has_table(VIDEO_FEATURES) else None
         if computed is not None:
-            computed.to_parquet(shared.with_suffix(".tmp"), index=False)
-            shared.with_suffix(".tmp").replace(shared)
+            with atomic_path(shared) as tmp:
+                computed.to_parquet(tmp, index=False)
     return out, decisions, log
 
 
