@@ -142,3 +142,16 @@ def test_a_small_calibration_sample_is_held_further_inside_the_spend_budget() ->
         assert share + z * se <= 0.02 + 1e-6
         gaps.append(bound - point)
     assert gaps[0] > gaps[1]
+
+
+def test_the_cold_start_rule_at_t_never_uses_later_boosts(settings: Settings) -> None:
+    """Boosts that start and finish after T change nothing at T: the same assumed norms and the same
+    simulated threshold as an empty warehouse."""
+    hourly, results, posts = hs.world(seed=4, finished=25)
+    t = hs.START  # before every boost
+    later = monitor.fit_delivery_norms(hourly, results, hs.baselines(), posts, t, settings.monitor)
+    empty = monitor.fit_delivery_norms(hourly.iloc[:0], results.iloc[:0], hs.baselines(), posts.iloc[:0], t,
+                                       settings.monitor)
+    assert later.assumed and not later.fitted
+    assert later.calibration == empty.calibration and later.calibration is not None
+    assert later.calibration.simulated is not None
