@@ -96,8 +96,8 @@ def test_every_way_of_serving_gives_the_same_score(boosts, tmp_path: Path) -> No
 
 def test_training_starts_from_the_prior_only_when_the_config_says_so(boosts, fast: Settings) -> None:
     assert starting_terms(with_overrides(fast, {"ranker": {"start_from_prior": False}}).ranker, fast.prior) == ()
-    terms = starting_terms(fast.ranker, fast.prior)
-    assert fast.ranker.start_from_prior and terms
+    terms = starting_terms(with_overrides(fast, {"ranker": {"start_from_prior": True}}).ranker, fast.prior)
+    assert terms
     assert all(t["weight"] != 0 for t in terms)  # a term of weight 0 adds nothing: left out
     fitted = fit_models(boosts(n_weeks=8, seed=4), FEATURES, fast.ranker, "test-v1", base_terms=BASE)
     assert [t["feature"] for t in fitted.scoring_model.base_terms] == ["video_hook", "views"]
