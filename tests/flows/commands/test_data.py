@@ -15,8 +15,9 @@ from tests.sparkpick.contract_folder import POST_B, replace_line, write_folder
 
 
 def sparkpick(home: Path, *args: str) -> Result:
-    """The command in this process (the entry point turns an `InputError` into exit status 2)."""
-    return CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "200"})
+    """The command in this process (the entry point turns an `InputError` into exit status 2), on a terminal
+    wide enough that no temporary path is wrapped."""
+    return CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "1000"})
 
 
 def refused(result: Result) -> str:
