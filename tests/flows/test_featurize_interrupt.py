@@ -47,13 +47,13 @@ def _stored(home) -> int:
         return len(wh.read(VIDEO_FEATURES)) if wh.has_table(VIDEO_FEATURES) else 0
 
 
-@pytest.mark.slow
 def _terminal_signals() -> None:
     """In the child before it runs sparkpick: Ctrl-C's default disposition, which Python turns into
     KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("how", "code", "where"), [
     ("ctrl-c", 130, ["--workers", "2"]),
     ("sigterm", 143, ["--workers", "2"]),
