@@ -477,6 +477,7 @@ class MonitorSettings(_Section):
     default_lag_shares: list[float] | None
     default_learning: list[float] | None
     simulated_boosts: int = Field(ge=20)
+    simulated_dispersion: float = Field(ge=1)
     calibration_confidence: float = Field(ge=0.5, lt=1)
     fast_signals: bool
     fast_min_boosts: int = Field(ge=3)

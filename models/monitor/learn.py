@@ -19,7 +19,7 @@ from models.monitor.norms import (
     _settled_uplift,
 )
 from models.monitor.series import HOURLY_COUNTS, KEY, _Grid, _grids, _stacked, _ts
-from models.monitor.simulate import with_simulated_calibration
+from models.monitor.simulate import delivery_variation, with_simulated_calibration
 from sparkpick.config import MonitorSettings
 
 
@@ -104,4 +104,6 @@ def fit_delivery_norms(hourly: pd.DataFrame, spark_results: pd.DataFrame, baseli
         base_counts = {c: base[c].to_numpy() for c in ("impressions", "views_2s", "clicks")}
         norms = replace(norms, calibration=_calibrate_pauses(_stacked(grids), fin, rate0, base_counts, ok, norms,
                                                              settings, timezone))
-    return with_simulated_calibration(norms, settings, timezone, paces[paces > 0])
+    dispersion, rhythm = delivery_variation(_stacked(grids), ok, norms, settings.norms_min_boosts,
+                                            settings.simulated_dispersion)
+    return with_simulated_calibration(norms, settings, timezone, paces[paces > 0], dispersion, rhythm)

@@ -35,14 +35,20 @@ def baselines() -> pd.DataFrame:
 
 
 def boost_rows(rng: np.random.Generator, post_id: str, boosted_at: pd.Timestamp, hours: int, uplift: float,
-               spend_per_hour: float, tail: bool = True) -> pd.DataFrame:
-    """Hourly rows of one boost: settled conversions per dollar exp(uplift) / BASELINE_CPA."""
+               spend_per_hour: float, tail: bool = True, day_dispersion: float = 1.0) -> pd.DataFrame:
+    """Hourly rows of one boost: settled conversions per dollar exp(uplift) / BASELINE_CPA; with
+    `day_dispersion` > 1 each day's conversions vary that many times as much as Poisson ones (gamma-Poisson)."""
     age = np.arange(hours)
     hour_of_day = (boosted_at.floor("h").hour + age) % 24
     rhythm = 1.0 + 0.6 * np.sin(2 * np.pi * (np.asarray(hour_of_day) - 12) / 24)
     spend = np.round(spend_per_hour * rhythm * rng.lognormal(0, 0.2, hours), 2)
     rate = np.exp(uplift) / BASELINE_CPA
-    caused = rng.poisson(rate * spend * learning(age))
+    mean = rate * spend * learning(age)
+    if day_dispersion > 1.0:
+        per_day = np.bincount(age // 24, weights=mean)
+        k = np.maximum(per_day, 1e-9) / (day_dispersion - 1.0)
+        mean = mean * rng.gamma(k, 1.0 / k)[age // 24]
+    caused = rng.poisson(mean)
     width = hours + (MAX_LAG_HOURS if tail else 0)
     reported = np.zeros(width, int)
     kernel = lag_kernel()
@@ -65,14 +71,16 @@ def boost_rows(rng: np.random.Generator, post_id: str, boosted_at: pd.Timestamp,
     })[keep]
 
 
-def world(seed: int, finished: int = 60, hours: int = 168) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def world(seed: int, finished: int = 60, hours: int = 168, day_dispersion: float = 1.0
+          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Finished boosts (hourly rows, spark_results, posts), each a week long, settled uplifts N(0, 0.5)."""
     rng = np.random.default_rng(seed)
     rows, results, posts = [], [], []
     for i in range(finished):
         pid = f"p{i:03d}"
         t0 = START + pd.Timedelta(hours=int(rng.integers(0, 24 * 20)))
-        r = boost_rows(rng, pid, t0, hours, float(rng.normal(0, 0.5)), float(rng.uniform(2, 8)))
+        r = boost_rows(rng, pid, t0, hours, float(rng.normal(0, 0.5)), float(rng.uniform(2, 8)),
+                       day_dispersion=day_dispersion)
         rows.append(r)
         totals = r.drop(columns=["post_id", "boosted_at", "hour_start"]).sum()
         results.append({"post_id": pid, "boosted_at": t0, "ended_at": t0 + hours * HOUR, **totals.to_dict()})

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import ndtri
 
 from models import monitor
-from models.monitor import calibration
+from models.monitor import calibration, series, simulate
 from sparkpick.config import MonitorSettings, Settings
 from tests.models import hourly_synth as hs
 
@@ -155,3 +155,46 @@ def test_the_cold_start_rule_at_t_never_uses_later_boosts(settings: Settings) ->
     assert later.assumed and not later.fitted
     assert later.calibration == empty.calibration and later.calibration is not None
     assert later.calibration.simulated is not None
+
+
+def _overdispersed_norms(settings: Settings, dispersion: float) -> monitor.DeliveryNorms:
+    """Norms fitted on 40 finished boosts whose daily conversions vary `dispersion` times as much as
+    Poisson ones, with too few good ones to calibrate on (calibration_min_boosts 80): a simulated rule."""
+    config = settings.monitor.model_copy(update={"norms_min_boosts": 20, "calibration_min_boosts": 80})
+    hourly, results, posts = hs.world(seed=2, finished=40, day_dispersion=dispersion)
+    return monitor.fit_delivery_norms(hourly, results, hs.baselines(), posts, T0, config)
+
+
+def test_an_overdispersed_history_is_simulated_so_and_calibrated_higher(settings: Settings) -> None:
+    """The finished boosts' day-level overdispersion is estimated (all of them, good or bad), a Poisson
+    history's as about 1; the simulation draws that much variation, so its threshold comes out higher."""
+    poisson, noisy = _overdispersed_norms(settings, 1.0), _overdispersed_norms(settings, 3.0)
+    for norms in (poisson, noisy):
+        assert norms.fitted and norms.calibration is not None and norms.calibration.population is None
+    assert poisson.calibration is not None and noisy.calibration is not None
+    assert poisson.calibration.simulated is not None and noisy.calibration.simulated is not None
+    assert noisy.calibration.simulated > poisson.calibration.simulated
+    def grid(dispersion: float) -> series._Grid:
+        hourly, results, _ = hs.world(seed=2, finished=40, day_dispersion=dispersion)
+        return series._stacked(series._grids(hourly, results, T0, series.HOURLY_COUNTS))
+
+    usable = np.ones(40, bool)
+    assert simulate.delivery_variation(grid(3.0), usable, noisy, 20, 3.0)[0] > 1.5
+    assert simulate.delivery_variation(grid(1.0), usable, poisson, 20, 3.0)[0] < 1.3
+    # too few finished boosts to estimate it: the configured default
+    assert simulate.delivery_variation(grid(3.0), usable, noisy, 41, 3.0)[0] == 3.0
+
+
+def test_the_simulated_calibration_holds_the_pause_rate_on_overdispersed_boosts(settings: Settings) -> None:
+    """New good boosts as overdispersed as the finished ones, looked at every hour for 96 hours under the
+    rule simulated from those finished boosts: at most `pause_rate` of them are ever paused."""
+    norms = _overdispersed_norms(settings, 3.0)
+    rng = np.random.default_rng(43)
+    uplifts = np.abs(rng.normal(0, 0.5, 100))
+    rows = [hs.boost_rows(rng, f"L{i:03d}", T0, 96, float(u), float(rng.uniform(2, 8)), tail=False,
+                          day_dispersion=3.0) for i, u in enumerate(uplifts)]
+    boosts = pd.DataFrame({"post_id": [f"L{i:03d}" for i in range(len(uplifts))], "boosted_at": T0,
+                           "advertiser_id": "a1"})
+    first = _first_pauses(pd.concat(rows, ignore_index=True), boosts, norms, settings.monitor, range(6, 97))
+    rate = settings.monitor.pause_rate
+    assert np.isfinite(first).mean() <= rate + 2 * np.sqrt(rate * (1 - rate) / len(uplifts))
