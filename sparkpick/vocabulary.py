@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from sparkpick.errors import SparkpickError
 
@@ -29,7 +29,17 @@ def _known(kind: type[StrEnum], value: Any, shown: Any) -> Any:
         raise UnknownTermError(f"Unknown {_term(kind)} {shown!r}: the known ones are {names}") from None
 
 
-class Decision(StrEnum):
+class _Term(StrEnum):
+    """A vocabulary of names, each looked up by `of`."""
+
+    @classmethod
+    def of(cls, value: Any) -> Self:
+        """The member named `value` ("pause" or Decision.PAUSE); UnknownTermError for any other value."""
+        out: Self = _known(cls, value, value)
+        return out
+
+
+class Decision(_Term):
     """The monitor's decision on one live boost, in the order a marketer acts on them (pause first)."""
 
     PAUSE = "pause"
@@ -37,19 +47,13 @@ class Decision(StrEnum):
     KEEP = "keep"
     TOO_EARLY = "too_early"
 
-    @classmethod
-    def of(cls, value: Any) -> Decision:
-        """The decision named `value` ("pause" or Decision.PAUSE); UnknownTermError for any other value."""
-        out: Decision = _known(cls, value, value)
-        return out
-
     @property
     def acts(self) -> bool:
         """Whether the decision changes the ad account (pause, add budget) rather than leaving it as it is."""
         return self in (Decision.PAUSE, Decision.SCALE)
 
 
-class Flag(StrEnum):
+class Flag(_Term):
     """A shortlist flag: something the marketer should do or know before boosting the post. Its table column
     is `flag_<name>` (a bool), decided in `features/readiness.py` and `features/matrix.py`."""
 
@@ -78,7 +82,7 @@ class Flag(StrEnum):
         return True
 
 
-class ActionKind(StrEnum):
+class ActionKind(_Term):
     """What one row of the actions log is (`kind`): a call on the ad account, or a person's answer to the
     approval form (`approval`)."""
 
@@ -93,14 +97,8 @@ class ActionKind(StrEnum):
     UNDO_SCALE = "undo_scale"
     APPROVAL = "approval"
 
-    @classmethod
-    def of(cls, value: Any) -> ActionKind:
-        """The kind named `value` ("pause" or ActionKind.PAUSE); UnknownTermError for any other value."""
-        out: ActionKind = _known(cls, value, value)
-        return out
 
-
-class ActionStatus(StrEnum):
+class ActionStatus(_Term):
     """What an action came to (the actions log's `status`, and an `Outcome`'s), in the package docstring of
     sparkpick/sources/tiktok/actions/: a call's statuses, a launch's overall one, and an approval's."""
 
@@ -118,12 +116,6 @@ class ActionStatus(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
     EXPIRED = "expired"  # the form closed with nothing approved (never logged: read from `waiting`)
-
-    @classmethod
-    def of(cls, value: Any) -> ActionStatus:
-        """The status named `value` ("done" or ActionStatus.DONE); UnknownTermError for any other value."""
-        out: ActionStatus = _known(cls, value, value)
-        return out
 
 
 K = TypeVar("K", bound=StrEnum)
