@@ -318,13 +318,24 @@ def off_policy_check(log: pd.DataFrame, decisions: list[Decision], settings: Set
     return table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name a run (seeds, world size, weeks, K, flight), shared by the scripts that read
+    a finished run back."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--size", choices=["tiny", "small", "default"], default="small")
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--top", type=int, default=4, help="shortlist size K: posts boosted per advertiser-week")
     parser.add_argument("--flight-days", type=int, default=5)
+
+
+def run_tag(args: argparse.Namespace, seed: int, arm: str) -> str:
+    """The name of one seed's arm ("test picks on") in the workdir: `run-<tag>`, `weeks-<tag>.csv`."""
+    return f"{args.size}-{seed}-{arm.replace(' ', '-')}-w{args.weeks}-k{args.top}-f{args.flight_days}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_arguments(parser)
     parser.add_argument("--plot", type=Path, default=None, help="write the learning curve here (PNG)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep worlds and homes here (default: temp)")
     parser.add_argument("--config", type=Path, default=None, help="YAML overlaid on configs/default.yaml")
@@ -353,7 +364,7 @@ def main() -> None:
         world: FreshWorld | None = None
         world_folder = None
         for arm, arm_settings in arms.items():
-            tag = f"{args.size}-{seed}-{arm.replace(' ', '-')}-w{args.weeks}-k{args.top}-f{args.flight_days}"
+            tag = run_tag(args, seed, arm)
             saved, saved_ope = root / f"weeks-{tag}.csv", root / f"ope-{tag}.csv"
             if args.reuse and saved.exists():
                 print(f"  seed {seed}, {arm}: reusing {saved}", file=sys.stderr)

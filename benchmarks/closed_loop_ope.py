@@ -44,7 +44,7 @@ from sparkpick.warehouse import SCORES, Warehouse, read_model_inputs
 
 # The loop beside this script: its Mondays and its reward draws.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from closed_loop import mondays, realised_rewards
+from closed_loop import add_run_arguments, mondays, realised_rewards, run_tag
 
 PROPENSITY = "boost_propensity"
 
@@ -145,20 +145,15 @@ def check(table: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--size", choices=["tiny", "small", "default"], default="small")
-    parser.add_argument("--weeks", type=int, default=12)
-    parser.add_argument("--top", type=int, default=4)
-    parser.add_argument("--flight-days", type=int, default=5)
+    add_run_arguments(parser)
     parser.add_argument("--workdir", type=Path, required=True, help="the closed loop's --workdir")
     args = parser.parse_args()
     settings = load_settings(None)
     weeks = mondays(settings, args.weeks)
     rows = []
     for seed in args.seeds:
-        tag = f"{args.size}-{seed}-test-picks-on-w{args.weeks}-k{args.top}-f{args.flight_days}"
-        table = decisions_of(args.workdir / f"run-{tag}", settings, args.size, seed, weeks, args.top,
-                             args.flight_days)
+        folder = args.workdir / f"run-{run_tag(args, seed, 'test picks on')}"
+        table = decisions_of(folder, settings, args.size, seed, weeks, args.top, args.flight_days)
         rows.append(check(table, args.top, seed))
     out = pd.concat(rows, ignore_index=True)
     cols = ["seed", "policy", "estimator", "value", "low", "high", "realised", "error_captured", "n_logged",

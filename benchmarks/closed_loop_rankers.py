@@ -44,7 +44,7 @@ from sparkpick.warehouse import SCORES, Warehouse, read_model_inputs
 
 # The loop beside this script: its Mondays and its captured@K.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from closed_loop import captured, mondays
+from closed_loop import add_run_arguments, captured, mondays, run_tag
 
 
 def trained_on(home: Home, settings: Settings, weeks: list[pd.Timestamp]) -> dict[pd.Timestamp, ScoringModel]:
@@ -128,11 +128,7 @@ def one_run(run: Path, settings: Settings, size: str, seed: int, weeks: list[pd.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--size", choices=["tiny", "small", "default"], default="small")
-    parser.add_argument("--weeks", type=int, default=12)
-    parser.add_argument("--top", type=int, default=4)
-    parser.add_argument("--flight-days", type=int, default=5)
+    add_run_arguments(parser)
     parser.add_argument("--arm", choices=["on", "off"], default="on")
     parser.add_argument("--workdir", type=Path, required=True, help="the closed loop's --workdir")
     parser.add_argument("--refit", action="store_true", help="also train each Monday with this checkout")
@@ -149,8 +145,8 @@ def main() -> None:
     weeks = mondays(settings, args.weeks)
     frames = []
     for seed in args.seeds:
-        tag = f"{args.size}-{seed}-test-picks-{args.arm}-w{args.weeks}-k{args.top}-f{args.flight_days}"
-        frames.append(one_run(args.workdir / f"run-{tag}", settings, args.size, seed, weeks, args.top, refit))
+        folder = args.workdir / f"run-{run_tag(args, seed, f'test picks {args.arm}')}"
+        frames.append(one_run(folder, settings, args.size, seed, weeks, args.top, refit))
     table = pd.concat(frames, ignore_index=True)
     print(table.round(2).to_string(index=False))
     late = table[table["week"] > 4].groupby("seed")[list(SCORERS)].mean()
